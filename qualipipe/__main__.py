@@ -1,0 +1,3 @@
+from qualipipe.cli import main
+
+main()

@@ -1,0 +1,153 @@
+"""Typed records passed between stages (no dicts across module boundaries)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    FOUNDER = "fondateur"
+    ACTOR = "acteur"
+
+
+class ActorType(StrEnum):
+    COLLECTIVITE = "collectivité"
+    ETAT = "État/opérateur public"
+    ENTREPRISE = "entreprise"
+    ESS = "structure de l'ESS"
+    SIAE = "SIAE"
+    CHAMBRE = "chambre consulaire"
+    RECHERCHE = "recherche/formation"
+    FINANCEUR = "financeur"
+    ACCOMPAGNEMENT = "accompagnement/réseau"
+    CITOYEN = "citoyen"
+    AUTRE = "autre"
+
+
+class SourceKind(StrEnum):
+    TRANSCRIPT = "transcript"
+    SURVEY = "survey"
+
+
+class Action(StrEnum):
+    """What an analyst did to a code on a segment. The history is append-only."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"
+    ADD = "add"
+    COMMENT = "comment"
+
+
+@dataclass(frozen=True)
+class Territory:
+    id: str
+    name: str
+    ptce_name: str
+    ptce_type: str  # "filière" | "généraliste"
+    stage: str  # "émergent" | "existant"
+    setting: str  # "rural" | "urbain"
+    communes: tuple[str, ...] = ()  # INSEE commune codes, kept as text ("01004", "2A004")
+    epci_siren: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Participant:
+    id: str
+    territory_id: str
+    role: Role
+    pseudonym: str
+    real_name: str = ""
+    organisation: str = ""
+    actor_type: str = ActorType.AUTRE.value
+    consent: bool = True
+    interview_date: str = ""
+    interviewer: str = ""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One text as read: a transcript, or one free-text survey answer."""
+
+    key: str  # stable identity across re-ingests (e.g. relative path, or survey:instrument:resp:question)
+    kind: SourceKind
+    text: str  # NFC, "\n" line ends; segments are offsets into it
+    participant_id: str | None = None
+    territory_id: str | None = None
+    path: str = ""
+    format: str = ""
+    instrument: str = ""
+    question_code: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A coding unit: `source.text[start:end] == text` always holds."""
+
+    start: int
+    end: int
+    text: str
+    speaker: str = ""
+    is_interviewer: bool = False
+    section: str = ""
+    start_time: float | None = None
+    end_time: float | None = None
+    ordinal: int = 0
+    id: int | None = None
+    source_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Code:
+    id: str  # stable identifier, e.g. BES_FINANCEMENT
+    label: str
+    family: str
+    definition: str = ""
+    parent: str | None = None
+    include: str = ""  # when to use
+    exclude: str = ""  # when not to use
+    expressions: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+    color: str | None = None
+    codable: bool = True
+
+
+@dataclass(frozen=True)
+class Codebook:
+    name: str
+    version: str
+    codes: tuple[Code, ...]
+    description: str = ""
+    path: str = ""
+
+    def by_id(self) -> dict[str, Code]:
+        return {code.id: code for code in self.codes}
+
+    def codable(self) -> list[Code]:
+        return [code for code in self.codes if code.codable]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    segment_id: int
+    code_id: str
+    score: float
+    method: str  # "lexique", "sémantique", "supervisé", "combiné"
+    explanation: str  # French reason shown to analysts
+    model_version: str = ""
+    codebook_version_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    segment_id: int
+    action: Action
+    coder: str
+    code_id: str | None = None
+    comment: str = ""
+    origin: str = ""  # file the decision came from
+    decided_at: str = ""
+    codebook_version_id: int | None = None
+    id: int | None = None

