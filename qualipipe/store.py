@@ -241,6 +241,7 @@ CREATE TABLE nlp_cache (
     data BLOB NOT NULL,
     PRIMARY KEY (text_hash, pipeline)
 );
+-- v2 extra tables: add above this line
 """
 
 
