@@ -151,3 +151,16 @@ class Decision:
     decided_at: str = ""
     codebook_version_id: int | None = None
     id: int | None = None
+
+
+@dataclass(frozen=True)
+class SurveyResponse:
+    """One LimeSurvey response row, from the API (`survey fetch`) or an export file."""
+
+    survey_id: int  # 0 when read from an export file not linked to a deployment
+    response_id: int
+    instrument: str  # survey file stem, e.g. "priorisation_enjeux"
+    territory_id: str
+    token: str
+    submitted: bool
+    values: dict[str, str]  # export column with code headings ("P01", "P02[SQ001]") -> short answer
