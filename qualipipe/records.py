@@ -78,7 +78,7 @@ class Source:
     format: str = ""
     instrument: str = ""
     question_code: str = ""
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, object] = field(default_factory=dict)
     id: int | None = None
 
 

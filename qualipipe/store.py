@@ -241,6 +241,14 @@ CREATE TABLE nlp_cache (
     data BLOB NOT NULL,
     PRIMARY KEY (text_hash, pipeline)
 );
+-- Coding state per segment (issue 6): last `code` run that scored it, and how much a decision on
+-- it would teach the model (active learning order for the review export).
+CREATE TABLE IF NOT EXISTS coding_segments (
+    segment_id INTEGER PRIMARY KEY REFERENCES segments(id),
+    run_id INTEGER REFERENCES runs(id),
+    uncertainty REAL NOT NULL DEFAULT 0,
+    coded_at TEXT NOT NULL
+);
 -- v2 extra tables: add above this line
 """
 

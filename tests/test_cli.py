@@ -12,7 +12,14 @@ from click.testing import CliRunner
 
 from qualipipe.cli import app
 
-ENGLISH_MARKERS = ("Usage:", "Show this message", "Options:\n  --help", "Commands:", "Error:", "Missing argument")
+ENGLISH_MARKERS = (
+    "Usage:",
+    "Show this message",
+    "Options:\n  --help",
+    "Commands:",
+    "Error:",
+    "Missing argument",
+)
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -41,7 +48,11 @@ def test_every_help_is_in_french(path: tuple[str, ...]) -> None:
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "qualipipe", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+        [sys.executable, "-m", "qualipipe", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
     )
 
 
@@ -95,5 +106,5 @@ def test_invalid_toml_values_are_all_reported(tmp_path: Path) -> None:
     result = run_cli("status", cwd=tmp_path)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert "« type = \"mixte\" »" in result.stderr
-    assert "« milieu = \"périurbain\" »" in result.stderr
+    assert '« type = "mixte" »' in result.stderr
+    assert '« milieu = "périurbain" »' in result.stderr

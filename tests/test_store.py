@@ -22,18 +22,31 @@ def dump(path: Path) -> list[str]:
 def add_source_with_segment(study: store.Study) -> int:
     store.upsert_participant(
         study.conn,
-        Participant(id="F1", territory_id="auxois", role=Role.FOUNDER, pseudonym="Fondateur·rice 1 — Auxois",
-                    real_name="Hélène Moreau"),
+        Participant(
+            id="F1",
+            territory_id="auxois",
+            role=Role.FOUNDER,
+            pseudonym="Fondateur·rice 1 — Auxois",
+            real_name="Hélène Moreau",
+        ),
     )
     text = "Enquêtrice : Pourquoi coopérer ?\nHélène : Parce que seuls on n'y arrive pas."
     source_id = store.insert_source(
         study.conn,
-        Source(key="entretiens/f1.txt", kind=SourceKind.TRANSCRIPT, text=text, participant_id="F1",
-               territory_id="auxois"),
+        Source(
+            key="entretiens/f1.txt",
+            kind=SourceKind.TRANSCRIPT,
+            text=text,
+            participant_id="F1",
+            territory_id="auxois",
+        ),
     )
     start = text.index("Parce")
-    store.insert_segments(study.conn, source_id, [Segment(start=start, end=len(text), text=text[start:],
-                                                          speaker="Hélène")])
+    store.insert_segments(
+        study.conn,
+        source_id,
+        [Segment(start=start, end=len(text), text=text[start:], speaker="Hélène")],
+    )
     return source_id
 
 
@@ -56,12 +69,19 @@ def test_a_step_failing_half_way_leaves_the_study_exactly_as_before(make_study) 
     with pytest.raises(RuntimeError, match="panne simulée"), study.transaction():
         store.upsert_participant(
             study.conn,
-            Participant(id="A1", territory_id="auxois", role=Role.ACTOR, pseudonym="Acteur·rice 1 — Auxois"),
+            Participant(
+                id="A1", territory_id="auxois", role=Role.ACTOR, pseudonym="Acteur·rice 1 — Auxois"
+            ),
         )
         store.insert_source(
             study.conn,
-            Source(key="entretiens/a1.txt", kind=SourceKind.TRANSCRIPT, text="Bonjour.", participant_id="A1",
-                   territory_id="auxois"),
+            Source(
+                key="entretiens/a1.txt",
+                kind=SourceKind.TRANSCRIPT,
+                text="Bonjour.",
+                participant_id="A1",
+                territory_id="auxois",
+            ),
         )
         raise RuntimeError("panne simulée au milieu de l'étape")
 
@@ -80,8 +100,15 @@ def test_decisions_are_append_only(make_study) -> None:
     with study.transaction():
         add_source_with_segment(study)
         segment_id = study.conn.execute("SELECT id FROM segments").fetchone()[0]
-        store.append_decision(study.conn, Decision(segment_id=segment_id, action=Action.ACCEPT, coder="Claire",
-                                                   code_id="MOT_MUTUALISER"))
+        store.append_decision(
+            study.conn,
+            Decision(
+                segment_id=segment_id,
+                action=Action.ACCEPT,
+                coder="Claire",
+                code_id="MOT_MUTUALISER",
+            ),
+        )
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         study.conn.execute("UPDATE decisions SET action = 'reject'")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
@@ -94,9 +121,14 @@ def test_current_coding_follows_the_latest_decision_and_code_redirects(make_stud
     with study.transaction():
         add_source_with_segment(study)
         seg = study.conn.execute("SELECT id FROM segments").fetchone()[0]
-        for action, code in [(Action.ACCEPT, "ENJ_MOBILITE"), (Action.REJECT, "ENJ_MOBILITE"),
-                             (Action.ADD, "BES_LOCAUX")]:
-            store.append_decision(study.conn, Decision(segment_id=seg, action=action, coder="Claire", code_id=code))
+        for action, code in [
+            (Action.ACCEPT, "ENJ_MOBILITE"),
+            (Action.REJECT, "ENJ_MOBILITE"),
+            (Action.ADD, "BES_LOCAUX"),
+        ]:
+            store.append_decision(
+                study.conn, Decision(segment_id=seg, action=action, coder="Claire", code_id=code)
+            )
         version = study.conn.execute(
             "INSERT INTO codebook_versions (name, version, content_hash, document, loaded_at) "
             "VALUES ('ptce', '2', 'x', '', 'now')"
@@ -125,17 +157,26 @@ def test_a_study_created_with_an_older_schema_is_migrated(make_study, tmp_path: 
         "VALUES ('auxois', 'Auxois', 'Pôle', 'filière', 'émergent', 'rural')"
     )
     conn.close()
-    assert "nlp_cache" not in {r[0] for r in sqlite3.connect(db_path).execute("SELECT name FROM sqlite_master")}
+    assert "nlp_cache" not in {
+        r[0] for r in sqlite3.connect(db_path).execute("SELECT name FROM sqlite_master")
+    }
 
     reopened = store.open_study(study.root)
     try:
         assert store.schema_version(reopened.conn) == store.SCHEMA_VERSION == 2
-        tables = {r[0] for r in reopened.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {
+            r[0] for r in reopened.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
         assert "nlp_cache" in tables
-        assert reopened.conn.execute("SELECT ptce_name FROM territories WHERE id='auxois'").fetchone()[0] == (
+        assert reopened.conn.execute(
+            "SELECT ptce_name FROM territories WHERE id='auxois'"
+        ).fetchone()[0] == (
             "Pôle alimentaire de l'Auxois"  # data kept, then refreshed from qualipipe.toml
         )
-        versions = [r[0] for r in reopened.conn.execute("SELECT version FROM schema_version ORDER BY version")]
+        versions = [
+            r[0]
+            for r in reopened.conn.execute("SELECT version FROM schema_version ORDER BY version")
+        ]
         assert versions == [1, 2]
     finally:
         reopened.close()

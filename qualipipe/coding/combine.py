@@ -1,0 +1,165 @@
+"""One calibrated score per (segment, code) from the suggesters' signals, and per-code thresholds.
+
+Before enough decisions exist, a fixed prior combination is used (a lexicon hit or a clearly
+closest code definition is likely). Once analysts have reviewed segments, a logistic regression
+("stacker") learns how much each signal is worth on this study, from out-of-fold signals of the
+reviewed segments, so its output is a probability calibrated on the analysts' own decisions.
+Thresholds are then tuned per code on those decisions: F2 (recall) while a code has few accepted
+segments, F1, then F0.5 (precision) once they accumulate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
+
+from qualipipe.coding.base import SuggesterOutput
+
+SIGNALS = (
+    "lexicon",
+    "lexicon_weak",
+    "lexicon_negated",
+    "semantic",
+    "semantic_z",
+    "semantic_top",
+    "semantic_nearest",
+    "supervised",
+    "supervised_available",
+    "feeds_in",
+    "feeds_out",
+)
+# Prior weights (log-odds) used until decisions allow fitting the stacker.
+PRIOR_WEIGHTS = {
+    "lexicon": 3.5,
+    "lexicon_weak": 2.0,
+    "lexicon_negated": -2.5,
+    "semantic_z": 0.7,
+    "semantic_top": 1.0,
+    "feeds_in": 0.3,
+    "feeds_out": -2.5,
+}
+PRIOR_BIAS = -3.0
+DEFAULT_THRESHOLD = 0.5
+MIN_SEGMENTS_FOR_STACKER = 10
+MIN_POSITIVES_FOR_STACKER = 5
+MIN_POSITIVES_FOR_OWN_THRESHOLD = 5
+
+
+def signal_tensor(
+    lexicon: SuggesterOutput,
+    semantic: SuggesterOutput,
+    supervised: SuggesterOutput,
+    feeds: np.ndarray,
+) -> np.ndarray:
+    """(n_segments, n_codes, len(SIGNALS)) matrix of the suggesters' signals."""
+    cosine = semantic.scores
+    if cosine.shape[1] > 1:
+        spread = cosine.std(axis=1, keepdims=True)
+        z = (cosine - cosine.mean(axis=1, keepdims=True)) / np.where(spread > 0, spread, 1.0)
+    else:
+        z = np.zeros_like(cosine)
+    top = (z == z.max(axis=1, keepdims=True)) & (z > 0) if z.size else z.astype(bool)
+    available = ~np.isnan(supervised.scores)
+    columns = {
+        "lexicon": lexicon.scores,
+        "lexicon_weak": lexicon.extra["lexicon_weak"],
+        "lexicon_negated": lexicon.extra["lexicon_negated"],
+        "semantic": cosine,
+        "semantic_z": z,
+        "semantic_top": top.astype(float),
+        "semantic_nearest": semantic.extra["semantic_nearest"],
+        "supervised": np.where(available, supervised.scores, 0.0),
+        "supervised_available": available.astype(float),
+        "feeds_in": (feeds > 0).astype(float),
+        "feeds_out": (feeds < 0).astype(float),
+    }
+    return np.stack([columns[name] for name in SIGNALS], axis=-1)
+
+
+def prior_probability(signals: np.ndarray) -> np.ndarray:
+    logit = np.full(signals.shape[:-1], PRIOR_BIAS)
+    for name, weight in PRIOR_WEIGHTS.items():
+        logit += weight * signals[..., SIGNALS.index(name)]
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
+@dataclass
+class Combiner:
+    """Maps signals to a calibrated probability; prior until fitted on reviewed segments."""
+
+    stacker: LogisticRegression | None = None
+
+    def fit(self, signals: np.ndarray, labels: np.ndarray) -> Combiner:
+        """`signals` (n, codes, S) out-of-fold for reviewed segments, `labels` (n, codes) 0/1."""
+        self.stacker = None
+        if len(labels) < MIN_SEGMENTS_FOR_STACKER or labels.sum() < MIN_POSITIVES_FOR_STACKER:
+            return self
+        x = signals.reshape(-1, signals.shape[-1])
+        y = labels.reshape(-1)
+        if y.min() == y.max():
+            return self
+        with threadpool_limits(1):
+            self.stacker = LogisticRegression(C=1.0, max_iter=500).fit(x, y)
+        return self
+
+    def probability(self, signals: np.ndarray) -> np.ndarray:
+        if self.stacker is None:
+            return prior_probability(signals)
+        flat = signals.reshape(-1, signals.shape[-1])
+        with threadpool_limits(1):
+            return self.stacker.predict_proba(flat)[:, 1].reshape(signals.shape[:-1])
+
+    @property
+    def kind(self) -> str:
+        return "calibré sur les décisions" if self.stacker is not None else "a priori"
+
+
+def beta_for(positives: int) -> float:
+    """Recall first (few accepted segments), precision once the code is well documented."""
+    if positives < 10:
+        return 2.0
+    if positives < 40:
+        return 1.0
+    return 0.5
+
+
+def best_threshold(scores: np.ndarray, labels: np.ndarray, beta: float) -> float | None:
+    """Threshold maximising F-beta on (score, label) pairs; None without positives."""
+    positives = int(labels.sum())
+    if positives == 0 or scores.size == 0:
+        return None
+    order = np.argsort(-scores)
+    sorted_scores, sorted_labels = scores[order], labels[order]
+    true_pos = np.cumsum(sorted_labels)
+    predicted = np.arange(1, len(sorted_scores) + 1)
+    precision = true_pos / predicted
+    recall = true_pos / positives
+    b2 = beta * beta
+    f = (1 + b2) * precision * recall / np.where(b2 * precision + recall > 0, b2 * precision + recall, 1)
+    # Only cut between distinct scores; place the threshold at the last kept score.
+    distinct = np.r_[sorted_scores[1:] < sorted_scores[:-1], True]
+    f = np.where(distinct, f, -1)
+    best = int(np.argmax(f))
+    return float(np.clip(sorted_scores[best], 0.02, 0.98))
+
+
+def tune_thresholds(
+    probabilities: np.ndarray, labels: np.ndarray, code_ids: list[str]
+) -> dict[str, float]:
+    """Per-code thresholds from reviewed segments (global one for sparsely documented codes)."""
+    if len(labels) == 0:
+        return {code: DEFAULT_THRESHOLD for code in code_ids}
+    total = int(labels.sum())
+    overall = best_threshold(probabilities.ravel(), labels.ravel(), beta_for(total // max(1, len(code_ids))))
+    fallback = overall if overall is not None else DEFAULT_THRESHOLD
+    thresholds = {}
+    for j, code in enumerate(code_ids):
+        positives = int(labels[:, j].sum())
+        own = None
+        if positives >= MIN_POSITIVES_FOR_OWN_THRESHOLD:
+            own = best_threshold(probabilities[:, j], labels[:, j], beta_for(positives))
+        thresholds[code] = round(own if own is not None else fallback, 4)
+    return thresholds

@@ -1,0 +1,454 @@
+"""Ingestion: participants manifest, transcripts and survey answers into the study store.
+
+Transactions: the manifest is loaded in one transaction, then **each file is ingested in its own
+transaction**. A bad file is reported and leaves nothing behind, while the good files of the same
+batch are kept: analysts fix the bad one and re-run, and the re-run skips unchanged files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qualipipe.errors import InputError, Problem, QualipipeError
+from qualipipe.ingest.manifest import ManifestReport, ParticipantLinks, apply_manifest, load_links
+from qualipipe.ingest.readers import (
+    INTERVIEWEE,
+    INTERVIEWER,
+    TRANSCRIPT_EXTENSIONS,
+    ReadTranscript,
+    Turn,
+    is_interviewer_label,
+    read_transcript,
+)
+from qualipipe.ingest.reconcile import (
+    NEW,
+    UNCHANGED,
+    UPDATED,
+    LostDecision,
+    SourceChange,
+    store_source,
+    unchanged_source,
+)
+from qualipipe.ingest.segment import (
+    SegmentationParams,
+    SentenceSplitter,
+    segment_transcript,
+    spacy_sentence_splitter,
+)
+from qualipipe.ingest.survey_answers import (
+    SurveyIngestReport,
+    ingest_survey_responses,
+    read_survey_export,
+)
+from qualipipe.pseudonymize import fold, name_variants
+from qualipipe.records import Participant, Source, SourceKind
+from qualipipe.store import Study, finish_run, list_participants, set_meta, start_run, text_hash
+
+if TYPE_CHECKING:
+    from qualipipe.surveys import Instrument
+
+__all__ = [
+    "FileOutcome",
+    "IngestReport",
+    "LostDecision",
+    "SegmentationParams",
+    "ingest_paths",
+    "ingest_survey_responses",
+    "ingest_transcript",
+    "read_survey_export",
+]
+
+SURVEY_EXTENSIONS = (".csv", ".xlsx")
+SEGMENTATION_META_KEY = "segmentation"
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    status: str  # nouveau | inchangé | mis à jour | erreur
+    participant_id: str | None = None
+    segments: int = 0
+    kept: int = 0
+    added: int = 0
+    retired: int = 0
+    words: int = 0
+    lost_decisions: list[LostDecision] = field(default_factory=list)
+    error: QualipipeError | None = None
+
+
+@dataclass
+class IngestReport:
+    manifest: ManifestReport | None = None
+    files: list[FileOutcome] = field(default_factory=list)
+    surveys: list[SurveyIngestReport] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # unsupported files found in folders
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "erreur"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def lost_decisions(self) -> list[LostDecision]:
+        lost = [d for f in self.files for d in f.lost_decisions]
+        lost += [d for s in self.surveys for c in s.sources for d in c.lost_decisions]
+        return lost
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+
+def segmentation_signature(params: SegmentationParams) -> str:
+    return text_hash(json.dumps(params.as_dict(), sort_keys=True))[:16]
+
+
+def collect_files(paths: Iterable[Path], *, with_surveys: bool) -> tuple[list[Path], list[Path]]:
+    """Files to ingest (given files, supported files inside given folders, recursively) and the
+    files of those folders that were skipped because their format is not supported."""
+    accepted = TRANSCRIPT_EXTENSIONS + (SURVEY_EXTENSIONS if with_surveys else ())
+    files: list[Path] = []
+    skipped: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if not path.is_dir():
+            files.append(path)
+            continue
+        for candidate in sorted(path.rglob("*")):
+            if not candidate.is_file() or any(
+                part.startswith(".") for part in candidate.relative_to(path).parts
+            ):
+                continue
+            (files if candidate.suffix.lower() in accepted else skipped).append(candidate)
+    return files, skipped
+
+
+# ---------------------------------------------------------------------------------------------
+# Who speaks: participant of a file, interviewer turns
+# ---------------------------------------------------------------------------------------------
+
+
+def participant_for_file(
+    path: Path, links: ParticipantLinks, participants: dict[str, Participant]
+) -> Participant:
+    participant_id = links.participant_for_file(path)
+    if participant_id is None:
+        # A file named after the participant id (`F03.docx`, `F03_entretien.txt`) is accepted.
+        stem = fold(path.stem)
+        participant_id = next(
+            (pid for pid in participants if stem == fold(pid) or stem.startswith(fold(pid) + "_")),
+            None,
+        )
+    if participant_id is None or participant_id not in participants:
+        raise InputError(
+            f"{path.name} : participant inconnu.",
+            [
+                Problem(
+                    str(path),
+                    "aucun participant du manifeste n'a ce fichier ; ajoutez son nom dans la colonne "
+                    "« fichier » du manifeste (ou nommez le fichier d'après l'identifiant du "
+                    "participant), puis relancez avec --manifest.",
+                )
+            ],
+        )
+    return participants[participant_id]
+
+
+def _interviewer_names(participant: Participant) -> list[str]:
+    return [n.strip() for n in re.split(r"[|;,/]|\bet\b", participant.interviewer) if n.strip()]
+
+
+def interviewer_detector(participant: Participant) -> Callable[[Turn], bool]:
+    """Interviewer turns: format role, role labels (Enquêteur, Q...), or the manifest's enqueteur."""
+    names = {fold(n) for n in _interviewer_names(participant)}
+
+    def detect(turn: Turn) -> bool:
+        if turn.role == INTERVIEWER:
+            return True
+        if turn.role == INTERVIEWEE or not turn.speaker:
+            return False
+        if is_interviewer_label(turn.speaker):
+            return True
+        speaker = fold(turn.speaker).strip()
+        return any(speaker == n or (len(n) > 3 and n in speaker) for n in names)
+
+    return detect
+
+
+def _with_preamble(turns: Sequence[Turn], detect: Callable[[Turn], bool]) -> Callable[[Turn], bool]:
+    """Also treat the speakerless lines before the first speaker turn as non-interviewee text.
+
+    Typed transcripts usually open with the transcriber's header ("[Entretien … durée 50 min]"):
+    it is kept in the source text but must not be coded as the interviewee's words.
+    """
+    first_named = next((i for i, turn in enumerate(turns) if turn.speaker), None)
+    preamble = {id(turn) for turn in turns[:first_named]} if first_named else set()
+
+    def check(turn: Turn) -> bool:
+        return id(turn) in preamble or detect(turn)
+
+    return check
+
+
+def speaker_labeller(participant: Participant) -> Callable[[Turn], str]:
+    """The participant's own name as a speaker label becomes their pseudonym."""
+    variants = (
+        {fold(v) for v in name_variants(participant.real_name)} if participant.real_name else set()
+    )
+
+    def label(turn: Turn) -> str:
+        return participant.pseudonym if fold(turn.speaker).strip() in variants else turn.speaker
+
+    return label
+
+
+# ---------------------------------------------------------------------------------------------
+# One transcript
+# ---------------------------------------------------------------------------------------------
+
+
+def _relative(study: Study, path: Path) -> str:
+    resolved = path.resolve()
+    try:
+        return str(resolved.relative_to(study.root.resolve()))
+    except ValueError:
+        return str(resolved)
+
+
+def ingest_transcript(
+    study: Study,
+    path: Path,
+    participant: Participant,
+    *,
+    params: SegmentationParams,
+    splitter: SentenceSplitter | None = None,
+    transcript: ReadTranscript | None = None,
+) -> SourceChange:
+    """Read, segment and store one transcript in its own transaction."""
+    transcript = transcript or read_transcript(path)
+    source = Source(
+        key=f"transcript:{participant.id}:{path.name}",
+        kind=SourceKind.TRANSCRIPT,
+        text=transcript.text,
+        participant_id=participant.id,
+        territory_id=participant.territory_id,
+        path=_relative(study, path),
+        format=transcript.format,
+        metadata={"encoding": transcript.encoding, "file": path.name},
+    )
+    signature = segmentation_signature(params)
+    unchanged = unchanged_source(study.conn, source, signature=signature)
+    if unchanged is not None:
+        return unchanged
+    segments = segment_transcript(
+        transcript.text,
+        transcript.turns,
+        params=params,
+        is_interviewer=_with_preamble(transcript.turns, interviewer_detector(participant)),
+        speaker_label=speaker_labeller(participant),
+        splitter=splitter,
+    )
+    with study.transaction() as conn:
+        return store_source(conn, source, segments, signature=signature)
+
+
+def _error_outcome(path: Path, error: QualipipeError) -> FileOutcome:
+    return FileOutcome(str(path), "erreur", error=error)
+
+
+def _unexpected_error(path: Path, error: Exception) -> InputError:
+    return InputError(
+        f"{path.name} n'a pas pu être ingéré.",
+        [Problem(str(path), f"erreur inattendue ({type(error).__name__}: {error}) ; signalez-la.")],
+    )
+
+
+def _read_error(path: Path, error: OSError) -> InputError:
+    return InputError(
+        f"{path.name} est illisible.",
+        [
+            Problem(
+                str(path), f"lecture impossible ({error.strerror or error}) ; vérifiez le fichier."
+            )
+        ],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The batch
+# ---------------------------------------------------------------------------------------------
+
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+def ingest_paths(
+    study: Study,
+    paths: Sequence[Path],
+    *,
+    manifest: Path | None = None,
+    instrument: Path | str | None = None,
+    territory: str | None = None,
+    params: SegmentationParams | None = None,
+    splitter: SentenceSplitter | None = None,
+    progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Ingest files and folders; one bad file is reported, the others are ingested.
+
+    `manifest` (CSV/XLSX) is loaded first (all or nothing: a manifest error stops everything).
+    `.csv`/`.xlsx` files are LimeSurvey exports of `instrument` (a YAML path or a name in
+    `surveys/`) for `territory`.
+    """
+    params = params or SegmentationParams()
+    report = IngestReport()
+    if manifest is not None:
+        report.manifest = apply_manifest(study, Path(manifest))
+    loaded_instrument = _load_instrument(study, instrument) if instrument else None
+    territory_id = study.config.territory(territory).id if territory else None
+    if loaded_instrument is not None and territory_id is None:
+        raise InputError(
+            "Territoire manquant pour l'export de questionnaire.",
+            [Problem("--territory", "indiquez le territoire des réponses avec --territory ID.")],
+        )
+    files, report.skipped = collect_files(paths, with_surveys=loaded_instrument is not None)
+    with study.transaction() as conn:
+        run_id = start_run(conn, "ingest", {"files": [str(f) for f in files], **params.as_dict()})
+        set_meta(conn, SEGMENTATION_META_KEY, params.as_dict())
+    links = load_links(study)
+    participants = {p.id: p for p in list_participants(study.conn, with_real_names=True)}
+    lazy_splitter = _LazySplitter(splitter)
+    for index, path in enumerate(files):
+        if progress:
+            progress(path.name, index, len(files))
+        if path.suffix.lower() in SURVEY_EXTENSIONS and loaded_instrument is not None:
+            outcome = _ingest_survey_file(
+                study, path, loaded_instrument, territory_id or "", params, lazy_splitter, report
+            )
+        else:
+            outcome = _ingest_transcript_file(
+                study, path, links, participants, params, lazy_splitter
+            )
+        report.files.append(outcome)
+    if progress:
+        progress("", len(files), len(files))
+    with study.transaction() as conn:
+        finish_run(conn, run_id, summarize(report))
+    return report
+
+
+def _ingest_transcript_file(
+    study: Study,
+    path: Path,
+    links: ParticipantLinks,
+    participants: dict[str, Participant],
+    params: SegmentationParams,
+    splitter: SentenceSplitter,
+) -> FileOutcome:
+    try:
+        transcript = read_transcript(path)
+        participant = participant_for_file(path, links, participants)
+        change = ingest_transcript(
+            study, path, participant, params=params, splitter=splitter, transcript=transcript
+        )
+    except QualipipeError as error:
+        return _error_outcome(path, error)
+    except OSError as error:
+        return _error_outcome(path, _read_error(path, error))
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
+        return _error_outcome(path, _unexpected_error(path, error))
+    return FileOutcome(
+        str(path),
+        change.status,
+        participant.id,
+        change.segments,
+        change.kept,
+        change.added,
+        change.retired,
+        sum(len(transcript.text[t.start : t.end].split()) for t in transcript.turns),
+        change.lost_decisions,
+    )
+
+
+def _ingest_survey_file(
+    study: Study,
+    path: Path,
+    instrument: Instrument,
+    territory_id: str,
+    params: SegmentationParams,
+    splitter: SentenceSplitter,
+    report: IngestReport,
+) -> FileOutcome:
+    try:
+        responses = read_survey_export(path, instrument, territory_id)
+        survey = ingest_survey_responses(
+            study,
+            instrument,
+            responses,
+            params=params,
+            splitter=splitter,
+        )
+    except QualipipeError as error:
+        return _error_outcome(path, error)
+    except OSError as error:
+        return _error_outcome(path, _read_error(path, error))
+    report.surveys.append(survey)
+    changed = survey.responses_new + survey.responses_updated
+    status = NEW if survey.responses_new else UPDATED if changed else UNCHANGED
+    return FileOutcome(
+        str(path),
+        status,
+        None,
+        sum(c.segments for c in survey.sources),
+        sum(c.kept for c in survey.sources),
+        sum(c.added for c in survey.sources),
+        sum(c.retired for c in survey.sources),
+        lost_decisions=[d for c in survey.sources for d in c.lost_decisions],
+    )
+
+
+def _load_instrument(study: Study, instrument: Path | str) -> Instrument:
+    from qualipipe.surveys import instrument_path, load_instrument
+
+    candidate = instrument_path(str(instrument), study_root=study.root)
+    if not candidate.is_file():
+        raise InputError(
+            f"Instrument « {instrument} » introuvable.",
+            [
+                Problem(
+                    str(candidate),
+                    "donnez le chemin du fichier YAML du questionnaire (ex. "
+                    "surveys/priorisation_enjeux.yaml) ou son nom s'il est dans surveys/.",
+                )
+            ],
+        )
+    return load_instrument(candidate)
+
+
+class _LazySplitter:
+    """Loads spaCy only when a punctuated long turn needs sentence boundaries."""
+
+    def __init__(self, splitter: SentenceSplitter | None) -> None:
+        self._splitter = splitter
+
+    def __call__(self, texts: list[str]) -> list[list[tuple[int, int]]]:
+        if self._splitter is None:
+            self._splitter = spacy_sentence_splitter()
+        return self._splitter(texts)
+
+
+def summarize(report: IngestReport) -> dict[str, object]:
+    return {
+        "fichiers": len(report.files),
+        NEW: report.count(NEW),
+        UPDATED: report.count(UPDATED),
+        UNCHANGED: report.count(UNCHANGED),
+        "erreurs": [f.path for f in report.failed],
+        "décisions non reportées": [d.decision_id for d in report.lost_decisions],
+    }

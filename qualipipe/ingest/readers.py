@@ -1,0 +1,715 @@
+"""Transcript readers: one function per format, all returning a `ReadTranscript`.
+
+Plain-text formats (.txt, .md) are stored exactly as read; turns are offsets into that text.
+Formats that are not plain text (.docx, .odt: one line per paragraph) or that carry timings
+(.srt, .vtt, Transcriber .trs, Praat .TextGrid, CFPP2000 time-aligned .txt) are stored as a
+readable rendering, one line per speaker turn (`Locuteur : paroles`), with each turn's timings
+kept on its segments. Either way `text[turn.start:turn.end]` is what the speaker said.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qualipipe.errors import InputError, Problem
+from qualipipe.ingest.encoding import decode_bytes, normalize_text
+from qualipipe.pseudonymize import fold
+
+INTERVIEWER = "interviewer"
+INTERVIEWEE = "interviewee"
+
+# Labels that name the interviewer's role rather than a person (compared accent/case-folded).
+INTERVIEWER_LABELS = frozenset(
+    {
+        "q",
+        "question",
+        "enq",
+        "enqueteur",
+        "enquetrice",
+        "enqueteur·rice",
+        "enqueteur.rice",
+        "enqueteur-rice",
+        "intervieweur",
+        "intervieweuse",
+        "interviewer",
+        "animateur",
+        "animatrice",
+        "chercheur",
+        "chercheuse",
+    }
+)
+INTERVIEWEE_LABELS = frozenset({"r", "reponse", "interviewe", "interviewee", "enquete", "enquetee"})
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A timed stretch of a turn (one subtitle cue, one TextGrid interval...)."""
+
+    start: int
+    end: int
+    start_time: float | None = None
+    end_time: float | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What one speaker said without interruption: `text[start:end]`."""
+
+    start: int
+    end: int
+    speaker: str = ""
+    section: str = ""
+    role: str = ""  # INTERVIEWER / INTERVIEWEE when the format says so
+    pieces: tuple[Piece, ...] = ()
+
+    @property
+    def start_time(self) -> float | None:
+        return self.pieces[0].start_time if self.pieces else None
+
+    @property
+    def end_time(self) -> float | None:
+        return self.pieces[-1].end_time if self.pieces else None
+
+
+@dataclass(frozen=True)
+class ReadTranscript:
+    text: str
+    turns: tuple[Turn, ...]
+    format: str
+    encoding: str = ""
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One timed piece of speech, before grouping into turns."""
+
+    speaker: str
+    text: str
+    start_time: float | None = None
+    end_time: float | None = None
+    section: str = ""
+    role: str = ""
+
+
+def is_interviewer_label(label: str) -> bool:
+    folded = fold(label).strip(" .:-*[]()")
+    return folded in INTERVIEWER_LABELS or "(enq)" in fold(label) or folded.startswith("enq ")
+
+
+def _problem(path: Path, message: str, line: int | None = None) -> InputError:
+    return InputError(f"{path.name} n'a pas pu être lu.", [Problem(str(path), message, line)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering timed utterances as text
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Renderer:
+    parts: list[str] = field(default_factory=list)
+    length: int = 0
+    turns: list[Turn] = field(default_factory=list)
+
+    def _append(self, chunk: str) -> None:
+        self.parts.append(chunk)
+        self.length += len(chunk)
+
+    def add_turn(self, group: list[Utterance]) -> None:
+        first = group[0]
+        if first.speaker:
+            self._append(f"{first.speaker} : ")
+        start = self.length
+        pieces: list[Piece] = []
+        for index, utterance in enumerate(group):
+            if index:
+                self._append(" ")
+            piece_start = self.length
+            self._append(utterance.text)
+            pieces.append(Piece(piece_start, self.length, utterance.start_time, utterance.end_time))
+        self.turns.append(
+            Turn(
+                start=start,
+                end=self.length,
+                speaker=first.speaker,
+                section=first.section,
+                role=first.role,
+                pieces=tuple(pieces),
+            )
+        )
+        self._append("\n")
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def clean_utterance(text: str) -> str:
+    return _SPACES.sub(" ", normalize_text(text)).strip()
+
+
+def render_utterances(
+    utterances: Iterable[Utterance], fmt: str, encoding: str = ""
+) -> ReadTranscript:
+    """Group consecutive utterances of the same speaker (and section) into turns, then render."""
+    renderer = _Renderer()
+    group: list[Utterance] = []
+    for utterance in utterances:
+        utterance = Utterance(
+            utterance.speaker.strip(),
+            clean_utterance(utterance.text),
+            utterance.start_time,
+            utterance.end_time,
+            utterance.section,
+            utterance.role,
+        )
+        if not utterance.text:
+            continue
+        if group and (
+            utterance.speaker != group[0].speaker or utterance.section != group[0].section
+        ):
+            renderer.add_turn(group)
+            group = []
+        group.append(utterance)
+    if group:
+        renderer.add_turn(group)
+    return ReadTranscript(renderer.text(), tuple(renderer.turns), fmt, encoding)
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain text: `Nom : ...`, `[Nom] ...`, `Q : / R :`, markdown headings, or no speakers at all
+# ---------------------------------------------------------------------------------------------
+
+# A leading timestamp ("[00:01:23] Marie : ...", "00:01:23 Marie : ...") is allowed before a label.
+_STAMP = r"(?:[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?[\])]?[ \t]+)?"
+_COLON_LABEL = re.compile(
+    r"^[ \t]*"
+    + _STAMP
+    + r"(?:[-–—][ \t]*)?(?:\*\*)?(?P<label>[^\W\d_][\w'’.·\- ]{0,40}?)(?:\*\*)?[ \t]*"
+    r"(?:\([^)\n]{0,20}\))?[ \t]*(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*"
+)
+_BRACKET_LABEL = re.compile(
+    r"^[ \t]*" + _STAMP + r"\[(?P<label>[^\]\n\d][^\]\n]{0,40})\][ \t]*:?[ \t]*"
+)
+_NAME_LIKE = re.compile(
+    r"^[A-ZÀ-Ý][\w'’.\-]*(?:\s+(?:(?:de|du|des|le|la|d'|van|von)\s+)?[A-ZÀ-Ý][\w'’.\-]*){0,3}$"
+)
+_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+(?P<title>.+?)[ \t#]*$")
+
+
+@dataclass(frozen=True)
+class _Line:
+    index: int
+    start: int  # offset of the line in the text
+    end: int
+    label: str = ""
+    content_start: int = 0
+
+
+def _label_candidates(text: str) -> list[_Line]:
+    lines: list[_Line] = []
+    offset = 0
+    for index, line in enumerate(text.split("\n")):
+        end = offset + len(line)
+        match = _BRACKET_LABEL.match(line) or _COLON_LABEL.match(line)
+        label = ""
+        content_start = offset
+        if match and len(match.group("label").split()) <= 4:
+            label = match.group("label").strip(" *")
+            content_start = offset + match.end()
+        lines.append(_Line(index, offset, end, label, content_start))
+        offset = end + 1
+    return lines
+
+
+def _accepted_labels(lines: list[_Line], known: Callable[[str], bool]) -> set[str]:
+    """Labels used on at least two lines, or known ones: a single `Il m'a dit :` is prose."""
+    counts = Counter(line.label for line in lines if line.label)
+    accepted = {label for label, count in counts.items() if count >= 2 or known(label)}
+    if accepted:
+        # In a transcript that has speaker labels, a capitalised name used once is one too.
+        accepted |= {label for label in counts if _NAME_LIKE.match(label)}
+    return accepted
+
+
+def _known_label(label: str) -> bool:
+    folded = fold(label).strip(" .")
+    return (
+        folded in INTERVIEWER_LABELS or folded in INTERVIEWEE_LABELS or is_interviewer_label(label)
+    )
+
+
+def parse_turns(
+    text: str,
+    *,
+    headings: frozenset[int] = frozenset(),
+    bold_labels: dict[int, tuple[str, int]] | None = None,
+    markdown: bool = False,
+) -> list[Turn]:
+    """Turns of a plain text; `bold_labels` maps a line index to (speaker, content offset)."""
+    bold_labels = bold_labels or {}
+    lines = _label_candidates(text)
+    accepted = _accepted_labels(lines, _known_label)
+    turns: list[Turn] = []
+    speaker, section = "", ""
+    start: int | None = None
+    end = 0
+    paragraph_mode = not accepted and not bold_labels
+
+    def close() -> None:
+        nonlocal start
+        if start is not None and end > start:
+            role = INTERVIEWEE if fold(speaker).strip(" .") in INTERVIEWEE_LABELS else ""
+            turns.append(Turn(start, end, speaker, section, role))
+        start = None
+
+    for line in lines:
+        raw = text[line.start : line.end]
+        heading = _HEADING.match(raw) if markdown else None
+        if line.index in headings or heading:
+            close()
+            section = heading.group("title").strip() if heading else raw.strip()
+            continue
+        if not raw.strip():
+            if paragraph_mode:
+                close()
+            continue
+        if line.index in bold_labels:
+            close()
+            speaker, content_start = bold_labels[line.index]
+            content_start += line.start
+        elif line.label in accepted:
+            close()
+            speaker, content_start = line.label, line.content_start
+        else:
+            content_start = line.start + (len(raw) - len(raw.lstrip()))
+        stripped_end = line.start + len(raw.rstrip())
+        if stripped_end <= content_start:
+            continue
+        if start is None:
+            start = content_start
+        end = stripped_end
+    close()
+    return turns
+
+
+def read_plain_text(path: Path) -> ReadTranscript:
+    decoded = decode_bytes(path.read_bytes(), str(path))
+    text = decoded.text
+    if _looks_like_cfpp(text):
+        return read_cfpp_text(text, path, decoded.encoding)
+    markdown = path.suffix.lower() == ".md"
+    turns = parse_turns(text, markdown=markdown)
+    return ReadTranscript(text, tuple(turns), "md" if markdown else "txt", decoded.encoding)
+
+
+# ---------------------------------------------------------------------------------------------
+# CFPP2000 time-aligned text: `[12.34-15.67] Nom Prénom (ENQ) (interviewer): paroles`
+# ---------------------------------------------------------------------------------------------
+
+_CFPP_LINE = re.compile(
+    r"^\[(?P<start>\d+(?:\.\d+)?)-(?P<end>\d+(?:\.\d+)?)\][ \t]+(?P<speaker>[^:\n]+?)"
+    r"(?:[ \t]+\((?P<role>interviewer|interviewee)\))?:[ \t]?(?P<text>.*)$"
+)
+
+
+def _looks_like_cfpp(text: str) -> bool:
+    lines = [line for line in text.split("\n")[:50] if line.strip()]
+    return bool(lines) and sum(bool(_CFPP_LINE.match(line)) for line in lines) >= 0.8 * len(lines)
+
+
+def read_cfpp_text(text: str, path: Path, encoding: str = "") -> ReadTranscript:
+    utterances = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        match = _CFPP_LINE.match(line)
+        if not match:
+            raise _problem(
+                path,
+                "ligne inattendue dans une transcription alignée (format attendu : "
+                "« [début-fin] Locuteur (rôle): paroles »).",
+                number,
+            )
+        utterances.append(
+            Utterance(
+                speaker=match["speaker"],
+                text=match["text"],
+                start_time=float(match["start"]),
+                end_time=float(match["end"]),
+                role=match["role"] or "",
+            )
+        )
+    return render_utterances(utterances, "cfpp", encoding)
+
+
+# ---------------------------------------------------------------------------------------------
+# Word processors
+# ---------------------------------------------------------------------------------------------
+
+
+def _docx_paragraph_label(paragraph: object) -> tuple[str, int] | None:
+    """Speaker written in bold at the start of a paragraph: (label, content offset)."""
+    runs = list(paragraph.runs)  # type: ignore[attr-defined]
+    bold = ""
+    for run in runs:
+        if run.bold and not bold.endswith("\n"):
+            bold += run.text
+            continue
+        break
+    label = bold.strip().rstrip(":").strip()
+    if not label or len(label.split()) > 5 or len(bold.strip()) == len(paragraph.text.strip()):  # type: ignore[attr-defined]
+        return None
+    text = paragraph.text  # type: ignore[attr-defined]
+    offset = len(bold)
+    while offset < len(text) and text[offset] in " \t:":
+        offset += 1
+    return label, offset
+
+
+def read_docx(path: Path) -> ReadTranscript:
+    try:
+        import docx
+        from docx.table import Table
+        from docx.text.paragraph import Paragraph
+
+        document = docx.Document(str(path))
+    except Exception as error:  # python-docx raises several unrelated types for bad files
+        raise _problem(
+            path,
+            f"document Word illisible ou corrompu ({type(error).__name__}) ; ouvrez-le dans "
+            "Word ou LibreOffice et réenregistrez-le en .docx.",
+        ) from None
+    lines: list[str] = []
+    headings: set[int] = set()
+    bold_labels: dict[int, tuple[str, int]] = {}
+    fully_bold: set[int] = set()
+    for block in document.iter_inner_content():
+        if isinstance(block, Paragraph):
+            text = normalize_text(block.text).replace("\n", " ")
+            style = (block.style.name or "") if block.style is not None else ""
+            if style.lower().startswith(("heading", "titre")) and text.strip():
+                headings.add(len(lines))
+            else:
+                label = _docx_paragraph_label(block)
+                if label:
+                    bold_labels[len(lines)] = label
+                elif text.strip() and all(r.bold for r in block.runs if r.text.strip()):
+                    fully_bold.add(len(lines))
+            lines.append(text)
+        elif isinstance(block, Table):
+            # Two-column tables are the usual "speaker | words" layout; other tables are
+            # read row by row, cells separated by " | ".
+            for row in block.rows:
+                cells = [normalize_text(c.text).replace("\n", " ").strip() for c in row.cells]
+                if len(cells) == 2 and cells[0] and len(cells[0].split()) <= 4:
+                    bold_labels[len(lines)] = (cells[0], len(cells[0]) + 3)
+                    lines.append(f"{cells[0]} : {cells[1]}")
+                else:
+                    lines.append(" | ".join(cells))
+    text = "\n".join(lines)
+    if (
+        fully_bold
+        and not bold_labels
+        and not _accepted_labels(_label_candidates(text), _known_label)
+    ):
+        # No speaker names at all, questions typed in bold: a common French layout. Bold
+        # paragraphs are the interviewer's questions, the others the interviewee's answers.
+        bold_labels = {
+            index: ("Question" if index in fully_bold else "", 0)
+            for index, line in enumerate(lines)
+            if line.strip() and index not in headings
+        }
+    turns = parse_turns(text, headings=frozenset(headings), bold_labels=bold_labels)
+    return ReadTranscript(text, tuple(turns), "docx")
+
+
+def read_odt(path: Path) -> ReadTranscript:
+    try:
+        from odf import teletype
+        from odf.namespaces import TEXTNS
+        from odf.opendocument import load
+
+        document = load(str(path))
+    except Exception as error:  # odfpy raises zipfile/xml errors for bad files
+        raise _problem(
+            path,
+            f"document OpenDocument illisible ou corrompu ({type(error).__name__}) ; "
+            "réenregistrez-le en .odt depuis LibreOffice.",
+        ) from None
+    lines: list[str] = []
+    headings: set[int] = set()
+    paragraph_name, heading_name = (TEXTNS, "p"), (TEXTNS, "h")
+
+    def walk(node: object) -> None:
+        for child in node.childNodes:  # type: ignore[attr-defined]
+            qname = getattr(child, "qname", None)
+            if qname in (paragraph_name, heading_name):
+                if qname == heading_name:
+                    headings.add(len(lines))
+                lines.append(normalize_text(teletype.extractText(child)).replace("\n", " "))
+            elif getattr(child, "childNodes", None):
+                walk(child)
+
+    walk(document.text)
+    text = "\n".join(lines)
+    turns = parse_turns(text, headings=frozenset(headings))
+    return ReadTranscript(text, tuple(turns), "odt")
+
+
+# ---------------------------------------------------------------------------------------------
+# Subtitles (automatic transcription tools)
+# ---------------------------------------------------------------------------------------------
+
+_CUE_TIME = re.compile(
+    r"(?P<start>(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})\s*-->\s*(?P<end>(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})"
+)
+_VTT_VOICE = re.compile(r"<v(?:\.[\w.]+)?\s+(?P<speaker>[^>]+)>")
+_TAGS = re.compile(r"</?[^>]+>")
+_CUE_SPEAKER = re.compile(r"^(?:\[(?P<b>[^\]]{1,40})\]|(?P<c>[^\W\d_][\w'’.\- ]{0,40}?)\s*:)\s*")
+
+
+def _seconds(stamp: str) -> float:
+    parts = stamp.replace(",", ".").split(":")
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+def read_subtitles(path: Path) -> ReadTranscript:
+    decoded = decode_bytes(path.read_bytes(), str(path))
+    fmt = path.suffix.lower().lstrip(".")
+    utterances: list[Utterance] = []
+    blocks = re.split(r"\n[ \t]*\n", decoded.text)
+    for block in blocks:
+        lines = block.strip("\n").split("\n")
+        timing = next(
+            (i for i, line in enumerate(lines) if _CUE_TIME.search(line) and "-->" in line), None
+        )
+        if timing is None:
+            continue  # WEBVTT header, NOTE, STYLE blocks
+        match = _CUE_TIME.search(lines[timing])
+        assert match is not None
+        cue = " ".join(line.strip() for line in lines[timing + 1 :] if line.strip())
+        speaker = ""
+        voice = _VTT_VOICE.search(cue)
+        if voice:
+            speaker = voice["speaker"].strip()
+        cue = _TAGS.sub("", cue).strip()
+        named = _CUE_SPEAKER.match(cue)
+        if not speaker and named and len((named["b"] or named["c"]).split()) <= 4:
+            speaker = (named["b"] or named["c"]).strip()
+            cue = cue[named.end() :]
+        utterances.append(Utterance(speaker, cue, _seconds(match["start"]), _seconds(match["end"])))
+    if not utterances:
+        raise _problem(
+            path,
+            "aucun sous-titre trouvé (lignes « 00:00:01,000 --> 00:00:04,000 » attendues) ; "
+            "vérifiez l'export de l'outil de transcription.",
+        )
+    return render_utterances(utterances, fmt, decoded.encoding)
+
+
+# ---------------------------------------------------------------------------------------------
+# Transcriber .trs (XML, often ISO-8859-1, DOCTYPE pointing at an absent trans-14.dtd)
+# ---------------------------------------------------------------------------------------------
+
+
+def _trs_utterances(root: object) -> list[Utterance]:
+    speakers = {s.get("id"): s.get("name") or s.get("id") for s in root.iter("Speaker")}  # type: ignore[attr-defined]
+    topics = {t.get("id"): t.get("desc") or t.get("id") for t in root.iter("Topic")}  # type: ignore[attr-defined]
+    utterances: list[Utterance] = []
+    for section in root.iter("Section"):  # type: ignore[attr-defined]
+        topic = topics.get(section.get("topic"), "") if section.get("topic") else ""
+        for turn in section.iter("Turn"):
+            ids = (turn.get("speaker") or "").split()
+            names = [speakers.get(i, i) for i in ids] or [""]
+            turn_end = float(turn.get("endTime") or 0)
+            current = names[0]
+            time = float(turn.get("startTime") or 0)
+            chunks: list[list[object]] = [[current, turn.text or "", time]]
+            for child in turn:
+                if child.tag == "Sync":
+                    time = float(child.get("time") or time)
+                    chunks.append([current, "", time])
+                elif child.tag == "Who":
+                    index = int(child.get("nb") or 1) - 1
+                    current = names[index] if 0 <= index < len(names) else current
+                    chunks.append([current, "", time])
+                chunks[-1][1] = f"{chunks[-1][1]} {child.tail or ''}"
+            for index, (speaker, text, start) in enumerate(chunks):
+                end = chunks[index + 1][2] if index + 1 < len(chunks) else turn_end
+                utterances.append(
+                    Utterance(str(speaker), str(text), float(start), float(end), topic)  # type: ignore[arg-type]
+                )
+    return utterances
+
+
+def read_trs(path: Path) -> ReadTranscript:
+    from lxml import etree
+
+    data = path.read_bytes()
+    if not data.strip():
+        decode_bytes(data, str(path))  # raises the "empty file" error
+    # No DTD loading, no network, no entity expansion: the DTD is never shipped, and a
+    # transcript must not make the tool fetch anything.
+    parser = etree.XMLParser(
+        load_dtd=False, no_network=True, resolve_entities=False, dtd_validation=False
+    )
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as error:
+        raise _problem(
+            path,
+            f"XML Transcriber invalide ({error.msg}) ; ouvrez le fichier dans Transcriber et "
+            "réenregistrez-le.",
+            error.lineno,
+        ) from None
+    if root.tag != "Trans":
+        raise _problem(path, "ce fichier XML n'est pas une transcription Transcriber (<Trans>).")
+    encoding = (root.getroottree().docinfo.encoding or "utf-8").lower()
+    return render_utterances(_trs_utterances(root), "trs", encoding)
+
+
+# ---------------------------------------------------------------------------------------------
+# Praat .TextGrid (long or short text format; one interval tier per speaker)
+# ---------------------------------------------------------------------------------------------
+
+_TG_TOKEN = re.compile(r'"((?:[^"]|"")*)"|([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)|<exists>')
+_TG_KEYED = re.compile(
+    r'(?P<key>\b(?:class|name|xmin|xmax|text|mark|number)\b)\s*=\s*(?:"(?P<s>(?:[^"]|"")*)"|(?P<n>[-+\d.eE]+))'
+)
+
+
+def _textgrid_long(text: str) -> list[tuple[str, str, list[tuple[float, float, str]]]]:
+    tiers: list[tuple[str, str, list[tuple[float, float, str]]]] = []
+    xmin = xmax = 0.0
+    for match in _TG_KEYED.finditer(text):
+        key, value = match["key"], match["s"] if match["s"] is not None else match["n"]
+        value = value.replace('""', '"') if match["s"] is not None else value
+        if key == "class":
+            tiers.append((value, "", []))
+        elif key == "name" and tiers:
+            cls, _, intervals = tiers[-1]
+            tiers[-1] = (cls, value, intervals)
+        elif key in ("xmin", "number"):
+            xmin = float(value)
+            xmax = xmin if key == "number" else xmax
+        elif key == "xmax":
+            xmax = float(value)
+        elif key in ("text", "mark") and tiers:
+            tiers[-1][2].append((xmin, xmax, value))
+    return tiers
+
+
+def _textgrid_short(text: str) -> list[tuple[str, str, list[tuple[float, float, str]]]]:
+    tokens = [
+        m[1].replace('""', '"') if m[1] is not None else m[2] for m in _TG_TOKEN.finditer(text)
+    ]
+    tokens = [t for t in tokens if t is not None]
+    # "ooTextFile", "TextGrid", xmin, xmax, n_tiers, then per tier: class, name, xmin, xmax, n, ...
+    position = 2 + 2
+    count = int(float(tokens[position]))
+    position += 1
+    tiers = []
+    for _ in range(count):
+        cls, name = tokens[position], tokens[position + 1]
+        size = int(float(tokens[position + 4]))
+        position += 5
+        intervals = []
+        for _ in range(size):
+            if cls == "IntervalTier":
+                start, end, label = tokens[position : position + 3]
+                position += 3
+            else:
+                start, label = tokens[position : position + 2]
+                end = start
+                position += 2
+            intervals.append((float(start), float(end), label))
+        tiers.append((cls, name, intervals))
+    return tiers
+
+
+def read_textgrid(path: Path) -> ReadTranscript:
+    decoded = decode_bytes(path.read_bytes(), str(path))
+    if "TextGrid" not in decoded.text[:200]:
+        raise _problem(path, "ce fichier n'est pas un TextGrid Praat (en-tête « ooTextFile »).")
+    try:
+        tiers = (
+            _textgrid_long(decoded.text)
+            if "item [" in decoded.text
+            else _textgrid_short(decoded.text)
+        )
+    except (IndexError, ValueError):
+        raise _problem(
+            path, "TextGrid incomplet ou corrompu ; réenregistrez-le depuis Praat."
+        ) from None
+    utterances = [
+        Utterance(
+            name,
+            label,
+            start,
+            end,
+            role=INTERVIEWER if is_interviewer_label(name) else "",
+        )
+        for cls, name, intervals in tiers
+        if cls == "IntervalTier"
+        for start, end, label in intervals
+        if label.strip()
+    ]
+    utterances.sort(key=lambda u: (u.start_time or 0.0, u.end_time or 0.0))
+    return render_utterances(utterances, "textgrid", decoded.encoding)
+
+
+READERS: dict[str, Callable[[Path], ReadTranscript]] = {
+    ".txt": read_plain_text,
+    ".md": read_plain_text,
+    ".docx": read_docx,
+    ".odt": read_odt,
+    ".srt": read_subtitles,
+    ".vtt": read_subtitles,
+    ".trs": read_trs,
+    ".textgrid": read_textgrid,
+}
+TRANSCRIPT_EXTENSIONS = tuple(READERS)
+
+
+def read_transcript(path: Path) -> ReadTranscript:
+    """Read any supported transcript; French `InputError` for everything that can go wrong."""
+    if not path.is_file():
+        raise InputError(
+            f"{path} introuvable.",
+            [Problem(str(path), "le fichier n'existe pas ; vérifiez le chemin.")],
+        )
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise InputError(
+            f"{path.name} : format non pris en charge.",
+            [
+                Problem(
+                    str(path),
+                    f"extension « {path.suffix or '(aucune)'} » inconnue ; formats acceptés : "
+                    f"{', '.join(TRANSCRIPT_EXTENSIONS)} (et .csv/.xlsx pour les exports LimeSurvey "
+                    "avec --instrument).",
+                )
+            ],
+        )
+    if path.stat().st_size == 0:
+        raise InputError(
+            f"{path.name} est vide.",
+            [Problem(str(path), "le fichier est vide (0 octet) ; vérifiez la copie ou l'export.")],
+        )
+    transcript = reader(path)
+    if not transcript.turns:
+        raise InputError(
+            f"{path.name} ne contient aucun texte.",
+            [Problem(str(path), "aucune parole trouvée dans ce fichier ; vérifiez son contenu.")],
+        )
+    return transcript

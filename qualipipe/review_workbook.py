@@ -1,0 +1,682 @@
+"""The review workbooks as files: writing them with openpyxl and reading them back.
+
+This module knows sheets, columns, styles and drop-down lists; it knows nothing of the study store.
+`qualipipe.review` builds the rows to write and validates what is read back.
+
+Every text an analyst or a transcript supplied is written with `put_text`: a value beginning with
+`=`, `+`, `-` or `@` is stored as a plain string (never a formula), so a verbatim such as
+`=HYPERLINK("http://...")` cannot run anything when the workbook is opened.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from qualipipe.errors import InputError, Problem
+
+# Sheet names and the format marker written in the hidden metadata sheet.
+REVIEW_SHEET = "Revue"
+DISAGREEMENT_SHEET = "Désaccords"
+AGREEMENT_SHEET = "Accord"
+CODEBOOK_SHEET = "Codebook"
+HELP_SHEET = "Mode d'emploi"
+META_SHEET = "_qualipipe"
+KIND_REVIEW = "revue"
+KIND_DISAGREEMENTS = "desaccords"
+FORMAT_VERSION = "1"
+
+ACCEPT = "accepter"
+REJECT = "rejeter"
+DECISION_CHOICES = (ACCEPT, REJECT)
+CODE_SEPARATOR = " — "
+
+# Hidden columns: what makes the import exact.
+COL_SEGMENT_ID = "id_segment"
+COL_FINGERPRINT = "empreinte"
+COL_CODE_ID = "id_code"
+
+# Visible review columns (the slot and "to add" columns are numbered).
+COL_NUMBER = "N°"
+COL_TERRITORY = "Territoire"
+COL_PARTICIPANT = "Participant"
+COL_ROLE = "Rôle"
+COL_SOURCE = "Source"
+COL_LOCATION = "Emplacement"
+COL_BEFORE = "Contexte avant"
+COL_SEGMENT = "Segment"
+COL_AFTER = "Contexte après"
+COL_COMMENT = "Commentaire"
+COL_HISTORY = "Décisions déjà enregistrées"
+COL_AGREED = "Décision retenue"
+COL_CODE = "Code"
+ADD_COLUMNS = 3
+
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+MAX_CELL_TEXT = 32_000  # Excel refuses more than 32 767 characters in a cell
+
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="2F5597")
+FILL_TO_FILL = PatternFill("solid", fgColor="FFF2CC")  # columns the analyst fills
+SEGMENT_FONT = Font(bold=True)
+WRAP = Alignment(wrap_text=True, vertical="top")
+
+
+def slot_headers(k: int) -> tuple[str, str, str, str]:
+    return (f"Code {k}", f"Score {k}", f"Raison {k}", f"Décision {k}")
+
+
+def add_header(k: int) -> str:
+    return f"Code à ajouter {k}"
+
+
+@dataclass(frozen=True)
+class CodeSlot:
+    """A code shown on a review row: suggested by the machine, or already applied by someone."""
+
+    code_id: str
+    label: str
+    score: float | None
+    reason: str
+    decision: str = ""  # "accepter" | "rejeter" | "" (pre-filled from the current coding)
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    segment_id: int
+    fingerprint: str
+    territory: str
+    participant: str
+    role: str
+    source: str
+    location: str
+    before: str
+    text: str
+    after: str
+    slots: tuple[CodeSlot, ...]
+    comment: str = ""
+    history: str = ""
+
+
+@dataclass(frozen=True)
+class CodebookEntry:
+    code_id: str
+    label: str
+    family: str
+    definition: str = ""
+    include: str = ""
+    exclude: str = ""
+
+    @property
+    def choice(self) -> str:
+        return code_choice(self.code_id, self.label)
+
+
+@dataclass(frozen=True)
+class DisagreementRow:
+    segment_id: int
+    code_id: str
+    code_label: str
+    fingerprint: str
+    territory: str
+    participant: str
+    source: str
+    text: str
+    codings: tuple[str, ...]  # one cell per coder: "appliqué" | "non appliqué" | "—"
+
+
+@dataclass(frozen=True)
+class AgreementLine:
+    """One line of the agreement table written beside the disagreements."""
+
+    code: str
+    label: str
+    n_segments: int
+    percent: float | None
+    kappa: float | None
+    alpha: float | None
+
+
+@dataclass(frozen=True)
+class SheetCell:
+    text: str  # the cell as text, stripped; "" when empty
+    column: str  # letter, for error messages
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    line: int
+    cells: dict[str, SheetCell]
+
+    def text(self, header: str) -> str:
+        cell = self.cells.get(header)
+        return cell.text if cell else ""
+
+    def where(self, header: str) -> str:
+        cell = self.cells.get(header)
+        return f"{cell.column} ({header})" if cell else header
+
+    def is_blank(self) -> bool:
+        return all(not cell.text for cell in self.cells.values())
+
+
+@dataclass(frozen=True)
+class ReadSheet:
+    name: str
+    headers: tuple[str, ...]
+    rows: tuple[SheetRow, ...]
+
+
+@dataclass(frozen=True)
+class ReadWorkbook:
+    path: Path
+    meta: dict[str, str]
+    sheet: ReadSheet  # the sheet that carries decisions ("Revue" or "Désaccords")
+    kind: str = KIND_REVIEW
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def code_choice(code_id: str, label: str) -> str:
+    return f"{code_id}{CODE_SEPARATOR}{label}" if label else code_id
+
+
+def code_id_of(choice: str) -> str:
+    """`BES_FINANCEMENT — Financement` → `BES_FINANCEMENT` (a bare identifier passes through)."""
+    return choice.split(CODE_SEPARATOR, 1)[0].split(" - ", 1)[0].strip()
+
+
+def clean_text(value: str) -> str:
+    text = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return text if len(text) <= MAX_CELL_TEXT else text[: MAX_CELL_TEXT - 1] + "…"
+
+
+def put_text(cell: Cell, value: str) -> None:
+    """Write a string that must stay a string (formula-injection safe)."""
+    text = clean_text(value)
+    cell.value = text
+    if text.startswith(FORMULA_PREFIXES):
+        # openpyxl would mark it as a formula; force a shared string and Excel's "'" prefix.
+        cell.data_type = "s"
+        cell.quotePrefix = True
+
+
+def put(cell: Cell, value: str | float | int | None) -> None:
+    if isinstance(value, str):
+        put_text(cell, value)
+    else:
+        cell.value = value
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------
+
+
+def review_headers(slot_count: int) -> list[str]:
+    headers = [
+        COL_NUMBER,
+        COL_TERRITORY,
+        COL_PARTICIPANT,
+        COL_ROLE,
+        COL_SOURCE,
+        COL_LOCATION,
+        COL_BEFORE,
+        COL_SEGMENT,
+        COL_AFTER,
+    ]
+    for k in range(1, slot_count + 1):
+        headers.extend(slot_headers(k))
+    headers.extend(add_header(k) for k in range(1, ADD_COLUMNS + 1))
+    headers.extend([COL_COMMENT, COL_HISTORY, COL_SEGMENT_ID, COL_FINGERPRINT])
+    return headers
+
+
+COLUMN_WIDTHS = {
+    COL_NUMBER: 6,
+    COL_TERRITORY: 14,
+    COL_PARTICIPANT: 22,
+    COL_ROLE: 11,
+    COL_SOURCE: 24,
+    COL_LOCATION: 18,
+    COL_BEFORE: 36,
+    COL_SEGMENT: 60,
+    COL_AFTER: 36,
+    COL_COMMENT: 36,
+    COL_HISTORY: 30,
+    COL_AGREED: 16,
+    COL_CODE: 30,
+}
+
+
+def _width_for(header: str) -> float:
+    if header in COLUMN_WIDTHS:
+        return COLUMN_WIDTHS[header]
+    if header.startswith("Score"):
+        return 8
+    if header.startswith("Raison"):
+        return 34
+    if header.startswith("Décision"):
+        return 12
+    return 28
+
+
+def _write_header(ws: Worksheet, headers: Sequence[str], to_fill: Iterable[str]) -> None:
+    fill_set = set(to_fill)
+    for index, header in enumerate(headers, start=1):
+        cell = ws.cell(row=1, column=index)
+        put_text(cell, header)
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+        cell.alignment = WRAP
+        letter = get_column_letter(index)
+        ws.column_dimensions[letter].width = _width_for(header)
+        if header in fill_set:
+            cell.fill = PatternFill("solid", fgColor="BF8F00")
+    ws.freeze_panes = "A2"
+    ws.row_dimensions[1].height = 32
+
+
+def _finish_table(
+    ws: Worksheet, headers: Sequence[str], row_count: int, hidden: Iterable[str]
+) -> None:
+    last = get_column_letter(len(headers))
+    ws.auto_filter.ref = f"A1:{last}{max(row_count + 1, 2)}"
+    for header in hidden:
+        ws.column_dimensions[get_column_letter(headers.index(header) + 1)].hidden = True
+
+
+def _list_validation(
+    ws: Worksheet,
+    headers: Sequence[str],
+    columns: Iterable[str],
+    formula: str,
+    rows: int,
+    message: str,
+) -> None:
+    if rows == 0:
+        return
+    validation = DataValidation(type="list", formula1=formula, allow_blank=True)
+    validation.showErrorMessage = True
+    validation.errorTitle = "Valeur non prévue"
+    validation.error = message
+    validation.showInputMessage = True
+    validation.promptTitle = "Choisir dans la liste"
+    validation.prompt = message
+    for header in columns:
+        letter = get_column_letter(headers.index(header) + 1)
+        validation.add(f"{letter}2:{letter}{rows + 1}")
+    ws.add_data_validation(validation)
+
+
+def _write_meta(workbook: Workbook, meta: dict[str, str]) -> None:
+    ws = workbook.create_sheet(META_SHEET)
+    for index, (key, value) in enumerate(meta.items(), start=1):
+        put_text(ws.cell(row=index, column=1), key)
+        put_text(ws.cell(row=index, column=2), value)
+    ws.sheet_state = (
+        "veryHidden"  # only visible through Excel's VBA editor: nobody edits it by mistake
+    )
+
+
+def _write_codebook(workbook: Workbook, entries: Sequence[CodebookEntry]) -> str:
+    """Codebook sheet; returns the range of the "code to add" choices for drop-downs."""
+    ws = workbook.create_sheet(CODEBOOK_SHEET)
+    headers = [
+        "Identifiant",
+        "Libellé",
+        "Famille",
+        "Définition",
+        "Quand l'utiliser",
+        "Quand ne pas l'utiliser",
+        "Choix (liste déroulante)",
+    ]
+    _write_header(ws, headers, ())
+    widths = [24, 30, 22, 50, 40, 40, 40]
+    for index, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+    for row, entry in enumerate(entries, start=2):
+        values = (
+            entry.code_id,
+            entry.label,
+            entry.family,
+            entry.definition,
+            entry.include,
+            entry.exclude,
+            entry.choice,
+        )
+        for column, value in enumerate(values, start=1):
+            cell = ws.cell(row=row, column=column)
+            put_text(cell, value)
+            cell.alignment = WRAP
+    ws.auto_filter.ref = f"A1:G{max(len(entries) + 1, 2)}"
+    return f"'{CODEBOOK_SHEET}'!$G$2:$G${max(len(entries) + 1, 2)}"
+
+
+REVIEW_HELP = [
+    "Comment remplir ce classeur de revue",
+    "",
+    "Chaque ligne de la feuille « Revue » est un extrait (segment) d'entretien ou une réponse libre "
+    "à un questionnaire, avec le contexte qui le précède et le suit. Les noms des personnes sont "
+    "remplacés par leurs pseudonymes.",
+    "",
+    "1. Colonnes « Code 1, 2… » : codes proposés par la machine (avec le score de 0 à 1 et la raison) "
+    "ou déjà appliqués par un·e analyste. Dans « Décision » à côté de chaque code, choisissez "
+    "« accepter » ou « rejeter » dans la liste. Laissez vide si vous ne décidez pas.",
+    "2. Colonnes « Code à ajouter 1 à 3 » : choisissez dans la liste un code du codebook qui manque "
+    "(la feuille « Codebook » donne les définitions et les règles d'usage).",
+    "3. Colonne « Commentaire » : toute remarque utile à l'équipe (texte libre).",
+    "4. Ne modifiez pas les autres colonnes, ne copiez pas une ligne en double et ne touchez pas "
+    "aux colonnes masquées (id_segment, empreinte) : elles permettent de rattacher exactement vos "
+    "décisions aux extraits.",
+    "5. Vous pouvez trier et filtrer librement, et supprimer des lignes que vous ne revoyez pas.",
+    "6. Enregistrez au format .xlsx puis importez le fichier :",
+    "      qualipipe review import FICHIER.xlsx --coder VOTRE_NOM",
+    "   Le fichier est d'abord entièrement vérifié ; s'il contient des erreurs, rien n'est importé et "
+    "chaque erreur est indiquée avec sa feuille, sa ligne et sa colonne. L'option --partial importe "
+    "les lignes correctes et liste les autres.",
+    "",
+    "Vos décisions s'ajoutent à l'historique de l'étude (qui, quand, quel fichier) : rien n'est "
+    "jamais écrasé, et importer deux fois le même fichier n'ajoute rien.",
+]
+
+DISAGREEMENT_HELP = [
+    "Comment remplir ce classeur de désaccords",
+    "",
+    "Chaque ligne de la feuille « Désaccords » est un couple (extrait, code) sur lequel les codeurs "
+    "n'ont pas pris la même décision. Les colonnes des codeurs indiquent ce que chacun a décidé.",
+    "",
+    "1. Discutez-en en équipe, puis choisissez dans « Décision retenue » : « accepter » (le code "
+    "s'applique à l'extrait) ou « rejeter » (il ne s'applique pas). Laissez vide si rien n'est tranché.",
+    "2. Notez si besoin la raison dans « Commentaire ».",
+    "3. Ne modifiez pas les colonnes masquées (id_segment, id_code, empreinte).",
+    "4. Importez le fichier ; les décisions sont enregistrées au nom du codeur « consensus » :",
+    "      qualipipe review import desaccords.xlsx",
+    "",
+    "La feuille « Accord » rappelle, par code, le pourcentage d'accord, le kappa de Cohen et l'alpha "
+    "de Krippendorff, avec le nombre d'extraits sur lequel chaque chiffre repose.",
+]
+
+
+def _write_help(workbook: Workbook, lines: Sequence[str]) -> None:
+    ws = workbook.create_sheet(HELP_SHEET)
+    ws.column_dimensions["A"].width = 110
+    for row, line in enumerate(lines, start=1):
+        cell = ws.cell(row=row, column=1)
+        put_text(cell, line)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    ws["A1"].font = Font(bold=True, size=14)
+
+
+def _save(workbook: Workbook, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write beside, then rename: a crash never leaves a half-written workbook under the real name.
+    partial = path.with_name(f".{path.name}.partiel")
+    workbook.save(partial)
+    partial.replace(path)
+    return path
+
+
+def write_review_workbook(
+    path: Path,
+    rows: Sequence[ReviewRow],
+    codebook: Sequence[CodebookEntry],
+    meta: dict[str, str],
+) -> Path:
+    slot_count = max([len(row.slots) for row in rows] + [1])
+    headers = review_headers(slot_count)
+    workbook = Workbook()
+    ws = workbook.active
+    ws.title = REVIEW_SHEET
+    decision_headers = [slot_headers(k)[3] for k in range(1, slot_count + 1)]
+    add_headers = [add_header(k) for k in range(1, ADD_COLUMNS + 1)]
+    _write_header(ws, headers, [*decision_headers, *add_headers, COL_COMMENT])
+    for line, row in enumerate(rows, start=2):
+        values: list[str | float | int | None] = [
+            line - 1,
+            row.territory,
+            row.participant,
+            row.role,
+            row.source,
+            row.location,
+            row.before,
+            row.text,
+            row.after,
+        ]
+        for k in range(slot_count):
+            slot = row.slots[k] if k < len(row.slots) else None
+            if slot is None:
+                values.extend([None, None, None, None])
+            else:
+                values.extend(
+                    [
+                        code_choice(slot.code_id, slot.label),
+                        round(slot.score, 3) if slot.score is not None else None,
+                        slot.reason,
+                        slot.decision or None,
+                    ]
+                )
+        values.extend([None] * ADD_COLUMNS)
+        values.extend([row.comment or None, row.history, row.segment_id, row.fingerprint])
+        for column, value in enumerate(values, start=1):
+            cell = ws.cell(row=line, column=column)
+            put(cell, value)
+            cell.alignment = WRAP
+            if headers[column - 1] in (*decision_headers, *add_headers, COL_COMMENT):
+                cell.fill = FILL_TO_FILL
+            elif headers[column - 1] == COL_SEGMENT:
+                cell.font = SEGMENT_FONT
+            elif headers[column - 1].startswith("Score"):
+                cell.number_format = "0.00"
+    _finish_table(ws, headers, len(rows), [COL_SEGMENT_ID, COL_FINGERPRINT])
+    choices_range = _write_codebook(workbook, codebook)
+    _list_validation(
+        ws,
+        headers,
+        decision_headers,
+        f'"{ACCEPT},{REJECT}"',
+        len(rows),
+        "Choisissez « accepter » ou « rejeter », ou laissez vide.",
+    )
+    _list_validation(
+        ws,
+        headers,
+        add_headers,
+        choices_range,
+        len(rows),
+        "Choisissez un code du codebook (feuille « Codebook »).",
+    )
+    _write_help(workbook, REVIEW_HELP)
+    _write_meta(workbook, {**meta, "format": KIND_REVIEW, "version_format": FORMAT_VERSION})
+    return _save(workbook, path)
+
+
+def disagreement_headers(coders: Sequence[str]) -> list[str]:
+    return [
+        COL_NUMBER,
+        COL_TERRITORY,
+        COL_PARTICIPANT,
+        COL_SOURCE,
+        COL_SEGMENT,
+        COL_CODE,
+        *coders,
+        COL_AGREED,
+        COL_COMMENT,
+        COL_SEGMENT_ID,
+        COL_CODE_ID,
+        COL_FINGERPRINT,
+    ]
+
+
+def write_disagreement_workbook(
+    path: Path,
+    rows: Sequence[DisagreementRow],
+    coders: Sequence[str],
+    agreement: Sequence[AgreementLine],
+    codebook: Sequence[CodebookEntry],
+    meta: dict[str, str],
+) -> Path:
+    headers = disagreement_headers(coders)
+    workbook = Workbook()
+    ws = workbook.active
+    ws.title = DISAGREEMENT_SHEET
+    _write_header(ws, headers, [COL_AGREED, COL_COMMENT])
+    for line, row in enumerate(rows, start=2):
+        values: list[str | int | None] = [
+            line - 1,
+            row.territory,
+            row.participant,
+            row.source,
+            row.text,
+            code_choice(row.code_id, row.code_label),
+            *row.codings,
+            None,
+            None,
+            row.segment_id,
+            row.code_id,
+            row.fingerprint,
+        ]
+        for column, value in enumerate(values, start=1):
+            cell = ws.cell(row=line, column=column)
+            put(cell, value)
+            cell.alignment = WRAP
+            if headers[column - 1] in (COL_AGREED, COL_COMMENT):
+                cell.fill = FILL_TO_FILL
+    _finish_table(ws, headers, len(rows), [COL_SEGMENT_ID, COL_CODE_ID, COL_FINGERPRINT])
+    _list_validation(
+        ws,
+        headers,
+        [COL_AGREED],
+        f'"{ACCEPT},{REJECT}"',
+        len(rows),
+        "Choisissez « accepter » ou « rejeter », ou laissez vide.",
+    )
+    _write_agreement_sheet(workbook, agreement)
+    _write_codebook(workbook, codebook)
+    _write_help(workbook, DISAGREEMENT_HELP)
+    _write_meta(workbook, {**meta, "format": KIND_DISAGREEMENTS, "version_format": FORMAT_VERSION})
+    return _save(workbook, path)
+
+
+def _write_agreement_sheet(workbook: Workbook, lines: Sequence[AgreementLine]) -> None:
+    ws = workbook.create_sheet(AGREEMENT_SHEET)
+    headers = [
+        "Code",
+        "Libellé",
+        "Extraits (n)",
+        "Accord (%)",
+        "Kappa de Cohen",
+        "Alpha de Krippendorff",
+    ]
+    _write_header(ws, headers, ())
+    for index, width in enumerate([26, 34, 12, 12, 16, 20], start=1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+    for row, line in enumerate(lines, start=2):
+        put_text(ws.cell(row=row, column=1), line.code)
+        put_text(ws.cell(row=row, column=2), line.label)
+        ws.cell(row=row, column=3, value=line.n_segments)
+        for column, value, fmt in (
+            (4, line.percent, "0.0%"),
+            (5, line.kappa, "0.00"),
+            (6, line.alpha, "0.00"),
+        ):
+            cell = ws.cell(row=row, column=column)
+            if value is None:
+                put_text(cell, "—")
+            else:
+                cell.value = value
+                cell.number_format = fmt
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+
+def cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def read_workbook(path: Path) -> ReadWorkbook:
+    """Open a review or disagreement workbook; French errors when it is not one."""
+    name = path.name
+    try:
+        workbook = load_workbook(path, data_only=False)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        raise InputError(
+            f"Impossible de lire le classeur {name}.",
+            [
+                Problem(
+                    name,
+                    f"ce n'est pas un classeur Excel .xlsx lisible ({error}). Enregistrez-le au "
+                    "format « Classeur Excel (.xlsx) » puis recommencez.",
+                )
+            ],
+        ) from None
+    if META_SHEET not in workbook.sheetnames:
+        raise InputError(
+            f"{name} n'est pas un classeur exporté par qualipipe.",
+            [
+                Problem(
+                    name,
+                    "la feuille cachée de qualipipe est absente : utilisez un classeur produit par "
+                    "« qualipipe review export » ou « qualipipe agreement --sortie ».",
+                )
+            ],
+        )
+    meta_ws = workbook[META_SHEET]
+    meta = {
+        cell_text(row[0]): cell_text(row[1])
+        for row in meta_ws.iter_rows(min_col=1, max_col=2, values_only=True)
+        if row[0] is not None
+    }
+    kind = meta.get("format", "")
+    sheet_name = {KIND_REVIEW: REVIEW_SHEET, KIND_DISAGREEMENTS: DISAGREEMENT_SHEET}.get(kind)
+    if sheet_name is None or sheet_name not in workbook.sheetnames:
+        raise InputError(
+            f"{name} : classeur qualipipe incomplet.",
+            [
+                Problem(
+                    name,
+                    f"la feuille « {sheet_name or REVIEW_SHEET} » est introuvable (renommée ou "
+                    "supprimée ?). Rendez-lui son nom d'origine ou exportez à nouveau.",
+                )
+            ],
+        )
+    return ReadWorkbook(path=path, meta=meta, sheet=read_sheet(workbook[sheet_name]), kind=kind)
+
+
+def read_sheet(ws: Worksheet) -> ReadSheet:
+    rows = ws.iter_rows(values_only=False)
+    try:
+        header_cells = next(rows)
+    except StopIteration:
+        return ReadSheet(name=ws.title, headers=(), rows=())
+    headers: list[tuple[str, str]] = [
+        (cell_text(cell.value), cell.column_letter) for cell in header_cells
+    ]
+    read_rows: list[SheetRow] = []
+    for cells in rows:
+        values: dict[str, SheetCell] = {}
+        for (header, letter), cell in zip(headers, cells, strict=False):
+            if header:
+                values[header] = SheetCell(text=cell_text(cell.value), column=letter)
+        row = SheetRow(line=cells[0].row, cells=values)
+        if not row.is_blank():
+            read_rows.append(row)
+    return ReadSheet(
+        name=ws.title, headers=tuple(h for h, _ in headers if h), rows=tuple(read_rows)
+    )

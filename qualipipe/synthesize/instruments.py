@@ -1,0 +1,104 @@
+"""What the synthesis needs to know about the survey instruments (question codes, labels).
+
+Read from the instrument files through `qualipipe.surveys.load_instrument` when they are there
+(the study's own `surveys/` folder first, then the ones shipped with qualipipe); the pure
+computations never depend on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from qualipipe.errors import QualipipeError
+from qualipipe.pseudonymize import fold
+from qualipipe.synthesize.priorities import PrioritisationQuestions
+
+PRIORITISATION = "priorisation_enjeux"
+EVALUATION = "evaluation_diagnostic"
+SHIPPED_SURVEYS = Path(__file__).resolve().parents[2] / "surveys"
+
+
+def find_instrument(study_root: Path, name: str) -> Any | None:
+    """The loaded instrument `name`, or None when no file (or no surveys module) is available."""
+    try:
+        from qualipipe.surveys import load_instrument
+    except ImportError:
+        return None
+    for folder in (study_root / "surveys", SHIPPED_SURVEYS):
+        path = folder / f"{name}.yaml"
+        if path.is_file():
+            try:
+                return _load_cached(load_instrument, path.resolve(), path.stat().st_mtime_ns)
+            except QualipipeError:
+                continue  # a broken study copy: fall back to the shipped instrument
+    return None
+
+
+@lru_cache(maxsize=16)
+def _load_cached(load: Callable[[Path], Any], path: Path, mtime_ns: int) -> Any:
+    # Keyed on the modification time: an edited instrument file is read again.
+    return load(path)
+
+
+def _type_letter(question: Any) -> str:
+    return str(getattr(question.type, "value", question.type))
+
+
+def prioritisation_questions(instrument: Any | None) -> PrioritisationQuestions:
+    """Find the ranking, points, importance, feasibility and agreement questions by type and
+    wording; the ranking's answer codes are mapped onto the issues' sub-question codes by label
+    (LimeSurvey answer codes are limited to 5 characters, sub-question codes are not)."""
+    if instrument is None:
+        return PrioritisationQuestions()
+    found: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    by_label: dict[str, str] = {}
+    ranking_options: list[Any] = []
+    rank_positions = None
+    member_answer: tuple[str, str] | None = None
+    for q in instrument.questions:
+        letter, text = _type_letter(q), fold(q.text)
+        if letter == "R" and "ranking" not in found:
+            found["ranking"] = q.code
+            ranking_options = list(q.options)
+            rank_positions = min(q.max_answers or len(q.options), len(q.options))
+        elif letter == "K" and "points" not in found:
+            found["points"] = q.code
+        elif letter == "A" and "importance" in text and "importance" not in found:
+            found["importance"] = q.code
+        elif (
+            letter == "A"
+            and ("capacite" in text or "faisab" in text)
+            and "feasibility" not in found
+        ):
+            found["feasibility"] = q.code
+        elif letter == "5" and "accord" in text and "agreement" not in found:
+            found["agreement"] = q.code
+        if letter in ("L", "!") and member_answer is None:
+            member_answer = next(
+                ((q.code, o.code) for o in q.options if "membre" in fold(o.text)), None
+            )
+        if letter in ("A", "K"):
+            for sub in q.subquestions:
+                labels.setdefault(sub.code, sub.text)
+                by_label.setdefault(fold(sub.text), sub.code)
+    aliases = {}
+    for option in ranking_options:
+        canonical = by_label.get(fold(option.text), option.code)
+        aliases[option.code] = canonical
+        labels.setdefault(canonical, option.text)
+    defaults = PrioritisationQuestions()
+    return PrioritisationQuestions(
+        importance=found.get("importance", defaults.importance),
+        feasibility=found.get("feasibility", defaults.feasibility),
+        ranking=found.get("ranking", defaults.ranking),
+        points=found.get("points", defaults.points),
+        agreement=found.get("agreement", defaults.agreement),
+        rank_positions=rank_positions,
+        labels=labels,
+        aliases=aliases,
+        member_answer=member_answer,
+    )

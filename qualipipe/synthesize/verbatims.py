@@ -1,0 +1,122 @@
+"""Representative verbatims: the segments closest to the centroid of a code's segments.
+
+"Typical" rather than "first": each segment is a vector — the cached spaCy static vector of its
+content words when the coding stage computed it, else a TF-IDF vector (French stop words removed,
+accents folded) fitted on the territory's coded segments. A code's verbatims are its segments with
+the highest cosine similarity to the mean vector of its segments, preferring validated ones and one
+verbatim per participant. Ties break on the segment id, so the choice is stable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+MAX_CHARS = 280
+
+
+@lru_cache(maxsize=1)
+def french_stop_words() -> frozenset[str]:
+    from spacy.lang.fr.stop_words import STOP_WORDS
+
+    from qualipipe.pseudonymize import fold
+
+    return frozenset(fold(word) for word in STOP_WORDS) | frozenset(STOP_WORDS)
+
+
+TOKEN_PATTERN = r"(?u)\b\w\w\w+\b"
+
+
+@lru_cache(maxsize=1)
+def tfidf_stop_words() -> list[str]:
+    """Stop words as the vectorizer's own tokens (accents folded), so that it finds them all."""
+    from qualipipe.pseudonymize import fold
+
+    return sorted({t for w in french_stop_words() for t in re.findall(TOKEN_PATTERN, fold(w))})
+
+
+@dataclass(frozen=True)
+class Candidate:
+    segment_id: int
+    text: str
+    participant_id: str | None
+    validated: bool
+
+
+class VerbatimPicker:
+    """Fit once per territory on the coded segments; `pick` for each code."""
+
+    def __init__(self, texts: dict[int, str], vectors: dict[int, np.ndarray] | None = None) -> None:
+        self.ids_ = sorted(texts)
+        self.row_ = {segment_id: i for i, segment_id in enumerate(self.ids_)}
+        self.matrix_ = None
+        if self.ids_ and vectors and all(i in vectors for i in self.ids_):
+            dense = np.vstack([np.asarray(vectors[i], dtype=np.float64) for i in self.ids_])
+            norms = np.linalg.norm(dense, axis=1, keepdims=True)
+            self.matrix_ = dense / np.where(norms == 0, 1.0, norms)
+        elif self.ids_:
+            vectorizer = TfidfVectorizer(
+                strip_accents="unicode",
+                lowercase=True,
+                stop_words=tfidf_stop_words(),
+                token_pattern=TOKEN_PATTERN,
+            )
+            try:
+                self.matrix_ = vectorizer.fit_transform([texts[i] for i in self.ids_])
+            except ValueError:  # only stop words: every segment is as typical as any other
+                self.matrix_ = None
+
+    def typicality(self, segment_ids: Sequence[int]) -> dict[int, float]:
+        """Cosine similarity of each segment to the centroid of the given segments."""
+        if self.matrix_ is None or not segment_ids:
+            return dict.fromkeys(segment_ids, 0.0)
+        rows = self.matrix_[[self.row_[i] for i in segment_ids]]
+        centroid = np.asarray(rows.mean(axis=0)).ravel()
+        # Rows are L2-normalised (TF-IDF and vectors alike): the dot product with the unit
+        # centroid is the cosine.
+        norm = float(np.linalg.norm(centroid))
+        if norm == 0:
+            return dict.fromkeys(segment_ids, 0.0)
+        sims = rows @ (centroid / norm)
+        return {i: round(float(s), 9) for i, s in zip(segment_ids, np.ravel(sims), strict=True)}
+
+    def pick(self, candidates: Sequence[Candidate], k: int) -> list[Candidate]:
+        """Up to k candidates: validated first, most typical first, one per participant first."""
+        if not candidates:
+            return []
+        scores = self.typicality([c.segment_id for c in candidates])
+        ordered = sorted(
+            candidates, key=lambda c: (not c.validated, -scores[c.segment_id], c.segment_id)
+        )
+        chosen: list[Candidate] = []
+        seen: set[str | None] = set()
+        for c in ordered:  # first pass: diversity of speakers
+            if c.participant_id not in seen or c.participant_id is None:
+                chosen.append(c)
+                seen.add(c.participant_id)
+            if len(chosen) == k:
+                return chosen
+        for c in ordered:
+            if c not in chosen:
+                chosen.append(c)
+            if len(chosen) == k:
+                break
+        return chosen
+
+
+def shorten(text: str, limit: int = MAX_CHARS) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + " […]"
+
+
+def format_verbatim(candidate: Candidate, label: str, pseudonymize: Callable[[str], str]) -> str:
+    marker = "" if candidate.validated else "[suggestion non revue] "
+    return f"{marker}« {shorten(pseudonymize(candidate.text))} » ({label})"

@@ -1,0 +1,190 @@
+"""Pseudonymisation: manifest names in any case/accent variant, spaCy PER entities, options,
+and no manifest name in any synthesis output of the example study."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qualipipe.pseudonymize import Pseudonymizer, fold, name_variants, pseudonymizer_for
+from qualipipe.records import Participant, Role
+
+REPO = Path(__file__).resolve().parents[1]
+MARTINE = Participant(
+    id="F1",
+    territory_id="auxois",
+    role=Role.FOUNDER,
+    pseudonym="Fondateur·rice 1 — Auxois",
+    real_name="Martine Lefèvre-Dubois",
+    organisation="Ressourcerie du Val",
+)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "Martine Lefèvre-Dubois",
+        "MARTINE LEFEVRE-DUBOIS",
+        "martine lefevre-dubois",
+        "Lefèvre-Dubois Martine",
+        "M. Lefèvre-Dubois",
+        "Mme Lefevre-Dubois",
+        "Madame Dubois",
+        "martine",
+        "LEFÈVRE",
+        "Dubois",
+    ],
+)
+def test_manifest_name_variants_any_case_or_accent(written: str) -> None:
+    hide = Pseudonymizer([MARTINE])
+    result = hide(f"Comme le disait {written}, la ressourcerie manque de place.")
+    assert "Fondateur·rice 1 — Auxois" in result
+    for part in ("martine", "lefevre", "dubois"):
+        assert part not in fold(result)
+
+
+def test_words_containing_a_name_are_not_touched() -> None:
+    participant = Participant(
+        "A1", "auxois", Role.ACTOR, "Acteur·rice 1 — Auxois", real_name="Paul Marin"
+    )
+    assert (
+        Pseudonymizer([participant])("Les marins et la paulownia.") == "Les marins et la paulownia."
+    )
+
+
+def test_person_entities_replaced_organisations_kept_unless_asked() -> None:
+    text = "J'ai rencontré Jean-Pierre Dubreuil avec Martine à la Ressourcerie du Val."
+    hide = Pseudonymizer([MARTINE], use_entities=True)
+    assert hide(text) == (
+        "J'ai rencontré [personne] avec Fondateur·rice 1 — Auxois à la Ressourcerie du Val."
+    )
+    hide_all = Pseudonymizer([MARTINE], use_entities=True, hide_organisations=True)
+    assert hide_all(text).endswith("à la [organisation].")
+    keep = Pseudonymizer([MARTINE], use_entities=True, keep_names=True)
+    assert keep(text) == text
+
+
+def test_apply_many_matches_apply() -> None:
+    hide = Pseudonymizer([MARTINE], use_entities=True)
+    texts = ["Martine parle.", "Rien ici.", "Avec Jean-Pierre Dubreuil."]
+    assert hide.apply_many(texts) == [hide(t) for t in texts]
+
+
+def test_name_variants_include_reversed_and_initial() -> None:
+    variants = name_variants("Jean Dupont")
+    assert {"Jean Dupont", "Dupont Jean", "J. Dupont", "M. Dupont", "Jean", "Dupont"} <= set(
+        variants
+    )
+
+
+def test_pseudonymizer_for_study_covers_participants_and_interviewers(
+    make_study, tmp_path: Path
+) -> None:
+    from qualipipe.ingest.manifest import apply_manifest
+
+    study = make_study()
+    manifest = tmp_path / "p.csv"
+    manifest.write_text(
+        "identifiant;nom;role;territoire;enqueteur\nF1;Martine Lefèvre;fondateur;auxois;Claire Morel\n",
+        encoding="utf-8",
+    )
+    apply_manifest(study, manifest)
+    hide = pseudonymizer_for(study)
+    assert (
+        hide("claire morel interroge MARTINE LEFEVRE.")
+        == "[personne] interroge Fondateur·rice 1 — Auxois."
+    )
+    assert pseudonymizer_for(study, keep_names=True)("Martine Lefèvre") == "Martine Lefèvre"
+
+
+def _output_texts(folder: Path) -> dict[Path, str]:
+    """Every text an analyst can read in the synthesis outputs (.md, .docx, .xlsx, .csv)."""
+    import docx
+    from openpyxl import load_workbook
+
+    texts: dict[Path, str] = {}
+    for path in folder.rglob("*"):
+        suffix = path.suffix.lower()
+        if suffix in (".md", ".csv", ".txt", ".json", ".html", ".svg"):
+            texts[path] = path.read_text(encoding="utf-8", errors="replace")
+        elif suffix == ".docx":
+            document = docx.Document(str(path))
+            parts = [p.text for p in document.paragraphs]
+            parts += [c.text for t in document.tables for r in t.rows for c in r.cells]
+            texts[path] = "\n".join(parts)
+        elif suffix == ".xlsx":
+            workbook = load_workbook(path, read_only=True)
+            texts[path] = "\n".join(
+                str(v)
+                for ws in workbook.worksheets
+                for row in ws.iter_rows(values_only=True)
+                for v in row
+                if v
+            )
+            workbook.close()
+    return texts
+
+
+def test_no_manifest_name_in_any_synthesis_output_of_the_example_study(tmp_path: Path) -> None:
+    synthesize = pytest.importorskip("qualipipe.synthesize")
+    codebook = pytest.importorskip("qualipipe.codebook")
+    from qualipipe.ingest import ingest_paths
+    from qualipipe.records import Action, Decision
+    from qualipipe.store import append_decision, current_codebook, list_participants, open_study
+
+    demo = tmp_path / "etude-demo"
+    shutil.copytree(
+        REPO / "examples" / "etude-demo", demo, ignore=shutil.ignore_patterns("study.db*")
+    )
+    study = open_study(demo)
+    try:
+        report = ingest_paths(study, [demo / "entretiens"], manifest=demo / "participants.csv")
+        assert report.ok
+        codebook.load_into_study(study, REPO / "codebooks" / "ptce.yaml")
+        codes = [c.id for c in current_codebook(study.conn).codable()]
+        participants = list_participants(study.conn, with_real_names=True)
+        names = [p.real_name for p in participants] + [
+            p.interviewer for p in participants if p.interviewer
+        ]
+        name_re = re.compile("|".join(re.escape(fold(v)) for n in names for v in name_variants(n)))
+        # Code every interviewee segment that names someone, so that those verbatims are
+        # candidates for every table and quote of the synthesis.
+        rows = study.conn.execute(
+            "SELECT id, text FROM segments WHERE is_interviewer = 0"
+        ).fetchall()
+        naming = [r["id"] for r in rows if name_re.search(fold(r["text"]))]
+        assert len(naming) >= 5
+        with study.transaction() as conn:
+            for index, segment_id in enumerate(naming):
+                for code in (codes[index % len(codes)], codes[(index + 7) % len(codes)]):
+                    append_decision(conn, Decision(segment_id, Action.ADD, "analyste", code))
+        out = tmp_path / "outputs"
+        synthesize.synthesize_study(study, out)
+    finally:
+        study.close()
+    texts = _output_texts(out)
+    assert texts
+    # Organisation names are kept by design (hide_organisations=True hides them), even when they
+    # contain a surname ("Ranoux Bâtiment"): remove them before looking for person names.
+    organisations = sorted(
+        {fold(p.organisation) for p in participants if p.organisation}, key=len, reverse=True
+    )
+    for path, text in texts.items():
+        folded = fold(text)
+        for organisation in organisations:
+            folded = folded.replace(organisation, " ")
+        texts[path] = folded
+    word = re.compile(
+        r"(?<!\w)(?:"
+        + "|".join(re.escape(fold(v)) for n in names for v in name_variants(n))
+        + r")(?!\w)"
+    )
+    leaks = {
+        str(path.relative_to(out)): sorted(set(word.findall(fold(text))))
+        for path, text in texts.items()
+        if word.search(fold(text))
+    }
+    assert leaks == {}

@@ -1,0 +1,192 @@
+"""Survey instruments (YAML): the four shipped instruments, export columns, French validation."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from qualipipe.errors import InputError
+from qualipipe.surveys import ColumnKind, QuestionType, load_instrument
+
+REPO = Path(__file__).resolve().parents[1]
+INSTRUMENTS = {
+    "entretien_fondateurs": "F",
+    "entretien_acteurs": "A",
+    "priorisation_enjeux": "P",
+    "evaluation_diagnostic": "E",
+}
+
+
+@pytest.mark.parametrize("name", INSTRUMENTS)
+def test_shipped_instrument_loads_with_stable_prefixed_codes(name: str) -> None:
+    instrument = load_instrument(REPO / "surveys" / f"{name}.yaml")
+    codes = [q.code for q in instrument.questions]
+    assert instrument.name == name
+    assert instrument.language == "fr"
+    assert len(codes) == len(set(codes)) >= 12
+    assert all(code.startswith(INSTRUMENTS[name]) for code in codes)
+    # Every instrument has open questions that feed the coder.
+    assert any(q.is_free_text and q.feeds for q in instrument.questions)
+
+
+def test_instruments_cover_every_required_question_type() -> None:
+    types = {
+        q.type
+        for name in INSTRUMENTS
+        for q in load_instrument(REPO / "surveys" / f"{name}.yaml").questions
+    }
+    assert types == set(QuestionType)
+    assert any(
+        q.other for q in load_instrument(REPO / "surveys" / "entretien_fondateurs.yaml").questions
+    )
+
+
+def test_priorisation_has_ranking_points_and_importance_feasibility_over_the_same_issues() -> None:
+    instrument = load_instrument(REPO / "surveys" / "priorisation_enjeux.yaml")
+    importance, feasibility = instrument.question("P04"), instrument.question("P05")
+    points = instrument.question("P07")
+    ranking = instrument.question("P06")
+    assert importance.type is feasibility.type is QuestionType.ARRAY_5
+    assert importance.subquestions == feasibility.subquestions == points.subquestions
+    assert points.type is QuestionType.MULTIPLE_NUMERICAL and points.total == 10
+    assert ranking.type is QuestionType.RANKING and ranking.max_answers == 5
+    assert len(ranking.options) == len(importance.subquestions)
+
+
+def test_feeds_name_families_or_codes_of_the_shipped_codebook() -> None:
+    codebook_path = REPO / "codebooks" / "ptce.yaml"
+    if not codebook_path.exists():
+        pytest.skip("codebooks/ptce.yaml absent")
+    from qualipipe.codebook import load_codebook
+
+    known = {code.id for code in load_codebook(codebook_path).codes}
+    for name in INSTRUMENTS:
+        for question in load_instrument(REPO / "surveys" / f"{name}.yaml").questions:
+            unknown = set(question.feeds) - known
+            assert not unknown, f"{name} {question.code} feeds unknown {unknown}"
+
+
+def test_export_columns_tell_free_text_from_closed_answers() -> None:
+    instrument = load_instrument(REPO / "surveys" / "entretien_fondateurs.yaml")
+    kinds = instrument.column_kinds()
+    assert kinds["F01"] is ColumnKind.FREE_TEXT  # texte_long
+    assert kinds["F02"] is ColumnKind.CLOSED  # liste: the answer code
+    assert kinds["F02[other]"] is ColumnKind.FREE_TEXT  # its "Autre" text
+    assert kinds["F03[PERIM]"] is ColumnKind.FREE_TEXT  # textes_courts_multiples
+    assert kinds["F06[BESOINS]"] is ColumnKind.CLOSED  # choix_multiples: Y or ""
+    assert [c for c in kinds if c.startswith("F09[")] == ["F09[1]", "F09[2]", "F09[3]"]
+    assert kinds["F17"] is ColumnKind.CLOSED
+    priorisation = load_instrument(REPO / "surveys" / "priorisation_enjeux.yaml")
+    assert priorisation.column_kinds()["P03"] is ColumnKind.DISPLAY
+
+
+def test_export_columns_match_a_real_limesurvey_export() -> None:
+    from tests.conftest import require_shared
+
+    folder = require_shared("fixtures", "limesurvey")
+    from qualipipe.lss import read_lss
+
+    instrument = read_lss(folder / "survey_424242_structure.lss")
+    header = next(
+        csv.reader(
+            io.StringIO((folder / "responses_csv_code_short.csv").read_text("utf-8-sig")),
+            delimiter=";",
+        )
+    )
+    fixed = [
+        "id",
+        "submitdate",
+        "lastpage",
+        "startlanguage",
+        "seed",
+        "token",
+        "startdate",
+        "datestamp",
+    ]
+    assert header == fixed + [c.name for c in instrument.export_columns()]
+
+
+def write(tmp_path: Path, text: str, name: str = "priorisation_enjeux.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_every_problem_is_reported_in_french_with_file_and_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """titre: Essai
+groupes:
+  - titre: Groupe
+    questions:
+      - code: P01
+        type: liste
+        texte: Sans options
+      - code: P02
+        type: grille
+        texte: Type inconnu
+      - code: X03
+        type: texte_long
+        texte: Mauvais préfixe
+        alimente: [motivations]
+      - code: P04
+        type: texte_court
+        texte: Condition sur une question inconnue
+        condition: {question: P99, reponses: [A1]}
+      - code: P01
+        type: oui_non
+        texte: Code en double
+""",
+    )
+    with pytest.raises(InputError) as caught:
+        load_instrument(path)
+    by_line = {problem.line: problem.message for problem in caught.value.problems}
+    assert all(problem.file == str(path) for problem in caught.value.problems)
+    assert "demande une liste « options »" in by_line[5]
+    assert "type « grille » inconnu" in by_line[9]
+    assert "« motivations » n'est pas un identifiant" in by_line[14]
+    assert "commencent par « P »" in by_line[11]
+    assert "P99" in by_line[15]
+    assert "déjà utilisé ligne 5" in by_line[19]
+    assert len(caught.value.problems) == 6
+    assert str(caught.value).startswith(
+        "Le questionnaire priorisation_enjeux.yaml contient 6 erreur(s)"
+    )
+
+
+def test_condition_answer_must_exist_in_the_target_question(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """titre: Essai
+groupes:
+  - titre: Groupe
+    questions:
+      - code: P01
+        type: oui_non
+        texte: Êtes-vous d'accord ?
+      - code: P02
+        type: texte_long
+        texte: Pourquoi ?
+        condition: {question: P01, reponses: [Peut-être]}
+""",
+    )
+    with pytest.raises(InputError, match="erreur") as caught:
+        load_instrument(path)
+    assert caught.value.problems[0].line == 8
+    assert "« Peut-être »" in caught.value.problems[0].message
+
+
+def test_yaml_syntax_error_gives_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "titre: Essai\ngroupes:\n  - titre: [ouvert\n")
+    with pytest.raises(InputError) as caught:
+        load_instrument(path)
+    assert caught.value.problems[0].line == 4
+    assert "syntaxe YAML" in caught.value.problems[0].message
+
+
+def test_missing_file_is_a_french_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="introuvable"):
+        load_instrument(tmp_path / "absent.yaml")
