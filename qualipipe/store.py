@@ -495,31 +495,32 @@ def insert_source(conn: sqlite3.Connection, source: Source) -> int:
     return int(cur.lastrowid or 0)
 
 
+def insert_segment(conn: sqlite3.Connection, source_id: int, ordinal: int, s: Segment) -> int:
+    cur = conn.execute(
+        """INSERT INTO segments (source_id, ordinal, start, "end", speaker, is_interviewer, section,
+                                 start_time, end_time, text, text_hash)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (
+            source_id,
+            ordinal,
+            s.start,
+            s.end,
+            s.speaker,
+            int(s.is_interviewer),
+            s.section,
+            s.start_time,
+            s.end_time,
+            s.text,
+            text_hash(s.text),
+        ),
+    )
+    return int(cur.lastrowid or 0)
+
+
 def insert_segments(
     conn: sqlite3.Connection, source_id: int, segments: Iterable[Segment]
 ) -> list[int]:
-    ids = []
-    for ordinal, s in enumerate(segments):
-        cur = conn.execute(
-            """INSERT INTO segments (source_id, ordinal, start, "end", speaker, is_interviewer, section,
-                                     start_time, end_time, text, text_hash)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                source_id,
-                ordinal,
-                s.start,
-                s.end,
-                s.speaker,
-                int(s.is_interviewer),
-                s.section,
-                s.start_time,
-                s.end_time,
-                s.text,
-                text_hash(s.text),
-            ),
-        )
-        ids.append(int(cur.lastrowid or 0))
-    return ids
+    return [insert_segment(conn, source_id, ordinal, s) for ordinal, s in enumerate(segments)]
 
 
 def row_to_source(r: sqlite3.Row) -> Source:

@@ -13,7 +13,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field, replace
 
 from qualipipe.records import Segment, Source
-from qualipipe.store import insert_source, now_iso, text_hash
+from qualipipe.store import insert_segment, insert_source, now_iso, text_hash
 
 NEW = "nouveau"
 UNCHANGED = "inchangé"
@@ -57,27 +57,6 @@ class SourceChange:
 
 _UPDATE_SEGMENT = """UPDATE segments SET ordinal = ?, start = ?, "end" = ?, speaker = ?, is_interviewer = ?,
     section = ?, start_time = ?, end_time = ?, retired = 0 WHERE id = ?"""
-_INSERT_SEGMENT = """INSERT INTO segments (source_id, ordinal, start, "end", speaker, is_interviewer,
-    section, start_time, end_time, text, text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
-
-
-def _insert(conn: sqlite3.Connection, source_id: int, ordinal: int, s: Segment) -> None:
-    conn.execute(
-        _INSERT_SEGMENT,
-        (
-            source_id,
-            ordinal,
-            s.start,
-            s.end,
-            s.speaker,
-            int(s.is_interviewer),
-            s.section,
-            s.start_time,
-            s.end_time,
-            s.text,
-            text_hash(s.text),
-        ),
-    )
 
 
 def _update_source(conn: sqlite3.Connection, source_id: int, source: Source) -> None:
@@ -137,7 +116,7 @@ def store_source(
     if row is None:
         source_id = insert_source(conn, source)
         for ordinal, segment in enumerate(segments):
-            _insert(conn, source_id, ordinal, segment)
+            insert_segment(conn, source_id, ordinal, segment)
         return SourceChange(source.key, NEW, source_id, len(segments), added=len(segments))
     source_id = int(row["id"])
     if _same_source(row, source):
@@ -182,7 +161,7 @@ def _reanchor(
             )
             change.kept += 1
         else:
-            _insert(conn, source_id, ordinal, s)
+            insert_segment(conn, source_id, ordinal, s)
             change.added += 1
     to_retire = sorted(was_active - reused)
     change.retired = len(to_retire)
