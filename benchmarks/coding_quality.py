@@ -125,9 +125,7 @@ def build_codebook(question: Question) -> tuple[Codebook, dict[str, str]]:
     return Codebook(name=f"question {question.id}", version="1", codes=tuple(codes)), ids
 
 
-def run_question(
-    question: Question, ks: list[int], seed: int, workdir: Path
-) -> dict[int, Scores]:
+def run_question(question: Question, ks: list[int], seed: int, workdir: Path) -> dict[int, Scores]:
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(question.answers))
     n_test = len(order) // 3
@@ -161,12 +159,18 @@ def run_question(
     for k in sorted(ks):
         with study.transaction() as conn:
             for index in pool[fed:k]:
-                record_gold(conn, segment_of[int(index)], question.answers[int(index)], category_to_id)
+                record_gold(
+                    conn, segment_of[int(index)], question.answers[int(index)], category_to_id
+                )
         fed = max(fed, min(k, len(pool)))
         suggest_codes(study, progress=False)
-        predicted, ranked = read_suggestions(study, [segment_of[int(i)] for i in test], id_to_category)
+        predicted, ranked = read_suggestions(
+            study, [segment_of[int(i)] for i in test], id_to_category
+        )
         train = [question.answers[int(i)] for i in pool[:k]]
-        baseline = baseline_predictions(train, [question.answers[int(i)] for i in test]) if k else None
+        baseline = (
+            baseline_predictions(train, [question.answers[int(i)] for i in test]) if k else None
+        )
         results[k] = Scores(
             gold=[question.answers[int(i)].gold for i in test],
             predicted=predicted,
@@ -192,7 +196,9 @@ def record_gold(conn, segment_id: int, answer: Answer, category_to_id: dict[str,
 
 
 def read_suggestions(
-    study, segment_ids: list[int], id_to_category: dict[str, str]  # noqa: ANN001
+    study,
+    segment_ids: list[int],
+    id_to_category: dict[str, str],  # noqa: ANN001
 ) -> tuple[list[set[str]], list[list[str]]]:
     by_segment: dict[int, list[tuple[float, str]]] = defaultdict(list)
     marks = ",".join("?" * len(segment_ids))
@@ -253,7 +259,7 @@ def metrics(scores: list[Scores]) -> tuple[float, float, float, float | None]:
             macro.extend(per_code.tolist())
         if s.baseline is not None:
             base_blocks.append(binarise(s.baseline, s.categories).ravel())
-        for labels, ranked in zip(s.gold, s.ranked):
+        for labels, ranked in zip(s.gold, s.ranked, strict=False):
             hits += len(labels & set(ranked[:3]))
             total += len(labels)
     gold_all, pred_all = np.concatenate(gold_blocks), np.concatenate(pred_blocks)

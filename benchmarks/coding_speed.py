@@ -31,7 +31,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "cfpp2000_interviews"
-LINE = re.compile(r"^\[(?P<start>[\d.]+)-(?P<end>[\d.]+)\] (?P<speaker>.+?) \((?P<role>interviewer|interviewee)\): (?P<text>.*)$")
+LINE = re.compile(
+    r"^\[(?P<start>[\d.]+)-(?P<end>[\d.]+)\] (?P<speaker>.+?) \((?P<role>interviewer|interviewee)\): (?P<text>.*)$"
+)
 MAX_WORDS = 150
 STUDY_TOML = """\
 [etude]
@@ -90,12 +92,24 @@ def build_study(root: Path, data: Path):  # noqa: ANN201 - qualipipe.store.Study
             text = "\n".join(t for _, _, t in turns)
             source_id = insert_source(
                 conn,
-                Source(key=path.name, kind=SourceKind.TRANSCRIPT, text=text, territory_id="paris", path=str(path)),
+                Source(
+                    key=path.name,
+                    kind=SourceKind.TRANSCRIPT,
+                    text=text,
+                    territory_id="paris",
+                    path=str(path),
+                ),
             )
             segments, offset = [], 0
             for speaker, interviewer, turn in turns:
                 segments.append(
-                    Segment(start=offset, end=offset + len(turn), text=turn, speaker=speaker, is_interviewer=interviewer)
+                    Segment(
+                        start=offset,
+                        end=offset + len(turn),
+                        text=turn,
+                        speaker=speaker,
+                        is_interviewer=interviewer,
+                    )
                 )
                 offset += len(turn) + 1
             insert_segments(conn, source_id, segments)
@@ -121,22 +135,20 @@ def raw_spacy_seconds(texts: list[str], tmp: Path) -> float:
 
 
 def add_decisions(study, n: int, seed: int = 0) -> None:  # noqa: ANN001
-    """N analyst decisions: accept or reject existing suggestions, add codes elsewhere."""
+    """N analyst decisions as in a review session: accept (60 %) or reject shown suggestions."""
     from qualipipe.records import Action, Decision
-    from qualipipe.store import append_decision, current_codebook
+    from qualipipe.store import append_decision
 
     rng = np.random.default_rng(seed)
-    suggestions = study.conn.execute("SELECT segment_id, code_id FROM suggestions ORDER BY segment_id, code_id").fetchall()
-    segment_ids = [r[0] for r in study.conn.execute("SELECT id FROM segments WHERE is_interviewer = 0")]
-    codes = [c.id for c in current_codebook(study.conn).codable()]
+    suggestions = study.conn.execute(
+        "SELECT segment_id, code_id FROM suggestions ORDER BY segment_id, code_id"
+    ).fetchall()
+    picked = rng.choice(len(suggestions), size=min(n, len(suggestions)), replace=False)
     with study.transaction() as conn:
-        picked = rng.choice(len(suggestions), size=min(n // 2, len(suggestions)), replace=False) if suggestions else []
         for i in picked:
             action = Action.ACCEPT if rng.random() < 0.6 else Action.REJECT
-            append_decision(conn, Decision(int(suggestions[i][0]), action, "banc", code_id=suggestions[i][1]))
-        for _ in range(n - len(picked)):
-            segment = int(rng.choice(segment_ids))
-            append_decision(conn, Decision(segment, Action.ADD, "banc", code_id=str(rng.choice(codes))))
+            segment_id, code_id = suggestions[int(i)]
+            append_decision(conn, Decision(int(segment_id), action, "banc", code_id=code_id))
 
 
 def main() -> None:
@@ -156,7 +168,10 @@ def main() -> None:
         print(f"segments codables={len(texts)} mots={words}", flush=True)
 
         spacy_seconds = raw_spacy_seconds(texts, tmp)
-        print(f"spaCy nlp.pipe seul (processus neuf, sans chargement) : {spacy_seconds:.1f} s", flush=True)
+        print(
+            f"spaCy nlp.pipe seul (processus neuf, sans chargement) : {spacy_seconds:.1f} s",
+            flush=True,
+        )
 
         start = time.perf_counter()
         first = suggest_codes(study, progress=False)

@@ -94,7 +94,9 @@ def add_source(study, key, texts, *, kind=SourceKind.TRANSCRIPT, interviewer=(),
         segments, offset = [], 0
         for index, t in enumerate(texts):
             segments.append(
-                Segment(start=offset, end=offset + len(t), text=t, is_interviewer=index in interviewer)
+                Segment(
+                    start=offset, end=offset + len(t), text=t, is_interviewer=index in interviewer
+                )
             )
             offset += len(t) + 1
         return insert_segments(conn, source_id, segments)
@@ -131,7 +133,7 @@ def test_lexicon_finds_expressions_through_inflection_and_names_the_words(study)
 
     ids = add_source(study, "e1.txt", [TEXTS["cooperer"], TEXTS["cooperations"]])
     suggest_codes(study, progress=False)
-    for segment_id, written in zip(ids, ("coopérons", "coopérations")):
+    for segment_id, written in zip(ids, ("coopérons", "coopérations"), strict=False):
         score, method, reason = suggestions_of(study, segment_id)["MOT_COOPERER"]
         assert method == "lexique" and f"« {written} »" in reason
         assert "coopér" in reason and score >= get_meta(study.conn, "thresholds")["MOT_COOPERER"]
@@ -168,8 +170,12 @@ def test_interviewer_segments_get_no_suggestion(study) -> None:  # noqa: ANN001
 def test_survey_answer_is_coded_within_the_families_its_question_feeds(study) -> None:  # noqa: ANN001
     text = TEXTS["subvention"]
     (transcript,) = add_source(study, "e1.txt", [text])
-    (feeds_bes,) = add_source(study, "survey:a:1:P01", [text], kind=SourceKind.SURVEY, feeds=["BES"])
-    (feeds_mot,) = add_source(study, "survey:a:1:P02", [text], kind=SourceKind.SURVEY, feeds=["MOT"])
+    (feeds_bes,) = add_source(
+        study, "survey:a:1:P01", [text], kind=SourceKind.SURVEY, feeds=["BES"]
+    )
+    (feeds_mot,) = add_source(
+        study, "survey:a:1:P02", [text], kind=SourceKind.SURVEY, feeds=["MOT"]
+    )
     suggest_codes(study, progress=False)
     assert "BES_FINANCEMENT" in suggestions_of(study, transcript)
     assert "BES_FINANCEMENT" in suggestions_of(study, feeds_bes)
@@ -247,3 +253,45 @@ def test_cli_code_prints_a_summary(study, capsys) -> None:  # noqa: ANN001
         main(["code", "-s", str(study.root), "--territory", "lune"])
     assert exited.value.code == 1
     assert "Territoire inconnu" in capsys.readouterr().err
+
+
+def test_rerun_from_the_snapshot_gives_the_same_suggestions(study) -> None:  # noqa: ANN001
+    add_source(study, "e1.txt", list(TEXTS.values()))
+    suggest_codes(study, progress=False)
+    first = [
+        tuple(r)
+        for r in study.conn.execute(
+            "SELECT segment_id, code_id, score, explanation FROM suggestions ORDER BY 1, 2"
+        )
+    ]
+    snapshots = study.conn.execute(
+        "SELECT COUNT(*) FROM nlp_cache WHERE pipeline = 'instantané-codage'"
+    ).fetchone()[0]
+    assert snapshots == 1
+    report = suggest_codes(study, progress=False)
+    again = [
+        tuple(r)
+        for r in study.conn.execute(
+            "SELECT segment_id, code_id, score, explanation FROM suggestions ORDER BY 1, 2"
+        )
+    ]
+    assert again == first and report.texts_analysed == 0
+
+
+def test_tfidf_from_stored_counts_equals_the_vectorizer(study) -> None:  # noqa: ANN001
+    import numpy as np
+
+    from qualipipe.coding.snapshot import bag_counts
+    from qualipipe.coding.supervised import SupervisedSuggester, bag_of_lemmas
+
+    features = compute_features(study, list(TEXTS.values()), progress=False)
+    codes = CodeIndex.from_codebook(CODEBOOK)
+    labels = np.zeros((len(features), len(codes.codes)), dtype=np.uint8)
+    labels[[0, 1], codes.column()["MOT_COOPERER"]] = 1
+    from qualipipe.coding.base import SegmentBatch
+
+    batch = SegmentBatch(list(range(len(features))), list(TEXTS.values()), features)
+    model = SupervisedSuggester().fit(codes, LabelledSet(batch, labels))
+    counts, vocabulary = bag_counts([bag_of_lemmas(f) for f in features])
+    expected = model.vectorizer.transform([bag_of_lemmas(f) for f in features]).toarray()
+    assert np.allclose(model._tfidf_from_counts(counts, vocabulary).toarray(), expected)

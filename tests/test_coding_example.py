@@ -39,7 +39,14 @@ def example(tmp_path_factory, nlp):  # noqa: ANN001, ANN201
     shutil.copytree(EXAMPLE / "entretiens", root / "entretiens")
     shutil.copy(EXAMPLE / "qualipipe.toml", root)
     shutil.copy(EXAMPLE / "participants.csv", root)
-    run_cli("ingest", str(root / "entretiens"), "--manifest", str(root / "participants.csv"), "-s", str(root))
+    run_cli(
+        "ingest",
+        str(root / "entretiens"),
+        "--manifest",
+        str(root / "participants.csv"),
+        "-s",
+        str(root),
+    )
     run_cli("codebook", "load", str(REPO / "codebooks/ptce.yaml"), "-s", str(root))
     from qualipipe.review import import_decisions
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 import numpy as np
 
 from qualipipe.coding.features import SegmentFeatures
 from qualipipe.records import Code, Codebook
+
+if TYPE_CHECKING:
+    from qualipipe.coding.snapshot import StaticInputs
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class SegmentBatch:
     segment_ids: list[int]
     texts: list[str]
     features: list[SegmentFeatures]
+    # Decision-independent matrices from the last run; when set, suggesters use them instead of
+    # `features` (which may then be empty).
+    static: StaticInputs | None = None
 
     def __len__(self) -> int:
         return len(self.segment_ids)

@@ -138,7 +138,12 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray, beta: float) -> float
     precision = true_pos / predicted
     recall = true_pos / positives
     b2 = beta * beta
-    f = (1 + b2) * precision * recall / np.where(b2 * precision + recall > 0, b2 * precision + recall, 1)
+    f = (
+        (1 + b2)
+        * precision
+        * recall
+        / np.where(b2 * precision + recall > 0, b2 * precision + recall, 1)
+    )
     # Only cut between distinct scores; place the threshold at the last kept score.
     distinct = np.r_[sorted_scores[1:] < sorted_scores[:-1], True]
     f = np.where(distinct, f, -1)
@@ -153,7 +158,9 @@ def tune_thresholds(
     if len(labels) == 0:
         return {code: DEFAULT_THRESHOLD for code in code_ids}
     total = int(labels.sum())
-    overall = best_threshold(probabilities.ravel(), labels.ravel(), beta_for(total // max(1, len(code_ids))))
+    overall = best_threshold(
+        probabilities.ravel(), labels.ravel(), beta_for(total // max(1, len(code_ids)))
+    )
     fallback = overall if overall is not None else DEFAULT_THRESHOLD
     thresholds = {}
     for j, code in enumerate(code_ids):

@@ -15,7 +15,7 @@ import sqlite3
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,6 +35,7 @@ _CACHE_CHUNK = 500  # SQLite host-parameter-friendly lookup chunk
 VECTOR_WIDTH = 300
 
 
+@lru_cache(maxsize=500_000)  # token vocabularies are Zipfian: most calls hit the cache
 def fold(text: str) -> str:
     """Lower-case and strip accents ("Coopération" -> "cooperation") for matching."""
     decomposed = unicodedata.normalize("NFD", text.lower())
@@ -57,7 +58,11 @@ class SegmentFeatures:
 
     def content_indices(self) -> list[int]:
         """Tokens that carry meaning: alphabetic, not stop words."""
-        return [i for i, (a, s) in enumerate(zip(self.is_alpha, self.is_stop)) if a and not s]
+        return [
+            i
+            for i, (a, s) in enumerate(zip(self.is_alpha, self.is_stop, strict=False))
+            if a and not s
+        ]
 
     def content_lemmas(self) -> list[str]:
         """Folded lemmas of content tokens (the bag of words of the supervised suggester)."""
@@ -157,7 +162,7 @@ def _content_vector(doc: Doc, stop: list[bool], alpha: list[bool]) -> np.ndarray
     rows = vectors.find(keys=keys[:, 0])
     lower_rows = vectors.find(keys=keys[:, 1])
     rows = np.where(rows >= 0, rows, lower_rows)
-    content = np.array([a and not s for a, s in zip(alpha, stop)], dtype=bool)
+    content = np.array([a and not s for a, s in zip(alpha, stop, strict=False)], dtype=bool)
     chosen = rows[content & (rows >= 0)]
     if chosen.size == 0:
         chosen = rows[rows >= 0]
@@ -198,7 +203,7 @@ def compute_features(
     digests = [text_hash(t) for t in texts]
     known = load_cached(study.conn, digests)
     missing: dict[str, str] = {}
-    for digest, text in zip(digests, texts):
+    for digest, text in zip(digests, texts, strict=False):
         if digest not in known:
             missing.setdefault(digest, text)
     if missing:
@@ -218,7 +223,7 @@ def _annotate_and_cache(
     computed: dict[str, SegmentFeatures] = {}
     pending: list[tuple[str, str, bytes]] = []
     with study.transaction() as conn:
-        for digest, doc in zip(digests, _with_progress(docs, len(digests), progress)):
+        for digest, doc in zip(digests, _with_progress(docs, len(digests), progress), strict=False):
             features = features_from_doc(doc, digest)
             computed[digest] = features
             pending.append((digest, signature, features.to_bytes()))

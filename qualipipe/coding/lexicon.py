@@ -11,9 +11,9 @@ negated and counts against the code.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -55,7 +55,7 @@ def meaningful_tokens(features: SegmentFeatures) -> list[int]:
     return [
         i
         for i, (lemma, stop, pos) in enumerate(
-            zip(features.folded_lemmas, features.is_stop, features.pos)
+            zip(features.folded_lemmas, features.is_stop, features.pos, strict=False)
         )
         if not stop and pos not in _NOT_WORDS and _has_alnum(lemma)
     ]
@@ -115,7 +115,7 @@ def _mark_shared(patterns: list[list[Pattern]]) -> list[list[Pattern]]:
 
 
 def label_parts(label: str) -> list[str]:
-    """"Cotisations sociales (CSG, CRDS)" -> the label, "Cotisations sociales", "CSG", "CRDS"."""
+    """ "Cotisations sociales (CSG, CRDS)" -> the label, "Cotisations sociales", "CSG", "CRDS"."""
     parts = [label]
     parts.extend(p.strip() for p in _LABEL_PARTS.split(label) if p.strip())
     return list(dict.fromkeys(parts))
@@ -141,14 +141,18 @@ class LexiconSuggester:
                 texts.extend((t, False) for t in label_parts(code.label))
             texts_per_code.append(list(dict.fromkeys((t, e) for t, e in texts if t.strip())))
         contexts = [
-            " ".join(codes.all_codes[a].label for a in codes.ancestors(c.id) if a in codes.all_codes)
+            " ".join(
+                codes.all_codes[a].label for a in codes.ancestors(c.id) if a in codes.all_codes
+            )
             for c in codes.codes
         ]
         flat = [t for texts in texts_per_code for t, _ in texts] + contexts
-        analysed = dict(zip(flat, self.analyse(flat))) if flat else {}
+        analysed = dict(zip(flat, self.analyse(flat), strict=False)) if flat else {}
         raw: list[list[Pattern]] = []
         for column, texts in enumerate(texts_per_code):
-            context_keys = set(_pattern_keys(analysed[contexts[column]])) if contexts[column] else set()
+            context_keys = (
+                set(_pattern_keys(analysed[contexts[column]])) if contexts[column] else set()
+            )
             patterns = []
             for text, explicit in texts:
                 keys = _pattern_keys(analysed[text])
@@ -177,7 +181,9 @@ class LexiconSuggester:
         """Pattern words similar to this token (memoised: vocabularies are small)."""
         known = self._memo.get(token)
         if known is None:
-            known = frozenset(k for k in self._keys_by_bucket.get(bucket(token), ()) if similar(token, k))
+            known = frozenset(
+                k for k in self._keys_by_bucket.get(bucket(token), ()) if similar(token, k)
+            )
             self._memo[token] = known
         return known
 
@@ -224,6 +230,8 @@ class LexiconSuggester:
         return False
 
     def suggest(self, batch: SegmentBatch) -> SuggesterOutput:
+        if batch.static is not None:
+            return batch.static.lexicon.as_output()
         n_codes = len(self.patterns)
         hits = np.zeros((len(batch), n_codes))
         weak = np.zeros((len(batch), n_codes))

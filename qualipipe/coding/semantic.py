@@ -23,6 +23,8 @@ def normalise_rows(matrix: np.ndarray) -> np.ndarray:
 
 
 def stack_vectors(batch: SegmentBatch) -> np.ndarray:
+    if batch.static is not None:
+        return batch.static.unit_vectors
     if not len(batch):
         return np.zeros((0, 300), dtype=np.float32)
     return normalise_rows(np.vstack([f.vector for f in batch.features]).astype(np.float32))

@@ -13,6 +13,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from qualipipe.coding.base import CodeIndex, LabelledSet, SegmentBatch, SuggesterOutput
@@ -26,7 +27,7 @@ VECTOR_WEIGHT = 0.5  # static vector block next to the TF-IDF block (both L2-nor
 def bag_of_lemmas(features: SegmentFeatures) -> list[str]:
     """Content lemmas and their bigrams (« économie sociale »)."""
     lemmas = features.content_lemmas()
-    return lemmas + [f"{a} {b}" for a, b in zip(lemmas, lemmas[1:])]
+    return lemmas + [f"{a} {b}" for a, b in zip(lemmas, lemmas[1:], strict=False)]
 
 
 def _identity(bag: list[str]) -> list[str]:
@@ -58,7 +59,11 @@ class SupervisedSuggester:
                 if positives < MIN_POSITIVES or len(y) - positives < MIN_NEGATIVES:
                     continue
                 model = LogisticRegression(
-                    C=self.c, class_weight="balanced", solver="liblinear", max_iter=200
+                    C=self.c,
+                    class_weight="balanced",
+                    solver="liblinear",
+                    dual=True,  # more features than reviewed segments: the dual is faster
+                    max_iter=500,
                 )
                 self.models[j] = model.fit(x, y)
         return self
@@ -66,10 +71,28 @@ class SupervisedSuggester:
     def _blocks(self, batch: SegmentBatch) -> tuple[sparse.csr_matrix, np.ndarray]:
         """TF-IDF block (sparse) and weighted unit static vectors (dense) of the segments."""
         assert self.vectorizer is not None
+        if batch.static is not None:
+            tfidf = self._tfidf_from_counts(batch.static.counts, batch.static.vocabulary)
+            return tfidf, VECTOR_WEIGHT * batch.static.unit_vectors
         tfidf = self.vectorizer.transform([bag_of_lemmas(f) for f in batch.features])
-        vectors = np.vstack([f.vector for f in batch.features]).astype(np.float64)
+        vectors = np.vstack([f.vector for f in batch.features]).astype(np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return tfidf.tocsr(), VECTOR_WEIGHT * vectors / np.where(norms > 0, norms, 1.0)
+
+    def _tfidf_from_counts(
+        self, counts: sparse.csr_matrix, vocabulary: list[str]
+    ) -> sparse.csr_matrix:
+        """Same result as `vectorizer.transform` from stored term counts (no token loop)."""
+        assert self.vectorizer is not None
+        known = self.vectorizer.vocabulary_
+        columns = np.array([known.get(term, -1) for term in vocabulary], dtype=np.int64)
+        kept = np.flatnonzero(columns >= 0)
+        mapping = sparse.csr_matrix(
+            (np.ones(len(kept)), (kept, columns[kept])), shape=(len(vocabulary), len(known))
+        )
+        tf = (counts @ mapping).tocsr()
+        tf.data = 1.0 + np.log(tf.data)  # sublinear_tf
+        return normalize(tf.multiply(self.vectorizer.idf_).tocsr(), norm="l2", copy=False)
 
     def _matrix(self, batch: SegmentBatch) -> sparse.csr_matrix:
         tfidf, vectors = self._blocks(batch)
