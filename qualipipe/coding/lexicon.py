@@ -170,10 +170,10 @@ class LexiconSuggester:
         self._memo = {}
         for column, patterns in enumerate(self.patterns):
             for pattern in patterns:
-                for key in pattern.keys[0]:
-                    self._by_first_key.setdefault(key, []).append((column, pattern))
-                for keys in pattern.keys:
-                    for key in keys:
+                for first in pattern.keys[0]:
+                    self._by_first_key.setdefault(first, []).append((column, pattern))
+                for alternatives in pattern.keys:
+                    for key in alternatives:
                         self._keys_by_bucket.setdefault(bucket(key), set()).add(key)
         return self
 

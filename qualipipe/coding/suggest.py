@@ -354,10 +354,11 @@ def _segment_rows(conn: sqlite3.Connection) -> list[_SegmentRow]:
 def _parse_feeds(value: object) -> tuple[str, ...]:
     """`feeds` may be a list, a JSON list in a string, or "MOT, BES"."""
     if isinstance(value, str):
+        text = value
         try:
-            value = json.loads(value)
+            value = json.loads(text)
         except json.JSONDecodeError:
-            value = [v for v in value.replace(";", ",").split(",")]
+            value = text.replace(";", ",").split(",")
     if isinstance(value, list):
         return tuple(str(v).strip() for v in value if str(v).strip())
     return ()
@@ -477,8 +478,8 @@ def _out_of_fold_signals(
     for k in range(folds):
         held = np.sort(order[k::folds])
         kept = np.setdiff1d(np.arange(n), held)
-        train = labelled.subset(kept)
-        batch = labelled.batch.subset(held)
+        train = labelled.subset(kept.tolist())
+        batch = labelled.batch.subset(held.tolist())
         semantic = SemanticSuggester(analyse).fit(models.codes, train)
         supervised = SupervisedSuggester().fit(models.codes, train)
         signals[held] = signal_tensor(

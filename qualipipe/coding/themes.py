@@ -711,7 +711,7 @@ def _quoted(text: object) -> str:
 
 def draft_entry_yaml(entry: dict[str, object]) -> str:
     """The entry in the codebook's own style: "- id: ...", flow list of expressions, examples."""
-    lines = []
+    lines: list[str] = []
     for key, value in entry.items():
         prefix = "- " if not lines else "  "
         if key == "id" or key == "codable":
