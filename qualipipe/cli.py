@@ -117,14 +117,14 @@ def status_command(study: Path | None, per_code: bool) -> None:
             "Sources",
             "Segments",
             "Revus",
-            "Réponses / invités",
+            "Réponses questionnaires",
         )
         for header in headers:
             table.add_column(header)
         for s in territory_statuses(opened):
-            rate = "—"
+            rate = str(s.responses_total) if s.responses_total else "—"
             if s.response_rate is not None:
-                rate = f"{s.responses}/{s.invited} ({s.response_rate:.0%})"
+                rate = f"{s.responses_total} ; invités : {s.responses}/{s.invited} ({s.response_rate:.0%})"
             reviewed = f"{s.reviewed_segments} ({s.reviewed_share:.0%})"
             table.add_row(
                 s.name,

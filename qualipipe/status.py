@@ -17,7 +17,8 @@ class TerritoryStatus:
     segments: int
     reviewed_segments: int
     invited: int
-    responses: int
+    responses: int  # submitted responses of invited participants
+    responses_total: int  # every submitted response (export files included)
 
     @property
     def reviewed_share(self) -> float:
@@ -66,6 +67,9 @@ def territory_statuses(study: Study) -> list[TerritoryStatus]:
                        WHERE r.territory_id=? AND r.submitted=1 AND r.token != ''
                        AND EXISTS (SELECT 1 FROM survey_invitations i
                                    WHERE i.survey_id=r.survey_id AND i.token=r.token)"""
+                ),
+                responses_total=count(
+                    "SELECT count(*) FROM survey_responses WHERE territory_id=? AND submitted=1"
                 ),
             )
         )
