@@ -129,40 +129,55 @@ def feature_signature() -> str:
     return f"{MODEL}-{version}|features-v{FEATURE_FORMAT}"
 
 
+_TOKEN_ATTRS = ("ORTH", "LOWER", "LEMMA", "POS", "IS_STOP", "IS_ALPHA")
+
+
+@lru_cache(maxsize=500_000)
+def _lower(text: str) -> str:
+    return text.lower()
+
+
 def features_from_doc(doc: Doc, digest: str) -> SegmentFeatures:
-    """Extract the cached fields from a processed Doc (the Doc itself is not kept)."""
-    words, lemmas, pos, stop, alpha = [], [], [], [], []
-    for token in doc:
-        words.append(token.text)
-        lemmas.append(token.lemma_.lower())
-        pos.append(token.pos_)
-        stop.append(token.is_stop)
-        alpha.append(token.is_alpha)
+    """Extract the cached fields from a processed Doc (the Doc itself is not kept).
+
+    One `to_array` call instead of per-token attribute access: this runs once per segment of
+    the whole corpus on the first `code`, so it is on the hot path beside spaCy itself.
+    """
+    from spacy.attrs import IDS
+
+    array = doc.to_array([IDS[name] for name in _TOKEN_ATTRS])
+    strings = doc.vocab.strings
+    columns = array.T.tolist() if len(doc) else [[] for _ in _TOKEN_ATTRS]
+    orth, _lower_ids, lemma, pos, stop_flags, alpha_flags = columns
+    words = tuple(strings[key] for key in orth)
+    lemmas = tuple(_lower(strings[key]) for key in lemma)
+    stop = [bool(flag) for flag in stop_flags]
+    alpha = [bool(flag) for flag in alpha_flags]
     return SegmentFeatures(
         text_hash=digest,
-        words=tuple(words),
-        lemmas=tuple(lemmas),
-        pos=tuple(pos),
+        words=words,
+        lemmas=lemmas,
+        pos=tuple(strings[key] if key else "" for key in pos),
         is_stop=tuple(stop),
         is_alpha=tuple(alpha),
-        vector=_content_vector(doc, stop, alpha),
+        vector=_content_vector(doc, array[:, :2] if len(doc) else array, stop, alpha),
         folded_lemmas=tuple(fold(lemma) for lemma in lemmas),
         folded_words=tuple(fold(word) for word in words),
     )
 
 
-def _content_vector(doc: Doc, stop: list[bool], alpha: list[bool]) -> np.ndarray:
-    """Mean static vector of content words (stop words blur the topic); all words as fallback."""
-    from spacy.attrs import LOWER, ORTH
+def _content_vector(doc: Doc, keys: np.ndarray, stop: list[bool], alpha: list[bool]) -> np.ndarray:
+    """Mean static vector of content words (stop words blur the topic); all words as fallback.
 
+    `keys` holds the ORTH and LOWER hashes of the tokens (first two `to_array` columns).
+    """
     vectors = doc.vocab.vectors
     if len(doc) == 0 or vectors.shape[0] == 0:
         return np.zeros(VECTOR_WIDTH, dtype=np.float32)
-    keys = doc.to_array([ORTH, LOWER])
     rows = vectors.find(keys=keys[:, 0])
     lower_rows = vectors.find(keys=keys[:, 1])
     rows = np.where(rows >= 0, rows, lower_rows)
-    content = np.array([a and not s for a, s in zip(alpha, stop, strict=False)], dtype=bool)
+    content = np.array([a and not s for a, s in zip(alpha, stop, strict=True)], dtype=bool)
     chosen = rows[content & (rows >= 0)]
     if chosen.size == 0:
         chosen = rows[rows >= 0]
