@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docx import Document
+from docx.enum.section import WD_ORIENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.shared import Inches, Pt, RGBColor
+from docx.shared import Cm, Inches, Pt, RGBColor
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -17,6 +18,9 @@ from openpyxl.utils import get_column_letter
 from qualipipe.synthesize.model import Cell, Figure, Table
 
 WORD_TABLE_STYLE = "Light Grid Accent 1"
+# Landscape A4: report tables have up to ~10 columns, one of them long verbatims.
+PAGE_WIDTH, PAGE_HEIGHT, MARGIN = Cm(29.7), Cm(21.0), Cm(1.5)
+MIN_COLUMN = Cm(1.4)
 HEADER_FILL = PatternFill("solid", fgColor="DCE6F1")
 WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 MUTED_FONT = Font(italic=True, color="808080")
@@ -149,6 +153,7 @@ def _write_sheet(ws, caption: str, table: Table) -> None:  # noqa: ANN001 - open
 
 def write_docx(report: Report, path: Path) -> Path:
     doc = Document()
+    _landscape(doc)
     # Small type for every table, set once on the table style (per-run sizes are slow to write).
     doc.styles[WORD_TABLE_STYLE].font.size = Pt(8)
     doc.core_properties.title = report.title
@@ -178,12 +183,49 @@ def write_docx(report: Report, path: Path) -> Path:
     return path
 
 
+def _landscape(doc) -> None:  # noqa: ANN001 - python-docx Document
+    section = doc.sections[0]
+    section.orientation = WD_ORIENT.LANDSCAPE
+    section.page_width, section.page_height = PAGE_WIDTH, PAGE_HEIGHT
+    section.left_margin = section.right_margin = MARGIN
+    section.top_margin = section.bottom_margin = MARGIN
+
+
+def column_widths(table: Table, available: int) -> list[int]:
+    """Widths (EMU) in proportion to each column's typical text length, so verbatims get room.
+
+    Word and LibreOffice otherwise split the page evenly, which squeezes long quotes into a
+    column a few letters wide.
+    """
+    weights = []
+    for j, name in enumerate(table.columns):
+        lengths = sorted(len(str(row[j])) for row in table.rows) or [0]
+        typical = lengths[
+            int(0.9 * (len(lengths) - 1))
+        ]  # 90th percentile: one outlier must not win
+        header = max((len(word) for word in name.split()), default=0)
+        weights.append(max(header, min(typical, 120), 4))
+    total = sum(weights)
+    widths = [max(int(available * w / total), int(MIN_COLUMN)) for w in weights]
+    excess = sum(widths) - available
+    if excess > 0:  # minimum widths overflowed the page: take it back from the widest column
+        widest = widths.index(max(widths))
+        widths[widest] = max(widths[widest] - excess, int(MIN_COLUMN))
+    return widths
+
+
 def _word_table(doc, table: Table) -> None:  # noqa: ANN001 - python-docx Document
     # All rows at once: python-docx's add_row() re-reads the whole table each time (slow).
     grid = doc.add_table(rows=1 + len(table.rows), cols=len(table.columns))
     grid.style = WORD_TABLE_STYLE
+    grid.autofit = False
     cells = grid._cells  # row-major list, one entry per cell (no merged cells here)
     width = len(table.columns)
+    widths = column_widths(table, int(PAGE_WIDTH - 2 * MARGIN))
+    for j, column in enumerate(grid.columns):
+        column.width = widths[j]  # LibreOffice reads the grid
+    for index, cell in enumerate(cells):
+        cell.width = widths[index % width]  # Word reads the cells
     for j, name in enumerate(table.columns):
         cells[j].paragraphs[0].add_run(name).bold = True
     for i, values in enumerate(table.rows):
