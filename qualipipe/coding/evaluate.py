@@ -31,7 +31,7 @@ from qualipipe.store import Study, code_redirect_map, current_codebook, current_
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from qualipipe.coding.suggest import _SegmentRow
+    from qualipipe.coding.suggest import SegmentRow
 
 DEFAULT_FOLDS = 5
 
@@ -78,18 +78,18 @@ class PipelineSuggester:
     """The real `qualipipe code` pipeline (qualipipe.coding.suggest), retrained on each fold."""
 
     def __init__(self, study: Study) -> None:
-        self._analyse = suggest._analyser(study)
-        self._show = suggest._pseudonymizer(study.conn)
-        self._models: suggest._Models | None = None
+        self._analyse = suggest.analyser(study)
+        self._show = suggest.reason_pseudonymizer(study.conn)
+        self._models: suggest.FittedModels | None = None
 
     def fit(self, codes: CodeIndex, labelled: LabelledSet, feeds: np.ndarray) -> PipelineSuggester:
-        self._models = suggest._fit_models(codes, labelled, feeds, self._analyse, self._show)
+        self._models = suggest.fit_models(codes, labelled, feeds, self._analyse, self._show)
         return self
 
     def shown(self, batch: SegmentBatch, feeds: np.ndarray) -> np.ndarray:
         assert self._models is not None, "fit() first"
-        _, probabilities = suggest._score(self._models, batch, feeds)
-        return probabilities >= suggest._thresholds_row(self._models)
+        _, probabilities = suggest.score_batch(self._models, batch, feeds)
+        return probabilities >= suggest.thresholds_row(self._models)
 
 
 def decision_counts(study: Study) -> dict[str, Counter[str]]:
@@ -131,7 +131,7 @@ def code_quality_table(
     decided_segments = {segment_id for segment_id, _ in coding}
     rows = [
         r
-        for r in suggest._segment_rows(study.conn)
+        for r in suggest.segment_rows(study.conn)
         if r.id in decided_segments and not r.retired and not r.is_interviewer
     ]
     model = suggester or PipelineSuggester(study)
@@ -160,7 +160,7 @@ def code_quality_table(
 def _confusion(
     study: Study,
     codes: CodeIndex,
-    rows: Sequence[_SegmentRow],
+    rows: Sequence[SegmentRow],
     coding: dict[tuple[int, str], bool],
     model: FoldSuggester,
     n_folds: int,
@@ -175,8 +175,8 @@ def _confusion(
         return tp, fp, fn, tn
     features = compute_features(study, [r.text for r in rows], progress=progress)
     by_id = {r.id: f for r, f in zip(rows, features, strict=True)}
-    labelled_all = suggest._labelled_set(study.conn, codes, list(rows), by_id)
-    feeds_all = suggest._feeds_matrix(codes, rows)
+    labelled_all = suggest.labelled_set(study.conn, codes, list(rows), by_id)
+    feeds_all = suggest.feeds_matrix(codes, rows)
     # Explicit decisions only: +1 applied, -1 rejected, 0 not decided.
     column = codes.column()
     gold = np.zeros((len(rows), n_codes), dtype=np.int8)

@@ -92,7 +92,7 @@ class _StageClock:
 
 
 @dataclass(frozen=True)
-class _SegmentRow:
+class SegmentRow:
     id: int
     text: str
     text_hash: str
@@ -103,7 +103,7 @@ class _SegmentRow:
 
 
 @dataclass
-class _Models:
+class FittedModels:
     codes: CodeIndex
     lexicon: LexiconSuggester
     semantic: SemanticSuggester
@@ -148,7 +148,7 @@ def _suggest_codes(
     codebook_version_id = current_codebook_version_id(conn) or 0
     territory_id = _resolve_territory(conn, territory)
     _ensure_state_table(study)
-    rows = _segment_rows(conn)
+    rows = segment_rows(conn)
     reviewed_ids = _reviewed_segment_ids(conn)
     already_coded = _coded_segment_ids(conn) if only_new else set()
     targets = [
@@ -181,10 +181,10 @@ def _suggest_codes(
     clock.lap("analyse")
 
     codes = CodeIndex.from_codebook(codebook)
-    labelled = _labelled_set(conn, codes, training, by_id)
-    show = _pseudonymizer(conn)
-    analyse = _analyser(study)
-    models = _fit_models(codes, labelled, _feeds_matrix(codes, training), analyse, show)
+    labelled = labelled_set(conn, codes, training, by_id)
+    show = reason_pseudonymizer(conn)
+    analyse = analyser(study)
+    models = fit_models(codes, labelled, feeds_matrix(codes, training), analyse, show)
     clock.lap("apprentissage")
 
     new_snapshot = static is None
@@ -195,8 +195,8 @@ def _suggest_codes(
     target_batch = SegmentBatch(
         [r.id for r in targets], [r.text for r in targets], [], static=static
     )
-    feeds = _feeds_matrix(codes, targets)
-    outputs, probabilities = _score(models, target_batch, feeds)
+    feeds = feeds_matrix(codes, targets)
+    outputs, probabilities = score_batch(models, target_batch, feeds)
     clock.lap("scores")
     decided = _decided_pairs(conn)
     model_version = f"{MODEL_NAME}/{feature_signature()}/décisions:{_last_decision_id(conn)}"
@@ -284,9 +284,9 @@ def labelled_segments(
     """
     reviewed = _reviewed_segment_ids(study.conn)
     wanted = reviewed if segment_ids is None else reviewed & set(segment_ids)
-    rows = [r for r in _segment_rows(study.conn) if r.id in wanted and not r.is_interviewer]
+    rows = [r for r in segment_rows(study.conn) if r.id in wanted and not r.is_interviewer]
     features = compute_features(study, [r.text for r in rows], progress=False)
-    return _labelled_set(
+    return labelled_set(
         study.conn, codes, rows, {r.id: f for r, f in zip(rows, features, strict=False)}
     )
 
@@ -328,7 +328,7 @@ def _ensure_state_table(study: Study) -> None:
         conn.execute(CODING_STATE_TABLE)
 
 
-def _segment_rows(conn: sqlite3.Connection) -> list[_SegmentRow]:
+def segment_rows(conn: sqlite3.Connection) -> list[SegmentRow]:
     rows = []
     for r in conn.execute(
         """SELECT s.id, s.text, s.text_hash, s.is_interviewer, s.retired, src.territory_id, src.kind, src.metadata
@@ -338,7 +338,7 @@ def _segment_rows(conn: sqlite3.Connection) -> list[_SegmentRow]:
         if r["kind"] == "survey":
             feeds = _parse_feeds(json.loads(r["metadata"] or "{}").get("feeds"))
         rows.append(
-            _SegmentRow(
+            SegmentRow(
                 id=int(r["id"]),
                 text=r["text"],
                 text_hash=r["text_hash"],
@@ -391,8 +391,8 @@ def _decided_pairs(conn: sqlite3.Connection) -> set[tuple[int, str]]:
     return set(current_coding(conn))
 
 
-def _labelled_set(
-    conn: sqlite3.Connection, codes: CodeIndex, training: list[_SegmentRow], by_id: dict
+def labelled_set(
+    conn: sqlite3.Connection, codes: CodeIndex, training: list[SegmentRow], by_id: dict
 ) -> LabelledSet:
     column = codes.column()
     index = {r.id: i for i, r in enumerate(training)}
@@ -409,7 +409,7 @@ def _labelled_set(
     return LabelledSet(batch=batch, labels=labels)
 
 
-def _pseudonymizer(conn: sqlite3.Connection) -> Callable[[str], str]:
+def reason_pseudonymizer(conn: sqlite3.Connection) -> Callable[[str], str]:
     from qualipipe.pseudonymize import Pseudonymizer
 
     participants = list_participants(conn, with_real_names=True)
@@ -418,14 +418,14 @@ def _pseudonymizer(conn: sqlite3.Connection) -> Callable[[str], str]:
     return Pseudonymizer(participants).apply
 
 
-def _analyser(study: Study) -> Callable[[Sequence[str]], list]:
+def analyser(study: Study) -> Callable[[Sequence[str]], list]:
     def analyse(texts: Sequence[str]) -> list:
         return compute_features(study, list(texts), progress=False)
 
     return analyse
 
 
-def _feeds_matrix(codes: CodeIndex, rows: Sequence[_SegmentRow]) -> np.ndarray:
+def feeds_matrix(codes: CodeIndex, rows: Sequence[SegmentRow]) -> np.ndarray:
     """+1 where a survey question feeds the code (or its family), -1 where it feeds others."""
     feeds = np.zeros((len(rows), len(codes.codes)), dtype=np.int8)
     scopes = [codes.scope(c) for c in codes.codes]
@@ -441,15 +441,15 @@ def _feeds_matrix(codes: CodeIndex, rows: Sequence[_SegmentRow]) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def _fit_models(
+def fit_models(
     codes: CodeIndex,
     labelled: LabelledSet,
     labelled_feeds: np.ndarray,
     analyse: Callable,
     show: Callable[[str], str],
-) -> _Models:
+) -> FittedModels:
     lexicon = LexiconSuggester(analyse).fit(codes, labelled)
-    models = _Models(
+    models = FittedModels(
         codes=codes,
         lexicon=lexicon,
         semantic=SemanticSuggester(analyse, show=show),
@@ -468,7 +468,7 @@ def _fit_models(
 
 
 def _out_of_fold_signals(
-    models: _Models, labelled: LabelledSet, feeds: np.ndarray, analyse: Callable
+    models: FittedModels, labelled: LabelledSet, feeds: np.ndarray, analyse: Callable
 ) -> np.ndarray:
     """Signals of each reviewed segment from models that did not see it (honest calibration)."""
     n = len(labelled)
@@ -491,8 +491,8 @@ def _out_of_fold_signals(
     return signals
 
 
-def _score(
-    models: _Models, batch: SegmentBatch, feeds: np.ndarray
+def score_batch(
+    models: FittedModels, batch: SegmentBatch, feeds: np.ndarray
 ) -> tuple[dict[str, SuggesterOutput], np.ndarray]:
     outputs = {
         "lexique": models.lexicon.suggest(batch),
@@ -508,21 +508,21 @@ def _score(
     return outputs, probabilities
 
 
-def _thresholds_row(models: _Models) -> np.ndarray:
+def thresholds_row(models: FittedModels) -> np.ndarray:
     return np.array([models.thresholds[c] for c in models.codes.ids])
 
 
-def _uncertainty(probabilities: np.ndarray, models: _Models) -> np.ndarray:
+def _uncertainty(probabilities: np.ndarray, models: FittedModels) -> np.ndarray:
     if probabilities.size == 0:
         return np.zeros(len(probabilities))
-    t = _thresholds_row(models)
+    t = thresholds_row(models)
     room = np.where(probabilities >= t, 1.0 - t, t)
     closeness = 1.0 - np.abs(probabilities - t) / np.where(room > 0, room, 1.0)
     return np.clip(closeness.max(axis=1), 0.0, 1.0)
 
 
 def _build_suggestions(
-    models: _Models,
+    models: FittedModels,
     batch: SegmentBatch,
     outputs: dict[str, SuggesterOutput],
     probabilities: np.ndarray,
@@ -532,7 +532,7 @@ def _build_suggestions(
 ) -> list[Suggestion]:
     if probabilities.size == 0:
         return []
-    t = _thresholds_row(models)
+    t = thresholds_row(models)
     suggestions = []
     for row, column in zip(*np.nonzero(probabilities >= t), strict=False):
         segment_id = batch.segment_ids[row]
