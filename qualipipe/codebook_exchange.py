@@ -30,6 +30,7 @@ from qualipipe.codebook import (
 )
 from qualipipe.errors import InputError, Problem
 from qualipipe.records import Code, Codebook
+from qualipipe.xlsx_layout import fit_row_heights
 
 QDC_NAMESPACE = "urn:QDA-XML:codebook:1.0"
 QDC = f"{{{QDC_NAMESPACE}}}"
@@ -356,6 +357,7 @@ def codebook_to_xlsx(codebook: Codebook, path: Path) -> None:
     sheet.oddHeader.center.text = f"{codebook.name} — version {codebook.version}"
     sheet.oddFooter.right.text = "Page &P / &N"
     workbook.properties.title = f"{codebook.name} {codebook.version}"
+    fit_row_heights(sheet)
     workbook.save(path)
 
 

@@ -664,7 +664,7 @@ def _row_segment(
         )
 
     raw_id = row.text(wb.COL_SEGMENT_ID)
-    segment_id = int(raw_id) if raw_id.isdigit() else None
+    segment_id = int(raw_id) if raw_id.isdecimal() else None
     if segment_id is None or segment_id not in states:
         fail(
             f"l'identifiant caché « {raw_id or '(vide)'} » a été modifié ou effacé : cette ligne "
@@ -1094,12 +1094,7 @@ def import_decisions(
     else:
         raise InputError(
             f"{path.name} : format non pris en charge.",
-            [
-                Problem(
-                    path.name,
-                    "importez un classeur de revue .xlsx ou un fichier de décisions .csv.",
-                )
-            ],
+            [Problem(path.name, _unsupported_format_hint(suffix))],
         )
     problems.sort(key=_problem_order)
     if problems and not partial:
@@ -1110,6 +1105,17 @@ def import_decisions(
         )
     coders = tuple(sorted({p.decision.coder for p in planned} | ({coder} if coder else set())))
     return _append(study, path, planned, coders, rows, tuple(problems))
+
+
+def _unsupported_format_hint(suffix: str) -> str:
+    if suffix in (".ods", ".xls"):
+        # The usual slip with LibreOffice: "Keep current format" was not chosen on save.
+        return (
+            f"le classeur a été enregistré au format {suffix}. Ouvrez-le et enregistrez-le au "
+            "format .xlsx (LibreOffice : Fichier > Enregistrer sous…, type « Excel 2007-365 "
+            "(.xlsx) »), puis importez le fichier .xlsx."
+        )
+    return "importez un classeur de revue .xlsx ou un fichier de décisions .csv."
 
 
 def _problem_order(problem: Problem) -> tuple[int, int, str]:

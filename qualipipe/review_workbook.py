@@ -10,6 +10,7 @@ Every text an analyst or a transcript supplied is written with `put_text`: a val
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from qualipipe.errors import InputError, Problem
+from qualipipe.xlsx_layout import fit_row_heights
 
 # Sheet names and the format marker written in the hidden metadata sheet.
 REVIEW_SHEET = "Revue"
@@ -40,6 +42,8 @@ ACCEPT = "accepter"
 REJECT = "rejeter"
 DECISION_CHOICES = (ACCEPT, REJECT)
 CODE_SEPARATOR = " — "
+# Also " - " typed by hand, which LibreOffice's autocorrect turns into " – ".
+CODE_SEPARATOR_RE = re.compile(r"\s+[—–-]\s+")
 
 # Hidden columns: what makes the import exact.
 COL_SEGMENT_ID = "id_segment"
@@ -64,6 +68,10 @@ ADD_COLUMNS = 3
 
 FORMULA_PREFIXES = ("=", "+", "-", "@")
 MAX_CELL_TEXT = 32_000  # Excel refuses more than 32 767 characters in a cell
+
+# Row heights are written, not left to the spreadsheet: LibreOffice keeps rows without a stored
+# height at one line, so wrapped verbatims overlap the next rows (Excel would fit them itself).
+REASON_MAX_LINES = 6  # reasons are long; the full text stays readable in the cell itself
 
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="2F5597")
@@ -192,7 +200,7 @@ def code_choice(code_id: str, label: str) -> str:
 
 def code_id_of(choice: str) -> str:
     """`BES_FINANCEMENT — Financement` → `BES_FINANCEMENT` (a bare identifier passes through)."""
-    return choice.split(CODE_SEPARATOR, 1)[0].split(" - ", 1)[0].strip()
+    return CODE_SEPARATOR_RE.split(choice, maxsplit=1)[0].strip()
 
 
 def clean_text(value: str) -> str:
@@ -287,12 +295,17 @@ def _write_header(ws: Worksheet, headers: Sequence[str], to_fill: Iterable[str])
 
 
 def _finish_table(
-    ws: Worksheet, headers: Sequence[str], row_count: int, hidden: Iterable[str]
+    ws: Worksheet,
+    headers: Sequence[str],
+    row_count: int,
+    hidden: Iterable[str],
+    line_caps: dict[str, int] | None = None,
 ) -> None:
     last = get_column_letter(len(headers))
     ws.auto_filter.ref = f"A1:{last}{max(row_count + 1, 2)}"
     for header in hidden:
         ws.column_dimensions[get_column_letter(headers.index(header) + 1)].hidden = True
+    fit_row_heights(ws, line_caps=line_caps)
 
 
 def _list_validation(
@@ -359,6 +372,7 @@ def _write_codebook(workbook: Workbook, entries: Sequence[CodebookEntry]) -> str
             put_text(cell, value)
             cell.alignment = WRAP
     ws.auto_filter.ref = f"A1:G{max(len(entries) + 1, 2)}"
+    fit_row_heights(ws)
     return f"'{CODEBOOK_SHEET}'!$G$2:$G${max(len(entries) + 1, 2)}"
 
 
@@ -415,6 +429,7 @@ def _write_help(workbook: Workbook, lines: Sequence[str]) -> None:
         put_text(cell, line)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     ws["A1"].font = Font(bold=True, size=14)
+    fit_row_heights(ws)
 
 
 def _save(workbook: Workbook, path: Path) -> Path:
@@ -477,7 +492,8 @@ def write_review_workbook(
                 cell.font = SEGMENT_FONT
             elif headers[column - 1].startswith("Score"):
                 cell.number_format = "0.00"
-    _finish_table(ws, headers, len(rows), [COL_SEGMENT_ID, COL_FINGERPRINT])
+    reason_caps = {slot_headers(k)[2]: REASON_MAX_LINES for k in range(1, slot_count + 1)}
+    _finish_table(ws, headers, len(rows), [COL_SEGMENT_ID, COL_FINGERPRINT], reason_caps)
     choices_range = _write_codebook(workbook, codebook)
     _list_validation(
         ws,

@@ -100,6 +100,7 @@ def test_realistic_case_with_missing_codings() -> None:
     coders = ["Alice", "Bruno", "Chloé"]
     report = compare(codings, coders, {})
     common = sorted(s for s in truth if sum(s in codings[c] for c in coders) >= 2)
+    assert [f.code_id for f in report.per_code] == sorted(codes)  # each code has its figures
     for figures in report.per_code:
         matrix = [
             [float(figures.code_id in codings[c][s]) if s in codings[c] else np.nan for s in common]
@@ -114,6 +115,7 @@ def test_realistic_case_with_missing_codings() -> None:
     pair = compare(codings, ["Alice", "Chloé"], {})
     both = sorted(set(codings["Alice"]) & set(codings["Chloé"]))
     assert pair.overall.n_segments == len(both)
+    assert [f.code_id for f in pair.per_code] == sorted(codes)
     for figures in pair.per_code:
         a = [int(figures.code_id in codings["Alice"][s]) for s in both]
         b = [int(figures.code_id in codings["Chloé"][s]) for s in both]
@@ -246,8 +248,20 @@ def test_disagreements_workbook_round_trip_as_consensus(study, tmp_path: Path) -
     mobility = rows["ENJ_MOBILITE"]
     assert mobility[headers.index("Alice")].value == APPLIED
     assert mobility[headers.index("Bruno")].value == NOT_APPLIED
-    agreement_sheet = [r for r in book[wb.AGREEMENT_SHEET].iter_rows(min_row=2, values_only=True)]
-    assert agreement_sheet[-1][0] is None or agreement_sheet[-1][1] == "Ensemble des codes"
+    # The agreement sheet shows the report's figures, one line per code, then the overall line.
+    agreement_sheet = list(book[wb.AGREEMENT_SHEET].iter_rows(min_row=2, values_only=True))
+    assert agreement_sheet == [
+        (
+            f.code_id or None,
+            f.label,
+            f.n_segments,
+            pytest.approx(f.percent),
+            pytest.approx(f.kappa),
+            pytest.approx(f.alpha),
+        )
+        for f in (*report.per_code, report.overall)
+    ]
+    assert agreement_sheet[-1][1] == "Ensemble des codes"
     assert "Léa Martin" not in str([c.value for r in sheet.iter_rows() for c in r])
 
     mobility[headers.index(wb.COL_AGREED)].value = "rejeter"

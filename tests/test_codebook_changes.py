@@ -179,7 +179,8 @@ def test_merge_of_two_codes_into_a_new_one(coded_study, tmp_path: Path) -> None:
     ]
     coding = current_coding(coded_study.conn)
     assert coding[(seg[0], "BES_MOYENS_FINANCIERS")] is True
-    assert (seg[3], "BES_MOYENS_FINANCIERS") in coding
+    # segment 4: the add on SUBVENTIONS, then the later reject on FINANCEMENT: latest wins
+    assert coding[(seg[3], "BES_MOYENS_FINANCIERS")] is False
     assert len(decision_history(coded_study.conn)) == 6
 
 

@@ -29,11 +29,12 @@ def run(args: list[str]) -> None:
     assert exit_info.value.code in (0, None), exit_info.value.code
 
 
-def test_qdc_validates_against_the_refi_qda_xsd(shared_dir: Path) -> None:
-    xsd = shared_dir / "refi-qda" / "Codebook.xsd"
-    if not xsd.exists():
-        pytest.skip(f"../shared absent : {xsd}")
-    schema = etree.XMLSchema(etree.parse(str(xsd)))
+def test_qdc_validates_against_the_refi_qda_xsd() -> None:
+    from qualipipe.codebook_exchange import XSD_PATH
+
+    # The packaged copy of the standard XSD (checked byte for byte against ../shared below), so
+    # that this check also runs where ../shared is absent.
+    schema = etree.XMLSchema(etree.parse(str(XSD_PATH)))
     document = etree.fromstring(codebook_to_qdc(load_codebook(PTCE)))
     assert schema.validate(document), schema.error_log
 
@@ -190,3 +191,27 @@ def test_packaged_xsd_is_the_standard_one(shared_dir: Path) -> None:
     if not standard.exists():
         pytest.skip(f"../shared absent : {standard}")
     assert XSD_PATH.read_bytes() == standard.read_bytes()
+
+
+def test_xlsx_codebook_rows_are_tall_enough_for_their_definitions(tmp_path: Path) -> None:
+    # LibreOffice shows a row without a stored height one line tall: long definitions would overlap.
+    from openpyxl import load_workbook
+
+    from qualipipe.codebook_exchange import codebook_to_xlsx
+    from qualipipe.xlsx_layout import LINE_HEIGHT, wrapped_lines
+
+    codebook = load_codebook(PTCE)
+    path = tmp_path / "codebook.xlsx"
+    codebook_to_xlsx(codebook, path)
+    sheet = load_workbook(path).active
+    headers = [cell.value for cell in sheet[1]]
+    column = headers.index("Définition") + 1
+    width = sheet.column_dimensions[sheet.cell(1, column).column_letter].width
+    checked = 0
+    for row in range(2, sheet.max_row + 1):
+        definition = sheet.cell(row, column).value or ""
+        needed = wrapped_lines(definition, width)
+        if needed > 1:
+            assert sheet.row_dimensions[row].height >= needed * LINE_HEIGHT
+            checked += 1
+    assert checked >= 10

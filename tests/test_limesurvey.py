@@ -30,6 +30,7 @@ from qualipipe.limesurvey import (
     parse_csv_export,
     parse_json_export,
 )
+from qualipipe.lss import read_lss
 from qualipipe.records import Participant, Role
 from qualipipe.store import Study, upsert_participant
 from qualipipe.surveys import load_instrument
@@ -129,7 +130,10 @@ def test_whole_cycle_build_deploy_invite_respond_fetch_twice_status(
     code, out, _ = cli(
         "survey", "build", str(REPO / "surveys" / "priorisation_enjeux.yaml"), "--sortie", str(lss)
     )
-    assert code == 0 and lss.exists()
+    assert code == 0
+    assert [q.code for q in read_lss(lss).questions] == [
+        q.code for q in load_instrument(REPO / "surveys" / "priorisation_enjeux.yaml").questions
+    ]
 
     # deploy: imported, titled for the territory, active, participant table created, recorded.
     code, out, err = cli("survey", "deploy", "priorisation_enjeux", "-t", "auxois")
@@ -528,17 +532,25 @@ def test_fake_protocol_quirks_match_the_recordings(fake: FakeLimeSurvey) -> None
 
 
 def test_fake_status_errors_use_the_recorded_wording(fake: FakeLimeSurvey) -> None:
+    import citric
     from citric.exceptions import LimeSurveyStatusError
 
-    cases = [
-        ("get_session_key__wrong_password", lambda: server_for(fake, password="non").client),
-    ]
-    for name, run in cases:
-        with pytest.raises(LimeSurveyError):
-            run()
-        assert (
-            recorded(name)["citric_outcome"]["raised"]["message"] == "Invalid user name or password"
-        )
+    # A wrong password: the fake answers on the wire, and citric raises, as the server did.
+    wrong_password = recorded("get_session_key__wrong_password")
+    exchange = wrong_password["exchanges"][-1]
+    answer = post(
+        fake,
+        json.dumps(
+            {"method": "get_session_key", "params": ["admin", "non", "Authdb"], "id": 5}
+        ).encode(),
+    )
+    assert answer.status_code == exchange["http_status"]
+    assert answer.json() == {**exchange["response"], "id": 5}
+    with pytest.raises(LimeSurveyStatusError) as refused:
+        citric.Client(fake.url, "admin", "non")
+    assert str(refused.value) == wrong_password["citric_outcome"]["raised"]["message"]
+    with pytest.raises(LimeSurveyError):
+        _ = server_for(fake, password="non").client  # qualipipe wraps it in French
     with server_for(fake) as server:
         client = server.client
         for name, call in (
@@ -569,10 +581,11 @@ def test_fake_shapes_match_the_recordings(fake: FakeLimeSurvey, study: Study) ->
             "result"
         ][0]
         assert raw["result"][0]["errors"].keys() == theirs["errors"].keys()
-        assert (
-            raw["result"][0]["errors"]["token"][0]
-            == 'Access code "jetonunique123" has already been taken.'
-        )
+        # Same wording as the server's, for our token.
+        assert raw["result"][0]["errors"]["token"] == [
+            message.replace(theirs["token"], "jetonunique123")
+            for message in theirs["errors"]["token"]
+        ]
         invited = client.session.call("invite_participants", sid, None, True)["result"]
         recorded_invite = recorded("invite_participants")["exchanges"][-1]["response"]["result"]
         assert invited["status"] == recorded_invite["status"] == "0 left to send"

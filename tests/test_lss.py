@@ -137,7 +137,9 @@ def test_parse_rejects_a_document_that_is_not_a_survey() -> None:
         parse_lss(b"<document><unclosed>", name="x")
 
 
-def test_cli_build_writes_the_lss_and_reports_yaml_errors_without_writing(tmp_path: Path) -> None:
+def test_cli_build_writes_the_lss_and_reports_yaml_errors_without_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     runner = CliRunner()
     output = tmp_path / "sortie" / "fondateurs.lss"
     result = runner.invoke(
@@ -168,3 +170,6 @@ def test_cli_build_writes_the_lss_and_reports_yaml_errors_without_writing(tmp_pa
         main(["survey", "build", str(bad), "--sortie", str(target)])
     assert exited.value.code == 1
     assert not target.exists()
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"{bad}, ligne 5" in err and "le type liste demande une liste « options »" in err

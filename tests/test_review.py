@@ -326,14 +326,15 @@ def test_formula_injection_comes_back_as_text(study, tmp_path) -> None:  # noqa:
     book = load_workbook(exported.path)
     sheet = book[wb.REVIEW_SHEET]
     headers = [c.value for c in sheet[1]]
-    for row in sheet.iter_rows(min_row=2):
-        if row[headers.index(wb.COL_SEGMENT_ID)].value == ids[5]:
-            cell = row[headers.index(wb.COL_SEGMENT)]
-            assert cell.value == INJECTION
-            assert cell.data_type == "s"  # a string, not a formula
-            # Its neighbour's "context after" holds the same verbatim, also as text.
-        if row[headers.index(wb.COL_SEGMENT_ID)].value == ids[4]:
-            assert row[headers.index(wb.COL_AFTER)].data_type == "s"
+    row_of = {
+        row[headers.index(wb.COL_SEGMENT_ID)].value: row for row in sheet.iter_rows(min_row=2)
+    }
+    cell = row_of[ids[5]][headers.index(wb.COL_SEGMENT)]
+    assert cell.value == INJECTION
+    assert cell.data_type == "s"  # a string, not a formula
+    # Its neighbour's "context after" holds the same verbatim, also as text.
+    after = row_of[ids[4]][headers.index(wb.COL_AFTER)]
+    assert INJECTION in str(after.value) and after.data_type == "s"
     raw = _sheet_xml(exported.path)
     assert "<f>" not in raw  # no formula anywhere in the review sheet
     # An analyst comment typed as a formula is imported as the literal text.

@@ -156,6 +156,14 @@ def test_a_study_created_with_an_older_schema_is_migrated(make_study, tmp_path: 
         "INSERT INTO territories (id, name, ptce_name, ptce_type, stage, setting) "
         "VALUES ('auxois', 'Auxois', 'Pôle', 'filière', 'émergent', 'rural')"
     )
+    old_study = store.Study(study.config, conn)
+    with old_study.transaction():
+        add_source_with_segment(old_study)
+        segment_id = conn.execute("SELECT id FROM segments").fetchone()[0]
+        store.append_decision(
+            conn, Decision(segment_id, Action.ACCEPT, "Claire", code_id="MOT_MUTUALISER")
+        )
+    history_before = store.decision_history(conn)
     conn.close()
     assert "nlp_cache" not in {
         r[0] for r in sqlite3.connect(db_path).execute("SELECT name FROM sqlite_master")
@@ -178,6 +186,14 @@ def test_a_study_created_with_an_older_schema_is_migrated(make_study, tmp_path: 
             for r in reopened.conn.execute("SELECT version FROM schema_version ORDER BY version")
         ]
         assert versions == [1, 2]
+        # The analyst's work stored by the older version is all there.
+        assert store.decision_history(reopened.conn) == history_before
+        assert [
+            p.real_name for p in store.list_participants(reopened.conn, with_real_names=True)
+        ] == ["Hélène Moreau"]
+        assert [s.text for s in store.active_segments(reopened.conn)] == [
+            "Parce que seuls on n'y arrive pas."
+        ]
     finally:
         reopened.close()
 

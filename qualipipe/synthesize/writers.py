@@ -16,6 +16,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from qualipipe.synthesize.model import Cell, Figure, Table
+from qualipipe.xlsx_layout import fit_row_heights
 
 WORD_TABLE_STYLE = "Light Grid Accent 1"
 # Landscape A4: report tables have up to ~10 columns, one of them long verbatims.
@@ -137,9 +138,12 @@ def _write_sheet(ws, caption: str, table: Table) -> None:  # noqa: ANN001 - open
                 cell.number_format = "0%"
             if muted:
                 cell.font = MUTED_FONT
+    widths = []
     for j, name in enumerate(table.columns, start=1):
         longest = max([len(name)] + [len(str(r[j - 1] or "")) for r in table.rows])
-        ws.column_dimensions[get_column_letter(j)].width = max(10, min(70, longest + 2))
+        widths.append(max(10, min(70, longest + 2)))
+        ws.column_dimensions[get_column_letter(j)].width = widths[-1]
+    fit_row_heights(ws, first_row=header_row, header_row=header_row)
     ws.freeze_panes = ws.cell(header_row + 1, 1)
     if table.rows:
         last = get_column_letter(len(table.columns))
