@@ -472,27 +472,43 @@ def list_participants(
     ]
 
 
+def _source_values(source: Source) -> tuple[object, ...]:
+    """Column values shared by insert and update, in SOURCE_COLUMNS order."""
+    return (
+        source.kind.value,
+        source.participant_id,
+        source.territory_id,
+        source.path,
+        source.format,
+        source.instrument,
+        source.question_code,
+        source.text,
+        text_hash(source.text),
+        json.dumps(source.metadata, ensure_ascii=False),
+        now_iso(),
+    )
+
+
+SOURCE_COLUMNS = (
+    "kind, participant_id, territory_id, path, format, instrument, question_code, text, "
+    "content_hash, metadata, ingested_at"
+)
+
+
 def insert_source(conn: sqlite3.Connection, source: Source) -> int:
     cur = conn.execute(
-        """INSERT INTO sources (key, kind, participant_id, territory_id, path, format, instrument,
-                                question_code, text, content_hash, metadata, ingested_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        (
-            source.key,
-            source.kind.value,
-            source.participant_id,
-            source.territory_id,
-            source.path,
-            source.format,
-            source.instrument,
-            source.question_code,
-            source.text,
-            text_hash(source.text),
-            json.dumps(source.metadata, ensure_ascii=False),
-            now_iso(),
-        ),
+        f"INSERT INTO sources (key, {SOURCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (source.key, *_source_values(source)),
     )
     return int(cur.lastrowid or 0)
+
+
+def update_source(conn: sqlite3.Connection, source_id: int, source: Source) -> None:
+    """Replace a source's text and description in place (its id, key and segments stay)."""
+    assignments = ", ".join(f"{column.strip()} = ?" for column in SOURCE_COLUMNS.split(","))
+    conn.execute(
+        f"UPDATE sources SET {assignments} WHERE id = ?", (*_source_values(source), source_id)
+    )
 
 
 def insert_segment(conn: sqlite3.Connection, source_id: int, ordinal: int, s: Segment) -> int:

@@ -13,7 +13,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field, replace
 
 from qualipipe.records import Segment, Source
-from qualipipe.store import insert_segment, insert_source, now_iso, text_hash
+from qualipipe.store import insert_segment, insert_source, text_hash, update_source
 
 NEW = "nouveau"
 UNCHANGED = "inchangé"
@@ -59,28 +59,6 @@ _UPDATE_SEGMENT = """UPDATE segments SET ordinal = ?, start = ?, "end" = ?, spea
     section = ?, start_time = ?, end_time = ?, retired = 0 WHERE id = ?"""
 
 
-def _update_source(conn: sqlite3.Connection, source_id: int, source: Source) -> None:
-    conn.execute(
-        """UPDATE sources SET kind = ?, participant_id = ?, territory_id = ?, path = ?, format = ?,
-               instrument = ?, question_code = ?, text = ?, content_hash = ?, metadata = ?,
-               ingested_at = ? WHERE id = ?""",
-        (
-            source.kind.value,
-            source.participant_id,
-            source.territory_id,
-            source.path,
-            source.format,
-            source.instrument,
-            source.question_code,
-            source.text,
-            text_hash(source.text),
-            json.dumps(source.metadata, ensure_ascii=False),
-            now_iso(),
-            source_id,
-        ),
-    )
-
-
 def _same_source(row: sqlite3.Row, source: Source) -> bool:
     return (
         row["content_hash"] == text_hash(source.text)
@@ -121,7 +99,7 @@ def store_source(
     source_id = int(row["id"])
     if _same_source(row, source):
         return SourceChange(source.key, UNCHANGED, source_id, len(segments), kept=len(segments))
-    _update_source(conn, source_id, source)
+    update_source(conn, source_id, source)
     return _reanchor(conn, source_id, source.key, segments)
 
 
