@@ -6,7 +6,7 @@ punctuated (segments cut at pauses); with --punctuated, a second run ingests typ
 answers (Grand Débat, about 114,000 words) laid out as interviews, where long turns go through
 spaCy's sentence splitter.
 
-    /work/venv/bin/python benchmarks/ingest_speed.py [--limit N] [--punctuated]
+    python benchmarks/ingest_speed.py [--limit N] [--punctuated]
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ de parole « Prénom Nom : … » et produit :
   horodatée, le nom du locuteur en tête de chaque réplique (export avec locuteurs).
 
 Usage :
-    /work/venv/bin/python outils/generer_formats.py docx SOURCE.txt entretiens/CIBLE.docx
-    /work/venv/bin/python outils/generer_formats.py srt SOURCE.txt entretiens/CIBLE.srt
+    python outils/generer_formats.py docx SOURCE.txt entretiens/CIBLE.docx
+    python outils/generer_formats.py srt SOURCE.txt entretiens/CIBLE.srt
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ question », « Réponses courtes »), encodé en UTF-8 avec BOM, séparateur «
 guillemets, fins de ligne CRLF.
 
 Usage (depuis la racine du dépôt) :
-    /work/venv/bin/python examples/etude-demo/outils/generer_questionnaires.py
+    python examples/etude-demo/outils/generer_questionnaires.py
 """
 
 from __future__ import annotations

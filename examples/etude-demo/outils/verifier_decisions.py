@@ -11,7 +11,7 @@ Outil de maintenance des exemples. Deux niveaux de contrôle :
    désigner un seul segment, pas de doublon segment × code × codeur).
 
 Usage (depuis la racine du dépôt) :
-    /work/venv/bin/python examples/etude-demo/outils/verifier_decisions.py [--import]
+    python examples/etude-demo/outils/verifier_decisions.py [--import]
 """
 
 from __future__ import annotations
