@@ -38,7 +38,8 @@ from tests.fake_limesurvey import FakeLimeSurvey, add_response_by_code
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "mot-de-passe-secret"
-FAST = RetryPolicy(attempts=3, timeout=0.5, backoff=0.0)
+# Generous enough that a loaded CI machine never times out a normal answer of the in-process fake.
+FAST = RetryPolicy(attempts=3, timeout=1.0, backoff=0.0)
 
 
 @pytest.fixture
@@ -338,7 +339,7 @@ def test_timeout_is_retried_and_then_succeeds(fake: FakeLimeSurvey, study: Study
     sid = deployed(study, fake)
     with server_for(fake) as server:
         add_response_by_code(server.client, sid, {"P01": "MEMB"})
-        fake.stall("export_responses", times=1, seconds=1.5)
+        fake.stall("export_responses", times=1, seconds=2.5)
         report = fetch(study, server)
     assert report.added == 1
     assert fake.calls.count("export_responses") == 2
@@ -351,8 +352,8 @@ def test_timeout_on_every_try_leaves_the_study_unchanged(
     with server_for(fake) as server:
         add_response_by_code(server.client, sid, {"P01": "MEMB"})
         before = snapshot(study)
-        fake.stall("export_responses", times=3, seconds=1.5)
-        with pytest.raises(LimeSurveyError, match=r"n'a pas répondu en 0\.5 s .*3 tentatives"):
+        fake.stall("export_responses", times=3, seconds=2.5)
+        with pytest.raises(LimeSurveyError, match=r"n'a pas répondu en 1 s .*3 tentatives"):
             fetch(study, server)
     assert snapshot(study) == before
 
@@ -360,7 +361,7 @@ def test_timeout_on_every_try_leaves_the_study_unchanged(
 def test_import_timeout_is_not_retried_and_leaves_nothing(
     fake: FakeLimeSurvey, study: Study
 ) -> None:
-    fake.stall("import_survey", times=1, seconds=1.5)
+    fake.stall("import_survey", times=1, seconds=2.5)
     with (
         server_for(fake) as server,
         pytest.raises(LimeSurveyError, match="vérifiez dans LimeSurvey"),
@@ -376,7 +377,7 @@ def test_import_timeout_is_not_retried_and_leaves_nothing(
 
 
 def test_failed_deploy_removes_the_surveys_it_created(fake: FakeLimeSurvey, study: Study) -> None:
-    fake.stall("activate_tokens", times=3, seconds=1.5)
+    fake.stall("activate_tokens", times=3, seconds=2.5)
     with server_for(fake) as server, pytest.raises(LimeSurveyError, match="création de la table"):
         deploy(
             study,
