@@ -74,7 +74,7 @@ def cli(
     monkeypatch.setenv("LIMESURVEY_URL", fake.base_url)
     monkeypatch.setenv("LIMESURVEY_USER", "admin")
     monkeypatch.setenv("LIMESURVEY_PASSWORD", PASSWORD)
-    monkeypatch.setenv("LIMESURVEY_TIMEOUT", "0.5")
+    monkeypatch.setenv("LIMESURVEY_TIMEOUT", "2")
     monkeypatch.setenv("LIMESURVEY_BACKOFF", "0")
     monkeypatch.setenv("COLUMNS", "250")
 
