@@ -53,7 +53,17 @@ def _open(study: Path | None):  # noqa: ANN202 - returns qualipipe.store.Study
     return open_study(study or Path.cwd())
 
 
-@click.group(context_settings=CONTEXT)
+class FrenchGroup(click.Group):
+    """A click group whose usage line reads in French; its sub-groups are FrenchGroups too."""
+
+    group_class = type  # click: sub-groups made with @group.group() use this same class
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - click's signature
+        kwargs.setdefault("subcommand_metavar", "COMMANDE [ARGUMENTS]...")
+        super().__init__(*args, **kwargs)
+
+
+@click.group(cls=FrenchGroup, context_settings=CONTEXT)
 @click.version_option(
     __version__, "--version", prog_name="qualipipe", message="%(prog)s %(version)s"
 )

@@ -19,6 +19,7 @@ ENGLISH_MARKERS = (
     "Commands:",
     "Error:",
     "Missing argument",
+    "COMMAND [ARGS]",
 )
 
 
