@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -83,3 +83,38 @@ def make_study(tmp_path: Path) -> Iterator[Callable[..., object]]:
     yield factory
     for study in opened:
         study.close()
+
+
+def insert_lines_source(
+    conn,  # noqa: ANN001 - sqlite3.Connection
+    key: str,
+    lines: Sequence[str],
+    *,
+    speakers: str | Sequence[str] = "",
+    interviewer: Collection[int] = (),
+    kind: str = "transcript",
+    **source_fields: object,
+) -> list[int]:
+    """Insert a source whose text is `lines` joined by newlines, one segment per line.
+
+    `speakers` is one label for every line or one per line; `interviewer` holds the indexes of
+    the interviewer's lines; other keyword arguments are `Source` fields. Returns segment ids.
+    """
+    from qualipipe.records import Segment, Source, SourceKind
+    from qualipipe.store import insert_segments, insert_source
+
+    labels = [speakers] * len(lines) if isinstance(speakers, str) else list(speakers)
+    segments, start = [], 0
+    for index, line in enumerate(lines):
+        segments.append(
+            Segment(
+                start=start,
+                end=start + len(line),
+                text=line,
+                speaker=labels[index],
+                is_interviewer=index in interviewer,
+            )
+        )
+        start += len(line) + 1
+    source = Source(key=key, kind=SourceKind(kind), text="\n".join(lines), **source_fields)  # type: ignore[arg-type]
+    return insert_segments(conn, insert_source(conn, source), segments)

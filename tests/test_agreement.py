@@ -28,9 +28,6 @@ from qualipipe.records import (
     Decision,
     Participant,
     Role,
-    Segment,
-    Source,
-    SourceKind,
     Suggestion,
 )
 from qualipipe.review import import_decisions
@@ -38,12 +35,11 @@ from qualipipe.store import (
     append_decision,
     current_coding,
     decision_history,
-    insert_segments,
-    insert_source,
     replace_suggestions,
     save_codebook_version,
     upsert_participant,
 )
+from tests.conftest import insert_lines_source
 
 
 def test_two_coders_with_known_agreement_match_sklearn_and_krippendorff() -> None:
@@ -159,23 +155,14 @@ def study(make_study):  # noqa: ANN001, ANN201
             s.conn,
             Participant("F1", "auxois", Role.FOUNDER, "Fondatrice 1", real_name="Léa Martin"),
         )
-        text = "\n".join(SENTENCES)
-        segments, start = [], 0
-        for sentence in SENTENCES:
-            segments.append(Segment(start=start, end=start + len(sentence), text=sentence))
-            start += len(sentence) + 1
-        source = insert_source(
+        ids = insert_lines_source(
             s.conn,
-            Source(
-                key="f1.txt",
-                kind=SourceKind.TRANSCRIPT,
-                text=text,
-                participant_id="F1",
-                territory_id="auxois",
-                path="f1.txt",
-            ),
+            "f1.txt",
+            SENTENCES,
+            participant_id="F1",
+            territory_id="auxois",
+            path="f1.txt",
         )
-        ids = insert_segments(s.conn, source, segments)
         replace_suggestions(
             s.conn,
             ids,

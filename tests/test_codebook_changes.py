@@ -16,7 +16,7 @@ import pytest
 from qualipipe.cli import main
 from qualipipe.codebook import load_into_study
 from qualipipe.errors import InputError
-from qualipipe.records import Action, Decision, Segment, Source, SourceKind, Suggestion
+from qualipipe.records import Action, Decision, Suggestion
 from qualipipe.store import (
     Study,
     append_decision,
@@ -24,10 +24,9 @@ from qualipipe.store import (
     current_coding,
     decision_history,
     get_meta,
-    insert_segments,
-    insert_source,
     replace_suggestions,
 )
+from tests.conftest import insert_lines_source
 
 # (id, label, parent) per code; families are BES and ENJ.
 BASE = [
@@ -77,14 +76,7 @@ def coded_study(make_study, tmp_path: Path) -> CodedStudy:  # noqa: ANN001
     load_into_study(study, write(tmp_path, "v1.yaml", BASE))
     with study.transaction() as conn:
         text = "Il faut des sous.\nOn cherche un local.\nPas de bus le soir.\nLes subventions baissent."
-        source_id = insert_source(
-            conn, Source(key="entretiens/a.txt", kind=SourceKind.TRANSCRIPT, text=text)
-        )
-        segments, start = [], 0
-        for line in text.split("\n"):
-            segments.append(Segment(start=start, end=start + len(line), text=line))
-            start += len(line) + 1
-        ids = insert_segments(conn, source_id, segments)
+        ids = insert_lines_source(conn, "entretiens/a.txt", text.split("\n"))
         for segment_id, code_id, action in (
             (ids[0], "BES_FINANCEMENT", Action.ACCEPT),
             (ids[3], "BES_SUBVENTIONS", Action.ADD),

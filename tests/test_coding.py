@@ -19,17 +19,14 @@ from qualipipe.records import (
     Code,
     Codebook,
     Decision,
-    Segment,
-    Source,
     SourceKind,
 )
 from qualipipe.store import (
     append_decision,
     get_meta,
-    insert_segments,
-    insert_source,
     save_codebook_version,
 )
+from tests.conftest import insert_lines_source
 
 CODEBOOK = Codebook(
     name="test",
@@ -84,22 +81,17 @@ TEXTS = {
 
 def add_source(study, key, texts, *, kind=SourceKind.TRANSCRIPT, interviewer=(), feeds=None):  # noqa: ANN001, ANN201
     """Insert one source whose segments are `texts`; returns the new segment ids."""
-    text = "\n".join(texts)
     metadata = {"feeds": feeds} if feeds is not None else {}
     with study.transaction() as conn:
-        source_id = insert_source(
+        return insert_lines_source(
             conn,
-            Source(key=key, kind=kind, text=text, territory_id="auxois", metadata=metadata),
+            key,
+            texts,
+            interviewer=interviewer,
+            kind=kind.value,
+            territory_id="auxois",
+            metadata=metadata,
         )
-        segments, offset = [], 0
-        for index, t in enumerate(texts):
-            segments.append(
-                Segment(
-                    start=offset, end=offset + len(t), text=t, is_interviewer=index in interviewer
-                )
-            )
-            offset += len(t) + 1
-        return insert_segments(conn, source_id, segments)
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import numpy as np
 
 from qualipipe.coding import features as features_module
 from qualipipe.coding.features import compute_features, fold
-from qualipipe.records import Source, SourceKind
-from qualipipe.store import active_segments, insert_segments, insert_source
+from qualipipe.store import active_segments
+from tests.conftest import insert_lines_source
 
 TEXTS = [
     "Nous coopérons déjà avec les agriculteurs du canton pour la restauration collective.",
@@ -17,19 +17,10 @@ TEXTS = [
 
 
 def _study_with_segments(make_study, texts):  # noqa: ANN001, ANN202
-    from qualipipe.records import Segment
 
     study = make_study()
-    text = "\n".join(texts)
     with study.transaction() as conn:
-        source_id = insert_source(
-            conn, Source(key="e1.txt", kind=SourceKind.TRANSCRIPT, text=text, territory_id="auxois")
-        )
-        segments, offset = [], 0
-        for t in texts:
-            segments.append(Segment(start=offset, end=offset + len(t), text=t))
-            offset += len(t) + 1
-        insert_segments(conn, source_id, segments)
+        insert_lines_source(conn, "e1.txt", texts, territory_id="auxois")
     return study
 
 

@@ -37,6 +37,7 @@ from qualipipe.store import (
     set_meta,
     upsert_participant,
 )
+from tests.conftest import insert_lines_source
 
 CODES = (
     Code("MOT", "Motivations", "MOT", codable=False),
@@ -70,30 +71,17 @@ def load_codebook(study, codes=CODES, version="1") -> int:  # noqa: ANN001
 
 
 def add_transcript(study, key: str, participant_id: str, territory: str, turns) -> list[int]:  # noqa: ANN001
-    text = ""
-    segments: list[Segment] = []
-    for speaker, interviewer, said in turns:
-        start = len(text)
-        text += said
-        segments.append(
-            Segment(
-                start=start, end=len(text), text=said, speaker=speaker, is_interviewer=interviewer
-            )
-        )
-        text += "\n"
-    source_id = insert_source(
+    return insert_lines_source(
         study.conn,
-        Source(
-            key=key,
-            kind=SourceKind.TRANSCRIPT,
-            text=text,
-            participant_id=participant_id,
-            territory_id=territory,
-            path=key,
-            format="txt",
-        ),
+        key,
+        [said for _, _, said in turns],
+        speakers=[speaker for speaker, _, _ in turns],
+        interviewer={i for i, (_, is_interviewer, _) in enumerate(turns) if is_interviewer},
+        participant_id=participant_id,
+        territory_id=territory,
+        path=key,
+        format="txt",
     )
-    return insert_segments(study.conn, source_id, segments)
 
 
 def suggest(study, pairs: list[tuple[int, str, float]]) -> None:  # noqa: ANN001

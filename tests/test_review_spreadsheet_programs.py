@@ -24,20 +24,16 @@ from qualipipe.records import (
     Codebook,
     Participant,
     Role,
-    Segment,
-    Source,
-    SourceKind,
     Suggestion,
 )
 from qualipipe.review import ReviewFilter, export_review, import_decisions
 from qualipipe.store import (
     decision_history,
-    insert_segments,
-    insert_source,
     replace_suggestions,
     save_codebook_version,
     upsert_participant,
 )
+from tests.conftest import insert_lines_source
 
 CODES = (
     Code("BES", "Besoins", "BES", codable=False),
@@ -66,24 +62,16 @@ def study(make_study):  # noqa: ANN001, ANN201
     with s.transaction():
         save_codebook_version(s.conn, Codebook(name="PTCE", version="1", codes=CODES), "v1")
         upsert_participant(s.conn, Participant("F1", "auxois", Role.FOUNDER, "Fondatrice 1"))
-        text = "\n".join(TURNS)
-        segments, start = [], 0
-        for said in TURNS:
-            segments.append(Segment(start=start, end=start + len(said), text=said, speaker="F1"))
-            start += len(said) + 1
-        source_id = insert_source(
+        ids = insert_lines_source(
             s.conn,
-            Source(
-                key="entretiens/f1.txt",
-                kind=SourceKind.TRANSCRIPT,
-                text=text,
-                participant_id="F1",
-                territory_id="auxois",
-                path="entretiens/f1.txt",
-                format="txt",
-            ),
+            "entretiens/f1.txt",
+            TURNS,
+            speakers="F1",
+            participant_id="F1",
+            territory_id="auxois",
+            path="entretiens/f1.txt",
+            format="txt",
         )
-        ids = insert_segments(s.conn, source_id, segments)
         replace_suggestions(
             s.conn,
             ids,

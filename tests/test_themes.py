@@ -23,19 +23,15 @@ from qualipipe.records import (
     Decision,
     Participant,
     Role,
-    Segment,
-    Source,
-    SourceKind,
     Suggestion,
 )
 from qualipipe.store import (
     append_decision,
-    insert_segments,
-    insert_source,
     replace_suggestions,
     save_codebook_version,
     upsert_participant,
 )
+from tests.conftest import insert_lines_source
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PTCE_CODEBOOK = REPO_ROOT / "codebooks" / "ptce.yaml"
@@ -89,24 +85,14 @@ def add_transcript(
     study, key: str, participant: str, territory: str, turns: list[tuple[str, bool]]
 ) -> list[int]:  # noqa: ANN001
     """A transcript whose segments are the given (text, is_interviewer) turns; returns their ids."""
-    text = "\n".join(turn for turn, _ in turns)
-    segments, cursor = [], 0
-    for turn, is_interviewer in turns:
-        segments.append(
-            Segment(start=cursor, end=cursor + len(turn), text=turn, is_interviewer=is_interviewer)
-        )
-        cursor += len(turn) + 1
-    source_id = insert_source(
+    return insert_lines_source(
         study.conn,
-        Source(
-            key=key,
-            kind=SourceKind.TRANSCRIPT,
-            text=text,
-            participant_id=participant,
-            territory_id=territory,
-        ),
+        key,
+        [turn for turn, _ in turns],
+        interviewer={i for i, (_, is_interviewer) in enumerate(turns) if is_interviewer},
+        participant_id=participant,
+        territory_id=territory,
     )
-    return insert_segments(study.conn, source_id, segments)
 
 
 @pytest.fixture
