@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
@@ -118,3 +119,19 @@ def insert_lines_source(
         start += len(line) + 1
     source = Source(key=key, kind=SourceKind(kind), text="\n".join(lines), **source_fields)  # type: ignore[arg-type]
     return insert_segments(conn, insert_source(conn, source), segments)
+
+
+def output_texts(folder: Path) -> dict[Path, str]:
+    """Text of every output file, images excluded (xlsx/docx: all their XML parts)."""
+    texts = {}
+    for path in sorted(folder.rglob("*")):
+        if path.suffix in (".xlsx", ".docx"):
+            with zipfile.ZipFile(path) as archive:
+                texts[path] = "\n".join(
+                    archive.read(n).decode("utf-8")
+                    for n in archive.namelist()
+                    if n.endswith(".xml")
+                )
+        elif path.suffix in (".md", ".gexf", ".graphml"):
+            texts[path] = path.read_text(encoding="utf-8")
+    return texts

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from qualipipe.records import (
 )
 from qualipipe.synthesize import synthesize_study
 from qualipipe.synthesize.figures import FIGURE_DPI, FIGURE_PIXELS
+from tests.conftest import output_texts
 
 CODES = [
     Code("MOT", "Motivations", "MOT", codable=False),
@@ -616,22 +616,6 @@ def test_evaluation_distributions_and_coded_answers(synthesized) -> None:  # noq
         ("E12", "TR_FREIN", 1)
     ]
     assert (out / "auxois" / "figures" / "evaluation_e03.png").is_file()
-
-
-def output_texts(folder: Path) -> dict[Path, str]:
-    """Text of every output file, images excluded (xlsx/docx: all their XML parts)."""
-    texts = {}
-    for path in sorted(folder.rglob("*")):
-        if path.suffix in (".xlsx", ".docx"):
-            with zipfile.ZipFile(path) as archive:
-                texts[path] = "\n".join(
-                    archive.read(n).decode("utf-8")
-                    for n in archive.namelist()
-                    if n.endswith(".xml")
-                )
-        elif path.suffix in (".md", ".gexf", ".graphml"):
-            texts[path] = path.read_text(encoding="utf-8")
-    return texts
 
 
 def name_pieces() -> list[str]:

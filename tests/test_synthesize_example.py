@@ -8,7 +8,6 @@ import csv
 import re
 import shutil
 import unicodedata
-import zipfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from openpyxl import load_workbook
 
 from qualipipe import store
 from qualipipe.records import Action, Role
+from tests.conftest import output_texts
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "etude-demo"
@@ -137,21 +137,6 @@ def test_example_validated_figures_match_the_decisions(example, territory: str) 
     assert len(doc.tables) >= 8
 
 
-def scan_texts(folder: Path) -> dict[Path, str]:
-    texts = {}
-    for path in sorted(folder.rglob("*")):
-        if path.suffix in (".xlsx", ".docx"):
-            with zipfile.ZipFile(path) as archive:
-                texts[path] = "\n".join(
-                    archive.read(n).decode("utf-8")
-                    for n in archive.namelist()
-                    if n.endswith(".xml")
-                )
-        elif path.suffix in (".md", ".gexf", ".graphml"):
-            texts[path] = path.read_text(encoding="utf-8")
-    return texts
-
-
 def fold(text: str) -> str:
     return "".join(
         c for c in unicodedata.normalize("NFD", text.casefold()) if not unicodedata.combining(c)
@@ -166,7 +151,7 @@ def test_example_outputs_carry_no_manifest_name(example) -> None:  # noqa: ANN00
     pattern = re.compile(
         rf"(?<!\w)(?:{'|'.join(re.escape(fold(p)) for p in sorted(pieces))})(?!\w)"
     )
-    texts = scan_texts(out)
+    texts = output_texts(out)
     assert any(p.name == "comparaison.xlsx" for p in texts) and len(texts) >= 9
     for path, text in texts.items():
         assert not pattern.findall(fold(text)), (pattern.findall(fold(text))[:5], path)
