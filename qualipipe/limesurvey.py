@@ -40,6 +40,7 @@ from citric.exceptions import (
 )
 
 from qualipipe.errors import QualipipeError
+from qualipipe.ingest.survey_answers import is_fixed_column
 from qualipipe.records import Participant, Role, SurveyResponse
 from qualipipe.store import Study, list_participants, now_iso, text_hash
 from qualipipe.surveys import Instrument
@@ -50,16 +51,6 @@ ENV_URL, ENV_USER, ENV_PASSWORD = "LIMESURVEY_URL", "LIMESURVEY_USER", "LIMESURV
 # Participant table extra columns: attribute_1 = role, attribute_2 = participant id,
 # attribute_3 = territory id. No real name is sent to LimeSurvey.
 PARTICIPANT_ATTRIBUTES = [1, 2, 3]
-FIXED_COLUMNS = (
-    "id",
-    "submitdate",
-    "lastpage",
-    "startlanguage",
-    "seed",
-    "token",
-    "startdate",
-    "datestamp",
-)
 ROLE_OF_INSTRUMENT = {"entretien_fondateurs": Role.FOUNDER, "entretien_acteurs": Role.ACTOR}
 
 # LimeSurvey status messages (6.4.2 wording; matched loosely because they are not uniform).
@@ -503,7 +494,7 @@ def response_from_row(
     values = {
         str(key): "" if value is None else str(value)
         for key, value in row.items()
-        if key not in FIXED_COLUMNS
+        if not is_fixed_column(str(key))
     }
     return SurveyResponse(
         survey_id=survey_id,

@@ -61,7 +61,8 @@ class SurveyIngestReport:
     sources: list[SourceChange] = field(default_factory=list)
 
 
-def _is_fixed(column: str) -> bool:
+def is_fixed_column(column: str) -> bool:
+    """A LimeSurvey bookkeeping column (response or participant table), not a question."""
     return column.lower() in FIXED_COLUMNS or column.lower().startswith("attribute_")
 
 
@@ -69,7 +70,7 @@ def check_columns(headers: list[str], instrument: Instrument, file: str) -> None
     """Export columns must be those of the instrument (code headings); French error otherwise."""
     expected = [c.name for c in instrument.export_columns()]
     known = set(expected)
-    unknown = [h for h in headers if h and not _is_fixed(h) and h not in known]
+    unknown = [h for h in headers if h and not is_fixed_column(h) and h not in known]
     advice = (
         "exportez les réponses avec les codes des questions comme en-têtes, ou choisissez le "
         "bon --instrument."
