@@ -26,8 +26,13 @@ class ActorType(StrEnum):
 
 
 class SourceKind(StrEnum):
-    TRANSCRIPT = "transcript"
-    SURVEY = "survey"
+    """What a source is; wording in outputs and which codes apply follow it."""
+
+    TRANSCRIPT = "transcript"  # interview transcript (entretien)
+    SURVEY = "survey"  # survey answer (réponse de questionnaire)
+    WRITTEN = "written"  # written contribution (contribution écrite)
+    WORKSHOP = "workshop"  # workshop notes (notes d'atelier)
+    REPORT = "report"  # meeting report (compte rendu de réunion)
 
 
 class Action(StrEnum):
