@@ -11,15 +11,6 @@ import pytest
 from openpyxl import load_workbook
 from sklearn.metrics import cohen_kappa_score
 
-from qualipipe import review_workbook as wb
-from qualipipe.agreement import (
-    APPLIED,
-    MACHINE_CODER,
-    NOT_APPLIED,
-    agreement,
-    compare,
-    export_disagreements,
-)
 from qualipipe.errors import InputError, StudyError
 from qualipipe.records import (
     Action,
@@ -30,7 +21,16 @@ from qualipipe.records import (
     Role,
     Suggestion,
 )
-from qualipipe.review import import_decisions
+from qualipipe.review import workbook as wb
+from qualipipe.review.agreement import (
+    APPLIED,
+    MACHINE_CODER,
+    NOT_APPLIED,
+    agreement,
+    compare,
+    export_disagreements,
+)
+from qualipipe.review.importer import import_decisions
 from qualipipe.store import (
     append_decision,
     current_coding,

@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from qualipipe.cli import main
-from qualipipe.codebook import check_codebook, codebook_from_text, codebook_to_yaml, load_codebook
+from qualipipe.codebook.model import (
+    check_codebook,
+    codebook_from_text,
+    codebook_to_yaml,
+    load_codebook,
+)
 from qualipipe.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]

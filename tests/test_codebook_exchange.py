@@ -8,13 +8,13 @@ import pytest
 from lxml import etree
 
 from qualipipe.cli import main
-from qualipipe.codebook import check_codebook, load_codebook
-from qualipipe.codebook_exchange import (
+from qualipipe.codebook.exchange import (
     QDC_NAMESPACE,
     code_guid,
     codebook_to_qdc,
     read_qdc,
 )
+from qualipipe.codebook.model import check_codebook, load_codebook
 from qualipipe.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def run(args: list[str]) -> None:
 
 
 def test_qdc_validates_against_the_refi_qda_xsd() -> None:
-    from qualipipe.codebook_exchange import XSD_PATH
+    from qualipipe.codebook.exchange import XSD_PATH
 
     # The packaged copy of the standard XSD (checked byte for byte against ../shared below), so
     # that this check also runs where ../shared is absent.
@@ -155,7 +155,7 @@ def test_xlsx_codebook_reads_back(tmp_path: Path) -> None:
 def test_docx_codebook_reads_back(tmp_path: Path, make_study) -> None:  # noqa: ANN001
     from docx import Document
 
-    from qualipipe.codebook import load_into_study
+    from qualipipe.codebook.model import load_into_study
 
     study = make_study()
     load_into_study(study, PTCE)
@@ -185,7 +185,7 @@ def test_docx_codebook_reads_back(tmp_path: Path, make_study) -> None:  # noqa: 
 
 
 def test_packaged_xsd_is_the_standard_one(shared_dir: Path) -> None:
-    from qualipipe.codebook_exchange import XSD_PATH
+    from qualipipe.codebook.exchange import XSD_PATH
 
     standard = shared_dir / "refi-qda" / "Codebook.xsd"
     if not standard.exists():
@@ -197,7 +197,7 @@ def test_xlsx_codebook_rows_are_tall_enough_for_their_definitions(tmp_path: Path
     # LibreOffice shows a row without a stored height one line tall: long definitions would overlap.
     from openpyxl import load_workbook
 
-    from qualipipe.codebook_exchange import codebook_to_xlsx
+    from qualipipe.codebook.exchange import codebook_to_xlsx
     from qualipipe.xlsx_layout import LINE_HEIGHT, wrapped_lines
 
     codebook = load_codebook(PTCE)

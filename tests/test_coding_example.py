@@ -49,7 +49,7 @@ def example(tmp_path_factory, nlp):  # noqa: ANN001, ANN201
         str(root),
     )
     run_cli("codebook", "load", str(REPO / "codebooks/ptce.yaml"), "-s", str(root))
-    from qualipipe.review import import_decisions
+    from qualipipe.review.importer import import_decisions
 
     study = open_study(root)
     result = import_decisions(study, DECISIONS)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from qualipipe.codebook import load_codebook
+from qualipipe.codebook.model import load_codebook
 from qualipipe.coding.base import CodeIndex, LabelledSet, SegmentBatch
 from qualipipe.coding.evaluate import (
     code_quality_table,

@@ -93,7 +93,7 @@ def survey_study(make_study, tmp_path: Path):  # noqa: ANN001, ANN201
 
 def test_limesurvey_csv_export(make_study, tmp_path: Path) -> None:
     export = require_shared("fixtures", "limesurvey", "responses_csv_code_short.csv")
-    from qualipipe.surveys import load_instrument
+    from qualipipe.surveys.instruments import load_instrument
 
     study = survey_study(make_study, tmp_path)
     instrument = load_instrument(DATA / "enquete_test.yaml")
@@ -166,7 +166,7 @@ def test_limesurvey_export_through_cli_path(make_study, tmp_path: Path) -> None:
 
 def test_export_not_matching_instrument(make_study, tmp_path: Path) -> None:
     export = require_shared("fixtures", "limesurvey", "responses_csv_code_short.csv")
-    from qualipipe.surveys import load_instrument
+    from qualipipe.surveys.instruments import load_instrument
 
     repo = Path(__file__).resolve().parents[1]
     instrument = load_instrument(repo / "surveys" / "priorisation_enjeux.yaml")
@@ -181,7 +181,7 @@ def test_limesurvey_xlsx_export_reads_like_the_csv(make_study, tmp_path: Path) -
     export = require_shared("fixtures", "limesurvey", "responses_csv_code_short.csv")
     from openpyxl import Workbook
 
-    from qualipipe.surveys import load_instrument
+    from qualipipe.surveys.instruments import load_instrument
 
     instrument = load_instrument(DATA / "enquete_test.yaml")
     from_csv = read_survey_export(export, instrument, "auxois")

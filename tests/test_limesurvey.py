@@ -19,7 +19,10 @@ import pytest
 import requests
 
 from qualipipe.cli import main
-from qualipipe.limesurvey import (
+from qualipipe.records import Participant, Role
+from qualipipe.store import Study, upsert_participant
+from qualipipe.surveys.instruments import load_instrument
+from qualipipe.surveys.limesurvey import (
     Credentials,
     LimeSurveyError,
     LimeSurveyServer,
@@ -30,10 +33,7 @@ from qualipipe.limesurvey import (
     parse_csv_export,
     parse_json_export,
 )
-from qualipipe.lss import read_lss
-from qualipipe.records import Participant, Role
-from qualipipe.store import Study, upsert_participant
-from qualipipe.surveys import load_instrument
+from qualipipe.surveys.lss import read_lss
 from tests.fake_limesurvey import FakeLimeSurvey, add_response_by_code
 
 REPO = Path(__file__).resolve().parents[1]
@@ -644,7 +644,7 @@ def test_real_recorded_exports_are_parsed() -> None:
 
 
 def test_fake_summary_shapes_follow_the_survey_state(fake: FakeLimeSurvey) -> None:
-    from qualipipe.lss import build_lss
+    from qualipipe.surveys.lss import build_lss
 
     lss = build_lss(load_instrument(REPO / "surveys" / "evaluation_diagnostic.yaml"))
     with server_for(fake) as server:

@@ -16,7 +16,10 @@ from typing import Any
 
 import pytest
 
-from qualipipe.limesurvey import (
+from qualipipe.records import Participant, Role
+from qualipipe.store import upsert_participant
+from qualipipe.surveys.instruments import load_instrument
+from qualipipe.surveys.limesurvey import (
     LimeSurveyServer,
     credentials_from_env,
     deploy,
@@ -24,9 +27,6 @@ from qualipipe.limesurvey import (
     invite,
     status,
 )
-from qualipipe.records import Participant, Role
-from qualipipe.store import upsert_participant
-from qualipipe.surveys import load_instrument
 from tests.fake_limesurvey import add_response_by_code
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from lxml import etree
 
 from qualipipe.cli import app
-from qualipipe.lss import build_lss, parse_lss, read_lss
-from qualipipe.surveys import Instrument, QuestionType, load_instrument
+from qualipipe.surveys.instruments import Instrument, QuestionType, load_instrument
+from qualipipe.surveys.lss import build_lss, parse_lss, read_lss
 
 REPO = Path(__file__).resolve().parents[1]
 NAMES = [

@@ -129,7 +129,8 @@ def _output_texts(folder: Path) -> dict[Path, str]:
 
 
 def test_no_manifest_name_in_any_synthesis_output_of_the_example_study(tmp_path: Path) -> None:
-    from qualipipe import codebook, synthesize
+    from qualipipe import synthesize
+    from qualipipe.codebook import model as codebook
     from qualipipe.ingest import ingest_paths
     from qualipipe.records import Action, Decision
     from qualipipe.store import append_decision, current_codebook, list_participants, open_study

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from qualipipe import review_workbook as wb
 from qualipipe.errors import InputError
 from qualipipe.records import (
     Action,
@@ -20,13 +19,10 @@ from qualipipe.records import (
     SourceKind,
     Suggestion,
 )
-from qualipipe.review import (
-    Order,
-    ReviewFilter,
-    export_review,
-    import_decisions,
-    suggestion_uncertainty,
-)
+from qualipipe.review import workbook as wb
+from qualipipe.review.common import Order, ReviewFilter, suggestion_uncertainty
+from qualipipe.review.export import export_review
+from qualipipe.review.importer import import_decisions
 from qualipipe.store import (
     current_coding,
     decision_history,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from qualipipe import review_workbook as wb
 from qualipipe.records import Action
+from qualipipe.review import workbook as wb
 from qualipipe.store import decision_history, open_study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -147,7 +147,7 @@ def test_example_analyst_decision_file_imports_cleanly(
 ) -> None:  # noqa: ANN001
     example_study = example_without_suggestions
     source = EXAMPLE / "revue" / "decisions_analyste.csv"
-    from qualipipe.review import import_decisions
+    from qualipipe.review.importer import import_decisions
 
     lines = source.read_text(encoding="utf-8-sig").splitlines()
     kept = [lines[0]] + [line for line in lines[1:] if line.split(";", 1)[0] in FILES]
@@ -210,7 +210,7 @@ def test_example_reingest_of_a_corrected_transcript_keeps_every_decision(
     changed_row[headers.index(wb.COL_COMMENT)].value = "vu, puis corrigé"
     book.save(exported)
     from qualipipe.errors import InputError
-    from qualipipe.review import import_decisions
+    from qualipipe.review.importer import import_decisions
 
     with pytest.raises(InputError) as caught:
         import_decisions(study, exported, "Alice")

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from qualipipe import review_workbook as wb
 from qualipipe import xlsx_layout as layout
 from qualipipe.errors import InputError
 from qualipipe.records import (
@@ -26,7 +25,10 @@ from qualipipe.records import (
     Role,
     Suggestion,
 )
-from qualipipe.review import ReviewFilter, export_review, import_decisions
+from qualipipe.review import workbook as wb
+from qualipipe.review.common import ReviewFilter
+from qualipipe.review.export import export_review
+from qualipipe.review.importer import import_decisions
 from qualipipe.store import (
     decision_history,
     replace_suggestions,

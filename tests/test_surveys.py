@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qualipipe.errors import InputError
-from qualipipe.surveys import ColumnKind, QuestionType, load_instrument
+from qualipipe.surveys.instruments import ColumnKind, QuestionType, load_instrument
 
 REPO = Path(__file__).resolve().parents[1]
 INSTRUMENTS = {
@@ -57,7 +57,7 @@ def test_priorisation_has_ranking_points_and_importance_feasibility_over_the_sam
 
 
 def test_feeds_name_families_or_codes_of_the_shipped_codebook() -> None:
-    from qualipipe.codebook import load_codebook
+    from qualipipe.codebook.model import load_codebook
 
     known = {code.id for code in load_codebook(REPO / "codebooks" / "ptce.yaml").codes}
     for name in INSTRUMENTS:
@@ -84,7 +84,7 @@ def test_export_columns_match_a_real_limesurvey_export() -> None:
     from tests.conftest import require_shared
 
     folder = require_shared("fixtures", "limesurvey")
-    from qualipipe.lss import read_lss
+    from qualipipe.surveys.lss import read_lss
 
     instrument = read_lss(folder / "survey_424242_structure.lss")
     header = next(

@@ -38,7 +38,7 @@ def example(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     needed = [EXAMPLE / "qualipipe.toml", EXAMPLE / "participants.csv", CODEBOOK, DECISIONS]
     # The example study ships with the repository: a missing file is a failure, not a skip.
     assert all(p.exists() for p in needed), [p for p in needed if not p.exists()]
-    from qualipipe import review
+    from qualipipe.review import importer as review
 
     root = tmp_path_factory.mktemp("exemple") / "etude-demo"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("outils", "study.db*"))
@@ -160,7 +160,7 @@ def test_example_outputs_carry_no_manifest_name(example) -> None:  # noqa: ANN00
 def survey_totals(territory: str) -> tuple[dict[str, int], dict[str, float]]:
     """Borda score per issue label and points per issue code, counted from the raw LimeSurvey
     export of the example (submitted responses; the ranking question has 5 ranks: 1st = 5)."""
-    from qualipipe.surveys import load_instrument
+    from qualipipe.surveys.instruments import load_instrument
 
     ranking = load_instrument(REPO / "surveys" / "priorisation_enjeux.yaml").question("P06")
     label = {option.code: option.text for option in ranking.options}

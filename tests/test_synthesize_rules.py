@@ -168,7 +168,7 @@ def test_survey_columns_to_answers() -> None:
 
 
 def test_prioritisation_instrument_is_read() -> None:
-    from qualipipe.surveys import load_instrument
+    from qualipipe.surveys.instruments import load_instrument
     from qualipipe.synthesize.instruments import prioritisation_questions
 
     path = REPO / "surveys" / "priorisation_enjeux.yaml"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from qualipipe.codebook import load_codebook
+from qualipipe.codebook.model import load_codebook
 from qualipipe.coding.themes import (
     ThemeFinder,
     append_draft_code,

@@ -676,7 +676,7 @@ def append_draft_code(
     The file is edited as text (its comments and layout are kept), checked with the codebook
     loader, and only then replaced: a failure leaves it as it was.
     """
-    from qualipipe.codebook import codebook_from_text, load_codebook, read_codebook_text
+    from qualipipe.codebook.model import codebook_from_text, load_codebook, read_codebook_text
 
     path = Path(codebook_path)
     codebook = load_codebook(path)  # refuses to edit a file that is already invalid

@@ -50,7 +50,7 @@ from qualipipe.records import Participant, Source, SourceKind
 from qualipipe.store import Study, finish_run, list_participants, set_meta, start_run, text_hash
 
 if TYPE_CHECKING:
-    from qualipipe.surveys import Instrument
+    from qualipipe.surveys.instruments import Instrument
 
 __all__ = [
     "FileOutcome",
@@ -414,7 +414,7 @@ def _ingest_survey_file(
 
 
 def _load_instrument(study: Study, instrument: Path | str) -> Instrument:
-    from qualipipe.surveys import instrument_path, load_instrument
+    from qualipipe.surveys.instruments import instrument_path, load_instrument
 
     candidate = instrument_path(str(instrument), study_root=study.root)
     if not candidate.is_file():

@@ -27,7 +27,7 @@ from qualipipe.records import Source, SourceKind, SurveyResponse
 from qualipipe.store import Study, now_iso, text_hash
 
 if TYPE_CHECKING:
-    from qualipipe.surveys import ExportColumn, Instrument
+    from qualipipe.surveys.instruments import ExportColumn, Instrument
 
 # Columns LimeSurvey adds before the questions (and the participant table's, when joined).
 FIXED_COLUMNS = {

@@ -1,6 +1,6 @@
 """What the synthesis needs to know about the survey instruments (question codes, labels).
 
-Read from the instrument files through `qualipipe.surveys.load_instrument` when they are there
+Read from the instrument files through `qualipipe.surveys.instruments.load_instrument` when they are there
 (the study's own `surveys/` folder first, then the ones shipped with qualipipe); the pure
 computations never depend on them.
 """
@@ -24,7 +24,7 @@ SHIPPED_SURVEYS = Path(__file__).resolve().parents[2] / "surveys"
 def find_instrument(study_root: Path, name: str) -> Any | None:
     """The loaded instrument `name`, or None when no file (or no surveys module) is available."""
     try:
-        from qualipipe.surveys import load_instrument
+        from qualipipe.surveys.instruments import load_instrument
     except ImportError:
         return None
     for folder in (study_root / "surveys", SHIPPED_SURVEYS):

@@ -16,7 +16,7 @@ import csv
 import io
 from pathlib import Path
 
-from qualipipe.surveys import load_instrument
+from qualipipe.surveys.instruments import load_instrument
 
 HERE = Path(__file__).resolve().parent
 STUDY = HERE.parent

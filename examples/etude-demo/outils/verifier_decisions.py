@@ -23,7 +23,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from qualipipe.codebook import load_codebook
+from qualipipe.codebook.model import load_codebook
 from qualipipe.ingest.readers import is_interviewer_label, read_transcript
 
 STUDY = Path(__file__).resolve().parents[1]
@@ -67,9 +67,10 @@ def check_texts(rows: list[dict[str, str]]) -> list[str]:
 
 
 def check_with_importer() -> list[str]:
-    from qualipipe.codebook import load_into_study
+    from qualipipe.codebook.model import load_into_study
     from qualipipe.ingest import ingest_paths
-    from qualipipe.review import code_check, validate_decision_csv
+    from qualipipe.review.common import code_check
+    from qualipipe.review.importer import validate_decision_csv
     from qualipipe.store import open_study
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,7 +4,7 @@ The YAML keys are French because analysts edit these files; the schema is docume
 `docs/questionnaires.md`. Every problem is reported at once, in French, with file and line.
 
 An instrument is the single source of truth for three things:
-- the LimeSurvey structure written by `qualipipe.lss` (`survey build`);
+- the LimeSurvey structure written by `qualipipe.surveys.lss` (`survey build`);
 - the export columns of its responses (`export_columns()`), and whether each holds free text
   (ingested as a Source and coded) or a closed answer (stored in participant_attributes);
 - which codebook families / codes each question feeds (`Question.feeds`), used by the coder.
@@ -695,7 +695,7 @@ def _read_instrument(reader: _Reader, path: Path, document: Any) -> Instrument |
 
 def instruments_dir(root: Path | None = None) -> Path:
     """The `surveys/` folder of the repository (the four shipped instruments)."""
-    return (root or Path(__file__).resolve().parents[1]) / "surveys"
+    return (root or Path(__file__).resolve().parents[2]) / "surveys"
 
 
 def instrument_path(name_or_path: str, *, study_root: Path | None = None) -> Path:

@@ -23,7 +23,7 @@ from pathlib import Path
 from lxml import etree
 
 from qualipipe.errors import InputError, Problem
-from qualipipe.surveys import (
+from qualipipe.surveys.instruments import (
     Condition,
     Group,
     Instrument,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from qualipipe.codebook import (
+from qualipipe.codebook.model import (
     CODE_ID_PATTERN,
     COLOR_PATTERN,
     children_map,
@@ -35,7 +35,7 @@ from qualipipe.xlsx_layout import fit_row_heights
 QDC_NAMESPACE = "urn:QDA-XML:codebook:1.0"
 QDC = f"{{{QDC_NAMESPACE}}}"
 GUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:qualipipe:codebook")
-XSD_PATH = Path(__file__).parent / "data" / "refi-qda-codebook.xsd"
+XSD_PATH = Path(__file__).resolve().parents[1] / "data" / "refi-qda-codebook.xsd"
 ORIGIN_PATTERN = re.compile(r"^qualipipe : (?P<name>.*) \(version (?P<version>.*)\)$")
 
 HEAD_INCLUDE = "Quand l'utiliser : "
@@ -454,7 +454,7 @@ def export_codebook(codebook: Codebook, fmt: str, path: Path) -> Path:
 
 def import_qdc_to_yaml(path: Path, target: Path, *, overwrite: bool = False) -> QdcImport:
     """Read `path` (.qdc) and write it as a qualipipe YAML codebook at `target`."""
-    from qualipipe.codebook import codebook_to_yaml
+    from qualipipe.codebook.model import codebook_to_yaml
 
     if target.exists() and not overwrite:
         raise InputError(

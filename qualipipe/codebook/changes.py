@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from qualipipe.codebook import codebook_from_text, read_codebook_text
+from qualipipe.codebook.model import codebook_from_text, read_codebook_text
 from qualipipe.errors import InputError, Problem
 from qualipipe.records import Code, Codebook
 from qualipipe.store import (

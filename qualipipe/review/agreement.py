@@ -26,12 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from qualipipe import review_workbook as wb
 from qualipipe.errors import StudyError
-from qualipipe.review import (
+from qualipipe.review import workbook as wb
+from qualipipe.review.common import (
     CONSENSUS_CODER,
     code_check,
-    codebook_entries,
     default_output_dir,
     hide_all,
     label_pseudonymizer,
@@ -40,6 +39,7 @@ from qualipipe.review import (
     review_fingerprint,
     source_label,
 )
+from qualipipe.review.export import codebook_entries
 from qualipipe.store import Study, code_redirect_map, current_coding, now_iso
 
 MACHINE_CODER = "machine"

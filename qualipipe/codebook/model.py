@@ -44,7 +44,7 @@ from qualipipe.errors import InputError, Problem
 from qualipipe.records import Code, Codebook
 
 if TYPE_CHECKING:
-    from qualipipe.codebook_changes import CodebookLoad
+    from qualipipe.codebook.changes import CodebookLoad
     from qualipipe.store import Study
 
 CODE_ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
@@ -570,7 +570,7 @@ def load_into_study(
     dry_run: bool = False,
 ) -> CodebookLoad:
     """Load the codebook file into the study, keeping every decision; see codebook_changes."""
-    from qualipipe.codebook_changes import load_into_study as load
+    from qualipipe.codebook.changes import load_into_study as load
 
     return load(
         study,

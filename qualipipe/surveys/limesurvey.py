@@ -43,7 +43,7 @@ from qualipipe.errors import QualipipeError
 from qualipipe.ingest.survey_answers import is_fixed_column
 from qualipipe.records import Participant, Role, SurveyResponse
 from qualipipe.store import Study, list_participants, now_iso, text_hash
-from qualipipe.surveys import Instrument
+from qualipipe.surveys.instruments import Instrument
 
 T = TypeVar("T")
 
@@ -608,7 +608,7 @@ def _deploy_one(
     replace: bool,
     created: list[int],
 ) -> tuple[Deployment, str]:
-    from qualipipe.lss import build_lss, survey_id_for
+    from qualipipe.surveys.lss import build_lss, survey_id_for
 
     territory = study.config.territory(territory_id)
     existing = deployments(study, instrument=instrument.name, territory=territory.id)
@@ -980,7 +980,7 @@ def fetch(
 def _instrument_for(
     study: Study, deployment: Deployment, instruments: dict[str, Instrument] | None
 ) -> Instrument:
-    from qualipipe.surveys import instrument_path, load_instrument
+    from qualipipe.surveys.instruments import instrument_path, load_instrument
 
     if instruments and deployment.instrument in instruments:
         return instruments[deployment.instrument]

@@ -1,0 +1,145 @@
+"""`qualipipe ingest`: participants, transcripts, written contributions, survey answers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from qualipipe.cli.common import (
+    console,
+    err_console,
+    open_study_at,
+    study_option,
+)
+from qualipipe.ingest import ingest_paths
+
+
+@click.command("ingest")
+@click.argument(
+    "paths", nargs=-1, type=click.Path(path_type=Path), metavar="[FICHIERS/DOSSIERS]..."
+)
+@study_option
+@click.option(
+    "--manifest",
+    "-m",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Manifeste des participants (CSV ou XLSX) à charger ou mettre à jour d'abord.",
+)
+@click.option(
+    "--instrument",
+    "-i",
+    default=None,
+    help="Questionnaire des exports LimeSurvey .csv/.xlsx (nom dans surveys/ ou fichier YAML).",
+)
+@click.option(
+    "--territory",
+    "-t",
+    "territory",
+    default=None,
+    help="Territoire des réponses d'un export LimeSurvey (identifiant ou nom ; avec --instrument).",
+)
+def ingest_command(
+    paths: tuple[Path, ...],
+    study: Path | None,
+    manifest: Path | None,
+    instrument: str | None,
+    territory: str | None,
+) -> None:
+    """Importer le manifeste, les transcriptions d'entretiens et les exports de questionnaires.
+
+    Formats : .txt .md .docx .odt .srt .vtt .trs (Transcriber) .TextGrid (Praat), transcriptions
+    alignées CFPP2000 ; exports LimeSurvey .csv/.xlsx (en-têtes = codes des questions) avec
+    --instrument et --territory. Réimporter un fichier corrigé garde les décisions des passages
+    inchangés. Chaque fichier est importé à part : un fichier en erreur n'empêche pas les autres.
+
+    Exemple : qualipipe ingest entretiens/ --manifest participants.csv
+
+    Exemple : qualipipe ingest questionnaires/priorisation.csv --instrument priorisation_enjeux -t auxois
+    """
+
+    if not paths and manifest is None:
+        raise click.UsageError("indiquez des fichiers ou dossiers à importer, ou --manifest.")
+    with open_study_at(study) as opened:
+        with Progress(
+            TextColumn("Import"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("", total=None)
+
+            def advance(name: str, done: int, total: int) -> None:
+                progress.update(task, total=total, completed=done, description=name)
+
+            report = ingest_paths(
+                opened,
+                list(paths),
+                manifest=manifest,
+                instrument=instrument,
+                territory=territory,
+                progress=advance,
+            )
+        _print_ingest_report(report, opened.config.db_path)
+    if not report.ok:
+        sys.exit(1)
+
+
+def _print_ingest_report(report, db_path: Path) -> None:  # noqa: ANN001 - IngestReport
+    if report.manifest is not None:
+        console.print(
+            f"Manifeste {report.manifest.path} : {len(report.manifest.added)} participant(s) "
+            f"ajouté(s), {len(report.manifest.updated)} mis à jour."
+        )
+    if report.files:
+        table = Table(title="Import")
+        headers = ("Fichier", "État", "Participant", "Segments", "Gardés", "Ajoutés", "Retirés")
+        for header in headers:
+            table.add_column(header)
+        for f in report.files:
+            table.add_row(
+                Path(f.path).name,
+                f.status,
+                f.participant_id or "—",
+                str(f.segments),
+                str(f.kept),
+                str(f.added),
+                str(f.retired),
+            )
+        console.print(table)
+    for survey in report.surveys:
+        console.print(
+            f"Questionnaire {survey.instrument} ({survey.territory_id}) : "
+            f"{survey.responses_new} réponse(s) nouvelle(s), {survey.responses_updated} mise(s) à "
+            f"jour, {survey.responses_unchanged} inchangée(s), {survey.attributes} réponse(s) "
+            f"fermée(s) enregistrée(s)."
+            + (
+                f" Réponses sans participant (jeton inconnu) : {', '.join(map(str, survey.unlinked_responses))}."
+                if survey.unlinked_responses
+                else ""
+            )
+        )
+    lost = report.lost_decisions
+    if lost:
+        console.print(
+            f"[bold yellow]{len(lost)} décision(s) n'ont pas pu être reportées[/] (passage modifié ; "
+            "elles restent dans l'historique) :"
+        )
+        for decision in lost:
+            console.print(f"  - {decision.describe()}", highlight=False)
+    if report.skipped:
+        names = ", ".join(p.name for p in report.skipped[:10])
+        more = f" (et {len(report.skipped) - 10} autres)" if len(report.skipped) > 10 else ""
+        console.print(f"Ignorés (format non pris en charge) : {names}{more}.", highlight=False)
+    for failed in report.failed:
+        err_console.print(f"[bold red]Erreur :[/] {failed.error}", highlight=False, soft_wrap=True)
+    counts = ", ".join(
+        f"{report.count(s)} {s}" for s in ("nouveau", "mis à jour", "inchangé", "erreur")
+    )
+    console.print(f"Fichiers : {counts}. Étude : {db_path}")

@@ -1,0 +1,202 @@
+"""`qualipipe review …` and `qualipipe agreement`: review workbooks, inter-coder agreement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from qualipipe.cli.common import (
+    CONTEXT,
+    FrenchGroup,
+    console,
+    open_study_at,
+    study_option,
+    territory_option,
+)
+from qualipipe.review.agreement import agreement, export_disagreements
+from qualipipe.review.common import Order, ReviewFilter
+from qualipipe.review.export import export_review
+from qualipipe.review.importer import import_decisions
+
+
+@click.group("review", cls=FrenchGroup, context_settings=CONTEXT)
+def review_group() -> None:
+    """Revue par les analystes : classeur Excel à remplir, puis import des décisions.
+
+    Exemple : qualipipe review export --territory auxois --codeur Alice
+    """
+
+
+@review_group.command("export")
+@study_option
+@territory_option
+@click.option(
+    "--participant", "-p", default=None, help="Identifiant ou pseudonyme d'un participant."
+)
+@click.option("--instrument", default=None, help="Questionnaire (ex. priorisation_enjeux).")
+@click.option("--question", default=None, help="Code de question (ex. P03).")
+@click.option("--famille", "family", default=None, help="Famille de codes (ex. BES).")
+@click.option(
+    "--non-revus", "not_reviewed", is_flag=True, help="Seulement les extraits pas encore revus."
+)
+@click.option(
+    "--codeur",
+    "--coder",
+    "coder",
+    default=None,
+    help="Pré-remplir avec les décisions de ce codeur (par défaut : les dernières, tous codeurs).",
+)
+@click.option(
+    "--ordre",
+    "order",
+    type=click.Choice(["incertitude", "document"]),
+    default="incertitude",
+    show_default=True,
+    help="Suggestions incertaines d'abord, ou ordre des documents.",
+)
+@click.option(
+    "--sortie",
+    "output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Fichier .xlsx à écrire (par défaut : outputs/<étude>/revue/).",
+)
+def review_export_command(
+    study: Path | None,
+    territory: str | None,
+    participant: str | None,
+    instrument: str | None,
+    question: str | None,
+    family: str | None,
+    not_reviewed: bool,
+    coder: str | None,
+    order: str,
+    output: Path | None,
+) -> None:
+    """Écrire le classeur de revue (.xlsx) : un extrait par ligne, codes proposés, listes de choix.
+
+    Exemple : qualipipe review export --territory auxois --non-revus --sortie revue_auxois.xlsx
+    """
+
+    selection = ReviewFilter(
+        territory=territory,
+        participant=participant,
+        instrument=instrument,
+        question=question,
+        family=family,
+        not_reviewed=not_reviewed,
+        coder=coder,
+    )
+    with open_study_at(study) as opened, console.status("Écriture du classeur de revue…"):
+        result = export_review(opened, selection, order=Order(order), output=output)
+    console.print(
+        f"Classeur de revue écrit : [bold]{result.path}[/] ({result.rows} extraits, "
+        f"{result.suggestions} codes proposés). Remplissez-le puis importez-le avec "
+        f"« qualipipe review import {result.path.name} --coder VOTRE_NOM »."
+    )
+
+
+@review_group.command("import")
+@study_option
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False), metavar="FICHIER")
+@click.option(
+    "--coder", "--codeur", "coder", default=None, help="Nom de l'analyste qui a rempli le fichier."
+)
+@click.option(
+    "--partial",
+    "--partiel",
+    "partial",
+    is_flag=True,
+    help="Importer les lignes correctes même si d'autres sont en erreur (elles sont listées).",
+)
+def review_import_command(study: Path | None, file: Path, coder: str | None, partial: bool) -> None:
+    """Importer les décisions d'un classeur de revue (.xlsx) ou d'un fichier de décisions (.csv).
+
+    Le fichier est entièrement vérifié avant tout import ; les décisions s'ajoutent à l'historique
+    (rien n'est écrasé). Un classeur de désaccords est importé au nom du codeur « consensus ».
+
+    Exemple : qualipipe review import outputs/etude/revue/revue_auxois.xlsx --coder Alice
+    """
+
+    with open_study_at(study) as opened, console.status("Vérification puis import des décisions…"):
+        result = import_decisions(opened, file, coder, partial=partial)
+    who = ", ".join(result.coders) or "—"
+    if result.already_imported:
+        console.print(f"{result.file} a déjà été importé pour {who} : aucune décision ajoutée.")
+    else:
+        console.print(
+            f"{result.file} ({who}) : {result.rows_read} lignes lues, "
+            f"{result.decisions_added} décision(s) ajoutée(s) à l'historique, "
+            f"{result.unchanged} déjà enregistrée(s)."
+        )
+    if result.rejected:
+        console.print(f"[yellow]{len(result.rejected)} problème(s), lignes non importées :[/]")
+        for problem in result.rejected:
+            console.print(f"  - {problem}", highlight=False)
+
+
+@click.command("agreement")
+@study_option
+@territory_option
+@click.option(
+    "--coders",
+    "--codeurs",
+    "coders",
+    default=None,
+    help="Codeurs à comparer, séparés par des virgules (ex. Alice,Bruno).",
+)
+@click.option(
+    "--machine",
+    is_flag=True,
+    help="Comparer aussi les suggestions automatiques (codeur « machine »).",
+)
+@click.option(
+    "--sortie",
+    "output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Classeur .xlsx des désaccords, pour noter la décision retenue en équipe.",
+)
+def agreement_command(
+    study: Path | None,
+    territory: str | None,
+    coders: str | None,
+    machine: bool,
+    output: Path | None,
+) -> None:
+    """Accord entre codeurs, par code et global : pourcentage, kappa de Cohen, alpha de Krippendorff.
+
+    Exemple : qualipipe agreement --territory auxois --coders Alice,Bruno --sortie desaccords.xlsx
+    """
+
+    names = [c.strip() for c in coders.split(",") if c.strip()] if coders else None
+
+    def show(value: float | None, percent: bool = False) -> str:
+        if value is None:
+            return "—"
+        return f"{value:.0%}" if percent else f"{value:.2f}"
+
+    with open_study_at(study) as opened:
+        report = agreement(opened, territory=territory, coders=names, machine=machine)
+        table = Table(title=f"Accord entre {', '.join(report.coders)}")
+        for header in ("Code", "Libellé", "Extraits (n)", "Accord", "Kappa", "Alpha"):
+            table.add_column(header)
+        for f in (*report.per_code, report.overall):
+            table.add_row(
+                f.code_id or "[bold]Tous[/]",
+                f.label,
+                str(f.n_segments),
+                show(f.percent, percent=True),
+                show(f.kappa),
+                show(f.alpha),
+            )
+        console.print(table)
+        console.print(f"{len(report.disagreements)} désaccord(s) à discuter.")
+        if output is not None or report.disagreements:
+            path = export_disagreements(opened, report, output)
+            console.print(
+                f"Désaccords écrits dans [bold]{path}[/] : notez la décision retenue puis "
+                f"« qualipipe review import {path.name} »."
+            )

@@ -1,0 +1,90 @@
+"""init and status: create a study, show its progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from qualipipe.cli.common import (
+    console,
+    open_study_at,
+    study_option,
+)
+from qualipipe.coding.evaluate import code_quality_table, render_code_quality
+from qualipipe.status import territory_statuses
+from qualipipe.study import init_study
+
+
+@click.command("init")
+@click.argument("folder", type=click.Path(path_type=Path), metavar="DOSSIER")
+@click.option("--nom", "name", default="Diagnostic territorial partagé", help="Nom de l'étude.")
+@click.option("--region", default="", help="Région de la CRESS.")
+def init_command(folder: Path, name: str, region: str) -> None:
+    """Créer une étude : un dossier avec qualipipe.toml et la base study.db.
+
+    Exemple : qualipipe init mon-etude --nom "Diagnostics PTCE 2026" --region "Occitanie"
+    """
+
+    root = init_study(folder, name=name, region=region)
+    console.print(
+        f"Étude créée dans [bold]{root}[/]. Décrivez vos territoires dans {root / 'qualipipe.toml'}."
+    )
+
+
+@click.command("status")
+@study_option
+@click.option(
+    "--codes",
+    "per_code",
+    is_flag=True,
+    help="Ajouter, par code, les décisions et la précision/le rappel estimés des suggestions "
+    "(validation croisée : quelques secondes de calcul).",
+)
+def status_command(study: Path | None, per_code: bool) -> None:
+    """Afficher l'avancement de l'étude, par territoire.
+
+    Participants par rôle, sources, segments, part des segments revus, taux de réponse aux
+    questionnaires ; avec --codes, la qualité des suggestions de chaque code.
+
+    Exemple : qualipipe status --codes
+    """
+
+    with open_study_at(study) as opened:
+        table = Table(title=f"Étude « {opened.config.name} »")
+        headers = (
+            "Territoire",
+            "Fondateurs",
+            "Acteurs",
+            "Sources",
+            "Segments",
+            "Revus",
+            "Réponses questionnaires",
+        )
+        for header in headers:
+            table.add_column(header)
+        for s in territory_statuses(opened):
+            rate = str(s.responses_total) if s.responses_total else "—"
+            if s.response_rate is not None:
+                rate = f"{s.responses_total} ; invités : {s.responses}/{s.invited} ({s.response_rate:.0%})"
+            reviewed = f"{s.reviewed_segments} ({s.reviewed_share:.0%})"
+            table.add_row(
+                s.name,
+                str(s.founders),
+                str(s.actors),
+                str(s.sources),
+                str(s.segments),
+                reviewed,
+                rate,
+            )
+        console.print(table)
+        if per_code:
+            with console.status("Validation croisée des suggestions sur les décisions…"):
+                quality = code_quality_table(opened)
+            if quality:
+                console.print(render_code_quality(quality))
+            else:
+                console.print(
+                    "Aucun codebook chargé : chargez-en un avec « qualipipe codebook load »."
+                )

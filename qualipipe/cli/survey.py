@@ -1,0 +1,274 @@
+"""`qualipipe survey …`: build, deploy, invite, remind, status, fetch (LimeSurvey)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.progress import Progress
+from rich.table import Table
+
+from qualipipe.cli.common import (
+    CONTEXT,
+    FrenchGroup,
+    console,
+    open_study_at,
+    study_option,
+    territory_option,
+)
+from qualipipe.surveys.instruments import instrument_path, load_instrument
+from qualipipe.surveys.limesurvey import (
+    LimeSurveyError,
+    LimeSurveyServer,
+    credentials_from_env,
+    deploy,
+    deployments,
+    fetch,
+    invite,
+    read_emails,
+    remind,
+    status,
+)
+from qualipipe.surveys.lss import write_lss
+
+
+@click.group("survey", cls=FrenchGroup, context_settings=CONTEXT)
+def survey_group() -> None:
+    """Questionnaires LimeSurvey : construire, déployer, inviter, relancer, suivre, récupérer.
+
+    Les identifiants viennent de l'environnement (LIMESURVEY_URL, LIMESURVEY_USER,
+    LIMESURVEY_PASSWORD) ; ils ne sont jamais écrits sur disque. Voir docs/questionnaires.md.
+    """
+
+
+def _survey_instrument(instrument: str, study_root: Path | None = None):  # noqa: ANN202 - Instrument
+
+    return load_instrument(instrument_path(instrument, study_root=study_root))
+
+
+def _survey_server():  # noqa: ANN202 - LimeSurveyServer
+
+    return LimeSurveyServer(credentials_from_env())
+
+
+def _survey_territories(opened, territory: str | None) -> list[str]:  # noqa: ANN001 - Study
+    if territory:
+        return [opened.config.territory(territory).id]
+    return [t.id for t in opened.config.territories]
+
+
+@survey_group.command("build")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False), metavar="FICHIER.yaml")
+@click.option(
+    "--sortie",
+    "output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Fichier .lss à écrire (par défaut : <nom du questionnaire>.lss dans le dossier courant).",
+)
+def survey_build_command(file: Path, output: Path | None) -> None:
+    """Vérifier un questionnaire YAML et écrire sa structure LimeSurvey (.lss).
+
+    Le .lss s'importe dans LimeSurvey 6 (Questionnaires > Créer > Importer).
+
+    Exemple : qualipipe survey build surveys/priorisation_enjeux.yaml --sortie priorisation.lss
+    """
+
+    instrument = load_instrument(file)
+    destination = write_lss(instrument, output or Path(f"{instrument.name}.lss"))
+    console.print(
+        f"{len(instrument.questions)} questions en {len(instrument.groups)} groupes, "
+        f"{len(instrument.free_text_columns())} colonnes de texte libre : [bold]{destination}[/]",
+        soft_wrap=True,
+    )
+
+
+@survey_group.command("deploy")
+@click.argument("instrument", metavar="QUESTIONNAIRE")
+@study_option
+@territory_option
+@click.option(
+    "--remplacer", is_flag=True, help="Déployer un nouveau questionnaire même s'il en existe un."
+)
+def survey_deploy_command(
+    instrument: str, study: Path | None, territory: str | None, remplacer: bool
+) -> None:
+    """Importer le questionnaire dans LimeSurvey, un par territoire, et l'activer.
+
+    Le titre porte le nom du territoire ; la table des participants est créée. L'étude retient
+    quel questionnaire LimeSurvey (n°) correspond à quel instrument et territoire.
+
+    Exemple : qualipipe survey deploy entretien_fondateurs -t auxois
+    """
+
+    with open_study_at(study) as opened, _survey_server() as server:
+        loaded = _survey_instrument(instrument, opened.root)
+        territories = _survey_territories(opened, territory)
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task(f"Déploiement de « {loaded.name} »", total=len(territories))
+            done = deploy(
+                opened,
+                loaded,
+                server,
+                territories,
+                replace=remplacer,
+                progress=lambda _territory: bar.advance(task),
+            )
+        for d in done:
+            state = "créé et activé" if d.created else "déjà déployé"
+            console.print(f"{d.territory_id} : questionnaire n°{d.survey_id} ({state})")
+        console.print(f"Déploiements enregistrés dans {opened.config.db_path}.")
+
+
+@survey_group.command("invite")
+@click.argument("instrument", metavar="QUESTIONNAIRE")
+@study_option
+@click.option("--territory", "-t", "territory", required=True, help="Territoire (identifiant).")
+@click.option(
+    "--courriels",
+    "emails",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="CSV « identifiant;courriel » (lu pour l'envoi, jamais copié dans l'étude).",
+)
+def survey_invite_command(
+    instrument: str, study: Path | None, territory: str, emails: Path | None
+) -> None:
+    """Inscrire les participants du territoire (avec leur rôle) et envoyer les invitations.
+
+    Fondateurs pour entretien_fondateurs, acteurs pour entretien_acteurs, tous pour les autres.
+    Sans courriel, le participant reçoit un code d'accès à transmettre soi-même.
+
+    Exemple : qualipipe survey invite entretien_acteurs -t auxois --courriels courriels.csv
+    """
+
+    with open_study_at(study) as opened, _survey_server() as server:
+        name = _survey_instrument(instrument, opened.root).name
+        report = invite(
+            opened, name, territory, server, emails=read_emails(emails) if emails else None
+        )
+        table = Table(
+            title=f"Invitations « {name} » — questionnaire n°{report.deployment.survey_id}"
+        )
+        for header in ("Participant", "Code d'accès", "Statut"):
+            table.add_column(header)
+        for o in report.outcomes:
+            table.add_row(o.pseudonym, o.token, o.status + (f" ({o.error})" if o.error else ""))
+        console.print(table)
+        for pseudonym in report.skipped_no_consent:
+            console.print(f"{pseudonym} : sans consentement, non inscrit.")
+        failures = report.failures
+        if failures:
+            raise LimeSurveyError(
+                f"{len(failures)} invitation(s) sur {len(report.outcomes)} n'ont pas pu être "
+                f"envoyées par LimeSurvey ({failures[0].error}). Les participants sont inscrits "
+                "avec leur code d'accès ; réglez l'envoi de courriels de LimeSurvey (Configuration >"
+                " Paramètres globaux > Courriel) puis relancez cette commande : seuls les envois "
+                "en échec seront retentés."
+            )
+        console.print(
+            f"{report.count('invité')} invitation(s) envoyée(s), {report.count('sans courriel')} "
+            f"sans courriel ; suivi enregistré dans {opened.config.db_path}."
+        )
+
+
+@survey_group.command("remind")
+@click.argument("instrument", metavar="QUESTIONNAIRE")
+@study_option
+@click.option("--territory", "-t", "territory", required=True, help="Territoire (identifiant).")
+def survey_remind_command(instrument: str, study: Path | None, territory: str) -> None:
+    """Relancer les participants invités qui n'ont pas encore répondu.
+
+    Exemple : qualipipe survey remind entretien_acteurs -t auxois
+    """
+
+    with open_study_at(study) as opened, _survey_server() as server:
+        name = _survey_instrument(instrument, opened.root).name
+        report = remind(opened, name, territory, server)
+        if report.failed:
+            raise LimeSurveyError(
+                f"{len(report.failed)} relance(s) non envoyée(s) par LimeSurvey "
+                f"({report.failed[0][1]}) : vérifiez l'envoi de courriels de LimeSurvey puis relancez."
+            )
+        if not report.reminded:
+            console.print(
+                "Personne à relancer : tous les invités ont répondu, ou aucun n'a été invité."
+            )
+        else:
+            console.print(
+                f"{len(report.reminded)} relance(s) envoyée(s) : {', '.join(report.reminded)}."
+            )
+
+
+@survey_group.command("status")
+@click.argument("instrument", metavar="[QUESTIONNAIRE]", required=False)
+@study_option
+@territory_option
+def survey_status_command(
+    instrument: str | None, study: Path | None, territory: str | None
+) -> None:
+    """Nombre de réponses par questionnaire déployé et avancement par participant.
+
+    Exemple : qualipipe survey status priorisation_enjeux
+    """
+
+    with open_study_at(study) as opened, _survey_server() as server:
+        name = _survey_instrument(instrument, opened.root).name if instrument else None
+        territory_id = opened.config.territory(territory).id if territory else None
+        states = status(opened, server, instrument=name, territory=territory_id)
+        if not states:
+            console.print("Aucun questionnaire déployé (qualipipe survey deploy …).")
+        for s in states:
+            d = s.deployment
+            console.print(
+                f"{d.instrument} — {d.territory_id} (n°{d.survey_id}) : {s.completed} "
+                f"complète(s), {s.incomplete} incomplète(s), {s.invited} invitation(s) envoyée(s)",
+                soft_wrap=True,
+            )
+            table = Table()
+            for header in ("Participant", "Invité", "A répondu", "Réponses récupérées"):
+                table.add_column(header)
+            for p in s.participants:
+                table.add_row(
+                    p.pseudonym,
+                    "oui" if p.invited else "non",
+                    "oui" if p.completed else "non",
+                    str(p.stored_responses),
+                )
+            console.print(table)
+
+
+@survey_group.command("fetch")
+@click.argument("instrument", metavar="[QUESTIONNAIRE]", required=False)
+@study_option
+@territory_option
+def survey_fetch_command(instrument: str | None, study: Path | None, territory: str | None) -> None:
+    """Récupérer les réponses et les ranger dans l'étude (sans doublon ; les modifiées sont mises à jour).
+
+    Réponses libres → sources à coder ; réponses fermées → attributs des participants.
+
+    Exemple : qualipipe survey fetch -t auxois
+    """
+
+    with open_study_at(study) as opened, _survey_server() as server:
+        name = _survey_instrument(instrument, opened.root).name if instrument else None
+        territory_id = opened.config.territory(territory).id if territory else None
+        with Progress(console=console, transient=True) as bar:
+            total = len(deployments(opened, instrument=name, territory=territory_id))
+            task = bar.add_task("Export des réponses", total=total)
+            report = fetch(
+                opened,
+                server,
+                instrument=name,
+                territory=territory_id,
+                progress=lambda _deployment: bar.advance(task),
+            )
+        for d in report.empty_surveys:
+            console.print(
+                f"{d.instrument} — {d.territory_id} (n°{d.survey_id}) : aucune réponse pour l'instant."
+            )
+        console.print(
+            f"Réponses : {report.added} nouvelle(s), {report.updated} mise(s) à jour, "
+            f"{report.unchanged} inchangée(s), {report.unlinked} sans participant reconnu ; "
+            f"{report.sources} texte(s) libre(s) à coder. Étude : {opened.config.db_path}."
+        )

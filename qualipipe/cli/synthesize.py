@@ -1,0 +1,110 @@
+"""`qualipipe synthesize`: tables, figures and documents for the livrable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.progress import Progress, SpinnerColumn, TextColumn
+
+from qualipipe.cli.common import (
+    console,
+    open_study_at,
+    study_option,
+    territory_option,
+)
+from qualipipe.synthesize import synthesize_study
+
+
+@click.command("synthesize")
+@study_option
+@territory_option
+@click.option(
+    "--all",
+    "all_territories",
+    is_flag=True,
+    help="Tous les territoires, plus la comparaison entre territoires (dossier comparaison/).",
+)
+@click.option(
+    "--validated-only",
+    is_flag=True,
+    help="Ne compter que les codages validés par un·e analyste (sans les suggestions non revues).",
+)
+@click.option(
+    "--seuil-partage",
+    "share_threshold",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Enjeu partagé : nombre minimal de participants de plusieurs types d'acteurs.",
+)
+@click.option(
+    "--noms-reels",
+    "keep_names",
+    is_flag=True,
+    help="Garder les noms réels (document de travail interne : à ne pas diffuser).",
+)
+@click.option(
+    "--sans-figures",
+    "no_figures",
+    is_flag=True,
+    help="Tableaux seulement (plus rapide), sans images ni nuages de mots.",
+)
+@click.option(
+    "--sortie",
+    "out_root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("outputs"),
+    show_default=True,
+    help="Dossier des sorties ; la synthèse va dans SORTIE/<dossier de l'étude>/<territoire>/.",
+)
+def synthesize_command(
+    study: Path | None,
+    territory: str | None,
+    all_territories: bool,
+    validated_only: bool,
+    share_threshold: int,
+    keep_names: bool,
+    no_figures: bool,
+    out_root: Path,
+) -> None:
+    """Écrire la synthèse du diagnostic : tableaux (.xlsx, .docx, .md), cartographie des
+    acteurs, nuages de mots, priorités de l'atelier 2 et évaluation, par territoire.
+
+    Sans --territory : tous les territoires. --all ajoute la comparaison entre territoires.
+
+    Exemple : qualipipe synthesize --study mon-etude --territory auxois --validated-only
+    """
+
+    if territory and all_territories:
+        raise click.UsageError("Choisissez --territory OU --all, pas les deux.")
+    with open_study_at(study) as opened:
+        out_dir = out_root / opened.root.resolve().name
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as bar:
+            task = bar.add_task("Synthèse", total=None)
+            report = synthesize_study(
+                opened,
+                out_dir,
+                territory=territory,
+                include_comparison=all_territories,
+                validated_only=validated_only,
+                share_threshold=share_threshold,
+                keep_names=keep_names,
+                with_figures=not no_figures,
+                on_step=lambda label: bar.update(task, description=label),
+            )
+    for territory_id in report.territories:
+        counts = report.counts[territory_id]
+        console.print(
+            f"{territory_id} : {counts['tableaux']} tableaux, {counts['figures']} figures "
+            f"→ {out_dir / territory_id}"
+        )
+    if all_territories:
+        console.print(f"Comparaison des territoires → {out_dir / 'comparaison'}")
+    for warning in report.warnings:
+        console.print(f"[yellow]Attention :[/] {warning}")
+    if keep_names:
+        console.print(
+            "[yellow]Noms réels conservés : ces fichiers ne doivent pas être diffusés.[/]"
+        )
+    console.print(f"{len(report.files)} fichiers écrits sous {out_dir}.")

@@ -1,0 +1,1 @@
+"""Review: workbook export, decisions import, agreement between coders."""

@@ -1,0 +1,1 @@
+"""Surveys: instruments written once in YAML, the .lss LimeSurvey imports, the LimeSurvey client."""
