@@ -220,7 +220,7 @@ def test_no_codebook_and_unknown_territory_give_french_errors(make_study, study)
     empty = make_study(name="vide")
     with pytest.raises(QualipipeError, match="Aucun codebook"):
         suggest_codes(empty, progress=False)
-    with pytest.raises(QualipipeError, match="Territoire inconnu : « lune ».*auxois"):
+    with pytest.raises(QualipipeError, match="Territoire « lune » inconnu.*auxois"):
         suggest_codes(study, territory="lune", progress=False)
 
 
@@ -244,7 +244,7 @@ def test_cli_code_prints_a_summary(study, capsys) -> None:  # noqa: ANN001
     with pytest.raises(SystemExit) as exited:
         main(["code", "-s", str(study.root), "--territory", "lune"])
     assert exited.value.code == 1
-    assert "Territoire inconnu" in capsys.readouterr().err
+    assert "Territoire « lune » inconnu" in capsys.readouterr().err
 
 
 def test_rerun_from_the_snapshot_gives_the_same_suggestions(study) -> None:  # noqa: ANN001

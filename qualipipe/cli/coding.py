@@ -14,7 +14,7 @@ from qualipipe.cli.common import (
     territory_option,
 )
 from qualipipe.coding import themes
-from qualipipe.coding.suggest import suggest_codes
+from qualipipe.coding.suggest import CodingReport, suggest_codes
 
 # -- code (issue 6, suggestions) ----------------------------------------------------------------
 
@@ -51,6 +51,10 @@ def code_command(study: Path | None, territory: str | None, only_new: bool, n_pr
         report = suggest_codes(
             opened, territory=territory, only_new=only_new, n_process=n_process, progress=True
         )
+    print_code_report(report)
+
+
+def print_code_report(report: CodingReport) -> None:
     where = f" (territoire {report.territory})" if report.territory else ""
     console.print(
         f"Codage terminé{where} en {report.seconds:.1f} s : {report.segments_processed} segments "
@@ -150,8 +154,12 @@ def themes_command(
         result = themes.find_themes(
             opened, territory=territory, n_themes=n_themes, score_max=score_max
         )
-        console.print(themes.render_themes(result))
-        console.print("Extraits représentatifs :")
-        for line in themes.excerpt_lines(result):
-            console.print(line, highlight=False)
-        console.print(themes.summary_line(result))
+    print_themes(result)
+
+
+def print_themes(result: themes.ThemesResult) -> None:
+    console.print(themes.render_themes(result))
+    console.print("Extraits représentatifs :")
+    for line in themes.excerpt_lines(result):
+        console.print(line, highlight=False)
+    console.print(themes.summary_line(result))

@@ -10,12 +10,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from qualipipe.cli.common import (
+    INSTRUMENT,
+    TERRITORY,
     console,
     err_console,
     open_study_at,
     study_option,
 )
-from qualipipe.ingest import ingest_paths
+from qualipipe.ingest import IngestReport, ingest_paths
 
 
 @click.command("ingest")
@@ -33,6 +35,7 @@ from qualipipe.ingest import ingest_paths
 @click.option(
     "--instrument",
     "-i",
+    type=INSTRUMENT,
     default=None,
     help="Questionnaire des exports LimeSurvey .csv/.xlsx (nom dans surveys/ ou fichier YAML).",
 )
@@ -40,6 +43,7 @@ from qualipipe.ingest import ingest_paths
     "--territory",
     "-t",
     "territory",
+    type=TERRITORY,
     default=None,
     help="Territoire des réponses d'un export LimeSurvey (identifiant ou nom ; avec --instrument).",
 )
@@ -86,12 +90,12 @@ def ingest_command(
                 territory=territory,
                 progress=advance,
             )
-        _print_ingest_report(report, opened.config.db_path)
+        print_ingest_report(report, opened.config.db_path)
     if not report.ok:
         sys.exit(1)
 
 
-def _print_ingest_report(report, db_path: Path) -> None:  # noqa: ANN001 - IngestReport
+def print_ingest_report(report: IngestReport, db_path: Path) -> None:
     if report.manifest is not None:
         console.print(
             f"Manifeste {report.manifest.path} : {len(report.manifest.added)} participant(s) "

@@ -15,8 +15,8 @@ from qualipipe.cli.common import (
     study_option,
     territory_option,
 )
-from qualipipe.review.agreement import agreement, export_disagreements
-from qualipipe.review.common import Order, ReviewFilter
+from qualipipe.review.agreement import AgreementReport, agreement, export_disagreements
+from qualipipe.review.common import ExportResult, ImportResult, Order, ReviewFilter
 from qualipipe.review.export import export_review
 from qualipipe.review.importer import import_decisions
 
@@ -91,6 +91,10 @@ def review_export_command(
     )
     with open_study_at(study) as opened, console.status("Écriture du classeur de revue…"):
         result = export_review(opened, selection, order=Order(order), output=output)
+    print_review_export(result)
+
+
+def print_review_export(result: ExportResult) -> None:
     console.print(
         f"Classeur de revue écrit : [bold]{result.path}[/] ({result.rows} extraits, "
         f"{result.suggestions} codes proposés). Remplissez-le puis importez-le avec "
@@ -122,6 +126,10 @@ def review_import_command(study: Path | None, file: Path, coder: str | None, par
 
     with open_study_at(study) as opened, console.status("Vérification puis import des décisions…"):
         result = import_decisions(opened, file, coder, partial=partial)
+    print_review_import(result)
+
+
+def print_review_import(result: ImportResult) -> None:
     who = ", ".join(result.coders) or "—"
     if result.already_imported:
         console.print(f"{result.file} a déjà été importé pour {who} : aucune décision ajoutée.")
@@ -173,30 +181,37 @@ def agreement_command(
 
     names = [c.strip() for c in coders.split(",") if c.strip()] if coders else None
 
+    with open_study_at(study) as opened:
+        report = agreement(opened, territory=territory, coders=names, machine=machine)
+        print_agreement(report)
+        if output is not None or report.disagreements:
+            print_disagreements_file(export_disagreements(opened, report, output))
+
+
+def print_agreement(report: AgreementReport) -> None:
     def show(value: float | None, percent: bool = False) -> str:
         if value is None:
             return "—"
         return f"{value:.0%}" if percent else f"{value:.2f}"
 
-    with open_study_at(study) as opened:
-        report = agreement(opened, territory=territory, coders=names, machine=machine)
-        table = Table(title=f"Accord entre {', '.join(report.coders)}")
-        for header in ("Code", "Libellé", "Extraits (n)", "Accord", "Kappa", "Alpha"):
-            table.add_column(header)
-        for f in (*report.per_code, report.overall):
-            table.add_row(
-                f.code_id or "[bold]Tous[/]",
-                f.label,
-                str(f.n_segments),
-                show(f.percent, percent=True),
-                show(f.kappa),
-                show(f.alpha),
-            )
-        console.print(table)
-        console.print(f"{len(report.disagreements)} désaccord(s) à discuter.")
-        if output is not None or report.disagreements:
-            path = export_disagreements(opened, report, output)
-            console.print(
-                f"Désaccords écrits dans [bold]{path}[/] : notez la décision retenue puis "
-                f"« qualipipe review import {path.name} »."
-            )
+    table = Table(title=f"Accord entre {', '.join(report.coders)}")
+    for header in ("Code", "Libellé", "Extraits (n)", "Accord", "Kappa", "Alpha"):
+        table.add_column(header)
+    for f in (*report.per_code, report.overall):
+        table.add_row(
+            f.code_id or "[bold]Tous[/]",
+            f.label,
+            str(f.n_segments),
+            show(f.percent, percent=True),
+            show(f.kappa),
+            show(f.alpha),
+        )
+    console.print(table)
+    console.print(f"{len(report.disagreements)} désaccord(s) à discuter.")
+
+
+def print_disagreements_file(path: Path) -> None:
+    console.print(
+        f"Désaccords écrits dans [bold]{path}[/] : notez la décision retenue puis "
+        f"« qualipipe review import {path.name} »."
+    )

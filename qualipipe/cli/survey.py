@@ -8,15 +8,18 @@ import click
 from rich.progress import Progress
 from rich.table import Table
 
+from qualipipe import resolve
 from qualipipe.cli.common import (
     CONTEXT,
+    INSTRUMENT,
     FrenchGroup,
     console,
     open_study_at,
+    required_territory_option,
     study_option,
     territory_option,
 )
-from qualipipe.surveys.instruments import instrument_path, load_instrument
+from qualipipe.surveys.instruments import load_instrument
 from qualipipe.surveys.limesurvey import (
     LimeSurveyError,
     LimeSurveyServer,
@@ -43,7 +46,7 @@ def survey_group() -> None:
 
 def _survey_instrument(instrument: str, study_root: Path | None = None):  # noqa: ANN202 - Instrument
 
-    return load_instrument(instrument_path(instrument, study_root=study_root))
+    return load_instrument(resolve.instrument(instrument, study_root=study_root))
 
 
 def _survey_server():  # noqa: ANN202 - LimeSurveyServer
@@ -58,7 +61,7 @@ def _survey_territories(opened, territory: str | None) -> list[str]:  # noqa: AN
 
 
 @survey_group.command("build")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False), metavar="FICHIER.yaml")
+@click.argument("file", type=INSTRUMENT, metavar="QUESTIONNAIRE")
 @click.option(
     "--sortie",
     "output",
@@ -66,15 +69,19 @@ def _survey_territories(opened, territory: str | None) -> list[str]:  # noqa: AN
     default=None,
     help="Fichier .lss à écrire (par défaut : <nom du questionnaire>.lss dans le dossier courant).",
 )
-def survey_build_command(file: Path, output: Path | None) -> None:
+def survey_build_command(file: str, output: Path | None) -> None:
     """Vérifier un questionnaire YAML et écrire sa structure LimeSurvey (.lss).
 
+    QUESTIONNAIRE est un fichier .yaml, ou le nom d'un questionnaire de l'étude (dossier
+    surveys/) ou livré avec qualipipe (priorisation_enjeux, evaluation_diagnostic, …).
     Le .lss s'importe dans LimeSurvey 6 (Questionnaires > Créer > Importer).
 
     Exemple : qualipipe survey build surveys/priorisation_enjeux.yaml --sortie priorisation.lss
+
+    Exemple : qualipipe survey build priorisation_enjeux
     """
 
-    instrument = load_instrument(file)
+    instrument = load_instrument(Path(file))
     destination = write_lss(instrument, output or Path(f"{instrument.name}.lss"))
     console.print(
         f"{len(instrument.questions)} questions en {len(instrument.groups)} groupes, "
@@ -123,7 +130,7 @@ def survey_deploy_command(
 @survey_group.command("invite")
 @click.argument("instrument", metavar="QUESTIONNAIRE")
 @study_option
-@click.option("--territory", "-t", "territory", required=True, help="Territoire (identifiant).")
+@required_territory_option
 @click.option(
     "--courriels",
     "emails",
@@ -175,7 +182,7 @@ def survey_invite_command(
 @survey_group.command("remind")
 @click.argument("instrument", metavar="QUESTIONNAIRE")
 @study_option
-@click.option("--territory", "-t", "territory", required=True, help="Territoire (identifiant).")
+@required_territory_option
 def survey_remind_command(instrument: str, study: Path | None, territory: str) -> None:
     """Relancer les participants invités qui n'ont pas encore répondu.
 

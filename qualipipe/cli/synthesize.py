@@ -7,13 +7,14 @@ from pathlib import Path
 import click
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
+from qualipipe import resolve
 from qualipipe.cli.common import (
     console,
     open_study_at,
     study_option,
     territory_option,
 )
-from qualipipe.synthesize import synthesize_study
+from qualipipe.synthesize import SynthesisReport, synthesize_study
 
 
 @click.command("synthesize")
@@ -79,7 +80,7 @@ def synthesize_command(
     if territory and all_territories:
         raise click.UsageError("Choisissez --territory OU --all, pas les deux.")
     with open_study_at(study) as opened:
-        out_dir = out_root / opened.root.resolve().name
+        out_dir = resolve.output_dir(opened.root, root=out_root)
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as bar:
             task = bar.add_task("Synthèse", total=None)
             report = synthesize_study(
@@ -93,13 +94,20 @@ def synthesize_command(
                 with_figures=not no_figures,
                 on_step=lambda label: bar.update(task, description=label),
             )
+    print_synthesis(report, with_comparison=all_territories, keep_names=keep_names)
+
+
+def print_synthesis(
+    report: SynthesisReport, *, with_comparison: bool, keep_names: bool = False
+) -> None:
+    out_dir = report.out_dir
     for territory_id in report.territories:
         counts = report.counts[territory_id]
         console.print(
             f"{territory_id} : {counts['tableaux']} tableaux, {counts['figures']} figures "
             f"→ {out_dir / territory_id}"
         )
-    if all_territories:
+    if with_comparison:
         console.print(f"Comparaison des territoires → {out_dir / 'comparaison'}")
     for warning in report.warnings:
         console.print(f"[yellow]Attention :[/] {warning}")

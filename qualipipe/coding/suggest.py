@@ -146,7 +146,7 @@ def _suggest_codes(
     conn = study.conn
     codebook = _require_codebook(conn)
     codebook_version_id = current_codebook_version_id(conn) or 0
-    territory_id = _resolve_territory(conn, territory)
+    territory_id = study.config.territory(territory).id if territory else None
     _ensure_state_table(study)
     rows = segment_rows(conn)
     reviewed_ids = _reviewed_segment_ids(conn)
@@ -305,21 +305,6 @@ def _require_codebook(conn: sqlite3.Connection) -> Codebook:
             "« qualipipe code »."
         )
     return codebook
-
-
-def _resolve_territory(conn: sqlite3.Connection, territory: str | None) -> str | None:
-    if not territory:
-        return None
-    rows = conn.execute("SELECT id, name FROM territories ORDER BY id").fetchall()
-    wanted = territory.strip().casefold()
-    for r in rows:
-        if wanted in (r["id"].casefold(), r["name"].casefold()):
-            return str(r["id"])
-    known = ", ".join(f"{r['id']} ({r['name']})" for r in rows) or "aucun"
-    raise QualipipeError(
-        f"Territoire inconnu : « {territory} ». Territoires de l'étude : {known}. "
-        f"Corrigez l'option --territory."
-    )
 
 
 def _ensure_state_table(study: Study) -> None:

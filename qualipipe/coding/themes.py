@@ -486,12 +486,6 @@ def study_pseudonymizer(study: Study) -> Callable[[str], str]:
     return pseudonymizer_for(study).apply
 
 
-def resolve_territory(study: Study, territory: str | None) -> str | None:
-    if not territory:
-        return None
-    return study.config.territory(territory).id
-
-
 def find_themes(
     study: Study,
     *,
@@ -502,7 +496,7 @@ def find_themes(
     progress: bool = True,
 ) -> ThemesResult:
     """Extract emergent themes from the poorly covered segments and save them (one run)."""
-    territory_id = resolve_territory(study, territory)
+    territory_id = study.config.territory(territory).id if territory else None
     candidates = poorly_covered_segments(study, territory_id=territory_id, score_max=score_max)
     documents = [d for d in theme_documents(study, candidates, progress=progress) if d.terms]
     if len(documents) < MIN_SEGMENTS:

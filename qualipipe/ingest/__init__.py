@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from qualipipe import resolve
 from qualipipe.errors import InputError, Problem, QualipipeError
 from qualipipe.ingest.manifest import ManifestReport, ParticipantLinks, apply_manifest, load_links
 from qualipipe.ingest.readers import (
@@ -48,9 +48,7 @@ from qualipipe.ingest.survey_answers import (
 from qualipipe.pseudonymize import fold, name_variants
 from qualipipe.records import Participant, Source, SourceKind
 from qualipipe.store import Study, finish_run, list_participants, set_meta, start_run, text_hash
-
-if TYPE_CHECKING:
-    from qualipipe.surveys.instruments import Instrument
+from qualipipe.surveys.instruments import Instrument, load_instrument
 
 __all__ = [
     "FileOutcome",
@@ -414,21 +412,7 @@ def _ingest_survey_file(
 
 
 def _load_instrument(study: Study, instrument: Path | str) -> Instrument:
-    from qualipipe.surveys.instruments import instrument_path, load_instrument
-
-    candidate = instrument_path(str(instrument), study_root=study.root)
-    if not candidate.is_file():
-        raise InputError(
-            f"Instrument « {instrument} » introuvable.",
-            [
-                Problem(
-                    str(candidate),
-                    "donnez le chemin du fichier YAML du questionnaire (ex. "
-                    "surveys/priorisation_enjeux.yaml) ou son nom s'il est dans surveys/.",
-                )
-            ],
-        )
-    return load_instrument(candidate)
+    return load_instrument(resolve.instrument(str(instrument), study_root=study.root))
 
 
 class _LazySplitter:

@@ -161,14 +161,6 @@ def _match_role(value: str) -> Role | None:
     return None
 
 
-def _match_territory(value: str, config: StudyConfig) -> str | None:
-    folded = fold(value).strip()
-    for territory in config.territories:
-        if folded in (fold(territory.id), fold(territory.name)):
-            return territory.id
-    return None
-
-
 def _split_list(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in re.split(r"[|\n]", value) if part.strip())
 
@@ -249,7 +241,8 @@ def read_manifest(path: Path, config: StudyConfig) -> list[ManifestEntry]:
                 f"type d'acteur « {get('type_acteur')} » inconnu ; valeurs possibles : "
                 f"{', '.join(t.value for t in ActorType)}.",
             )
-        territory = _match_territory(get("territoire"), config)
+        found = config.find_territory(get("territoire"))
+        territory = found.id if found else None
         if territory is None:
             problem(
                 "territoire",

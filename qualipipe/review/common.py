@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
+from qualipipe import resolve
 from qualipipe.errors import Problem, StudyError
 from qualipipe.pseudonymize import Pseudonymizer, pseudonymizer_for
 from qualipipe.records import Action, Codebook, Decision, Participant, Segment, Source, Suggestion
@@ -247,7 +248,7 @@ def code_check(study: Study) -> CodeCheck:
 
 
 def default_output_dir(study: Study) -> Path:
-    return Path("outputs") / study.root.name / "revue"
+    return resolve.output_dir(study.root, "revue")
 
 
 def fold_key(text: str) -> str:

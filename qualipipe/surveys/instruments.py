@@ -693,22 +693,6 @@ def _read_instrument(reader: _Reader, path: Path, document: Any) -> Instrument |
     )
 
 
-def instruments_dir(root: Path | None = None) -> Path:
-    """The `surveys/` folder of the repository (the four shipped instruments)."""
-    return (root or Path(__file__).resolve().parents[2]) / "surveys"
-
-
-def instrument_path(name_or_path: str, *, study_root: Path | None = None) -> Path:
-    """Resolve an instrument given as a path, or a name like "priorisation_enjeux"."""
-    candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
-        return candidate
-    for folder in [study_root / "surveys" if study_root else None, instruments_dir()]:
-        if folder is not None and (folder / f"{name_or_path}.yaml").exists():
-            return folder / f"{name_or_path}.yaml"
-    return candidate.with_suffix(".yaml")
-
-
 __all__ = [
     "ColumnKind",
     "Condition",

@@ -39,11 +39,12 @@ from citric.exceptions import (
     LimeSurveyError as CitricError,
 )
 
+from qualipipe import resolve
 from qualipipe.errors import QualipipeError
 from qualipipe.ingest.survey_answers import is_fixed_column
 from qualipipe.records import Participant, Role, SurveyResponse
 from qualipipe.store import Study, list_participants, now_iso, text_hash
-from qualipipe.surveys.instruments import Instrument
+from qualipipe.surveys.instruments import Instrument, load_instrument
 
 T = TypeVar("T")
 
@@ -980,8 +981,6 @@ def fetch(
 def _instrument_for(
     study: Study, deployment: Deployment, instruments: dict[str, Instrument] | None
 ) -> Instrument:
-    from qualipipe.surveys.instruments import instrument_path, load_instrument
-
     if instruments and deployment.instrument in instruments:
         return instruments[deployment.instrument]
-    return load_instrument(instrument_path(deployment.instrument, study_root=study.root))
+    return load_instrument(resolve.instrument(deployment.instrument, study_root=study.root))
