@@ -5,7 +5,6 @@ The study is ingested once for the module.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -30,28 +29,11 @@ def run_cli(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def example(tmp_path_factory, nlp):  # noqa: ANN001, ANN201
+def example(example_module_copy: Path):  # noqa: ANN201
     """The whole example study ingested, codebook loaded, analyst decisions imported."""
-    needed = [EXAMPLE / "qualipipe.toml", EXAMPLE / "participants.csv", DECISIONS]
-    needed.append(REPO / "codebooks/ptce.yaml")
-    # The example study ships with the repository: a missing file is a failure, not a skip.
-    assert all(p.exists() for p in needed), [p for p in needed if not p.exists()]
-    root = tmp_path_factory.mktemp("coding") / "etude-demo"
-    shutil.copytree(EXAMPLE / "entretiens", root / "entretiens")
-    shutil.copy(EXAMPLE / "qualipipe.toml", root)
-    shutil.copy(EXAMPLE / "participants.csv", root)
-    run_cli(
-        "ingest",
-        str(root / "entretiens"),
-        "--manifest",
-        str(root / "participants.csv"),
-        "-s",
-        str(root),
-    )
-    run_cli("codebook", "load", str(REPO / "codebooks/ptce.yaml"), "-s", str(root))
     from qualipipe.review.importer import import_decisions
 
-    study = open_study(root)
+    study = open_study(example_module_copy)
     result = import_decisions(study, DECISIONS)
     assert result.rejected == ()
     yield study

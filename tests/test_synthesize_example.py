@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import re
-import shutil
 import unicodedata
 from collections import defaultdict
 from pathlib import Path
@@ -34,26 +33,16 @@ def run_cli(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def example(example_module_copy: Path):  # noqa: ANN201
     needed = [EXAMPLE / "qualipipe.toml", EXAMPLE / "participants.csv", CODEBOOK, DECISIONS]
     # The example study ships with the repository: a missing file is a failure, not a skip.
     assert all(p.exists() for p in needed), [p for p in needed if not p.exists()]
     from qualipipe.review import importer as review
 
-    root = tmp_path_factory.mktemp("exemple") / "etude-demo"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("outils", "study.db*"))
-    run_cli(
-        "ingest",
-        str(root / "entretiens"),
-        "--manifest",
-        str(root / "participants.csv"),
-        "-s",
-        str(root),
-    )
+    root = example_module_copy
     for export in sorted((root / "questionnaires").glob("*.csv")):
         instrument, territory = export.stem.split("__")
         run_cli("ingest", str(export), "--instrument", instrument, "-t", territory, "-s", str(root))
-    run_cli("codebook", "load", str(CODEBOOK), "-s", str(root))
     study = store.open_study(root)
     result = review.import_decisions(study, DECISIONS)
     assert result.decisions_added == 120
