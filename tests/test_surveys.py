@@ -181,7 +181,35 @@ def test_yaml_syntax_error_gives_the_line(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         load_instrument(path)
     assert caught.value.problems[0].line == 4
-    assert "syntaxe YAML" in caught.value.problems[0].message
+    assert "n'est pas un YAML valide" in caught.value.problems[0].message
+
+
+def test_a_key_written_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    """PyYAML keeps the last of two keys silently; an instrument with `titre:` twice is refused."""
+    path = write(
+        tmp_path,
+        "titre: Essai\ntitre: Autre essai\ngroupes:\n  - titre: G1\n    questions:\n"
+        "      - code: P01\n        type: texte_court\n        texte: Une question ?\n"
+        "        texte: La même ?\n",
+    )
+    with pytest.raises(InputError) as caught:
+        load_instrument(path)
+    found = [(p.line, p.column, p.message) for p in caught.value.problems]
+    assert found == [
+        (
+            2,
+            "1",
+            "la clé « titre » apparaît deux fois dans le même bloc (déjà ligne 1) ; "
+            "gardez-en une seule.",
+        ),
+        (
+            9,
+            "9",
+            "la clé « texte » apparaît deux fois dans le même bloc (déjà ligne 8) ; "
+            "gardez-en une seule.",
+        ),
+    ]
+    assert str(path) in str(caught.value.problems[0])
 
 
 def test_missing_file_is_a_french_error(tmp_path: Path) -> None:

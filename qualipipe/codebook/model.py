@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from qualipipe import yamlio
 from qualipipe.errors import InputError, Problem
 from qualipipe.records import Code, Codebook
 
@@ -233,19 +234,9 @@ def parse_codebook(text: str, file_label: str) -> tuple[Codebook | None, list[Pr
     """Parse codebook YAML text; return the codebook (None if unusable) and every problem."""
     reader = _Reader(file_label)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else None
-        reason = error.problem or "syntaxe invalide"
-        return None, [
-            Problem(
-                file=file_label,
-                line=line,
-                message=f"le fichier n'est pas un YAML valide ({reason}) ; vérifiez l'indentation "
-                f"(espaces, pas de tabulations) et les guillemets autour de cette ligne.",
-            )
-        ]
+        root = yamlio.compose(text, file_label)
+    except InputError as error:
+        return None, list(error.problems)
     if root is None:
         return None, [Problem(file=file_label, message="le fichier est vide.")]
     reader._last_anchor = root

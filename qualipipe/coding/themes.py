@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import sparse
 
+from qualipipe import yamlio
 from qualipipe.errors import QualipipeError
 from qualipipe.records import Segment
 from qualipipe.store import (
@@ -36,6 +37,7 @@ from qualipipe.store import (
     now_iso,
     start_run,
 )
+from qualipipe.yamlio import MappingNode, ScalarNode, SequenceNode
 
 if TYPE_CHECKING:
     import sqlite3
@@ -722,8 +724,6 @@ def draft_entry_yaml(entry: dict[str, object]) -> str:
 
 def _last_scalar(node: Node) -> Node:
     """The last scalar of a node, in document order (mapping and sequence ends overshoot)."""
-    from yaml.nodes import MappingNode, SequenceNode
-
     while isinstance(node, MappingNode | SequenceNode) and node.value:
         last = node.value[-1]
         node = last[1] if isinstance(node, MappingNode) else last
@@ -745,10 +745,7 @@ def _insert_into_family(
     text: str, family: str, entry: dict[str, object], theme_id: int
 ) -> tuple[str, int]:
     """Insert `entry` after the last code of `family`; return the new text and the entry's line."""
-    import yaml
-    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
-
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yamlio.compose(text, "codebook")
     codes_node = None
     assert isinstance(root, MappingNode)
     for key, value in root.value:
