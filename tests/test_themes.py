@@ -11,13 +11,8 @@ import pytest
 from scipy import sparse
 
 from qualipipe.codebook.model import load_codebook
-from qualipipe.coding.themes import (
-    ThemeFinder,
-    append_draft_code,
-    find_themes,
-    npmi_coherence,
-    propose_label,
-)
+from qualipipe.coding.themes import append_draft_code, find_themes, propose_label
+from qualipipe.coding.topics import ThemeFinder, npmi_coherence
 from qualipipe.records import (
     Action,
     Decision,
@@ -392,7 +387,7 @@ def test_cli_prints_themes_then_turns_one_into_a_draft_code(wolf_study, tmp_path
 
 
 def test_a_theme_of_one_or_two_segments_is_not_chosen() -> None:
-    from qualipipe.coding.themes import _smallest_theme
+    from qualipipe.coding.topics import _smallest_theme
 
     vocabularies = (VOCABULARIES + MORE_VOCABULARIES)[:4]
     documents = constructed_documents(vocabularies, (25, 2, 2, 2), seed=2)

@@ -13,6 +13,7 @@ from qualipipe.cli.common import (
     study_option,
     territory_option,
 )
+from qualipipe.codebook import drafts
 from qualipipe.coding import themes
 from qualipipe.coding.suggest import CodingReport, suggest_codes
 
@@ -143,7 +144,7 @@ def themes_command(
 
     with open_study_at(study) as opened:
         if to_code is not None:
-            path = codebook_path or themes.default_codebook_path(opened)
+            path = codebook_path or drafts.default_codebook_path(opened)
             draft = themes.append_draft_code(opened, to_code, path, family=family)
             console.print(
                 f"Code brouillon [bold]{draft.code_id}[/] (« {draft.label} ») ajouté à la famille "

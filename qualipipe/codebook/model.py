@@ -114,13 +114,7 @@ class _Reader:
             return {}
         fields: dict[str, Node] = {}
         for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in fields:
-                self.problem(
-                    key_node,
-                    f"{where} : le champ « {key} » apparaît deux fois ; gardez-en un seul.",
-                )
-                continue
+            key = str(key_node.value)  # duplicate keys were refused by yamlio.compose
             if key not in allowed:
                 close = difflib.get_close_matches(normalize_key(key), allowed, n=1, cutoff=0.6)
                 hint = f" Vouliez-vous dire « {close[0]} » ?" if close else ""
