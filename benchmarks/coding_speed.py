@@ -78,7 +78,7 @@ def read_turns(path: Path) -> list[tuple[str, bool, str]]:
 
 
 def build_study(root: Path, data: Path):  # noqa: ANN201 - qualipipe.store.Study
-    from qualipipe.codebook.model import load_into_study
+    from qualipipe.codebook.changes import load_into_study
     from qualipipe.records import Segment, Source, SourceKind
     from qualipipe.store import insert_segments, insert_source, open_study
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qualipipe import resources
-from qualipipe.codebook.model import load_into_study
+from qualipipe.codebook.changes import load_into_study
 from qualipipe.coding.suggest import suggest_codes
 from qualipipe.coding.themes import find_themes
 from qualipipe.ingest import ingest_paths

@@ -148,7 +148,7 @@ def example_base(tmp_path_factory: pytest.TempPathFactory, nlp) -> Path:  # noqa
 
     Survey exports and analyst decisions are left to the tests that need them (they are quick).
     """
-    from qualipipe.codebook.model import load_into_study
+    from qualipipe.codebook.changes import load_into_study
     from qualipipe.ingest import ingest_paths
     from qualipipe.store import open_study
 

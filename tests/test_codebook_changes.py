@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from qualipipe.cli import main
-from qualipipe.codebook.model import load_into_study
+from qualipipe.codebook.changes import load_into_study
 from qualipipe.errors import InputError
 from qualipipe.records import Action, Decision, Suggestion
 from qualipipe.store import (

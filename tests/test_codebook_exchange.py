@@ -155,7 +155,7 @@ def test_xlsx_codebook_reads_back(tmp_path: Path) -> None:
 def test_docx_codebook_reads_back(tmp_path: Path, make_study) -> None:  # noqa: ANN001
     from docx import Document
 
-    from qualipipe.codebook.model import load_into_study
+    from qualipipe.codebook.changes import load_into_study
 
     study = make_study()
     load_into_study(study, PTCE)

@@ -16,9 +16,9 @@ from qualipipe.cli.common import (
     open_study_at,
     study_option,
 )
-from qualipipe.codebook.changes import CodebookLoad
+from qualipipe.codebook.changes import CodebookLoad, load_into_study
 from qualipipe.codebook.exchange import export_codebook, import_qdc_to_yaml
-from qualipipe.codebook.model import load_codebook, load_into_study, study_codebook
+from qualipipe.codebook.model import load_codebook, study_codebook
 
 
 @click.group("codebook", cls=FrenchGroup, context_settings=CONTEXT)

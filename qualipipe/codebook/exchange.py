@@ -24,6 +24,7 @@ from qualipipe.codebook.model import (
     COLOR_PATTERN,
     children_map,
     code_depths,
+    codebook_to_yaml,
     normalize_color,
     normalize_text,
     suggest_identifier,
@@ -454,8 +455,6 @@ def export_codebook(codebook: Codebook, fmt: str, path: Path) -> Path:
 
 def import_qdc_to_yaml(path: Path, target: Path, *, overwrite: bool = False) -> QdcImport:
     """Read `path` (.qdc) and write it as a qualipipe YAML codebook at `target`."""
-    from qualipipe.codebook.model import codebook_to_yaml
-
     if target.exists() and not overwrite:
         raise InputError(
             f"{target} existe déjà : rien n'a été écrit.",

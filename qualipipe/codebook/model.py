@@ -32,10 +32,8 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -43,10 +41,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from qualipipe import yamlio
 from qualipipe.errors import InputError, Problem
 from qualipipe.records import Code, Codebook
-
-if TYPE_CHECKING:
-    from qualipipe.codebook.changes import CodebookLoad
-    from qualipipe.store import Study
+from qualipipe.store import Study
 
 CODE_ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
 COLOR_PATTERN = re.compile(r"^#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")
@@ -542,30 +537,6 @@ def _code_to_mapping(code: Code) -> dict[str, object]:
 # ---------------------------------------------------------------------------------------------
 # Loading into a study (implemented in codebook_changes, which needs the store)
 # ---------------------------------------------------------------------------------------------
-
-
-def load_into_study(
-    study: Study,
-    path: Path | str,
-    *,
-    renames: Mapping[str, str] | None = None,
-    merges: Mapping[str, str] | None = None,
-    splits: Mapping[str, Sequence[str]] | None = None,
-    destinations: Mapping[str, str] | None = None,
-    dry_run: bool = False,
-) -> CodebookLoad:
-    """Load the codebook file into the study, keeping every decision; see codebook_changes."""
-    from qualipipe.codebook.changes import load_into_study as load
-
-    return load(
-        study,
-        path,
-        renames=renames,
-        merges=merges,
-        splits=splits,
-        destinations=destinations,
-        dry_run=dry_run,
-    )
 
 
 def study_codebook(study: Study) -> Codebook:
