@@ -19,6 +19,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from qualipipe import resources
 from qualipipe.codebook.model import (
     CODE_ID_PATTERN,
     COLOR_PATTERN,
@@ -36,7 +37,7 @@ from qualipipe.xlsx_layout import fit_row_heights
 QDC_NAMESPACE = "urn:QDA-XML:codebook:1.0"
 QDC = f"{{{QDC_NAMESPACE}}}"
 GUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:qualipipe:codebook")
-XSD_PATH = Path(__file__).resolve().parents[1] / "data" / "refi-qda-codebook.xsd"
+XSD_PATH = resources.data_dir() / "refi-qda-codebook.xsd"
 ORIGIN_PATTERN = re.compile(r"^qualipipe : (?P<name>.*) \(version (?P<version>.*)\)$")
 
 HEAD_INCLUDE = "Quand l'utiliser : "
