@@ -16,6 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from qualipipe import __version__, cli_french
+from qualipipe.cli_territory import load_command as territory_load_command
+from qualipipe.cli_territory import territory_group
 from qualipipe.errors import QualipipeError
 
 cli_french.install()
@@ -1271,6 +1273,8 @@ def demo_command(ctx: click.Context, out_dir: Path, repository: Path | None) -> 
         instrument=None,
         territory=None,
     )
+    step("2 bis. Données INSEE des territoires (portrait)")
+    ctx.invoke(territory_load_command, study=study, files=plan.insee_files)
     step("3. Réponses aux questionnaires (exports LimeSurvey)")
     for export in plan.survey_exports:
         ctx.invoke(
@@ -1313,6 +1317,10 @@ def demo_command(ctx: click.Context, out_dir: Path, repository: Path | None) -> 
         f"{len(files)} fichiers écrits sous [bold]{plan.out_dir}[/] en {time.perf_counter() - started:.0f} s. "
         f"Ouvrez par exemple {plan.out_dir / report.territories[0] / 'synthese.docx'}."
     )
+
+
+# territory (issue 18) — `qualipipe territory …` is defined in cli_territory.py
+app.add_command(territory_group)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -140,6 +140,8 @@ class CitedActor:
     codes: list[str] = field(default_factory=list)
     excerpt: str = ""
     owner: str = ""  # participant id whose organisation this is (set apart), or "PTCE"
+    cited_by: list[str] = field(default_factory=list)  # pseudonyms of the citing participants
+    member_keys: list[str] = field(default_factory=list)  # every variant's key (kind|core)
 
 
 @dataclass
@@ -482,9 +484,12 @@ def cited_actors(
     by_id = {s.id: s for s in inputs.segments}
     labels = {c.id: c.label for c in inputs.codebook_codes}
     actors, excluded = [], []
+    pseudonyms = {p.id: p.pseudonym for p in inputs.participants}
     for key, group in groups.items():
         actor = _actor(key, group, by_id, inputs.codes_by_segment, labels)
         actor.owner = owner_of.get(key, "")
+        actor.cited_by = [pseudonyms.get(i, i) for i in actor.participants]
+        actor.member_keys = sorted({_group_key(m.kind, m.core) for m in group} | {actor.key})
         (excluded if actor.owner else actors).append(actor)
     rank = lambda a: (-len(a.participants), -a.other_sources, -a.mentions, a.name.lower())  # noqa: E731
     actors.sort(key=rank)
