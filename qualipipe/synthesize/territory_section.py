@@ -85,20 +85,24 @@ def cited_actors_table(result: CitedActors, statuses: dict) -> Table:  # noqa: A
                 status.status if status else "",
             )
         )
+    columns = (
+        "Organisation",
+        "Variantes",
+        "Type d'acteur (supposé)",
+        "Participants",
+        "Cité par",
+        "Autres sources",
+        "Enjeux",
+        "Extrait",
+        "Suivi",
+    )
+    if not any(a.other_sources for a in result.actors):  # interviews only: a column of zeros
+        columns = columns[:5] + columns[6:]
+        rows = [row[:5] + row[6:] for row in rows]
     return Table(
         "Acteurs cités",
         f"Acteurs cités à associer — {result.territory.name}",
-        (
-            "Organisation",
-            "Variantes",
-            "Type d'acteur (supposé)",
-            "Participants",
-            "Cité par",
-            "Autres sources",
-            "Enjeux",
-            "Extrait",
-            "Suivi",
-        ),
+        columns,
         tuple(rows),
         note=(
             "Organisations nommées dans les textes du territoire (entités repérées par spaCy, mots "

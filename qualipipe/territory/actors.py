@@ -91,7 +91,7 @@ NOT_ORGANISATIONS = {
 }  # fmt: skip
 ARTICLE = r"(?:(?i:le|la|l'|l’|du|au|à la|de la|de l'|de l’)\s*)"
 NAME_WORD = r"[A-ZÉÈÀÂÎÔ0-9][\w'’-]*"
-LINK = r"(?:de la|de l'|de l’|du|des|de|d'|d’|sur|en|et|la|le|les)"
+LINK = r"(?:de la|de l'|de l’|du|des|de|d'|d’|sur|en)"  # not « et »: « le lycée et France Travail » are two
 NAME_TAIL = rf"(?:\s+(?:{LINK}\s*)?{NAME_WORD}(?:\s+(?:{LINK}\s*)?{NAME_WORD})*)"
 STOP = {"de", "la", "le", "les", "du", "des", "d", "l", "sur", "en", "et", "au", "a"}
 TYPE_WORDS = (
@@ -397,6 +397,13 @@ def merge_targets(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tupl
 
 
 def _display_name(mentions: list[Mention]) -> str:
+    """« Limoges Habitat (bailleur social) » when a name of two words or more is known, else
+    the most specific variant as written (« cuisine centrale de Limoges », « CAF »)."""
+    names = Counter(m.name for m in mentions if m.name and len(_words(m.name)) > 1)
+    kinds = Counter(m.kind for m in mentions if m.kind)
+    if names:
+        name = max(names, key=lambda n: (names[n], len(n), n))
+        return f"{name} ({kinds.most_common(1)[0][0]})" if kinds else name
     counts = Counter(m.surface for m in mentions)
     return max(counts, key=lambda s: (len(_words(s)), counts[s], s))
 

@@ -123,7 +123,7 @@ HOUSING: list[Indicator] = [
 JOBS: list[Indicator] = [
     ("emplt", "Emplois au lieu de travail {c}", lambda s, n: s["emplt"], 0, "rp"),
     ("emplt_prev", "Emplois au lieu de travail {p}", lambda s, n: s["emplt_prev"], 0, "rp_prev"),
-    ("emplt_change", "Variation annuelle moyenne de l'emploi {p}-{c} (%)", lambda s, n: annual_change(s["emplt"], s["emplt_prev"], n), 2, "trend"),
+    ("emplt_change", "Variation annuelle moyenne de l'emploi {p}-{c} (%)", lambda s, n: annual_change(s["emplt"], s["emplt_prev"], n), 2, "rp_both"),
     ("salaried", "Part des emplois salariés (%)", lambda s, n: _ratio(s["emplt_sal"], s["emplt"]), 1, "rp"),
     ("activity", "Taux d'activité des 15-64 ans (%)", lambda s, n: _ratio(s["act1564"], s["pop1564"]), 1, "rp"),
     ("unemployment", "Taux de chômage des 15-64 ans, au sens du recensement (%)", lambda s, n: _ratio(s["chom1564"], s["act1564"]), 1, "rp"),
@@ -145,6 +145,7 @@ def source_line(kind: str, y: Years) -> str:
         "rp": f"INSEE, RP {y.census}",
         "rp_prev": f"INSEE, RP {y.previous}",
         "trend": f"INSEE, RP {y.previous} et {y.census}, état civil",
+        "rp_both": f"INSEE, RP {y.previous} et {y.census}",
         "area": "INSEE, superficie",
         "et": f"INSEE, Sirene / REE {y.establishments}",
         "fiscal": f"INSEE-DGFiP, Filosofi {y.fiscal}",
