@@ -130,7 +130,7 @@ def export_actor_workbook(
         for actor in result.actors:
             row += 1
             status = status_of(actor, result.territory.id, latest)
-            values = (
+            values: tuple[str | int, ...] = (
                 result.territory.id,
                 actor.name,
                 " ; ".join(actor.variants),
@@ -176,7 +176,9 @@ def export_actor_workbook(
 def _normalise_status(text: str) -> str | None:
     """« A contacter », « deja associe », « à contacter » → the stored value; None if unknown."""
     plain = "".join(
-        c for c in unicodedata.normalize("NFD", text.strip().lower()) if not unicodedata.combining(c)
+        c
+        for c in unicodedata.normalize("NFD", text.strip().lower())
+        if not unicodedata.combining(c)
     )
     if not plain:
         return ""
@@ -219,7 +221,11 @@ def import_actor_workbook(study: store.Study, path: Path, coder: str) -> ImportR
     if not coder:
         raise QualipipeError("Indiquez qui a rempli le classeur avec --coder NOM.")
     sheet = read_sheet(_open(path)[SHEET])
-    missing = [c for c in (COL_TERRITORY, COL_NAME, COL_STATUS, COL_COMMENT, COL_KEY) if c not in sheet.headers]
+    missing = [
+        c
+        for c in (COL_TERRITORY, COL_NAME, COL_STATUS, COL_COMMENT, COL_KEY)
+        if c not in sheet.headers
+    ]
     if missing:
         raise InputError(
             f"{path.name} : colonnes manquantes, rien n'a été importé.",

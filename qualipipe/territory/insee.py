@@ -224,7 +224,9 @@ def read_comparateur(path: Path) -> ComparateurFile:
     columns = column_names(header, years)
     code_column = next(c for c in CODE_COLUMNS if c in header)
     codes = [_commune_code(str(v)) for v in frame[code_column]]
-    duplicates = sorted({c for c in codes if codes.count(c) > 1}) if len(set(codes)) < len(codes) else []
+    duplicates = (
+        sorted({c for c in codes if codes.count(c) > 1}) if len(set(codes)) < len(codes) else []
+    )
     if duplicates:
         raise _error(path, f"commune(s) en double : {', '.join(duplicates[:5])}.")
     if not codes:
