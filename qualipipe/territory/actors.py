@@ -45,9 +45,11 @@ KINDS: list[tuple[str, str, str, bool]] = [
     (r"(?i:communaut[ée] d'agglom[ée]ration|agglo)", "communauté d'agglomération", A.COLLECTIVITE, False),
     (r"(?i:agglom[ée]ration)", "communauté d'agglomération", A.COLLECTIVITE, True),
     (r"(?i:m[ée]tropole)", "métropole", A.COLLECTIVITE, False),
-    (r"(?i:mairie|ville)", "mairie", A.COLLECTIVITE, True),
-    (r"(?i:conseil d[ée]partemental|d[ée]partement)", "conseil départemental", A.COLLECTIVITE, True),
-    (r"(?i:conseil r[ée]gional|r[ée]gion)", "conseil régional", A.COLLECTIVITE, True),
+    # Lower-case « la ville », « le département », « la région » are places: only the
+    # institutions' capitalised names count.
+    (r"(?i:mairie)|Ville", "mairie", A.COLLECTIVITE, True),
+    (r"(?i:conseil d[ée]partemental)|D[ée]partement", "conseil départemental", A.COLLECTIVITE, True),
+    (r"(?i:conseil r[ée]gional)|R[ée]gion", "conseil régional", A.COLLECTIVITE, True),
     (r"(?i:sous-pr[ée]fecture|pr[ée]fecture)", "préfecture", A.ETAT, False),
     (r"DDETS|DREETS", "DDETS", A.ETAT, False),
     (r"France Travail|(?i:p[ôo]le emploi)", "France Travail", A.ETAT, False),
@@ -88,6 +90,8 @@ KINDS: list[tuple[str, str, str, bool]] = [
 NOT_ORGANISATIONS = {
     "ptce", "pat", "haccp", "poec", "feader", "fse", "fonds social europeen", "ami", "ess",
     "qpv", "rsa", "bts", "cap", "iae", "anru", "npnru", "rgpd", "leader", "bac pro", "covid",
+    # taxes, contracts and documents (Grand Débat reports)
+    "tva", "ric", "cice", "cdd", "cdi", "cni", "isf", "ifi", "csg", "smic", "apl", "pib", "doc",
 }  # fmt: skip
 ARTICLE = r"(?:(?i:le|la|l'|l’|du|au|à la|de la|de l'|de l’)\s*)"
 NAME_WORD = r"[A-ZÉÈÀÂÎÔ0-9][\w'’-]*"
@@ -258,7 +262,11 @@ class MentionFinder:
     def entity_mentions(self, segment: TextSegment, spans: list[tuple[int, int]]) -> list[Mention]:
         found = []
         for start, end in spans:
-            raw = segment.text[start:end]
+            raw = re.split(r"[\n:!?;]", segment.text[start:end])[0]
+            raw = re.sub(rf"(?:\s+(?:{LINK}|et|ou))+\s*$", "", raw.rstrip(" -–,."))
+            line_start = not segment.text[:start].strip() or segment.text[:start].rstrip()[-1] in ".!?…:-\n•*"
+            if line_start and " " not in raw and not raw.isupper():
+                continue  # « Renforcer », « Politique »: a capital only because a line starts
             kind, core, actor_type, surface, proper = split_name(raw, self.people)
             surface = re.sub(rf"^{ARTICLE}", "", surface).strip()
             if (
