@@ -264,7 +264,10 @@ class MentionFinder:
         for start, end in spans:
             raw = re.split(r"[\n:!?;]", segment.text[start:end])[0]
             raw = re.sub(rf"(?:\s+(?:{LINK}|et|ou))+\s*$", "", raw.rstrip(" -–,."))
-            line_start = not segment.text[:start].strip() or segment.text[:start].rstrip()[-1] in ".!?…:-\n•*"
+            line_start = (
+                not segment.text[:start].strip()
+                or segment.text[:start].rstrip()[-1] in ".!?…:-\n•*"
+            )
             if line_start and " " not in raw and not raw.isupper():
                 continue  # « Renforcer », « Politique »: a capital only because a line starts
             kind, core, actor_type, surface, proper = split_name(raw, self.people)
