@@ -123,7 +123,7 @@ def portrait_command(
 
     Exemple : qualipipe territory portrait -t sud-creuse --millesime 2019
     """
-    from qualipipe.synthesize.territory_section import write_portrait
+    from qualipipe.synthesize.territory_section import PORTRAITS_FOLDER, write_portrait
 
     with _open(study) as opened:
         out_dir = out_root / opened.root.resolve().name
@@ -133,7 +133,7 @@ def portrait_command(
         for t in chosen:
             with console.status(f"Portrait : {t.name}…"):
                 files = write_portrait(opened, out_dir, t, vintage)
-            console.print(f"{t.id} : {len(files)} fichiers → {files[0].parent}")
+            console.print(f"{t.id} : {len(files)} fichiers → {out_dir / PORTRAITS_FOLDER / t.id}")
 
 
 @territory_group.command("actors-export")

@@ -195,10 +195,16 @@ def _open(path: Path) -> Workbook:
     name = path.name
     try:
         wb = load_workbook(path, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
         raise InputError(
             f"Impossible de lire le classeur {name}.",
-            [Problem(name, f"ce n'est pas un classeur Excel .xlsx lisible ({error}).")],
+            [
+                Problem(
+                    name,
+                    "fichier introuvable, ou pas un classeur Excel .xlsx lisible : enregistrez-le "
+                    "au format « Classeur Excel (.xlsx) » puis recommencez.",
+                )
+            ],
         ) from None
     meta = wb[META_SHEET] if META_SHEET in wb.sheetnames else None
     if meta is None or cell_text(meta.cell(1, 2).value) != FORMAT or SHEET not in wb.sheetnames:

@@ -207,8 +207,12 @@ def read_comparateur(path: Path) -> ComparateurFile:
     path = Path(path)
     try:
         data = path.read_bytes()
+    except FileNotFoundError:
+        raise _error(path, "fichier introuvable : vérifiez le chemin.") from None
+    except PermissionError:
+        raise _error(path, "lecture refusée : vérifiez les droits sur le fichier.") from None
     except OSError as error:
-        raise _error(path, f"fichier illisible ({error.strerror or error}).") from None
+        raise _error(path, f"fichier illisible (erreur système {error.errno}).") from None
     text = decode_bytes(data, str(path)).text
     header_line = text.split("\n", 1)[0]
     separator = _separator(path, header_line)
