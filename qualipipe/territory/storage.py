@@ -143,6 +143,7 @@ def load_insee_files(study: store.Study, paths: Sequence[Path]) -> LoadReport:
     wanted = _wanted_codes(files, territories)
     report = LoadReport()
     with study.transaction() as conn:
+        run_id = store.start_run(conn, "territory load", {"fichiers": [str(p) for p in paths]})
         for f in files:
             report.communes_stored += _store_file(conn, f, wanted)
             report.files.append((f.path.name, f.vintage, len(f.rows)))
@@ -151,6 +152,7 @@ def load_insee_files(study: store.Study, paths: Sequence[Path]) -> LoadReport:
                 set(report.departements[f.vintage]) | set(f.departements)
             )
         report.territories = _matches(conn, territories, files)
+        store.finish_run(conn, run_id, {"communes": report.communes_stored})
     return report
 
 
