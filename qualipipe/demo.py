@@ -26,6 +26,7 @@ from qualipipe.review.export import export_review
 from qualipipe.review.importer import import_decisions
 from qualipipe.store import Study, open_study
 from qualipipe.synthesize import synthesize_study
+from qualipipe.territory.storage import load_insee_files
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class DemoPlan:
     decisions: Path
     review_workbook: Path
     disagreements: Path
+    insee_files: tuple[Path, ...] = ()  # INSEE comparateur rows of the example's territories
 
 
 @dataclass
@@ -92,6 +94,7 @@ def prepare_demo(out_dir: Path) -> DemoPlan:
         decisions=study_dir / "revue" / "decisions_analyste.csv",
         review_workbook=out_dir / "revue" / "revue_a_faire.xlsx",
         disagreements=out_dir / "accord" / "desaccords.xlsx",
+        insee_files=tuple(sorted((study_dir / "insee").glob("*.csv"))),
     )
 
 
@@ -123,6 +126,10 @@ def _steps(plan: DemoPlan) -> list[tuple[str, Callable[[Study], object]]]:
         (
             "2. Participants et entretiens",
             lambda study: ingest_paths(study, [plan.transcripts], manifest=plan.manifest),
+        ),
+        (
+            "2 bis. Données INSEE des territoires (portrait)",
+            lambda study: load_insee_files(study, plan.insee_files),
         ),
         ("3. Réponses aux questionnaires (exports LimeSurvey)", surveys),
         ("4. Suggestions de codes", lambda study: suggest_codes(study)),

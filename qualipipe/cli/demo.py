@@ -18,6 +18,7 @@ from qualipipe.cli.review import (
     print_review_import,
 )
 from qualipipe.cli.synthesize import print_synthesis
+from qualipipe.cli.territory import print_insee_load
 from qualipipe.codebook.changes import CodebookLoad
 from qualipipe.coding.suggest import CodingReport
 from qualipipe.coding.themes import ThemesResult
@@ -26,6 +27,7 @@ from qualipipe.ingest import IngestReport
 from qualipipe.review.agreement import AgreementReport
 from qualipipe.review.common import ExportResult, ImportResult
 from qualipipe.synthesize import SynthesisReport
+from qualipipe.territory.storage import LoadReport
 
 
 @click.command("demo")
@@ -69,6 +71,7 @@ show.register(ExportResult, print_review_export)
 show.register(AgreementReport, print_agreement)
 show.register(Path, print_disagreements_file)
 show.register(ThemesResult, print_themes)
+show.register(LoadReport, print_insee_load)
 show.register(SynthesisReport, lambda report: print_synthesis(report, with_comparison=True))
 
 
