@@ -22,17 +22,15 @@ from qualipipe.cli import main
 from qualipipe.records import Participant, Role
 from qualipipe.store import Study, upsert_participant
 from qualipipe.surveys.instruments import load_instrument
-from qualipipe.surveys.limesurvey import (
+from qualipipe.surveys.client import (
     Credentials,
     LimeSurveyError,
     LimeSurveyServer,
     RetryPolicy,
-    deploy,
-    fetch,
-    invite,
     parse_csv_export,
     parse_json_export,
 )
+from qualipipe.surveys.operations import deploy, fetch, invite
 from qualipipe.surveys.lss import read_lss
 from tests.fake_limesurvey import FakeLimeSurvey, add_response_by_code
 
