@@ -425,7 +425,7 @@ class LimeSurveyServer:
                 return operation()
             except requests.exceptions.ConnectionError as error:
                 if creates and not _never_sent(error):
-                    raise self._maybe_done(action) from None
+                    raise self._maybe_done(action, "a été coupée") from None
                 if last:
                     raise LimeSurveyError(
                         f"Serveur LimeSurvey injoignable ({url}) pendant « {action} », après "
@@ -434,7 +434,9 @@ class LimeSurveyServer:
                     ) from None
             except requests.exceptions.Timeout:
                 if creates:
-                    raise self._maybe_done(action) from None
+                    raise self._maybe_done(
+                        action, f"n'a pas eu de réponse en {policy.timeout:g} s"
+                    ) from None
                 if last:
                     raise LimeSurveyError(
                         f"Le serveur LimeSurvey ({url}) n'a pas répondu en {policy.timeout:g} s "
@@ -476,9 +478,9 @@ class LimeSurveyServer:
             time.sleep(policy.backoff * 2 ** (attempt - 1))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _maybe_done(self, action: str) -> MaybeDoneError:
+    def _maybe_done(self, action: str, what: str) -> MaybeDoneError:
         return MaybeDoneError(
-            f"La connexion avec LimeSurvey ({self.credentials.url}) a été coupée pendant "
+            f"La connexion avec LimeSurvey ({self.credentials.url}) {what} pendant "
             f"« {action} », après l'envoi de la demande : le serveur a pu la traiter. qualipipe "
             f"ne la renvoie pas à l'aveugle ; relancez la même commande, elle vérifie d'abord "
             f"ce qui existe sur le serveur. {UNCHANGED}"

@@ -406,6 +406,16 @@ def invite(
 # ---------------------------------------------------------------------------------------------
 
 
+def _submitted_tokens(rows: list[dict[str, Any]]) -> set[str]:
+    """Tokens with a submitted response: LimeSurvey marks a participant completed only when
+    they submit through its pages, not for responses added through the API or imported."""
+    return {
+        str(row.get("token") or "")
+        for row in rows
+        if row.get("token") and str(row.get("submitdate") or "").strip()
+    }
+
+
 @dataclass
 class RemindReport:
     deployment: Deployment
@@ -425,12 +435,14 @@ def remind(
     ).fetchall()
     with _survey_of(deployment):
         remote = {r.tid: r for r in server.remote_participants(deployment.survey_id)}
+        submitted = _submitted_tokens(server.export_json(deployment.survey_id))
         candidates = {
             int(r["tid"]): r
             for r in rows
             if int(r["tid"]) in remote
             and remote[int(r["tid"])].sent
             and not remote[int(r["tid"])].completed
+            and remote[int(r["tid"])].token not in submitted
         }
         report = RemindReport(deployment)
         if not candidates:
