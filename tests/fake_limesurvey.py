@@ -482,15 +482,11 @@ class FakeLimeSurvey:
         for c in conditions:
             source = questions.get(c["cqid"], {})
             suffix = re.sub(r"^\d+X\d+X\d+", "", c["cfieldname"])
-            variable = source.get("title", c["cqid"]) + (
-                f"_{suffix}{c['value']}" if suffix else ""
-            )
+            variable = source.get("title", c["cqid"]) + (f"_{suffix}{c['value']}" if suffix else "")
             term = f'{variable}.NAOK {c.get("method") or "=="} "{c["value"]}"'
             by_question.setdefault(c["qid"], {}).setdefault(c["cfieldname"], []).append(term)
         return {
-            qid: "("
-            + " and ".join(f"({' or '.join(terms)})" for terms in fields.values())
-            + ")"
+            qid: "(" + " and ".join(f"({' or '.join(terms)})" for terms in fields.values()) + ")"
             for qid, fields in by_question.items()
         }
 

@@ -98,7 +98,11 @@ class Respondent:
 
     @property
     def group(self) -> Group:
-        qids = {int(i[len("question") :]) for i in self.page.xpath('//div[@id]/@id') if i.startswith("question") and i[8:].isdigit()}
+        qids = {
+            int(i[len("question") :])
+            for i in self.page.xpath("//div[@id]/@id")
+            if i.startswith("question") and i[8:].isdigit()
+        }
         for group in self.instrument.groups:
             if any(self.placed[q.code].qid in qids for q in group.questions):
                 return group

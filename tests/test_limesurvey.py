@@ -21,7 +21,6 @@ import requests
 from qualipipe.cli import main
 from qualipipe.records import Participant, Role
 from qualipipe.store import Study, upsert_participant
-from qualipipe.surveys.instruments import load_instrument
 from qualipipe.surveys.client import (
     Credentials,
     LimeSurveyError,
@@ -30,8 +29,9 @@ from qualipipe.surveys.client import (
     parse_csv_export,
     parse_json_export,
 )
-from qualipipe.surveys.operations import deploy, fetch, invite
+from qualipipe.surveys.instruments import load_instrument
 from qualipipe.surveys.lss import read_lss
+from qualipipe.surveys.operations import deploy, fetch, invite
 from tests.fake_limesurvey import FakeLimeSurvey, add_response_by_code
 
 REPO = Path(__file__).resolve().parents[1]

@@ -50,7 +50,12 @@ from tests.fake_limesurvey import add_response_by_code
 from tests.limesurvey_respondent import Respondent, placed_questions
 
 REPO = Path(__file__).resolve().parents[1]
-INSTRUMENTS = ("entretien_fondateurs", "entretien_acteurs", "priorisation_enjeux", "evaluation_diagnostic")
+INSTRUMENTS = (
+    "entretien_fondateurs",
+    "entretien_acteurs",
+    "priorisation_enjeux",
+    "evaluation_diagnostic",
+)
 WORK_DIR = os.environ.get("LIMESURVEY_WORK_DIR", "")
 START = SHARED_DIR / "limesurvey" / "start.sh"
 

@@ -16,8 +16,8 @@ from qualipipe.cli.common import (
     study_option,
     territory_option,
 )
-from qualipipe.surveys.instruments import instrument_path, load_instrument
 from qualipipe.surveys.client import LimeSurveyError, LimeSurveyServer, credentials_from_env
+from qualipipe.surveys.instruments import instrument_path, load_instrument
 from qualipipe.surveys.links import write_links
 from qualipipe.surveys.lss import write_lss
 from qualipipe.surveys.operations import (
@@ -35,7 +35,6 @@ from qualipipe.surveys.operations import (
     remind,
     status,
 )
-
 
 # How `survey status` sums up participants (label for the count), in the order shown.
 STATE_LABELS = {
@@ -136,7 +135,9 @@ def survey_deploy_command(
                 f"Questionnaire n°{sid} laissé incomplet par un déploiement interrompu : supprimé."
             )
         for d in report.deployments:
-            state = "créé et activé" if d.created else "déjà déployé (--remplacer pour en refaire un)"
+            state = (
+                "créé et activé" if d.created else "déjà déployé (--remplacer pour en refaire un)"
+            )
             console.print(f"{d.territory_id} : questionnaire n°{d.survey_id} ({state})")
         if report.created:
             console.print(f"Déploiements enregistrés dans {opened.config.db_path}.")

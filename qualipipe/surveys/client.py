@@ -367,7 +367,11 @@ class LimeSurveyServer:
     def scrub(self, text: str) -> str:
         """`text` without the password, in clear or JSON-escaped (a server may echo requests)."""
         password = self.credentials.password
-        for form in {password, json.dumps(password)[1:-1], json.dumps(password, ensure_ascii=False)[1:-1]}:
+        for form in {
+            password,
+            json.dumps(password)[1:-1],
+            json.dumps(password, ensure_ascii=False)[1:-1],
+        }:
             if form:
                 text = text.replace(form, "***")
         return text
@@ -408,9 +412,10 @@ class LimeSurveyServer:
             if response.get("error") is not None:
                 raise LimeSurveyApiError(str(response["error"]))
             result = response.get("result")
-            if isinstance(result, dict) and "invalid session key" in str(
-                result.get("status", "")
-            ).lower():
+            if (
+                isinstance(result, dict)
+                and "invalid session key" in str(result.get("status", "")).lower()
+            ):
                 raise LimeSurveyStatusError(str(result["status"]))
             return result
 
@@ -499,10 +504,9 @@ class LimeSurveyServer:
 
     def activate(self, survey_id: int, attributes: list[int]) -> None:
         """Activate the survey and create its participant table with `attributes` columns."""
-        try:
+        # A retried activation whose first try got through: the goal is reached.
+        with contextlib.suppress(AlreadyActiveError):
             self.call("activation du questionnaire", lambda c: c.activate_survey(survey_id))
-        except AlreadyActiveError:
-            pass  # a retried activation whose first try got through: the goal is reached
         self.call(
             "création de la table des participants",
             lambda c: c.activate_tokens(survey_id, attributes),

@@ -374,7 +374,9 @@ def invite(
             if not r.sent and not r.email and emails.get(p.id):
                 server.set_email(sid, r.tid, emails[p.id])
                 remote[p.id] = replace(r, email=emails[p.id])
-        pending = [remote[p.id].tid for p in targets if not remote[p.id].sent and remote[p.id].email]
+        pending = [
+            remote[p.id].tid for p in targets if not remote[p.id].sent and remote[p.id].email
+        ]
         sent = server.send(sid, pending, reminder=False) if pending else {}
     site = server.credentials.site
     now = now_iso()
