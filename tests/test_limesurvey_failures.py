@@ -5,6 +5,7 @@ expects (6). The same behaviours on the real server: tests/test_limesurvey_live.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from tests.test_limesurvey import (  # noqa: F401 - fixtures
 )
 
 PRIORISATION = REPO / "surveys" / "priorisation_enjeux.yaml"
+# Real 6.4.2 traffic recorded for issue 17 (from ../shared/limesurvey/start.sh).
+FIXTURES = REPO / "tests" / "fixtures" / "limesurvey"
 
 
 def one_french_line(err: str) -> str:
@@ -286,8 +289,25 @@ def test_the_fake_rebuilds_relevance_from_condition_rows_like_limesurvey(
     fake: FakeLimeSurvey,
 ) -> None:
     """What made E05 always shown: a .lss with condition rows (as qualipipe used to write)."""
-    lss = (REPO / "tests" / "fixtures" / "limesurvey" / "e05_with_condition_rows.lss").read_bytes()
+    lss = (FIXTURES / "e05_with_condition_rows.lss").read_bytes()
     with server_for(fake) as server:
         sid = server.import_survey(lss, None)
         [e05] = [q for q in server.client.list_questions(sid) if q["title"] == "E05"]
-    assert e05["relevance"] == '((E02_LIVRABLEY.NAOK == "Y") and (E02_RESTITY.NAOK == "Y"))'
+    recorded = json.loads((FIXTURES / "import_survey__condition_rows.json").read_text("utf-8"))
+    [real] = recorded["exchanges"][1]["response"]["result"]
+    assert e05["relevance"] == real["relevance"]  # what the real 6.4.2 answered
+
+
+def test_the_fake_leaves_participants_uncompleted_after_add_response_like_limesurvey(
+    fake: FakeLimeSurvey, study: Study
+) -> None:
+    recorded = json.loads(
+        (FIXTURES / "add_response__participant_stays_uncompleted.json").read_text("utf-8")
+    )
+    [real] = recorded["exchanges"][1]["response"]["result"]
+    sid = deployed(study, fake)
+    with server_for(fake) as server:
+        [row] = server.add_participants(sid, [{"firstname": "", "lastname": "T1", "email": ""}])
+        add_response_by_code(server.client, sid, {"P01": "MEMB"}, token=row["token"])
+        [remote] = server.remote_participants(sid)
+    assert remote.completed is (real["completed"] != "N") is False
