@@ -75,7 +75,13 @@ needs_control = pytest.mark.skipif(
 )
 
 
+# The condition forms the shipped instruments do not use yet (AND, array rows).
+FORMS = REPO / "tests" / "fixtures" / "limesurvey" / "conditions_formes.yaml"
+
+
 def instrument(name: str) -> Instrument:
+    if name == FORMS.stem:
+        return load_instrument(FORMS)
     return load_instrument(REPO / "surveys" / f"{name}.yaml")
 
 
@@ -90,28 +96,34 @@ def condition_cases() -> list[tuple[str, str, tuple[str, ...], bool]]:
     answer outside the list hides it; for multiple choice also none ticked, and an accepted
     answer ticked together with another one."""
     cases = []
-    for name in INSTRUMENTS:
+    for name in (*INSTRUMENTS, FORMS.stem):
         loaded = instrument(name)
         for question in loaded.questions:
             condition = question.condition
             if condition is None:
                 continue
-            source = loaded.question(condition.question)
+            source = loaded.question(condition.source)
             if source.type is QuestionType.MULTIPLE_CHOICE:
                 valid = [s.code for s in source.subquestions]
             elif source.type is QuestionType.YES_NO:
                 valid = ["Y", "N"]
-            elif source.type is QuestionType.FIVE_POINT:
+            elif source.type in (QuestionType.FIVE_POINT, QuestionType.ARRAY_5):
                 valid = ["1", "2", "3", "4", "5"]
             else:
                 valid = [o.code for o in source.options]
             other = next(v for v in valid if v not in condition.answers)
-            for answer in condition.answers:
-                cases.append((name, question.code, (answer,), True))
-            cases.append((name, question.code, (other,), False))
+            code = question.code
+            if condition.all:  # every listed box ticked, and nothing less
+                cases.append((name, code, condition.answers, True))
+                cases.append((name, code, (other, *condition.answers), True))
+                cases.extend((name, code, (answer,), False) for answer in condition.answers)
+                cases.append((name, code, (), False))
+                continue
+            cases.extend((name, code, (answer,), True) for answer in condition.answers)
+            cases.append((name, code, (other,), False))
             if source.type is QuestionType.MULTIPLE_CHOICE:
-                cases.append((name, question.code, (), False))
-                cases.append((name, question.code, (other, condition.answers[-1]), True))
+                cases.append((name, code, (), False))
+                cases.append((name, code, (other, condition.answers[-1]), True))
     return cases
 
 
@@ -126,10 +138,10 @@ def live() -> Iterator[LimeSurveyServer]:
 
 @pytest.fixture(scope="module")
 def condition_surveys(live: LimeSurveyServer) -> Iterator[dict[str, int]]:
-    """The four instruments, imported as qualipipe deploys them, active with a participant table."""
+    """The instruments, imported as qualipipe deploys them, active with a participant table."""
     created: dict[str, int] = {}
     try:
-        for name in INSTRUMENTS:
+        for name in (*INSTRUMENTS, FORMS.stem):
             lss = build_lss(instrument(name), title=f"Conditions {name}", marker="qualipipe:tests")
             created[name] = live.import_survey(lss, None)
             live.activate(created[name], PARTICIPANT_ATTRIBUTES)
@@ -146,6 +158,9 @@ def test_every_condition_form_is_covered() -> None:
         ("entretien_acteurs", "A12"),  # 5-point scale
         ("entretien_fondateurs", "F18"),  # yes/no
         ("priorisation_enjeux", "P12"),  # yes/no
+        ("conditions_formes", "C04"),  # multiple choice, AND (same page)
+        ("conditions_formes", "C05"),  # a row of a 5-point array (next page)
+        ("conditions_formes", "C06"),  # a row of an array with answer options (next page)
     }
 
 
@@ -169,17 +184,19 @@ def test_conditional_question_shows_as_the_instrument_says(
     )
     placed = placed_questions(live.client, sid)
     respondent = Respondent(live.credentials.site, sid, str(row["token"]), loaded, placed)
-    source_code = loaded.question(target).condition.question  # type: ignore[union-attr]
-    source = loaded.question(source_code)
-    respondent.start().go_to(source_code)
+    condition = loaded.question(target).condition
+    assert condition is not None
+    source = loaded.question(condition.source)
+    sgqa = placed[source.code].sgqa
+    respondent.start().go_to(source.code)
     page = respondent.group
     answers = respondent.required(page)
     for code in (o.code for o in source.subquestions):
-        answers.pop(placed[source_code].sgqa + code, None)  # only what the case ticks
+        answers.pop(sgqa + code, None)  # only what the case gives
     if source.type is QuestionType.MULTIPLE_CHOICE:
-        answers.update({placed[source_code].sgqa + code: "Y" for code in given})
+        answers.update({sgqa + code: "Y" for code in given})
     else:
-        answers[placed[source_code].sgqa] = given[0]
+        answers[sgqa + condition.row] = given[0]
     if any(q.code == target for q in page.questions):
         # Same page: save the answers (previous page) and come back; the page is then
         # rendered with the relevance the server computes from the saved answers.

@@ -105,6 +105,19 @@ def test_conditions_are_written_as_relevance_only() -> None:
     assert evaluation.find("conditions") is None
 
 
+def test_and_and_array_row_conditions_round_trip() -> None:
+    forms = load_instrument(REPO / "tests" / "fixtures" / "limesurvey" / "conditions_formes.yaml")
+    document = etree.fromstring(build_lss(forms))
+    relevance = {
+        r.findtext("title"): r.findtext("relevance") for r in document.findall("questions/rows/row")
+    }
+    assert relevance["C04"] == '((C01_UN.NAOK == "Y" and C01_DEUX.NAOK == "Y"))'
+    assert relevance["C05"] == '((C02_EMPLOI.NAOK == "4" or C02_EMPLOI.NAOK == "5"))'
+    assert relevance["C06"] == '((C03_COUT.NAOK == "MAL"))'
+    back = {q.code: q.condition for q in parse_lss(build_lss(forms)).questions}
+    assert back == {q.code: q.condition for q in forms.questions}
+
+
 def test_participant_attributes_are_described_and_carry_the_deploy_marker() -> None:
     document = etree.fromstring(build_lss(load("priorisation_enjeux"), marker="qualipipe:x:y:z"))
     descriptions = document.findtext("surveys/rows/row/attributedescriptions")

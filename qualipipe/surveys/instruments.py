@@ -113,11 +113,24 @@ class Condition:
     """Show the question only if `question` got one of `answers`.
 
     For a single-choice question (liste, oui_non, echelle_5) `answers` are answer codes; for a
-    multiple-choice question they are subquestion codes, any of which must be ticked.
+    multiple-choice question they are subquestion codes, any of which must be ticked (all of
+    them when `all`); for one row of an array, `question` is `CODE[ROW]` and `answers` are the
+    array's answer codes.
     """
 
     question: str
     answers: tuple[str, ...]
+    all: bool = False
+
+    @property
+    def source(self) -> str:
+        """The code of the question the condition reads (without the array row)."""
+        return self.question.split("[", 1)[0]
+
+    @property
+    def row(self) -> str:
+        """The array row (`P04[EMPLOI]` → `EMPLOI`), or ""."""
+        return self.question.partition("[")[2].rstrip("]")
 
 
 @dataclass(frozen=True)
@@ -483,10 +496,21 @@ def _read_condition(reader: _Reader, node: Node, where: str) -> Condition | None
     if raw is None:
         return None
     line = _line_of(node, "condition")
-    if not isinstance(raw, dict) or "question" not in raw or "reponses" not in raw:
+    if (
+        not isinstance(raw, dict)
+        or "question" not in raw
+        or "reponses" not in raw
+        or set(raw) - {"question", "reponses", "toutes"}
+    ):
         reader.problem(
-            f"{where} : une condition s'écrit {{question: F02, reponses: [A1, A2]}}.", line
+            f"{where} : une condition s'écrit {{question: F02, reponses: [A1, A2]}} (plus "
+            "« toutes: true » pour exiger toutes les cases d'un choix multiple).",
+            line,
         )
+        return None
+    every = raw.get("toutes", False)
+    if not isinstance(every, bool):
+        reader.problem(f"{where} : « toutes » de la condition vaut oui ou non.", line)
         return None
     answers = raw["reponses"]
     if isinstance(answers, (str, int)):
@@ -494,7 +518,11 @@ def _read_condition(reader: _Reader, node: Node, where: str) -> Condition | None
     if not isinstance(answers, list) or not answers:
         reader.problem(f"{where} : « reponses » de la condition est une liste non vide.", line)
         return None
-    return Condition(question=str(raw["question"]).strip(), answers=tuple(str(a) for a in answers))
+    return Condition(
+        question=str(raw["question"]).strip(),
+        answers=tuple(str(a) for a in answers),
+        all=every,
+    )
 
 
 def _check_type_needs(
@@ -563,13 +591,16 @@ def _check_condition(
     reader: _Reader, question: Question, condition: Condition, earlier: dict[str, Question]
 ) -> None:
     where = f"question {question.code}"
-    target = earlier.get(condition.question)
+    target = earlier.get(condition.source)
     if target is None:
         reader.problem(
             f"{where} : la condition porte sur « {condition.question} », qui n'est pas une "
             "question posée avant celle-ci.",
             question.line,
         )
+        return
+    if condition.row:
+        _check_array_condition(reader, question, condition, target)
         return
     if target.type not in CONDITION_SOURCES:
         reader.problem(
@@ -578,6 +609,12 @@ def _check_condition(
             question.line,
         )
         return
+    if condition.all and target.type is not QuestionType.MULTIPLE_CHOICE:
+        reader.problem(
+            f"{where} : « toutes » ne s'emploie qu'avec un choix_multiples "
+            f"({condition.question} est {TYPE_LABELS[target.type]}).",
+            question.line,
+        )
     if target.type is QuestionType.YES_NO:
         valid = {"Y", "N"}
     elif target.type is QuestionType.FIVE_POINT:
@@ -591,6 +628,39 @@ def _check_condition(
             reader.problem(
                 f"{where} : la condition attend « {answer} » en réponse à {condition.question}, "
                 f"qui n'a pas cette réponse (réponses possibles : {', '.join(sorted(valid))}).",
+                question.line,
+            )
+
+
+def _check_array_condition(
+    reader: _Reader, question: Question, condition: Condition, target: Question
+) -> None:
+    """`CODE[ROW]`: one row of a tableau_5 / tableau, answered with its answer codes."""
+    where = f"question {question.code}"
+    if target.type not in (QuestionType.ARRAY_5, QuestionType.ARRAY) or condition.all:
+        reader.problem(
+            f"{where} : « {condition.question} » désigne une ligne de tableau : la question "
+            f"{condition.source} doit être un tableau, et « toutes » ne s'y emploie pas.",
+            question.line,
+        )
+        return
+    rows = {s.code for s in target.subquestions}
+    if condition.row not in rows:
+        reader.problem(
+            f"{where} : {condition.source} n'a pas de ligne « {condition.row} » (lignes : "
+            f"{', '.join(sorted(rows))}).",
+            question.line,
+        )
+    valid = (
+        {"1", "2", "3", "4", "5"}
+        if target.type is QuestionType.ARRAY_5
+        else {o.code for o in target.options}
+    )
+    for answer in condition.answers:
+        if answer not in valid:
+            reader.problem(
+                f"{where} : la condition attend « {answer} » sur {condition.question}, qui n'a "
+                f"pas cette réponse (réponses possibles : {', '.join(sorted(valid))}).",
                 question.line,
             )
 

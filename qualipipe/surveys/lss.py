@@ -224,14 +224,21 @@ class _Ids:
 
 
 def relevance_equation(condition: Condition | None, target: Question | None) -> str:
-    """ExpressionScript for a simple condition (LimeSurvey's `relevance` column)."""
+    """ExpressionScript for a condition (LimeSurvey's `relevance` column).
+
+    A subquestion (multiple-choice box, array row) is the variable `CODE_SUB`; `.NAOK` keeps
+    the equation usable when the source question was itself hidden.
+    """
     if condition is None or target is None:
         return "1"
+    code = condition.source
     if target.type is QuestionType.MULTIPLE_CHOICE:
-        terms = [f'{condition.question}_{answer}.NAOK == "Y"' for answer in condition.answers]
+        terms = [f'{code}_{answer}.NAOK == "Y"' for answer in condition.answers]
+    elif condition.row:
+        terms = [f'{code}_{condition.row}.NAOK == "{answer}"' for answer in condition.answers]
     else:
-        terms = [f'{condition.question}.NAOK == "{answer}"' for answer in condition.answers]
-    return "((" + " or ".join(terms) + "))"
+        terms = [f'{code}.NAOK == "{answer}"' for answer in condition.answers]
+    return "((" + (" and " if condition.all else " or ").join(terms) + "))"
 
 
 def question_attributes(question: Question) -> list[tuple[str, str]]:
@@ -283,7 +290,7 @@ def build_lss(
         )
         for order, question in enumerate(group.questions, start=1):
             qid = ids.qid()
-            target = placed.get(question.condition.question) if question.condition else None
+            target = placed.get(question.condition.source) if question.condition else None
             questions.add(
                 **_question_row(question, qid, 0, ids.sid, gid, order),
                 relevance=relevance_equation(question.condition, target[2] if target else None),
@@ -508,14 +515,29 @@ def _read_conditions(
             answer = r.get("value", "")
         entry = found.setdefault(r["qid"], (code_by_qid.get(cqid, cqid), []))
         entry[1].append(answer)
+    conditions = {qid: Condition(code, tuple(answers)) for qid, (code, answers) in found.items()}
+    type_by_code = {r["title"]: r["type"] for r in question_rows}
     for r in question_rows:
-        if r["qid"] in found or r.get("relevance", "1").strip() in ("", "1"):
+        if r["qid"] in conditions or r.get("relevance", "1").strip() in ("", "1"):
             continue
-        terms = RELEVANCE_TERM.findall(r["relevance"])
-        if terms:
-            code = terms[0][0]
-            found[r["qid"]] = (code, [sub if sub else value for _, sub, value in terms])
-    return {qid: Condition(code, tuple(answers)) for qid, (code, answers) in found.items()}
+        condition = _condition_from_relevance(r["relevance"], type_by_code)
+        if condition:
+            conditions[r["qid"]] = condition
+    return conditions
+
+
+def _condition_from_relevance(relevance: str, type_by_code: dict[str, str]) -> Condition | None:
+    """The Condition of an equation qualipipe writes (`relevance_equation`), else None."""
+    terms = RELEVANCE_TERM.findall(relevance)
+    if not terms:
+        return None
+    code, sub, _ = terms[0]
+    every = " and " in relevance
+    if type_by_code.get(code) == QuestionType.MULTIPLE_CHOICE.value:
+        return Condition(code, tuple(s for _, s, _ in terms), all=every)
+    if sub:  # an array row: CODE_ROW == "answer"
+        return Condition(f"{code}[{sub}]", tuple(v for _, _, v in terms), all=every)
+    return Condition(code, tuple(v for _, _, v in terms), all=every)
 
 
 def _question_from_row(
