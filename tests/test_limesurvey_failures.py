@@ -264,7 +264,12 @@ def test_an_unknown_survey_fails_before_logging_in(cli: Any, fake: FakeLimeSurve
         ("survey", "status", "priorisation"),
     ):
         code, _, err = cli(*command)
-        assert code != 0 and "priorisation" in err
+        line = one_french_line(err)
+        assert code == 1 and "« priorisation » introuvable" in line
+        assert (
+            "entretien_acteurs, entretien_fondateurs, evaluation_diagnostic, priorisation_enjeux"
+            in line
+        )
     assert fake.calls == []
 
 

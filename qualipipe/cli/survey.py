@@ -16,8 +16,14 @@ from qualipipe.cli.common import (
     study_option,
     territory_option,
 )
+from qualipipe.errors import QualipipeError
 from qualipipe.surveys.client import LimeSurveyError, LimeSurveyServer, credentials_from_env
-from qualipipe.surveys.instruments import instrument_path, load_instrument
+from qualipipe.surveys.instruments import (
+    Instrument,
+    instrument_path,
+    instruments_dir,
+    load_instrument,
+)
 from qualipipe.surveys.links import write_links
 from qualipipe.surveys.lss import write_lss
 from qualipipe.surveys.operations import (
@@ -56,9 +62,17 @@ def survey_group() -> None:
     """
 
 
-def _survey_instrument(instrument: str, study_root: Path | None = None):  # noqa: ANN202 - Instrument
-
-    return load_instrument(instrument_path(instrument, study_root=study_root))
+def _survey_instrument(instrument: str, study_root: Path | None = None) -> Instrument:
+    path = instrument_path(instrument, study_root=study_root)
+    if not path.exists():
+        # Said before any login, with the names that would have worked.
+        folders = [instruments_dir(), *([study_root / "surveys"] if study_root else [])]
+        known = sorted({p.stem for folder in folders for p in folder.glob("*.yaml")})
+        raise QualipipeError(
+            f"Questionnaire « {instrument} » introuvable. Questionnaires connus : "
+            f"{', '.join(known) or 'aucun'} (ou le chemin d'un fichier .yaml)."
+        )
+    return load_instrument(path)
 
 
 def _survey_server():  # noqa: ANN202 - LimeSurveyServer
@@ -136,9 +150,11 @@ def survey_deploy_command(
             )
         for d in report.deployments:
             state = (
-                "créé et activé" if d.created else "déjà déployé (--remplacer pour en refaire un)"
+                "créé et activé"
+                if d.created
+                else "déjà déployé ; --remplacer pour en déployer un nouveau"
             )
-            console.print(f"{d.territory_id} : questionnaire n°{d.survey_id} ({state})")
+            console.print(f"{d.territory_id} : questionnaire n°{d.survey_id}, {state}")
         if report.created:
             console.print(f"Déploiements enregistrés dans {opened.config.db_path}.")
         else:

@@ -10,14 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
 
 from qualipipe.errors import QualipipeError
 from qualipipe.surveys.operations import InviteReport
+from qualipipe.xlsx_layout import fit_row_heights
 
 LINKS_FOLDER = "invitations"
 HEADERS = ("Participant", "Identifiant", "Code d'accès", "Lien personnel", "Invitation")
-WIDTHS = (34, 16, 20, 70, 40)
+WIDTHS = (26, 14, 18, 68, 36)
 
 
 def links_path(study_root: Path, report: InviteReport) -> Path:
@@ -42,9 +43,17 @@ def write_links(study_root: Path, report: InviteReport) -> Path:
         link = sheet.cell(row=sheet.max_row, column=4)
         link.hyperlink = outcome.link
         link.font = Font(color="0563C1", underline="single")
+        for cell in sheet[sheet.max_row]:
+            cell.alignment = Alignment(vertical="top", wrap_text=cell.column == 5)
     for column, width in zip("ABCDE", WIDTHS, strict=True):
         sheet.column_dimensions[column].width = width
+    fit_row_heights(sheet)  # LibreOffice does not size wrapped rows itself
     sheet.freeze_panes = "A2"
+    # Printed on one page width, landscape: the links are long.
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
     destination = links_path(study_root, report)
     temporary = destination.with_name(destination.name + ".tmp")
     try:
