@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from openpyxl import load_workbook
 
 from qualipipe.store import Study
@@ -316,3 +317,13 @@ def test_the_fake_leaves_participants_uncompleted_after_add_response_like_limesu
         add_response_by_code(server.client, sid, {"P01": "MEMB"}, token=row["token"])
         [remote] = server.remote_participants(sid)
     assert remote.completed is (real["completed"] != "N") is False
+
+
+def test_the_fake_locks_logins_like_limesurvey(fake: FakeLimeSurvey) -> None:
+    recorded = json.loads((FIXTURES / "get_session_key__locked_out.json").read_text("utf-8"))
+    for exchange in recorded["exchanges"]:
+        request = dict(exchange["request"])
+        username, password = request["params"]
+        request["params"] = [username, PASSWORD if password == "<PASSWORD>" else password]
+        answer = requests.post(fake.url, json=request, timeout=5)
+        assert answer.json() == exchange["response"]
