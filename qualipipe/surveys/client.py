@@ -412,11 +412,10 @@ class LimeSurveyServer:
             if response.get("error") is not None:
                 raise LimeSurveyApiError(str(response["error"]))
             result = response.get("result")
-            if (
-                isinstance(result, dict)
-                and "invalid session key" in str(result.get("status", "")).lower()
+            if isinstance(result, dict) and isinstance(
+                classify_status(action, str(result.get("status", ""))), SessionInvalidError
             ):
-                raise LimeSurveyStatusError(str(result["status"]))
+                raise LimeSurveyStatusError(str(result["status"]))  # renewed by call()
             return result
 
         return self.call(action, run, creates=creates)
