@@ -139,7 +139,8 @@ def deploy(
                 results.append((existing[0], ""))
             else:
                 marker = deploy_marker(study, instrument.name, territory.id)
-                report.removed_leftovers += _remove_leftovers(server, marker, recorded)
+                title = survey_title(instrument, territory.name)
+                report.removed_leftovers += _remove_leftovers(server, title, marker, recorded)
                 results.append(_import_one(instrument, server, territory, marker, created))
             if progress:
                 progress(territory_id)
@@ -168,11 +169,21 @@ def deploy(
     return report
 
 
-def _remove_leftovers(server: LimeSurveyServer, marker: str, recorded: set[int]) -> list[int]:
-    """Delete the surveys carrying `marker` that the study does not know (interrupted deploys)."""
+def survey_title(instrument: Instrument, territory_name: str) -> str:
+    return f"{instrument.title} — {territory_name}"
+
+
+def _remove_leftovers(
+    server: LimeSurveyServer, title: str, marker: str, recorded: set[int]
+) -> list[int]:
+    """Delete the surveys carrying `marker` that the study does not know (interrupted deploys).
+
+    Only surveys with the deploy's title (or none yet: cut before LimeSurvey wrote it) are
+    read, so a server with many surveys costs one call per candidate, not per survey.
+    """
     removed = []
     for survey in server.surveys():
-        if survey.sid in recorded:
+        if survey.sid in recorded or survey.title not in (title, ""):
             continue
         try:
             properties = server.survey_properties(survey.sid, ["attributedescriptions"])
@@ -191,7 +202,7 @@ def _import_one(
     marker: str,
     created: list[int],
 ) -> tuple[Deployment, str]:
-    title = f"{instrument.title} — {territory.name}"
+    title = survey_title(instrument, territory.name)
     lss = build_lss(instrument, title=title, marker=marker)
     survey_id = server.import_survey(lss, survey_id_for(instrument))
     created.append(survey_id)
