@@ -213,7 +213,7 @@ groupes:
         load_instrument(path)
     messages = [p.message for p in caught.value.problems]
     assert "P01 n'a pas de ligne « LOGEMENT » (lignes : EMPLOI)" in messages[0]
-    assert "« 7 » sur P01[EMPLOI]" in messages[1]
+    assert "« 7 » en réponse à P01[EMPLOI]" in messages[1]
     assert "« toutes » ne s'emploie qu'avec un choix_multiples" in messages[2]
     assert "désigne une ligne de tableau" in messages[3]
     assert len(messages) == 4

@@ -518,11 +518,7 @@ def _read_condition(reader: _Reader, node: Node, where: str) -> Condition | None
     if not isinstance(answers, list) or not answers:
         reader.problem(f"{where} : « reponses » de la condition est une liste non vide.", line)
         return None
-    return Condition(
-        question=str(raw["question"]).strip(),
-        answers=tuple(str(a) for a in answers),
-        all=every,
-    )
+    return Condition(str(raw["question"]).strip(), tuple(str(a) for a in answers), every)
 
 
 def _check_type_needs(
@@ -587,81 +583,65 @@ def _check_cross_references(reader: _Reader, name: str, questions: list[Question
         seen.setdefault(question.code, question)
 
 
+def _condition_answers(target: Question, row: str) -> set[str]:
+    """What a condition on `target` (on its array row `row`, if any) may list."""
+    if target.type in (QuestionType.FIVE_POINT, QuestionType.ARRAY_5):
+        return {"1", "2", "3", "4", "5"}
+    if target.type is QuestionType.YES_NO:
+        return {"Y", "N"}
+    if target.type is QuestionType.MULTIPLE_CHOICE:
+        return {s.code for s in target.subquestions}
+    return {o.code for o in target.options} | ({"-oth-"} if target.other and not row else set())
+
+
 def _check_condition(
     reader: _Reader, question: Question, condition: Condition, earlier: dict[str, Question]
 ) -> None:
-    where = f"question {question.code}"
+    where, line = f"question {question.code}", question.line
     target = earlier.get(condition.source)
     if target is None:
         reader.problem(
             f"{where} : la condition porte sur « {condition.question} », qui n'est pas une "
             "question posée avant celle-ci.",
-            question.line,
+            line,
         )
         return
-    if condition.row:
-        _check_array_condition(reader, question, condition, target)
+    arrays = (QuestionType.ARRAY_5, QuestionType.ARRAY)
+    if condition.row and (target.type not in arrays or condition.all):
+        reader.problem(
+            f"{where} : « {condition.question} » désigne une ligne de tableau : la question "
+            f"{condition.source} doit être un tableau, et « toutes » ne s'y emploie pas.",
+            line,
+        )
         return
-    if target.type not in CONDITION_SOURCES:
+    rows = {s.code for s in target.subquestions}
+    if condition.row and condition.row not in rows:
+        reader.problem(
+            f"{where} : {condition.source} n'a pas de ligne « {condition.row} » (lignes : "
+            f"{', '.join(sorted(rows))}).",
+            line,
+        )
+    if not condition.row and target.type not in CONDITION_SOURCES:
         reader.problem(
             f"{where} : une condition ne peut porter que sur une question liste, oui_non, "
-            f"echelle_5 ou choix_multiples ({condition.question} est {TYPE_LABELS[target.type]}).",
-            question.line,
+            f"echelle_5, choix_multiples ou une ligne de tableau ({condition.question} est "
+            f"{TYPE_LABELS[target.type]}).",
+            line,
         )
         return
     if condition.all and target.type is not QuestionType.MULTIPLE_CHOICE:
         reader.problem(
             f"{where} : « toutes » ne s'emploie qu'avec un choix_multiples "
             f"({condition.question} est {TYPE_LABELS[target.type]}).",
-            question.line,
+            line,
         )
-    if target.type is QuestionType.YES_NO:
-        valid = {"Y", "N"}
-    elif target.type is QuestionType.FIVE_POINT:
-        valid = {"1", "2", "3", "4", "5"}
-    elif target.type is QuestionType.MULTIPLE_CHOICE:
-        valid = {s.code for s in target.subquestions}
-    else:
-        valid = {o.code for o in target.options} | ({"-oth-"} if target.other else set())
+    valid = _condition_answers(target, condition.row)
     for answer in condition.answers:
         if answer not in valid:
             reader.problem(
                 f"{where} : la condition attend « {answer} » en réponse à {condition.question}, "
                 f"qui n'a pas cette réponse (réponses possibles : {', '.join(sorted(valid))}).",
-                question.line,
-            )
-
-
-def _check_array_condition(
-    reader: _Reader, question: Question, condition: Condition, target: Question
-) -> None:
-    """`CODE[ROW]`: one row of a tableau_5 / tableau, answered with its answer codes."""
-    where = f"question {question.code}"
-    if target.type not in (QuestionType.ARRAY_5, QuestionType.ARRAY) or condition.all:
-        reader.problem(
-            f"{where} : « {condition.question} » désigne une ligne de tableau : la question "
-            f"{condition.source} doit être un tableau, et « toutes » ne s'y emploie pas.",
-            question.line,
-        )
-        return
-    rows = {s.code for s in target.subquestions}
-    if condition.row not in rows:
-        reader.problem(
-            f"{where} : {condition.source} n'a pas de ligne « {condition.row} » (lignes : "
-            f"{', '.join(sorted(rows))}).",
-            question.line,
-        )
-    valid = (
-        {"1", "2", "3", "4", "5"}
-        if target.type is QuestionType.ARRAY_5
-        else {o.code for o in target.options}
-    )
-    for answer in condition.answers:
-        if answer not in valid:
-            reader.problem(
-                f"{where} : la condition attend « {answer} » sur {condition.question}, qui n'a "
-                f"pas cette réponse (réponses possibles : {', '.join(sorted(valid))}).",
-                question.line,
+                line,
             )
 
 
