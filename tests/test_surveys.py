@@ -176,6 +176,49 @@ groupes:
     assert "« Peut-être »" in caught.value.problems[0].message
 
 
+def test_array_row_and_all_boxes_conditions_are_checked(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """titre: Essai
+groupes:
+  - titre: Groupe
+    questions:
+      - code: P01
+        type: tableau_5
+        texte: Notez
+        sous_questions: [{code: EMPLOI, texte: Emploi}]
+      - code: P02
+        type: liste
+        texte: Choisissez
+        options: [{code: A, texte: A}, {code: B, texte: B}]
+      - code: P03
+        type: texte_court
+        texte: Ligne inconnue
+        condition: {question: "P01[LOGEMENT]", reponses: ["4"]}
+      - code: P04
+        type: texte_court
+        texte: Note hors échelle
+        condition: {question: "P01[EMPLOI]", reponses: ["7"]}
+      - code: P05
+        type: texte_court
+        texte: Toutes sur une liste
+        condition: {question: P02, reponses: [A, B], toutes: true}
+      - code: P06
+        type: texte_court
+        texte: Ligne d'une liste
+        condition: {question: "P02[A]", reponses: [A]}
+""",
+    )
+    with pytest.raises(InputError) as caught:
+        load_instrument(path)
+    messages = [p.message for p in caught.value.problems]
+    assert "P01 n'a pas de ligne « LOGEMENT » (lignes : EMPLOI)" in messages[0]
+    assert "« 7 » en réponse à P01[EMPLOI]" in messages[1]
+    assert "« toutes » ne s'emploie qu'avec un choix_multiples" in messages[2]
+    assert "désigne une ligne de tableau" in messages[3]
+    assert len(messages) == 4
+
+
 def test_yaml_syntax_error_gives_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, "titre: Essai\ngroupes:\n  - titre: [ouvert\n")
     with pytest.raises(InputError) as caught:

@@ -67,7 +67,8 @@ def status_command(study: Path | None, per_code: bool) -> None:
         for s in territory_statuses(opened):
             rate = str(s.responses_total) if s.responses_total else "—"
             if s.response_rate is not None:
-                rate = f"{s.responses_total} ; invités : {s.responses}/{s.invited} ({s.response_rate:.0%})"
+                # Registered in LimeSurvey (mailed or given their link), not necessarily mailed.
+                rate = f"{s.responses_total} ; inscrits : {s.responses}/{s.invited} ({s.response_rate:.0%})"
             reviewed = f"{s.reviewed_segments} ({s.reviewed_share:.0%})"
             table.add_row(
                 s.name,

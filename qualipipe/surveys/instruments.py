@@ -112,11 +112,24 @@ class Condition:
     """Show the question only if `question` got one of `answers`.
 
     For a single-choice question (liste, oui_non, echelle_5) `answers` are answer codes; for a
-    multiple-choice question they are subquestion codes, any of which must be ticked.
+    multiple-choice question they are subquestion codes, any of which must be ticked (all of
+    them when `all`); for one row of an array, `question` is `CODE[ROW]` and `answers` are the
+    array's answer codes.
     """
 
     question: str
     answers: tuple[str, ...]
+    all: bool = False
+
+    @property
+    def source(self) -> str:
+        """The code of the question the condition reads (without the array row)."""
+        return self.question.split("[", 1)[0]
+
+    @property
+    def row(self) -> str:
+        """The array row (`P04[EMPLOI]` → `EMPLOI`), or ""."""
+        return self.question.partition("[")[2].rstrip("]")
 
 
 @dataclass(frozen=True)
@@ -433,10 +446,21 @@ def _read_condition(reader: _Reader, node: Node, where: str) -> Condition | None
     if raw is None:
         return None
     line = yamlio.line_of(node, "condition")
-    if not isinstance(raw, dict) or "question" not in raw or "reponses" not in raw:
+    if (
+        not isinstance(raw, dict)
+        or "question" not in raw
+        or "reponses" not in raw
+        or set(raw) - {"question", "reponses", "toutes"}
+    ):
         reader.problem(
-            f"{where} : une condition s'écrit {{question: F02, reponses: [A1, A2]}}.", line
+            f"{where} : une condition s'écrit {{question: F02, reponses: [A1, A2]}} (plus "
+            "« toutes: true » pour exiger toutes les cases d'un choix multiple).",
+            line,
         )
+        return None
+    every = raw.get("toutes", False)
+    if not isinstance(every, bool):
+        reader.problem(f"{where} : « toutes » de la condition vaut oui ou non.", line)
         return None
     answers = raw["reponses"]
     if isinstance(answers, (str, int)):
@@ -444,7 +468,7 @@ def _read_condition(reader: _Reader, node: Node, where: str) -> Condition | None
     if not isinstance(answers, list) or not answers:
         reader.problem(f"{where} : « reponses » de la condition est une liste non vide.", line)
         return None
-    return Condition(question=str(raw["question"]).strip(), answers=tuple(str(a) for a in answers))
+    return Condition(str(raw["question"]).strip(), tuple(str(a) for a in answers), every)
 
 
 def _check_type_needs(
@@ -510,39 +534,65 @@ def _check_cross_references(reader: _Reader, name: str, questions: list[Question
         seen.setdefault(question.code, question)
 
 
+def _condition_answers(target: Question, row: str) -> set[str]:
+    """What a condition on `target` (on its array row `row`, if any) may list."""
+    if target.type in (QuestionType.FIVE_POINT, QuestionType.ARRAY_5):
+        return {"1", "2", "3", "4", "5"}
+    if target.type is QuestionType.YES_NO:
+        return {"Y", "N"}
+    if target.type is QuestionType.MULTIPLE_CHOICE:
+        return {s.code for s in target.subquestions}
+    return {o.code for o in target.options} | ({"-oth-"} if target.other and not row else set())
+
+
 def _check_condition(
     reader: _Reader, question: Question, condition: Condition, earlier: dict[str, Question]
 ) -> None:
-    where = f"question {question.code}"
-    target = earlier.get(condition.question)
+    where, line = f"question {question.code}", question.line
+    target = earlier.get(condition.source)
     if target is None:
         reader.problem(
             f"{where} : la condition porte sur « {condition.question} », qui n'est pas une "
             "question posée avant celle-ci.",
-            question.line,
+            line,
         )
         return
-    if target.type not in CONDITION_SOURCES:
+    arrays = (QuestionType.ARRAY_5, QuestionType.ARRAY)
+    if condition.row and (target.type not in arrays or condition.all):
+        reader.problem(
+            f"{where} : « {condition.question} » désigne une ligne de tableau : la question "
+            f"{condition.source} doit être un tableau, et « toutes » ne s'y emploie pas.",
+            line,
+        )
+        return
+    rows = {s.code for s in target.subquestions}
+    if condition.row and condition.row not in rows:
+        reader.problem(
+            f"{where} : {condition.source} n'a pas de ligne « {condition.row} » (lignes : "
+            f"{', '.join(sorted(rows))}).",
+            line,
+        )
+    if not condition.row and target.type not in CONDITION_SOURCES:
         reader.problem(
             f"{where} : une condition ne peut porter que sur une question liste, oui_non, "
-            f"echelle_5 ou choix_multiples ({condition.question} est {TYPE_LABELS[target.type]}).",
-            question.line,
+            f"echelle_5, choix_multiples ou une ligne de tableau ({condition.question} est "
+            f"{TYPE_LABELS[target.type]}).",
+            line,
         )
         return
-    if target.type is QuestionType.YES_NO:
-        valid = {"Y", "N"}
-    elif target.type is QuestionType.FIVE_POINT:
-        valid = {"1", "2", "3", "4", "5"}
-    elif target.type is QuestionType.MULTIPLE_CHOICE:
-        valid = {s.code for s in target.subquestions}
-    else:
-        valid = {o.code for o in target.options} | ({"-oth-"} if target.other else set())
+    if condition.all and target.type is not QuestionType.MULTIPLE_CHOICE:
+        reader.problem(
+            f"{where} : « toutes » ne s'emploie qu'avec un choix_multiples "
+            f"({condition.question} est {TYPE_LABELS[target.type]}).",
+            line,
+        )
+    valid = _condition_answers(target, condition.row)
     for answer in condition.answers:
         if answer not in valid:
             reader.problem(
                 f"{where} : la condition attend « {answer} » en réponse à {condition.question}, "
                 f"qui n'a pas cette réponse (réponses possibles : {', '.join(sorted(valid))}).",
-                question.line,
+                line,
             )
 
 
