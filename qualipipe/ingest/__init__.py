@@ -45,9 +45,10 @@ from qualipipe.ingest.survey_answers import (
     ingest_survey_responses,
     read_survey_export,
 )
-from qualipipe.pseudonymize import fold, name_variants
+from qualipipe.pseudonymize import name_variants
 from qualipipe.records import Participant, Source, SourceKind
 from qualipipe.store import Study, finish_run, list_participants, set_meta, start_run, text_hash
+from qualipipe.text import fold_key
 
 if TYPE_CHECKING:
     from qualipipe.surveys.instruments import Instrument
@@ -141,9 +142,13 @@ def participant_for_file(
     participant_id = links.participant_for_file(path)
     if participant_id is None:
         # A file named after the participant id (`F03.docx`, `F03_entretien.txt`) is accepted.
-        stem = fold(path.stem)
+        stem = fold_key(path.stem)
         participant_id = next(
-            (pid for pid in participants if stem == fold(pid) or stem.startswith(fold(pid) + "_")),
+            (
+                pid
+                for pid in participants
+                if stem == fold_key(pid) or stem.startswith(fold_key(pid) + "_")
+            ),
             None,
         )
     if participant_id is None or participant_id not in participants:
@@ -167,7 +172,7 @@ def _interviewer_names(participant: Participant) -> list[str]:
 
 def interviewer_detector(participant: Participant) -> Callable[[Turn], bool]:
     """Interviewer turns: format role, role labels (Enquêteur, Q...), or the manifest's enqueteur."""
-    names = {fold(n) for n in _interviewer_names(participant)}
+    names = {fold_key(n) for n in _interviewer_names(participant)}
 
     def detect(turn: Turn) -> bool:
         if turn.role == INTERVIEWER:
@@ -176,7 +181,7 @@ def interviewer_detector(participant: Participant) -> Callable[[Turn], bool]:
             return False
         if is_interviewer_label(turn.speaker):
             return True
-        speaker = fold(turn.speaker).strip()
+        speaker = fold_key(turn.speaker).strip()
         return any(speaker == n or (len(n) > 3 and n in speaker) for n in names)
 
     return detect
@@ -200,11 +205,13 @@ def _with_preamble(turns: Sequence[Turn], detect: Callable[[Turn], bool]) -> Cal
 def speaker_labeller(participant: Participant) -> Callable[[Turn], str]:
     """The participant's own name as a speaker label becomes their pseudonym."""
     variants = (
-        {fold(v) for v in name_variants(participant.real_name)} if participant.real_name else set()
+        {fold_key(v) for v in name_variants(participant.real_name)}
+        if participant.real_name
+        else set()
     )
 
     def label(turn: Turn) -> str:
-        return participant.pseudonym if fold(turn.speaker).strip() in variants else turn.speaker
+        return participant.pseudonym if fold_key(turn.speaker).strip() in variants else turn.speaker
 
     return label
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from qualipipe.config import StudyConfig
 from qualipipe.errors import InputError, Problem
 from qualipipe.ingest.encoding import decode_bytes
-from qualipipe.pseudonymize import fold
 from qualipipe.records import ActorType, Participant, Role
 from qualipipe.store import Study, get_meta, list_participants, set_meta, upsert_participant
+from qualipipe.text import fold_key
 
 COLUMNS = (
     "identifiant",
@@ -79,7 +79,7 @@ class ManifestReport:
 
 
 def normalize_header(header: str) -> str:
-    key = re.sub(r"[^a-z0-9]+", "_", fold(str(header or "")).strip()).strip("_")
+    key = re.sub(r"[^a-z0-9]+", "_", fold_key(str(header or "")).strip()).strip("_")
     return ALIASES.get(key, key)
 
 
@@ -139,18 +139,18 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]], str 
 def _match_actor_type(value: str) -> str | None:
     if not value:
         return ActorType.AUTRE.value
-    wanted = re.sub(r"[^a-z]", "", fold(value))
+    wanted = re.sub(r"[^a-z]", "", fold_key(value))
     for actor_type in ActorType:
         if (
-            re.sub(r"[^a-z]", "", fold(actor_type.value)) == wanted
-            or fold(actor_type.name) == wanted
+            re.sub(r"[^a-z]", "", fold_key(actor_type.value)) == wanted
+            or fold_key(actor_type.name) == wanted
         ):
             return actor_type.value
     return None
 
 
 def _match_role(value: str) -> Role | None:
-    folded = fold(value).strip()
+    folded = fold_key(value).strip()
     for role in Role:
         if folded in (role.value, role.value + "rice", role.value + "s", role.name.lower()):
             return role
@@ -162,9 +162,9 @@ def _match_role(value: str) -> Role | None:
 
 
 def _match_territory(value: str, config: StudyConfig) -> str | None:
-    folded = fold(value).strip()
+    folded = fold_key(value).strip()
     for territory in config.territories:
-        if folded in (fold(territory.id), fold(territory.name)):
+        if folded in (fold_key(territory.id), fold_key(territory.name)):
             return territory.id
     return None
 
@@ -256,7 +256,7 @@ def read_manifest(path: Path, config: StudyConfig) -> list[ManifestEntry]:
                 f"territoire « {get('territoire')} » inconnu dans qualipipe.toml "
                 f"(territoires connus : {known_territories}).",
             )
-        consent_text = fold(get("consentement")).strip()
+        consent_text = fold_key(get("consentement")).strip()
         if consent_text not in YES | NO:
             problem("consentement", f"consentement « {get('consentement')} » : écrivez oui ou non.")
         if not name or role is None or actor_type is None or territory is None:
@@ -297,7 +297,7 @@ def _files_listed_twice(
     problems = []
     for entry in entries:
         for name in entry.files:
-            key = fold(Path(name).name)
+            key = fold_key(Path(name).name)
             first = owner.setdefault(key, entry)
             if first is not entry and first.participant.id != entry.participant.id:
                 problems.append(
@@ -371,7 +371,7 @@ class ParticipantLinks:
     tokens: dict[str, str]  # token -> participant id
 
     def participant_for_file(self, path: Path) -> str | None:
-        return self.files.get(fold(path.name)) or self.files.get(fold(path.stem))
+        return self.files.get(fold_key(path.name)) or self.files.get(fold_key(path.stem))
 
 
 def load_links(study: Study) -> ParticipantLinks:
@@ -380,8 +380,8 @@ def load_links(study: Study) -> ParticipantLinks:
     tokens: dict[str, str] = {}
     for participant_id, links in dict(raw).items():  # type: ignore[call-overload]
         for name in links.get("fichiers", []):
-            files[fold(Path(name).name)] = participant_id
-            files[fold(Path(name).stem)] = participant_id
+            files[fold_key(Path(name).name)] = participant_id
+            files[fold_key(Path(name).stem)] = participant_id
         for token in links.get("jetons", []):
             tokens[token] = participant_id
     return ParticipantLinks(files, tokens)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from qualipipe.errors import InputError, Problem
 from qualipipe.ingest.encoding import decode_bytes, normalize_text
-from qualipipe.pseudonymize import fold
+from qualipipe.text import fold_key
 
 INTERVIEWER = "interviewer"
 INTERVIEWEE = "interviewee"
@@ -96,8 +96,8 @@ class Utterance:
 
 
 def is_interviewer_label(label: str) -> bool:
-    folded = fold(label).strip(" .:-*[]()")
-    return folded in INTERVIEWER_LABELS or "(enq)" in fold(label) or folded.startswith("enq ")
+    folded = fold_key(label).strip(" .:-*[]()")
+    return folded in INTERVIEWER_LABELS or "(enq)" in fold_key(label) or folded.startswith("enq ")
 
 
 def _problem(path: Path, message: str, line: int | None = None) -> InputError:
@@ -239,7 +239,7 @@ def _accepted_labels(lines: list[_Line], known: Callable[[str], bool]) -> set[st
 
 
 def _known_label(label: str) -> bool:
-    folded = fold(label).strip(" .")
+    folded = fold_key(label).strip(" .")
     return (
         folded in INTERVIEWER_LABELS or folded in INTERVIEWEE_LABELS or is_interviewer_label(label)
     )
@@ -265,7 +265,7 @@ def parse_turns(
     def close() -> None:
         nonlocal start
         if start is not None and end > start:
-            role = INTERVIEWEE if fold(speaker).strip(" .") in INTERVIEWEE_LABELS else ""
+            role = INTERVIEWEE if fold_key(speaker).strip(" .") in INTERVIEWEE_LABELS else ""
             turns.append(Turn(start, end, speaker, section, role))
         start = None
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 
 from qualipipe import store
 from qualipipe.errors import StudyError
-from qualipipe.pseudonymize import Pseudonymizer
+from qualipipe.pseudonymize import Policy, pseudonymizer_for
 from qualipipe.records import Codebook, SourceKind, Territory
 from qualipipe.synthesize.model import AnswerSheet, Coding, SegmentText, TerritoryData
 
@@ -164,16 +164,9 @@ class BatchedPseudonymizer:
 
 
 def make_pseudonymizer(study: store.Study, *, keep_names: bool) -> BatchedPseudonymizer:
-    """The ingest stage's pseudonymizer when it provides one, else one built on the manifest."""
-    if keep_names:
-        return BatchedPseudonymizer(lambda text: text)
-    from qualipipe import pseudonymize
-
-    factory = getattr(pseudonymize, "pseudonymizer_for", None)
-    if factory is not None:
-        return BatchedPseudonymizer(factory(study, keep_names=False))
+    """The study's pseudonymiser for verbatims (real names kept if asked, contacts never)."""
     return BatchedPseudonymizer(
-        Pseudonymizer(store.list_participants(study.conn, with_real_names=True))
+        pseudonymizer_for(study, Policy.KEEP_NAMES if keep_names else Policy.VERBATIM)
     )
 
 
