@@ -157,17 +157,22 @@ def french_words_from_model() -> frozenset[str]:
     Reading them takes seconds (a large msgpack), so the list is shipped ready in
     `qualipipe/data/` (`common_french_words`); a test checks it still matches the model."""
     import srsly
-    from spacy.strings import get_string_id
+    from spacy.strings import get_string_id, hash_string
     from spacy.util import get_package_path
 
     from qualipipe.text import fold_key
 
-    package = get_package_path(MODEL)
-    tables = next(package.glob(f"{MODEL}-*/lemmatizer/lookups/lookups.bin"))
-    index = srsly.read_msgpack(tables).get("lemma_index", {})
+    model = next(get_package_path(MODEL).glob(f"{MODEL}-*/"))
+    tables = srsly.read_msgpack(model / "lemmatizer" / "lookups" / "lookups.bin")
     words = set(FUNCTION_WORDS)
     for pos in ("noun", "adj", "verb", "adv"):
-        words.update(fold_key(w) for w in index.get(get_string_id(pos), []))
+        words.update(fold_key(w) for w in tables["lemma_index"].get(get_string_id(pos), []))
+    # Inflected forms (« bois », « désiré », « petites »): the lookup table is keyed by hashes,
+    # the model's string store gives them back; lower-case strings only (no proper names).
+    inflected = tables["lemma_lookup"]
+    for string in srsly.read_json(model / "vocab" / "strings.json"):
+        if string.islower() and string.isalpha() and hash_string(string) in inflected:
+            words.add(fold_key(string))
     return frozenset(words)
 
 

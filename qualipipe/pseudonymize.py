@@ -5,11 +5,11 @@ names*, never as bare substrings:
 
 - a participant's full name and its variants (reversed, initial + surname, civility + surname),
   in any case and with or without accents, is a token sequence replaced by their pseudonym;
-- a single name piece (first name alone, surname alone) is replaced anywhere only when it is not
-  also a French common word or a place-name fragment. A piece that is (Petit, Blanc, Claire…) is
-  replaced only where the context says it is a name: capitalised in the middle of a sentence and
-  not glued to another capitalised word (« Mont Blanc », « Le Petit Prince »), or, at the start of
-  a sentence, when spaCy also sees a person there;
+- a single name piece (first name alone, surname alone) is replaced when written as a name
+  (capitalised or upper case). A piece that is also a French common word or a place-name
+  fragment (Petit, Blanc, Claire…) needs more context: capitalised in the middle of a sentence
+  and not glued to another capitalised word (« Mont Blanc », « Le Petit Prince »), or, at the
+  start of a sentence, followed by a verb (« Claire m'a dit ») or seen as a person by spaCy;
 - other people found by spaCy (`PER`) become `[personne]`, unless the entity is only titles and
   functions (« Monsieur le Maire ») or common words (« VOLONTAIREMENT », « Bonjour »);
 - phone numbers, e-mail and postal addresses become `[téléphone]`, `[courriel]`, `[adresse]`.
@@ -65,6 +65,14 @@ FUNCTIONS = TITLES | frozenset(
 # Lower-case words joining the pieces of a place name (Saint-Trojan-les-Bains, Vic-sur-Seille).
 PLACE_JOINERS = frozenset({"les", "sur", "sous", "en", "lès", "aux", "le", "la", "de", "du"})
 
+# Capitalised common nouns that are names of days, not of people.
+NEVER_ALONE = frozenset({"noel", "paques", "toussaint", "pentecote", "ascension", "assomption"})
+# Words that follow a first name opening a sentence (« Claire m'a dit », « Rose est venue »).
+NAME_FOLLOWERS = frozenset(
+    {"m", "a", "est", "etait", "avait", "nous", "me", "l", "s", "n", "ne", "dit", "disait",
+     "pense", "vient", "fait", "travaille", "connait", "sait", "veut", "peut", "doit", "va",
+     "sera", "y", "en", "lui", "leur", "et", "qui", "aussi", "elle", "il"}
+)  # fmt: skip
 _TOKEN = re.compile(r"[^\W_]+")
 _GAP = re.compile(r"[ \t\u00a0]*[-.'’]?[ \t\u00a0]*")
 _SENTENCE_END = frozenset(".!?…:\n")
@@ -207,13 +215,16 @@ class NameIndex:
         if not entry.single:
             if not entry.ambiguous:
                 return "yes"
-            # « Rose Blanc » is a name, « rose blanc » a colour.
-            return "yes" if any(t.capitalised for t in tokens[i : last + 1]) else "no"
+            # « Rose Blanc » is a name, « rose blanc » a colour; « Monsieur le » is no name.
+            named = [t for t in tokens[i : last + 1] if t.key not in TITLES]
+            return "yes" if any(t.capitalised for t in named) else "no"
         token = tokens[i]
         if single_in_compound(text, tokens, i, last):
             return "no"  # « Jean » in « Jean-Pierre » is someone else
         if not entry.ambiguous:
-            return "yes"
+            # A name piece alone is written as a name; « le marais » in lower case is a word
+            # even when some participant is called Marais and the lexicon misses it.
+            return "yes" if token.capitalised else "no"
         if not token.capitalised or text[token.start : token.end].isupper():
             return "no"  # common use (« un petit commerce »), or shouting (« PETIT »)
         for k in (i - 1, i + 1):
@@ -223,7 +234,13 @@ class NameIndex:
                 glued = _adjacent(text, *pair)
                 if glued and neighbour.capitalised and neighbour.key not in self.name_keys:
                     return "no"  # part of another proper noun: « Mont Blanc », « Petit Bateau »
-        return "maybe" if _sentence_initial(text, token.start) else "yes"
+        if token.key in NEVER_ALONE:
+            return "no"  # « le marché de Noël »
+        if not _sentence_initial(text, token.start):
+            return "yes"
+        # « Claire m'a dit… »: at the start of a sentence, a name is followed by its verb.
+        following = tokens[i + 1].key if i + 1 < len(tokens) else ""
+        return "yes" if following in NAME_FOLLOWERS else "maybe"
 
 
 Span = tuple[int, int, str]

@@ -34,7 +34,7 @@ MARTINE = Participant(
         "M. Lefèvre-Dubois",
         "Mme Lefevre-Dubois",
         "Madame Dubois",
-        "martine",
+        "Martine",
         "LEFÈVRE",
         "Dubois",
     ],

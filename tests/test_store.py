@@ -211,17 +211,15 @@ def _check_v3_kinds_roles_and_references(study: store.Study) -> None:
         store.upsert_participant(
             conn, Participant("C1", "auxois", Role.CONTRIBUTOR, "Contributeur·rice 1 — Auxois")
         )
-    with pytest.raises(sqlite3.IntegrityError):
-        with study.transaction():
-            store.insert_source(
-                conn, Source(key="bad", kind=SourceKind.WRITTEN, text="x", territory_id="nulle-part")
-            )
-    with pytest.raises(sqlite3.IntegrityError):
-        with study.transaction():
-            conn.execute(
-                "INSERT INTO sources (key, kind, text, content_hash, ingested_at) "
-                "VALUES ('k', 'lettre', 'x', 'h', 'now')"
-            )
+    with pytest.raises(sqlite3.IntegrityError), study.transaction():
+        store.insert_source(
+            conn, Source(key="bad", kind=SourceKind.WRITTEN, text="x", territory_id="nulle-part")
+        )
+    with pytest.raises(sqlite3.IntegrityError), study.transaction():
+        conn.execute(
+            "INSERT INTO sources (key, kind, text, content_hash, ingested_at) "
+            "VALUES ('k', 'lettre', 'x', 'h', 'now')"
+        )
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("DELETE FROM decisions")
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}

@@ -269,7 +269,8 @@ def export_disagreements(study: Study, report: AgreementReport, output: Path | N
     shown = [contexts[d.segment_id] for d in report.disagreements]
     texts = hide_all([c.segment.text for c in shown], pseudonymizer_for(study))
     sources = hide_all(
-        [source_label(c.source) for c in shown], pseudonymizer_for(study, Policy.LABEL)
+        [source_label(c.source, c.participant) for c in shown],
+        pseudonymizer_for(study, Policy.LABEL),
     )
     rows = []
     for index, d in enumerate(report.disagreements):

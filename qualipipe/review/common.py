@@ -23,7 +23,16 @@ from pathlib import Path
 
 from qualipipe.errors import Problem, StudyError
 from qualipipe.pseudonymize import Pseudonymizer
-from qualipipe.records import Action, Codebook, Decision, Participant, Segment, Source, Suggestion
+from qualipipe.records import (
+    SOURCE_KIND_NOUNS,
+    Action,
+    Codebook,
+    Decision,
+    Participant,
+    Segment,
+    Source,
+    Suggestion,
+)
 from qualipipe.review import workbook as wb
 from qualipipe.store import (
     Study,
@@ -245,10 +254,13 @@ def fold_key(text: str) -> str:
     return text_key(text.strip())
 
 
-def source_label(source: Source) -> str:
+def source_label(source: Source, participant: Participant | None = None) -> str:
+    """What a reader sees as the source: never the file name (it often holds a person's name,
+    « SC-A04_entretien_Annie_Roudier.md »), but the kind and the participant's pseudonym."""
     if source.instrument or source.question_code:
         return " / ".join(p for p in (source.instrument, source.question_code) if p)
-    return Path(source.path).name if source.path else source.key
+    kind = SOURCE_KIND_NOUNS[source.kind][0].capitalize()
+    return f"{kind} — {participant.pseudonym}" if participant else kind
 
 
 def location_label(segment: Segment) -> str:

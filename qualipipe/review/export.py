@@ -269,7 +269,7 @@ def _review_row(
         territory=source.territory_id or (participant.territory_id if participant else ""),
         participant=participant.pseudonym if participant else "",
         role=participant.role.value if participant else "",
-        source=source_label(source),
+        source=source_label(source, participant),
         location=location_label(segment),
         before=context.before,
         text=segment.text,

@@ -130,6 +130,13 @@ def load_territory(
            WHERE src.kind = ? AND COALESCE(src.territory_id, p.territory_id) = ?""",
         (SourceKind.TRANSCRIPT.value, territory.id),
     ).fetchone()[0]
+    source_counts = conn.execute(
+        """SELECT src.kind, count(*) FROM sources src
+           LEFT JOIN participants p ON p.id = src.participant_id
+           WHERE src.kind != ? AND COALESCE(src.territory_id, p.territory_id) = ?
+           GROUP BY src.kind ORDER BY src.kind""",
+        (SourceKind.SURVEY.value, territory.id),
+    ).fetchall()
     return TerritoryData(
         study_name=study.config.name,
         territory=territory,
@@ -140,6 +147,7 @@ def load_territory(
         segments=segments,
         interviews=int(interviews),
         answers=tuple(load_answers(conn, territory.id)),
+        source_counts=tuple((SourceKind(kind), int(n)) for kind, n in source_counts),
     )
 
 
