@@ -510,7 +510,7 @@ def run(seed: int) -> str:
     out_contacts = hidden[len(names) + len(common) :]
     recalled = 0
     misses = []
-    for (text, (first, last)), out in zip(names, out_names, strict=True):
+    for (_text, (first, last)), out in zip(names, out_names, strict=True):
         # Particles (« Le » of « Le Gall ») are articles in every sentence: not name evidence.
         pieces = {w for w in folded_words(f"{first} {last}") if len(w) >= 3}
         if pieces & set(folded_words(out)):
@@ -525,7 +525,7 @@ def run(seed: int) -> str:
         else:
             lost.append((word, out))
     contacts_hidden = 0
-    for (text, value), out in zip(contacts, out_contacts, strict=True):
+    for (_text, value), out in zip(contacts, out_contacts, strict=True):
         digits = re.sub(r"\D", "", value) if "@" not in value else value
         visible = (value in out) or (
             digits and len(digits) >= 6 and digits in re.sub(r"\D", "", out)

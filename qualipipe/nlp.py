@@ -157,7 +157,7 @@ def french_words_from_model() -> frozenset[str]:
     Reading them takes seconds (a large msgpack), so the list is shipped ready in
     `qualipipe/data/` (`common_french_words`); a test checks it still matches the model."""
     import srsly
-    from spacy.strings import get_string_id, hash_string
+    from spacy.strings import get_string_id, hash_string  # type: ignore[attr-defined]
     from spacy.util import get_package_path
 
     from qualipipe.text import fold_key
