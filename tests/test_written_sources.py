@@ -258,3 +258,38 @@ def test_policies_from_one_factory(make_study, tmp_path: Path) -> None:
 def test_shipped_common_words_match_the_model() -> None:
     shipped = (REPO / "qualipipe" / "data" / COMMON_WORDS_FILE).read_bytes()
     assert set(gzip.decompress(shipped).decode().split()) == set(french_words_from_model())
+
+
+def test_synthesis_of_written_sources_speaks_of_contributions(written_study, tmp_path) -> None:  # noqa: ANN001
+    from qualipipe.synthesize import synthesize_study
+
+    codebook.load_into_study(written_study, REPO / "codebooks" / "ptce.yaml")
+    out = tmp_path / "sorties"
+    synthesize_study(written_study, out, territory="auxois", with_figures=False)
+    [markdown] = out.rglob("synthese.md")
+    text = markdown.read_text(encoding="utf-8")
+    assert "1 contribution et 1 compte rendu analysés" in text
+    assert "2 contributeur·rice(s)" in text
+    assert "entretien" not in text.split("## ")[0]
+    # The territory has a PTCE here; a written study without one just has no PTCE line part.
+    assert (
+        "Territoire : Auxois — PTCE Pôle alimentaire de l'Auxois (filière, émergent, rural)" in text
+    )
+
+
+@pytest.mark.parametrize(
+    ("counts", "phrase"),
+    [
+        ([(SourceKind.TRANSCRIPT, 1)], "1 entretien analysé"),
+        ([(SourceKind.WRITTEN, 13)], "13 contributions analysées"),
+        (
+            [(SourceKind.TRANSCRIPT, 3), (SourceKind.REPORT, 2)],
+            "3 entretiens et 2 comptes rendus analysés",
+        ),
+        ([], "aucun texte analysé"),
+    ],
+)
+def test_analysed_phrase_follows_the_kinds(counts, phrase) -> None:  # noqa: ANN001
+    from qualipipe.synthesize.wording import analysed_phrase
+
+    assert analysed_phrase(counts) == phrase
