@@ -20,6 +20,7 @@ from pathlib import Path
 
 from qualipipe.config import StudyConfig, load_config
 from qualipipe.errors import StoreError, StudyError
+from qualipipe.migrations import migrate_v3
 from qualipipe.records import (
     Action,
     Code,
@@ -278,7 +279,7 @@ def _split_sql(script: str) -> list[str]:
 # the study's communes with every variable under a year-free name (NULL = withheld by INSEE, never
 # 0), the département totals of the loaded files, and the analysts' follow-up of the organisations
 # cited in the texts (append-only, latest row per territory and organisation wins).
-SCHEMA_V3_TERRITORY = """
+SCHEMA_V4_TERRITORY = """
 CREATE TABLE insee_files (
     id INTEGER PRIMARY KEY,
     file_name TEXT NOT NULL,
@@ -334,15 +335,16 @@ BEGIN SELECT RAISE(ABORT, 'cited actor statuses are append-only'); END;
 """
 
 
-def migrate_territory_v3(conn: sqlite3.Connection) -> None:
+def migrate_territory_v4(conn: sqlite3.Connection) -> None:
     """Issue 18: INSEE portrait rows and cited-actor statuses."""
-    _executescript_in_transaction(conn, SCHEMA_V3_TERRITORY)
+    _executescript_in_transaction(conn, SCHEMA_V4_TERRITORY)
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _executescript_in_transaction(conn, SCHEMA_V1),
     lambda conn: _executescript_in_transaction(conn, SCHEMA_V2),
-    migrate_territory_v3,
+    migrate_v3,
+    migrate_territory_v4,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -385,6 +387,9 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
         )
     if current >= target:
         return current
+    # Table rebuilds need foreign keys off (the pragma is a no-op inside a transaction); they
+    # are checked before the commit instead.
+    conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(
@@ -393,10 +398,15 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
         for version in range(current + 1, target + 1):
             MIGRATIONS[version - 1](conn)
             conn.execute("INSERT INTO schema_version VALUES (?, ?)", (version, now_iso()))
+        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise StoreError(f"Migration refusée : {len(broken)} référence(s) cassée(s).")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
     return target
 
 

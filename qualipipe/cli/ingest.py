@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
@@ -18,6 +19,7 @@ from qualipipe.cli.common import (
     study_option,
 )
 from qualipipe.ingest import IngestReport, ingest_paths
+from qualipipe.records import INGEST_TYPES, SOURCE_KIND_NOUNS, SOURCE_KIND_WORDS
 
 
 @click.command("ingest")
@@ -47,21 +49,38 @@ from qualipipe.ingest import IngestReport, ingest_paths
     default=None,
     help="Territoire des réponses d'un export LimeSurvey (identifiant ou nom ; avec --instrument).",
 )
+@click.option(
+    "--type",
+    "source_type",
+    type=click.Choice(INGEST_TYPES, case_sensitive=False),
+    default=None,
+    help="Nature des fichiers dont le manifeste ne dit rien (colonne type_source) : entretien "
+    "(par défaut), contribution (écrite), compte-rendu (de réunion), atelier (notes).",
+)
 def ingest_command(
     paths: tuple[Path, ...],
     study: Path | None,
     manifest: Path | None,
     instrument: str | None,
     territory: str | None,
+    source_type: str | None,
 ) -> None:
-    """Importer le manifeste, les transcriptions d'entretiens et les exports de questionnaires.
+    """Importer le manifeste, les entretiens, les contributions écrites et les questionnaires.
 
     Formats : .txt .md .docx .odt .srt .vtt .trs (Transcriber) .TextGrid (Praat), transcriptions
     alignées CFPP2000 ; exports LimeSurvey .csv/.xlsx (en-têtes = codes des questions) avec
     --instrument et --territory. Réimporter un fichier corrigé garde les décisions des passages
     inchangés. Chaque fichier est importé à part : un fichier en erreur n'empêche pas les autres.
 
+    Nature des fichiers : colonne « type_source » du manifeste, sinon --type, sinon entretien.
+    Seuls les entretiens sont découpés en tours de parole (enquêteur / participant) ; une
+    contribution, un compte rendu ou des notes d'atelier sont entièrement le texte de leur
+    auteur, découpé en paragraphes et en phrases. Le tableau final donne, par fichier, les
+    segments du participant et ceux attribués à un enquêteur (⚠ au-delà d'un tiers du texte).
+
     Exemple : qualipipe ingest entretiens/ --manifest participants.csv
+
+    Exemple : qualipipe ingest contributions/ --manifest auteurs.xlsx --type contribution
 
     Exemple : qualipipe ingest questionnaires/priorisation.csv --instrument priorisation_enjeux -t auxois
     """
@@ -89,6 +108,7 @@ def ingest_command(
                 instrument=instrument,
                 territory=territory,
                 progress=advance,
+                kind=SOURCE_KIND_WORDS[source_type.lower()] if source_type else None,
             )
         print_ingest_report(report, opened.config.db_path)
     if not report.ok:
@@ -101,22 +121,10 @@ def print_ingest_report(report: IngestReport, db_path: Path) -> None:
             f"Manifeste {report.manifest.path} : {len(report.manifest.added)} participant(s) "
             f"ajouté(s), {len(report.manifest.updated)} mis à jour."
         )
+        for note in report.manifest.notes:
+            console.print(f"[yellow]Pseudonymisation :[/] {note}", highlight=False)
     if report.files:
-        table = Table(title="Import")
-        headers = ("Fichier", "État", "Participant", "Segments", "Gardés", "Ajoutés", "Retirés")
-        for header in headers:
-            table.add_column(header)
-        for f in report.files:
-            table.add_row(
-                Path(f.path).name,
-                f.status,
-                f.participant_id or "—",
-                str(f.segments),
-                str(f.kept),
-                str(f.added),
-                str(f.retired),
-            )
-        console.print(table)
+        _print_files_table(report)
     for survey in report.surveys:
         console.print(
             f"Questionnaire {survey.instrument} ({survey.territory_id}) : "
@@ -147,3 +155,51 @@ def print_ingest_report(report: IngestReport, db_path: Path) -> None:
         f"{report.count(s)} {s}" for s in ("nouveau", "mis à jour", "inchangé", "erreur")
     )
     console.print(f"Fichiers : {counts}. Étude : {db_path}")
+
+
+def _print_files_table(report: IngestReport) -> None:
+    """Per file, one line: who the segments were attributed to, so that no text is silently
+    lost to an imaginary interviewer."""
+    table = Table(
+        title="Import : segments attribués au participant (part.) et à un enquêteur (enq.)",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+    )
+    widest = max(len(Path(f.path).name) for f in report.files)
+    table.add_column("Fichier", no_wrap=True, min_width=min(widest, 40))
+    table.add_column("Type", no_wrap=True)
+    table.add_column("État", no_wrap=True)
+    table.add_column("Participant", no_wrap=True)
+    table.add_column("Seg. part.", justify="right", no_wrap=True)
+    table.add_column("Seg. enq.", justify="right", no_wrap=True)
+    changed = any(f.status == "mis à jour" for f in report.files)
+    if changed:
+        table.add_column("Gardés/ajoutés/retirés", no_wrap=True)
+    for f in report.files:
+        kind = SOURCE_KIND_NOUNS[f.kind][0] if f.kind else "—"
+        cells = [
+            Path(f.path).name,
+            "questionnaire" if f.status != "erreur" and f.kind is None else kind,
+            f.status,
+            f.participant_id or "—",
+            str(f.participant_segments if f.kind else f.segments),
+            f"{f.interviewer_segments}{' ⚠' if f.mostly_interviewer else ''}",
+        ]
+        if changed:
+            cells.append(f"{f.kept}/{f.added}/{f.retired}")
+        table.add_row(*cells)
+    console.print(table)
+    own = sum(f.participant_segments for f in report.files)
+    asked = sum(f.interviewer_segments for f in report.files)
+    console.print(f"Segments : {own} du/des participant(s), {asked} attribué(s) à un enquêteur.")
+    flagged = [Path(f.path).name for f in report.files if f.mostly_interviewer]
+    if flagged:
+        console.print(
+            f"[bold yellow]⚠ {len(flagged)} fichier(s) dont plus d'un tiers du texte est "
+            f"attribué à un enquêteur[/] : {', '.join(flagged[:10])}"
+            + (f" (et {len(flagged) - 10} autres)" if len(flagged) > 10 else "")
+            + ". Vérifiez les étiquettes de locuteurs ; si ce sont des textes écrits, "
+            "réimportez-les avec --type contribution (ou la colonne type_source du manifeste).",
+            highlight=False,
+        )

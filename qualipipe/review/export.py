@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from qualipipe.errors import StudyError
+from qualipipe.pseudonymize import Policy, pseudonymizer_for
 from qualipipe.records import Codebook, Suggestion
 from qualipipe.review import workbook as wb
 from qualipipe.review.common import (
@@ -19,12 +20,10 @@ from qualipipe.review.common import (
     SegmentContext,
     code_check,
     default_output_dir,
-    label_pseudonymizer,
     load_contexts,
     load_suggestions,
     location_label,
     pseudonymise_rows,
-    pseudonymizer,
     review_fingerprint,
     review_priorities,
     source_label,
@@ -178,7 +177,9 @@ def export_review(
         )
         for context, suggested in chosen
     ]
-    rows = pseudonymise_rows(raw_rows, pseudonymizer(study), label_pseudonymizer(study))
+    rows = pseudonymise_rows(
+        raw_rows, pseudonymizer_for(study), pseudonymizer_for(study, Policy.LABEL)
+    )
     entries = codebook_entries(check.codebook)
     path = output or default_output_dir(study) / _default_name(territory, selection.coder)
     wb.write_review_workbook(
@@ -268,7 +269,7 @@ def _review_row(
         territory=source.territory_id or (participant.territory_id if participant else ""),
         participant=participant.pseudonym if participant else "",
         role=participant.role.value if participant else "",
-        source=source_label(source),
+        source=source_label(source, participant),
         location=location_label(segment),
         before=context.before,
         text=segment.text,

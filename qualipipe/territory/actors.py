@@ -26,9 +26,9 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from qualipipe.nlp import MODEL, entity_pipeline
-from qualipipe.pseudonymize import fold
 from qualipipe.records import ActorType, Code, Participant, Territory
 from qualipipe.store import text_hash
+from qualipipe.text import fold_aligned as fold
 
 if TYPE_CHECKING:
     from spacy.language import Language
