@@ -274,9 +274,88 @@ def _split_sql(script: str) -> list[str]:
     return statements
 
 
+# Source kinds (issues 12 and 19): written contributions, workshop notes and meeting reports.
+# SQLite cannot alter a CHECK: the table is rebuilt with the same columns and rows. Foreign keys
+# are deferred to the commit: dropping the old table counts the segments' references as broken,
+# and re-inserting the same ids settles them again (PRAGMA foreign_keys cannot change inside the
+# migration's transaction).
+SOURCES_WIDER_KINDS = """
+CREATE TEMP TABLE sources_copy AS SELECT * FROM sources;
+DROP TABLE sources;
+CREATE TABLE sources (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,                 -- stable identity across re-ingests
+    kind TEXT NOT NULL CHECK (kind IN ('transcript', 'survey', 'written', 'workshop', 'report')),
+    participant_id TEXT REFERENCES participants(id),
+    territory_id TEXT REFERENCES territories(id),
+    path TEXT NOT NULL DEFAULT '',
+    format TEXT NOT NULL DEFAULT '',
+    instrument TEXT NOT NULL DEFAULT '',
+    question_code TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    ingested_at TEXT NOT NULL
+);
+INSERT INTO sources SELECT id, key, kind, participant_id, territory_id, path, format, instrument,
+    question_code, text, content_hash, metadata, ingested_at FROM sources_copy;
+DROP TABLE sources_copy;
+"""
+
+
+def migrate_source_kinds(conn: sqlite3.Connection) -> None:
+    """Widen the CHECK on sources.kind (table rebuild, foreign keys checked at commit)."""
+    conn.execute("PRAGMA defer_foreign_keys = ON")
+    _executescript_in_transaction(conn, SOURCES_WIDER_KINDS)
+
+
+# Issue 19: the analysts' préconisations, imported from the workbook written by
+# `qualipipe report template`. Every import is kept (append-only); the latest import of a
+# territory is its current set, the earlier ones are its history.
+SCHEMA_PRECONISATIONS = """
+CREATE TABLE preconisation_imports (
+    id INTEGER PRIMARY KEY,
+    territory_id TEXT NOT NULL REFERENCES territories(id),
+    file_name TEXT NOT NULL,
+    file_hash TEXT NOT NULL,
+    coder TEXT NOT NULL DEFAULT '',
+    imported_at TEXT NOT NULL,
+    rows INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE preconisations (
+    id INTEGER PRIMARY KEY,
+    import_id INTEGER NOT NULL REFERENCES preconisation_imports(id),
+    territory_id TEXT NOT NULL REFERENCES territories(id),
+    number INTEGER NOT NULL,
+    text TEXT NOT NULL CHECK (text <> ''),
+    issues TEXT NOT NULL DEFAULT '[]',        -- JSON list of code ids
+    actors TEXT NOT NULL DEFAULT '[]',        -- JSON list of actor names / types
+    horizon TEXT NOT NULL CHECK (horizon IN ('court terme', 'moyen terme', 'long terme')),
+    means TEXT NOT NULL DEFAULT '',
+    indicator TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX preconisations_import ON preconisations(import_id, number);
+CREATE TRIGGER preconisation_imports_no_update BEFORE UPDATE ON preconisation_imports
+BEGIN SELECT RAISE(ABORT, 'préconisation imports are append-only'); END;
+CREATE TRIGGER preconisation_imports_no_delete BEFORE DELETE ON preconisation_imports
+BEGIN SELECT RAISE(ABORT, 'préconisation imports are append-only'); END;
+CREATE TRIGGER preconisations_no_update BEFORE UPDATE ON preconisations
+BEGIN SELECT RAISE(ABORT, 'préconisations are append-only'); END;
+CREATE TRIGGER preconisations_no_delete BEFORE DELETE ON preconisations
+BEGIN SELECT RAISE(ABORT, 'préconisations are append-only'); END;
+"""
+
+
+def migrate_preconisations(conn: sqlite3.Connection) -> None:
+    """Issue 19: préconisations and their import history."""
+    _executescript_in_transaction(conn, SCHEMA_PRECONISATIONS)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _executescript_in_transaction(conn, SCHEMA_V1),
     lambda conn: _executescript_in_transaction(conn, SCHEMA_V2),
+    migrate_source_kinds,
+    migrate_preconisations,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
