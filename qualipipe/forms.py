@@ -153,7 +153,11 @@ def read_form(path: Path, sheet: str, *, what: str, command: str) -> FilledForm:
     if path.suffix.lower() == ".ods":
         raise InputError(
             f"{name} est au format OpenDocument.",
-            [Problem(name, "enregistrez-le au format « Classeur Excel (.xlsx) » puis recommencez.")],
+            [
+                Problem(
+                    name, "enregistrez-le au format « Classeur Excel (.xlsx) » puis recommencez."
+                )
+            ],
         )
     try:
         workbook = load_workbook(path, data_only=True)

@@ -12,7 +12,7 @@ import click
 from rich.markup import escape
 
 from qualipipe import __version__
-from qualipipe.cli import codebook, coding, demo, ingest, review, study, survey, synthesize
+from qualipipe.cli import codebook, coding, demo, ingest, report, review, study, survey, synthesize
 from qualipipe.cli.common import CONTEXT, FrenchGroup, err_console
 from qualipipe.errors import QualipipeError
 
@@ -42,6 +42,7 @@ for command in (
     review.review_group,
     review.agreement_command,
     synthesize.synthesize_command,
+    report.report_group,
     demo.demo_command,
 ):
     app.add_command(command)

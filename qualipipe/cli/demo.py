@@ -13,8 +13,10 @@ from qualipipe.cli.common import (
     console,
 )
 from qualipipe.cli.ingest import ingest_command
+from qualipipe.cli.report import import_command, postit_import_command
 from qualipipe.cli.review import agreement_command, review_export_command, review_import_command
 from qualipipe.demo import find_repository, prepare_demo, written_files
+from qualipipe.report import write_bilan, write_livrable
 from qualipipe.store import open_study
 from qualipipe.synthesize import synthesize_study
 
@@ -74,6 +76,8 @@ def demo_command(ctx: click.Context, out_dir: Path, repository: Path | None) -> 
             instrument=str(export.instrument),
             territory=export.territory_id,
         )
+    for postits in sorted((study / "ateliers").glob("postits__*.xlsx")):  # workshop 1 (issue 19)
+        ctx.invoke(postit_import_command, file=postits, study=study, territory=postits.stem[9:])
     step("4. Suggestions de codes")
     ctx.invoke(code_command, study=study)
     step("5. Décisions de l'analyste, puis nouvelles suggestions apprises de ces décisions")
@@ -90,6 +94,15 @@ def demo_command(ctx: click.Context, out_dir: Path, repository: Path | None) -> 
         report = synthesize_study(opened, plan.out_dir, include_comparison=True)
     for warning in report.warnings:
         console.print(f"[yellow]Attention :[/] {warning}")
+    step("9. Préconisations, livrables et bilan")
+    for workbook in sorted((study / "preconisations").glob("preconisations__*.xlsx")):
+        ctx.invoke(
+            import_command, file=workbook, study=study, territory=workbook.stem[16:], coder=""
+        )
+    with open_study(study) as opened, console.status("Livrables et bilan…"):
+        for territory in report.territories:
+            write_livrable(opened, plan.out_dir, territory)
+        write_bilan(opened, plan.out_dir)
 
     files = written_files(plan.out_dir)
     console.rule("[bold]Résumé")

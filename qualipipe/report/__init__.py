@@ -1,6 +1,72 @@
 """The livrable: workshop 1 in the report, préconisations, the per-territory draft
-(`write_livrable`) and the cross-territory bilan (`write_bilan`)."""
+(`write_livrable`) and the cross-territory bilan (`write_bilan`).
 
-from qualipipe.report.livrable import LivrableReport, write_livrable
+The functions here are what the CLI calls: each takes an open study and a territory (id or name).
+"""
 
-__all__ = ["LivrableReport", "write_livrable"]
+from __future__ import annotations
+
+from pathlib import Path
+
+from qualipipe.ingest.reconcile import SourceChange
+from qualipipe.ingest.workshop import ingest_postits, write_postit_template
+from qualipipe.report.bilan import write_bilan
+from qualipipe.report.issues import priority_issues
+from qualipipe.report.livrable import LivrableReport, cited_actors, write_livrable
+from qualipipe.report.preconisations import (
+    ImportResult,
+    PreconisationImport,
+    actor_choices,
+    import_history,
+    import_preconisations,
+    issue_choices,
+    write_template,
+)
+from qualipipe.store import Study
+from qualipipe.synthesize.load import load_territory, require_codebook
+
+__all__ = [
+    "LivrableReport",
+    "import_postits",
+    "import_preconisation_workbook",
+    "postit_template",
+    "preconisation_history",
+    "preconisation_template",
+    "write_bilan",
+    "write_livrable",
+]
+
+
+def _actors(study: Study, territory_id: str) -> list[str]:
+    t = study.config.territory(territory_id)
+    return actor_choices(study, t.id, cited_actors(study, t) or [])
+
+
+def preconisation_template(study: Study, territory: str, path: Path) -> Path:
+    """The préconisations workbook of `territory`, pre-filled with its prioritised issues."""
+    t = study.config.territory(territory)
+    data = load_territory(study, t, validated_only=False)
+    issues, _ = priority_issues(study, data)
+    return write_template(
+        path, t, issues, issue_choices(data.codebook, issues), _actors(study, t.id)
+    )
+
+
+def import_preconisation_workbook(
+    study: Study, path: Path, territory: str, *, coder: str = ""
+) -> ImportResult:
+    t = study.config.territory(territory)
+    codebook = require_codebook(study.conn)
+    return import_preconisations(study, path, t.id, codebook, _actors(study, t.id), coder=coder)
+
+
+def preconisation_history(study: Study, territory: str) -> list[PreconisationImport]:
+    return import_history(study.conn, study.config.territory(territory).id)
+
+
+def postit_template(study: Study, territory: str, path: Path) -> Path:
+    return write_postit_template(path, study.config.territory(territory))
+
+
+def import_postits(study: Study, path: Path, territory: str) -> SourceChange:
+    return ingest_postits(study, path, territory)

@@ -43,7 +43,10 @@ def interviews_table(conn: sqlite3.Connection, data: TerritoryData) -> Table:
     planned = Counter(p.role.value for p in data.participants)
     rows = [
         (label, planned.get(role.value, 0), by_role.get(role.value, 0))
-        for role, label in ((Role.FOUNDER, "Fondateur·rices du PTCE"), (Role.ACTOR, "Acteur·rices du territoire"))
+        for role, label in (
+            (Role.FOUNDER, "Fondateur·rices du PTCE"),
+            (Role.ACTOR, "Acteur·rices du territoire"),
+        )
     ]
     return Table(
         key="Entretiens",
@@ -83,11 +86,15 @@ def workshops_table(conn: sqlite3.Connection, data: TerritoryData) -> Table:
     answers = _responses(conn, territory)
     rows: list[tuple[Cell, ...]] = []
     if postits[0]:
-        rows.append(("Atelier 1 — vision commune (post-its)", f"{postits[1]} groupe(s)", postits[0]))
+        rows.append(
+            ("Atelier 1 — vision commune (post-its)", f"{postits[1]} groupe(s)", postits[0])
+        )
     for instrument in (WORKSHOP_INSTRUMENT, PRIORITISATION):
         n = answers.get(instrument, (0, 0))[0]
         if n:
-            groups = _groups(conn, territory, instrument) if instrument == WORKSHOP_INSTRUMENT else ""
+            groups = (
+                _groups(conn, territory, instrument) if instrument == WORKSHOP_INSTRUMENT else ""
+            )
             rows.append((INSTRUMENT_NAMES[instrument], groups or f"{n} participant·es", n))
     return Table(
         key="Ateliers",

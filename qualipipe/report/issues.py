@@ -71,7 +71,9 @@ def match_code(label: str, codebook: Codebook, family: str = tb.ISSUES_FAMILY) -
     return best[1] if best else None
 
 
-def workshop_ranking(study: Study, data: TerritoryData) -> tuple[list[ItemPriority], int, dict[str, str]]:
+def workshop_ranking(
+    study: Study, data: TerritoryData
+) -> tuple[list[ItemPriority], int, dict[str, str]]:
     """Workshop-2 aggregate, the number of answers, and item -> French label."""
     sheets = [s for s in data.answers if s.instrument == PRIORITISATION]
     q = prioritisation_questions(find_instrument(study.root, PRIORITISATION))
@@ -90,9 +92,9 @@ def priority_issues(
     shared = {i.stats.code.id: i.rank for i in tb.shared_issues(stats, threshold=share_threshold)}
     ranked, answers, labels = workshop_ranking(study, data)
     by_code: dict[str, tuple[int, ItemPriority]] = {}
-    for rank, p in enumerate(ranked, start=1):
-        code = match_code(labels[p.item], data.codebook) or p.item
-        by_code.setdefault(code, (rank, p))
+    for position, item in enumerate(ranked, start=1):
+        code = match_code(labels[item.item], data.codebook) or item.item
+        by_code.setdefault(code, (position, item))
     names = {c.id: c.label for c in data.codebook.codes}
     issues = []
     for code in dict.fromkeys([*by_code, *shared]):

@@ -42,7 +42,14 @@ SECTIONS = (
     "Annexe C — Personnes rencontrées (liste pseudonymisée)",
     "Annexe D — Accord entre codeurs",
 )
-CODE_COLUMNS = ("Libellé", "Fondateurs", "% fondateurs", "Acteurs", "% acteurs", "Verbatims représentatifs")
+CODE_COLUMNS = (
+    "Libellé",
+    "Fondateurs",
+    "% fondateurs",
+    "Acteurs",
+    "% acteurs",
+    "Verbatims représentatifs",
+)
 
 # Portrait and cited actors come from the territory stage when it is installed in this study's
 # qualipipe; these hooks return None when it is not (then the section says what is missing).
@@ -75,7 +82,9 @@ class LivrableBuilder:
         self.options = SynthesisOptions(date=today, verbatims_per_code=2)
         self.data: TerritoryData = load_territory(study, territory, validated_only=False)
         self.pseudonymize = make_pseudonymizer(study, keep_names=False)
-        self.synthesis = TerritorySynthesis(study, self.data, figures, self.options, self.pseudonymize)
+        self.synthesis = TerritorySynthesis(
+            study, self.data, figures, self.options, self.pseudonymize
+        )
         self.synthesis.codes_section()
         self.shared = self.synthesis.shared_section()
         self.synthesis.cross_section()
@@ -283,7 +292,9 @@ class LivrableBuilder:
                     rank.get(code),
                     issue.workshop_rank if issue else None,
                     issue.shared_rank if issue else None,
-                    len(self.synthesis.stats[code].participants) if code in self.synthesis.stats else 0,
+                    len(self.synthesis.stats[code].participants)
+                    if code in self.synthesis.stats
+                    else 0,
                     sum(code in codes for codes in notes.values()),
                 )
             )
@@ -292,8 +303,12 @@ class LivrableBuilder:
                 f"Preuves {p.number}",
                 f"Préconisation {p.number} : les enjeux qu'elle traite",
                 (
-                    "Enjeu", "Rang de priorité", "Rang atelier 2", "Rang enjeu partagé",
-                    "Personnes (entretiens)", "Notes (atelier 1)",
+                    "Enjeu",
+                    "Rang de priorité",
+                    "Rang atelier 2",
+                    "Rang enjeu partagé",
+                    "Personnes (entretiens)",
+                    "Notes (atelier 1)",
                 ),  # fmt: skip
                 tuple(rows),
             )
@@ -340,14 +355,14 @@ class LivrableBuilder:
             table.key,
             "Évaluation du diagnostic : notes moyennes",
             ("Question", "Intitulé", "Base", "Moyenne"),
-            tuple(
-                dict.fromkeys((r[0], r[1], r[5], r[6]) for r in table.rows if r[6] is not None)
-            ),
+            tuple(dict.fromkeys((r[0], r[1], r[5], r[6]) for r in table.rows if r[6] is not None)),
         )
         self.doc.table(means if means.rows else table)
         free = self.tables.get("Évaluation réponses libres")
         if free is not None and free.rows:
-            self.doc.table(free, columns=("Intitulé", "Libellé", "Répondants", "Verbatims représentatifs"))
+            self.doc.table(
+                free, columns=("Intitulé", "Libellé", "Répondants", "Verbatims représentatifs")
+            )
 
     def annexes(self) -> None:
         self.doc.heading(SECTIONS[8])
@@ -384,7 +399,10 @@ class LivrableBuilder:
             f"Codeurs : {', '.join(report.coders)}. {o.n_segments} passage(s) codé(s) par "
             "plusieurs codeurs sur ce territoire."
         )
-        rows = [(f.label or "Ensemble", f.n_segments, f.percent, f.kappa, f.alpha) for f in (o, *report.per_code)]
+        rows = [
+            (f.label or "Ensemble", f.n_segments, f.percent, f.kappa, f.alpha)
+            for f in (o, *report.per_code)
+        ]
         self.doc.table(
             Table(
                 "Accord",

@@ -162,7 +162,11 @@ def _known_code(choice: str, codebook: Codebook, redirects: dict[str, str]) -> s
 
 
 def _row_problems(
-    row, codebook: Codebook, redirects: dict[str, str], actors: set[str], name: str  # noqa: ANN001
+    row,
+    codebook: Codebook,
+    redirects: dict[str, str],
+    actors: set[str],
+    name: str,  # noqa: ANN001
 ) -> tuple[list[Problem], Preconisation | None]:
     problems: list[Problem] = []
 
@@ -226,7 +230,11 @@ def read_preconisations(
     if form.meta.get("format") != FORMAT:
         raise InputError(
             f"{name} n'est pas un classeur de préconisations écrit par qualipipe.",
-            [Problem(name, f"repartez d'un modèle écrit par « {TEMPLATE_COMMAND} -t TERRITOIRE ».")],
+            [
+                Problem(
+                    name, f"repartez d'un modèle écrit par « {TEMPLATE_COMMAND} -t TERRITOIRE »."
+                )
+            ],
         )
     forms.require_headers(
         form, (COL_TEXT, *ISSUE_COLUMNS, *ACTOR_COLUMNS, COL_HORIZON), TEMPLATE_COMMAND

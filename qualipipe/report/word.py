@@ -122,7 +122,9 @@ class LivrableDocument:
         paragraph.paragraph_format.keep_with_next = label == TABLE_LABEL
         return number
 
-    def table(self, table: Table, *, columns: Sequence[str] | None = None, note: bool = True) -> None:
+    def table(
+        self, table: Table, *, columns: Sequence[str] | None = None, note: bool = True
+    ) -> None:
         """Caption above, the table (chosen columns, in that order), its note below."""
         shown = list(columns) if columns else list(table.columns)
         index = [table.columns.index(c) for c in shown]
@@ -151,8 +153,10 @@ class LivrableDocument:
             cells[j].paragraphs[0].add_run(name).bold = True
         for i, values in enumerate(view.rows):
             for j, value in enumerate(values):
-                run = cells[(i + 1) * len(shown) + j].paragraphs[0].add_run(
-                    french_number(value, percent=j in percent)
+                run = (
+                    cells[(i + 1) * len(shown) + j]
+                    .paragraphs[0]
+                    .add_run(french_number(value, percent=j in percent))
                 )
                 if i in muted:
                     run.italic = True

@@ -51,7 +51,9 @@ def load_notes(conn: sqlite3.Connection, territory_id: str) -> list[WorkshopNote
         else:
             category = str(json.loads(r["metadata"] or "{}").get("afom", ""))
         notes.append(
-            WorkshopNote(int(r["id"]), category if category in CATEGORIES else "", r["speaker"], r["text"])
+            WorkshopNote(
+                int(r["id"]), category if category in CATEGORIES else "", r["speaker"], r["text"]
+            )
         )
     return notes
 
@@ -90,9 +92,12 @@ def afom_quadrants(
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_THEMES]
         # Examples: the notes carrying the most frequent themes, shortest first (post-it style).
         top = {code for code, _ in ranked[:2]}
-        chosen = sorted(
-            (n for n in mine if codes.get(n.segment_id, set()) & top), key=lambda n: len(n.text)
-        )[:examples] or sorted(mine, key=lambda n: len(n.text))[:examples]
+        chosen = (
+            sorted(
+                (n for n in mine if codes.get(n.segment_id, set()) & top), key=lambda n: len(n.text)
+            )[:examples]
+            or sorted(mine, key=lambda n: len(n.text))[:examples]
+        )
         quadrants.append(
             Quadrant(
                 category,
@@ -128,9 +133,7 @@ def afom_table(quadrants: Sequence[Quadrant], territory: str) -> Table:
 
 
 def vision_table(notes: Sequence[WorkshopNote], pseudonymize: Callable[[str], str]) -> Table:
-    rows = tuple(
-        (n.group or "—", pseudonymize(n.text)) for n in notes if n.category == VISION
-    )
+    rows = tuple((n.group or "—", pseudonymize(n.text)) for n in notes if n.category == VISION)
     return Table(
         key="Vision à 10 ans",
         title="« Le territoire dans 10 ans » : les énoncés de l'atelier 1",
@@ -162,8 +165,10 @@ def interviews_vs_workshop(
         n_interviews, n_workshop = len(interviewees.get(code.id, ())), workshop.get(code.id, 0)
         if not n_interviews and not n_workshop:
             continue
-        where = IN_BOTH if n_interviews and n_workshop else (
-            INTERVIEWS_ONLY if n_interviews else WORKSHOP_ONLY
+        where = (
+            IN_BOTH
+            if n_interviews and n_workshop
+            else (INTERVIEWS_ONLY if n_interviews else WORKSHOP_ONLY)
         )
         rows.append((code.id, code.label, n_interviews, n_workshop, where))
     order = {IN_BOTH: 2, INTERVIEWS_ONLY: 0, WORKSHOP_ONLY: 1}
