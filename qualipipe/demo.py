@@ -36,6 +36,7 @@ class DemoPlan:
     decisions: Path
     review_workbook: Path
     disagreements: Path
+    insee_files: tuple[Path, ...] = ()  # INSEE comparateur rows of the example's territories
 
 
 def find_repository(start: Path | None = None) -> Path:
@@ -91,6 +92,7 @@ def prepare_demo(repository: Path, out_dir: Path) -> DemoPlan:
         decisions=study_dir / "revue" / "decisions_analyste.csv",
         review_workbook=out_dir / "revue" / "revue_a_faire.xlsx",
         disagreements=out_dir / "accord" / "desaccords.xlsx",
+        insee_files=tuple(sorted((study_dir / "insee").glob("*.csv"))),
     )
 
 

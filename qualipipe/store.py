@@ -274,6 +274,70 @@ def _split_sql(script: str) -> list[str]:
     return statements
 
 
+# v3 (issue 18): the territorial portrait's INSEE rows (« base du comparateur de territoires »):
+# the study's communes with every variable under a year-free name (NULL = withheld by INSEE, never
+# 0), the département totals of the loaded files, and the analysts' follow-up of the organisations
+# cited in the texts (append-only, latest row per territory and organisation wins).
+SCHEMA_V3_TERRITORY = """
+CREATE TABLE insee_files (
+    id INTEGER PRIMARY KEY,
+    file_name TEXT NOT NULL,
+    file_hash TEXT NOT NULL UNIQUE,
+    vintage INTEGER NOT NULL,                 -- census year of the file, e.g. 2019
+    years TEXT NOT NULL DEFAULT '{}',         -- JSON: census, previous, establishments, fiscal
+    layout TEXT NOT NULL DEFAULT '',
+    rows_read INTEGER NOT NULL DEFAULT 0,
+    loaded_at TEXT NOT NULL
+);
+CREATE TABLE insee_communes (
+    vintage INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    departement TEXT NOT NULL,
+    epci TEXT NOT NULL DEFAULT '',
+    file_id INTEGER NOT NULL REFERENCES insee_files(id),
+    pop REAL, pop_prev REAL, superf REAL, nais REAL, dece REAL, men REAL, log REAL, rp REAL,
+    rsecocc REAL, logvac REAL, rp_prop REAL, nbmenfisc REAL, pimp REAL, med REAL, tp60 REAL,
+    emplt REAL, emplt_sal REAL, emplt_prev REAL, pop1564 REAL, act1564 REAL, chom1564 REAL,
+    ettot REAL, etaz REAL, etbe REAL, etfz REAL, etgu REAL, etgz REAL, etoq REAL, ettef1 REAL,
+    ettefp10 REAL,
+    PRIMARY KEY (vintage, code)
+);
+-- Sums over every commune of a département present in the loaded file (NULL when one is withheld).
+CREATE TABLE insee_departements (
+    vintage INTEGER NOT NULL,
+    departement TEXT NOT NULL,
+    file_id INTEGER NOT NULL REFERENCES insee_files(id),
+    communes INTEGER NOT NULL,
+    pop REAL, pop_prev REAL, superf REAL, nais REAL, dece REAL, men REAL, log REAL, rp REAL,
+    rsecocc REAL, logvac REAL, rp_prop REAL, nbmenfisc REAL, emplt REAL, emplt_sal REAL,
+    emplt_prev REAL, pop1564 REAL, act1564 REAL, chom1564 REAL, ettot REAL, etaz REAL,
+    etbe REAL, etfz REAL, etgu REAL, etgz REAL, etoq REAL, ettef1 REAL, ettefp10 REAL,
+    PRIMARY KEY (vintage, departement)
+);
+CREATE TABLE cited_actor_statuses (
+    id INTEGER PRIMARY KEY,
+    territory_id TEXT NOT NULL REFERENCES territories(id),
+    actor_key TEXT NOT NULL,                  -- normalised name of the group of variants
+    actor_name TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('', 'déjà associé', 'à contacter')),
+    comment TEXT NOT NULL DEFAULT '',
+    coder TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    origin TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX cited_actor_statuses_key ON cited_actor_statuses(territory_id, actor_key, id);
+CREATE TRIGGER cited_actor_statuses_no_update BEFORE UPDATE ON cited_actor_statuses
+BEGIN SELECT RAISE(ABORT, 'cited actor statuses are append-only'); END;
+CREATE TRIGGER cited_actor_statuses_no_delete BEFORE DELETE ON cited_actor_statuses
+BEGIN SELECT RAISE(ABORT, 'cited actor statuses are append-only'); END;
+"""
+
+
+def migrate_territory_v3(conn: sqlite3.Connection) -> None:
+    """Issue 18: INSEE portrait rows and cited-actor statuses."""
+    _executescript_in_transaction(conn, SCHEMA_V3_TERRITORY)
+
 # Source kinds (issues 12 and 19): written contributions, workshop notes and meeting reports.
 # SQLite cannot alter a CHECK: the table is rebuilt with the same columns and rows. Foreign keys
 # are deferred to the commit: dropping the old table counts the segments' references as broken,
@@ -354,6 +418,7 @@ def migrate_preconisations(conn: sqlite3.Connection) -> None:
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _executescript_in_transaction(conn, SCHEMA_V1),
     lambda conn: _executescript_in_transaction(conn, SCHEMA_V2),
+    migrate_territory_v3,
     migrate_source_kinds,
     migrate_preconisations,
 ]

@@ -14,6 +14,7 @@ from rich.markup import escape
 from qualipipe import __version__
 from qualipipe.cli import codebook, coding, demo, ingest, report, review, study, survey, synthesize
 from qualipipe.cli.common import CONTEXT, FrenchGroup, err_console
+from qualipipe.cli_territory import territory_group  # issue 18, merged from branch territory
 from qualipipe.errors import QualipipeError
 
 
@@ -43,6 +44,7 @@ for command in (
     review.agreement_command,
     synthesize.synthesize_command,
     report.report_group,
+    territory_group,
     demo.demo_command,
 ):
     app.add_command(command)

@@ -15,6 +15,7 @@ from qualipipe.cli.common import (
 from qualipipe.cli.ingest import ingest_command
 from qualipipe.cli.report import import_command, postit_import_command
 from qualipipe.cli.review import agreement_command, review_export_command, review_import_command
+from qualipipe.cli_territory import load_command as territory_load_command
 from qualipipe.demo import find_repository, prepare_demo, written_files
 from qualipipe.report import write_bilan, write_livrable
 from qualipipe.store import open_study
@@ -66,6 +67,8 @@ def demo_command(ctx: click.Context, out_dir: Path, repository: Path | None) -> 
         instrument=None,
         territory=None,
     )
+    step("2 bis. Données INSEE des territoires (portrait)")
+    ctx.invoke(territory_load_command, study=study, files=plan.insee_files)
     step("3. Réponses aux questionnaires (exports LimeSurvey)")
     for export in plan.survey_exports:
         ctx.invoke(

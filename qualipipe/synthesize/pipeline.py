@@ -24,6 +24,7 @@ from qualipipe.records import Role, Territory
 from qualipipe.synthesize import figures as fig
 from qualipipe.synthesize import survey_tables as st
 from qualipipe.synthesize import tables as tb
+from qualipipe.synthesize import territory_section as ts  # issue 18: portrait, cited actors
 from qualipipe.synthesize.charts import evaluation_charts
 from qualipipe.synthesize.comparison import comparison_tables
 from qualipipe.synthesize.instruments import (
@@ -309,11 +310,28 @@ class TerritorySynthesis:
         if coded.rows:
             self.blocks.append(coded)
 
+    def territory_portrait_section(self) -> None:
+        """Issue 18: the INSEE portrait (when loaded), first, as the context of the findings."""
+        self.blocks.extend(
+            ts.portrait_blocks(
+                self.study,
+                self.data.territory,
+                self.folder / "figures",
+                with_figures=self.options.with_figures,
+            )
+        )
+
+    def cited_actors_section(self) -> None:
+        """Issue 18: organisations cited in the texts, not yet among the participants."""
+        self.blocks.append(ts.cited_actors_block(self.study, self.data, self.pseudonymize))
+
     def build(self) -> list[Table | Figure]:
+        self.territory_portrait_section()
         self.codes_section()
         issues = self.shared_section()
         self.cross_section()
         self.actors_section(issues)
+        self.cited_actors_section()
         self.wordcloud_section()
         self.priorities_section()
         self.evaluation_section()
