@@ -139,6 +139,7 @@ class FilledForm:
     path: Path
     meta: dict[str, str]
     sheet: ReadSheet
+    lists: dict[str, list[str]]  # the drop-down lists the form was written with
 
 
 def read_form(path: Path, sheet: str, *, what: str, command: str) -> FilledForm:
@@ -190,7 +191,12 @@ def read_form(path: Path, sheet: str, *, what: str, command: str) -> FilledForm:
             for row in workbook[META_SHEET].iter_rows(min_col=1, max_col=2, values_only=True)
             if row[0] is not None
         }
-    return FilledForm(path, meta, read_sheet(workbook[sheet]))
+    lists: dict[str, list[str]] = {}
+    if LISTS_SHEET in workbook.sheetnames:
+        for column in workbook[LISTS_SHEET].iter_cols(values_only=True):
+            if column and column[0] is not None:
+                lists[cell_text(column[0])] = [cell_text(v) for v in column[1:] if v is not None]
+    return FilledForm(path, meta, read_sheet(workbook[sheet]), lists)
 
 
 def require_headers(form: FilledForm, headers: Sequence[str], command: str) -> None:

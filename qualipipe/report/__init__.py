@@ -12,7 +12,7 @@ from qualipipe.ingest.reconcile import SourceChange
 from qualipipe.ingest.workshop import ingest_postits, write_postit_template
 from qualipipe.report.bilan import write_bilan
 from qualipipe.report.issues import priority_issues
-from qualipipe.report.livrable import LivrableReport, cited_actors, write_livrable
+from qualipipe.report.livrable import LivrableReport, write_livrable
 from qualipipe.report.preconisations import (
     ImportResult,
     PreconisationImport,
@@ -23,7 +23,9 @@ from qualipipe.report.preconisations import (
     write_template,
 )
 from qualipipe.store import Study
-from qualipipe.synthesize.load import load_territory, require_codebook
+from qualipipe.synthesize.load import load_territory, make_pseudonymizer, require_codebook
+from qualipipe.synthesize.model import TerritoryData
+from qualipipe.synthesize.territory_section import cited_actors_block
 
 __all__ = [
     "LivrableReport",
@@ -37,9 +39,10 @@ __all__ = [
 ]
 
 
-def _actors(study: Study, territory_id: str) -> list[str]:
-    t = study.config.territory(territory_id)
-    return actor_choices(study, t.id, cited_actors(study, t) or [])
+def cited_organisations(study: Study, data: TerritoryData) -> list[str]:
+    """Organisations cited in the territory's texts (issue 18), most cited first."""
+    table = cited_actors_block(study, data, make_pseudonymizer(study, keep_names=False))
+    return [str(name) for name in table.column("Organisation")]
 
 
 def preconisation_template(study: Study, territory: str, path: Path) -> Path:
@@ -47,9 +50,8 @@ def preconisation_template(study: Study, territory: str, path: Path) -> Path:
     t = study.config.territory(territory)
     data = load_territory(study, t, validated_only=False)
     issues, _ = priority_issues(study, data)
-    return write_template(
-        path, t, issues, issue_choices(data.codebook, issues), _actors(study, t.id)
-    )
+    actors = actor_choices(study, t.id, cited_organisations(study, data))
+    return write_template(path, t, issues, issue_choices(data.codebook, issues), actors)
 
 
 def import_preconisation_workbook(
@@ -57,7 +59,7 @@ def import_preconisation_workbook(
 ) -> ImportResult:
     t = study.config.territory(territory)
     codebook = require_codebook(study.conn)
-    return import_preconisations(study, path, t.id, codebook, _actors(study, t.id), coder=coder)
+    return import_preconisations(study, path, t.id, codebook, coder=coder)
 
 
 def preconisation_history(study: Study, territory: str) -> list[PreconisationImport]:

@@ -8,7 +8,7 @@ report's sections. A section without material says what is missing and which com
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -26,6 +26,7 @@ from qualipipe.synthesize import tables as tb
 from qualipipe.synthesize.load import load_territory, make_pseudonymizer
 from qualipipe.synthesize.model import Figure, SynthesisOptions, Table, TerritoryData
 from qualipipe.synthesize.pipeline import TerritorySynthesis
+from qualipipe.territory.portrait import SECTION as SECTION_PORTRAIT
 
 LIVRABLE_FILE = "livrable.docx"
 SECTIONS = (
@@ -51,13 +52,6 @@ CODE_COLUMNS = (
     "Verbatims représentatifs",
 )
 
-# Portrait and cited actors come from the territory stage when it is installed in this study's
-# qualipipe; these hooks return None when it is not (then the section says what is missing).
-PortraitHook = Callable[[Study, Territory, LivrableDocument], bool]
-PORTRAIT_HOOKS: list[PortraitHook] = []
-CitedActorsHook = Callable[[Study, Territory], list[str] | None]
-CITED_ACTORS_HOOKS: list[CitedActorsHook] = []
-
 
 @dataclass
 class LivrableReport:
@@ -66,14 +60,6 @@ class LivrableReport:
     preconisations: int
     tables: int
     figures: int
-
-
-def cited_actors(study: Study, territory: Territory) -> list[str] | None:
-    for hook in CITED_ACTORS_HOOKS:
-        found = hook(study, territory)
-        if found is not None:
-            return found
-    return None
 
 
 class LivrableBuilder:
@@ -85,14 +71,17 @@ class LivrableBuilder:
         self.synthesis = TerritorySynthesis(
             study, self.data, figures, self.options, self.pseudonymize
         )
+        self.synthesis.territory_portrait_section()  # issue 18: INSEE portrait, when loaded
         self.synthesis.codes_section()
         self.shared = self.synthesis.shared_section()
         self.synthesis.cross_section()
         self.synthesis.actors_section(self.shared)
+        self.synthesis.cited_actors_section()
         self.synthesis.priorities_section()
         self.synthesis.evaluation_section()
         self.tables = {b.key: b for b in self.synthesis.blocks if isinstance(b, Table)}
         self.figures = {b.path.name: b for b in self.synthesis.blocks if isinstance(b, Figure)}
+        self.portrait_blocks = [b for b in self.synthesis.blocks if b.section == SECTION_PORTRAIT]
         self.notes = ws.load_notes(study.conn, territory.id)
         self.issues, self.workshop2_answers = priority_issues(study, self.data)
         self.preconisations = current_preconisations(study.conn, territory.id)
@@ -151,13 +140,19 @@ class LivrableBuilder:
 
     def portrait(self) -> None:
         self.doc.heading(SECTIONS[1])
-        if any(hook(self.study, self.territory, self.doc) for hook in PORTRAIT_HOOKS):
+        if not self.portrait_blocks:
+            self.lacking(
+                SECTIONS[1],
+                "Portrait non disponible : aucune donnée INSEE n'est chargée dans l'étude.",
+                "qualipipe territory load FICHIER.csv (base du comparateur de territoires de "
+                "l'INSEE, départements du territoire).",
+            )
             return
-        self.lacking(
-            SECTIONS[1],
-            "Portrait non disponible : aucune donnée INSEE n'est chargée pour ce territoire.",
-            "qualipipe territory load FICHIER.csv (base du comparateur de territoires de l'INSEE).",
-        )
+        for block in self.portrait_blocks:
+            if isinstance(block, Table):
+                self.doc.table(block)
+            else:
+                self.doc.figure(block.path, block.title)
 
     def founders(self) -> None:
         self.doc.heading(SECTIONS[2])
@@ -183,18 +178,31 @@ class LivrableBuilder:
             self.doc.table(self.tables["Acteurs par type"])
         self.figure("carte_acteurs.png")
         self.doc.heading("Acteurs à associer", 2)
-        named = cited_actors(self.study, self.territory)
-        if named is None:
+        cited = self.tables.get("Acteurs cités")
+        if cited is not None and cited.rows:
+            shown = [
+                c
+                for c in (
+                    "Organisation",
+                    "Type d'acteur (supposé)",
+                    "Participants",
+                    "Enjeux",
+                    "Suivi",
+                )
+                if c in cited.columns
+            ]
+            self.doc.paragraph(
+                "Organisations citées dans les entretiens et les ateliers qui ne sont pas encore "
+                "parmi les personnes rencontrées : des acteurs à associer à la suite du diagnostic."
+            )
+            self.doc.table(cited, columns=shown)
+        else:
             self.lacking(
                 "Acteurs à associer",
-                "Liste des acteurs cités non disponible dans cette version de l'étude.",
-                "qualipipe territory acteurs -t " + self.territory.id,
+                "Aucune organisation citée dans les textes du territoire.",
+                f"qualipipe territory actors-export -t {self.territory.id} (après l'import des "
+                "entretiens)",
             )
-        elif named:
-            for name in named:
-                self.doc.bullet(name)
-        else:
-            self.doc.paragraph("Aucune organisation citée dans les textes n'est à contacter.")
 
     def vision(self) -> None:
         self.doc.heading(SECTIONS[4])

@@ -46,6 +46,7 @@ COLUMNS = (
     forms.Column(COL_INDICATOR, 40, to_fill=True),
 )
 TEMPLATE_ROWS = 20
+ACTORS_LIST = "Acteurs"
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def write_template(
     forms.write_header(ws, COLUMNS)
     forms.write_rows(ws, [(n,) for n in range(1, TEMPLATE_ROWS + 1)])
     forms.write_lists(
-        workbook, {"Codes": list(codes), "Acteurs": list(actors), "Horizons": list(HORIZONS)}
+        workbook, {"Codes": list(codes), ACTORS_LIST: list(actors), "Horizons": list(HORIZONS)}
     )
     forms.add_drop_downs(ws, COLUMNS, TEMPLATE_ROWS, "Choisissez une valeur de la liste.")
     reference = workbook.create_sheet(ISSUES_SHEET)
@@ -202,11 +203,8 @@ def _row_problems(
         found_actors.append(actor)
     horizon = row.text(COL_HORIZON).strip().lower()
     if horizon not in HORIZONS:
-        problem(
-            COL_HORIZON,
-            f"horizon « {row.text(COL_HORIZON)} » non prévu ; choisissez court terme, moyen "
-            "terme ou long terme.",
-        )
+        given = f"horizon « {row.text(COL_HORIZON)} » non prévu" if horizon else "horizon manquant"
+        problem(COL_HORIZON, f"{given} ; choisissez court terme, moyen terme ou long terme.")
     number_text = row.text(COL_NUMBER)
     number = int(number_text) if number_text.isdigit() else row.line - 1
     if problems:
@@ -223,8 +221,12 @@ def _row_problems(
 
 
 def read_preconisations(
-    path: Path, study: Study, territory_id: str, codebook: Codebook, actors: Sequence[str]
+    path: Path, study: Study, territory_id: str, codebook: Codebook
 ) -> list[Preconisation]:
+    """Every préconisation of the workbook; all problems reported at once, nothing kept on error.
+
+    Actors are checked against the list the template offered (or « Autre : … »), codes against
+    the study's current codebook (renamed codes follow their redirect)."""
     form = forms.read_form(path, SHEET, what="classeur de préconisations", command=TEMPLATE_COMMAND)
     name = path.name
     if form.meta.get("format") != FORMAT:
@@ -250,7 +252,7 @@ def read_preconisations(
             )
         )
     redirects = code_redirect_map(study.conn)
-    known_actors = {fold(a) for a in actors}
+    known_actors = {fold(a) for a in form.lists.get(ACTORS_LIST, [])}
     found: list[Preconisation] = []
     filled = (COL_TEXT, *ISSUE_COLUMNS, *ACTOR_COLUMNS, COL_HORIZON, COL_MEANS, COL_INDICATOR)
     for row in form.sheet.rows:
@@ -275,11 +277,10 @@ def import_preconisations(
     path: Path,
     territory_id: str,
     codebook: Codebook,
-    actors: Sequence[str],
     *,
     coder: str = "",
 ) -> ImportResult:
-    found = read_preconisations(path, study, territory_id, codebook, actors)
+    found = read_preconisations(path, study, territory_id, codebook)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     latest = latest_import(study.conn, territory_id)
     if latest is not None:
