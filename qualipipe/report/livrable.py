@@ -65,7 +65,9 @@ class LivrableReport:
 class LivrableBuilder:
     def __init__(self, study: Study, territory: Territory, figures: Path, today: str) -> None:
         self.study, self.territory = study, territory
-        self.options = SynthesisOptions(date=today, verbatims_per_code=2)
+        # One verbatim per code in the tables (the livrable is read, not searched); two per
+        # préconisation as its evidence.
+        self.options = SynthesisOptions(date=today, verbatims_per_code=1)
         self.data: TerritoryData = load_territory(study, territory, validated_only=False)
         self.pseudonymize = make_pseudonymizer(study, keep_names=False)
         self.synthesis = TerritorySynthesis(
@@ -240,7 +242,8 @@ class LivrableBuilder:
             self.doc.heading("Le territoire dans 10 ans", 2)
             self.doc.table(vision)
         self.doc.heading("Entretiens et atelier 1", 2)
-        self.doc.table(ws.interviews_vs_workshop(self.data, self.notes))
+        compared = ws.interviews_vs_workshop(self.data, self.notes)
+        self.doc.table(compared, columns=compared.columns[1:])
 
     def priorities(self) -> None:
         self.doc.heading(SECTIONS[5])
@@ -326,16 +329,22 @@ class LivrableBuilder:
             self.doc.paragraph("Ce qu'en disent les personnes rencontrées :")
             for quote in quotes:
                 self.doc.bullet(quote)
+        # Actors come from the template's list (organisations already masked when named after
+        # a person); free texts are pseudonymised like every verbatim.
+        actors = [self.pseudonymize(a) if a.startswith("Autre") else a for a in p.actors]
         details = [
-            ("Acteurs à associer", ", ".join(p.actors) or "à préciser"),
+            ("Acteurs à associer", ", ".join(actors) or "à préciser"),
             ("Horizon", p.horizon),
-            ("Moyens", p.means or "à préciser"),
-            ("Indicateur de suivi", p.indicator or "à préciser"),
+            ("Moyens", self.pseudonymize(p.means) if p.means else "à préciser"),
+            (
+                "Indicateur de suivi",
+                self.pseudonymize(p.indicator) if p.indicator else "à préciser",
+            ),
         ]
         for title, value in details:
             paragraph = self.doc.paragraph("")
             paragraph.add_run(f"{title} : ").bold = True
-            paragraph.add_run(self.pseudonymize(value))
+            paragraph.add_run(value)
 
     def verbatims(self, codes: Sequence[str], k: int = 2) -> list[str]:
         quotes: list[str] = []
@@ -343,7 +352,11 @@ class LivrableBuilder:
             stats = self.synthesis.stats.get(code)
             if stats is not None:
                 quotes += tb.verbatims_for(
-                    stats, self.data, self.synthesis.picker, self.pseudonymize, self.options
+                    stats,
+                    self.data,
+                    self.synthesis.picker,
+                    self.pseudonymize,
+                    replace(self.options, verbatims_per_code=k),
                 )
             if len(quotes) >= k:
                 break
@@ -366,11 +379,10 @@ class LivrableBuilder:
             tuple(dict.fromkeys((r[0], r[1], r[5], r[6]) for r in table.rows if r[6] is not None)),
         )
         self.doc.table(means if means.rows else table)
-        free = self.tables.get("Évaluation réponses libres")
-        if free is not None and free.rows:
-            self.doc.table(
-                free, columns=("Intitulé", "Libellé", "Répondants", "Verbatims représentatifs")
-            )
+        self.doc.paragraph(
+            "Les réponses libres au questionnaire d'évaluation, codées, sont dans la synthèse du "
+            "territoire (qualipipe synthesize)."
+        )
 
     def annexes(self) -> None:
         self.doc.heading(SECTIONS[8])
@@ -392,7 +404,8 @@ class LivrableBuilder:
         )
         self.doc.heading(SECTIONS[10])
         if "Participants" in self.tables:
-            self.doc.table(self.tables["Participants"])
+            people = self.tables["Participants"]
+            self.doc.table(people, columns=[c for c in people.columns if c != "Lesquels"])
         self.doc.heading(SECTIONS[11])
         self.agreement_annex()
 

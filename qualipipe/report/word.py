@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from docx import Document
+from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
@@ -19,11 +20,43 @@ from docx.shared import Cm, Pt, RGBColor
 from docx.text.paragraph import Paragraph
 
 from qualipipe.synthesize.model import Table
-from qualipipe.synthesize.writers import column_widths, french_number
+from qualipipe.synthesize.writers import french_number
 
 TABLE_STYLE = "Light Grid Accent 1"
 PAGE_WIDTH, PAGE_HEIGHT, MARGIN = Cm(21.0), Cm(29.7), Cm(2.0)
 TABLE_LABEL, FIGURE_LABEL = "Tableau", "Figure"
+CELL_STYLE = "Texte de tableau"
+# Table text is 8 pt: a bold character takes up to 0.18 cm, a cell 0.3 cm of padding.
+CHAR_WIDTH, CELL_PADDING = Cm(0.18), Cm(0.3)
+MAX_UNBROKEN, MAX_PREFERRED = 26, 90  # characters
+
+
+def _chars(texts: Sequence[str], *, words: bool) -> list[int]:
+    if words:
+        return [max((len(w) for w in t.split()), default=0) for t in texts]
+    return [max((len(line) for line in t.split("\n")), default=0) for t in texts]
+
+
+def fit_widths(header: Sequence[str], rows: Sequence[Sequence[str]], available: int) -> list[int]:
+    """Column widths (EMU) that never break a word or a number when the page allows it, and give
+    the rest of the page to the columns with long texts (verbatims, definitions)."""
+    minimum, preferred = [], []
+    for j, name in enumerate(header):
+        cells = [row[j] for row in rows]
+        unbroken = max(
+            [int(1.2 * n) for n in _chars([name], words=True)] + _chars(cells, words=True)
+        )
+        lengths = sorted(_chars(cells, words=False)) or [0]
+        typical = lengths[int(0.9 * (len(lengths) - 1))]
+        minimum.append(min(unbroken, MAX_UNBROKEN) * CHAR_WIDTH + CELL_PADDING)
+        preferred.append(max(min(typical, MAX_PREFERRED) * CHAR_WIDTH + CELL_PADDING, minimum[-1]))
+    if sum(minimum) >= available:
+        return [int(w * available / sum(minimum)) for w in minimum]
+    if sum(preferred) <= available:
+        return [int(w * available / sum(preferred)) for w in preferred]
+    room = available - sum(minimum)
+    wants = [p - m for p, m in zip(preferred, minimum, strict=True)]
+    return [int(m + room * w / sum(wants)) for m, w in zip(minimum, wants, strict=True)]
 
 
 def _field_run(paragraph: Paragraph, instruction: str, result: str) -> None:
@@ -56,6 +89,11 @@ class LivrableDocument:
         for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
             setattr(section, side, MARGIN)
         self.doc.styles[TABLE_STYLE].font.size = Pt(8)
+        # LibreOffice ignores a table style's font: cells get their own paragraph style.
+        cell_style = self.doc.styles.add_style(CELL_STYLE, WD_STYLE_TYPE.PARAGRAPH)
+        cell_style.base_style = self.doc.styles["Normal"]
+        cell_style.font.size = Pt(8)
+        cell_style.paragraph_format.space_after = Pt(0)
         self.doc.styles["Normal"].font.size = Pt(10.5)
         self.doc.core_properties.title = title
         self.doc.core_properties.author = "qualipipe"
@@ -139,44 +177,51 @@ class LivrableDocument:
             self.paragraph("Aucune ligne.", italic=True)
             return
         percent = {index.index(i) for i in table.percent_columns if i in index}
-        muted = table.muted_rows
-        grid = self.doc.add_table(rows=1 + len(view.rows), cols=len(shown))
+        texts = [
+            [french_number(v, percent=j in percent) for j, v in enumerate(values)]
+            for values in view.rows
+        ]
+        self._grid(shown, texts, table.muted_rows)
+        if note and table.note:
+            self.paragraph(table.note, italic=True, size=8)
+
+    def _grid(
+        self, header: Sequence[str], rows: Sequence[Sequence[str]], muted: frozenset[int]
+    ) -> None:
+        grid = self.doc.add_table(rows=1 + len(rows), cols=len(header))
         grid.style = TABLE_STYLE
         grid.autofit = False
-        widths = column_widths(view, self.width)
-        cells = grid._cells
+        widths = fit_widths(header, rows, self.width)
+        cells = grid._cells  # row-major, no merged cells; add_row() would re-read the table
         for j, column in enumerate(grid.columns):
-            column.width = widths[j]
+            column.width = widths[j]  # LibreOffice reads the grid
         for k, cell in enumerate(cells):
-            cell.width = widths[k % len(shown)]
-        for j, name in enumerate(shown):
+            cell.width = widths[k % len(header)]  # Word reads the cells
+        for cell in cells:
+            cell.paragraphs[0].style = CELL_STYLE
+        for j, name in enumerate(header):
             cells[j].paragraphs[0].add_run(name).bold = True
-        for i, values in enumerate(view.rows):
+        for i, values in enumerate(rows):
             for j, value in enumerate(values):
-                run = (
-                    cells[(i + 1) * len(shown) + j]
-                    .paragraphs[0]
-                    .add_run(french_number(value, percent=j in percent))
-                )
+                run = cells[(i + 1) * len(header) + j].paragraphs[0].add_run(value)
                 if i in muted:
                     run.italic = True
                     run.font.color.rgb = RGBColor(0x80, 0x80, 0x80)
-        if note and table.note:
-            self.paragraph(table.note, italic=True, size=8)
 
     def grid(self, title: str, cells: Sequence[Sequence[str]], header: Sequence[str] = ()) -> None:
         """A small text grid (e.g. the 2 × 2 AFOM matrix), captioned as a table."""
         self.caption(TABLE_LABEL, title)
         rows = ([list(header)] if header else []) + [list(r) for r in cells]
         grid = self.doc.add_table(rows=len(rows), cols=len(rows[0]))
-        grid.style = TABLE_STYLE
+        grid.style = "Table Grid"  # plain: only each cell's first line is bold
         for i, values in enumerate(rows):
             for j, value in enumerate(values):
                 cell = grid.cell(i, j)
                 first, *rest = value.split("\n")
+                cell.paragraphs[0].style = CELL_STYLE
                 cell.paragraphs[0].add_run(first).bold = True
                 for line in rest:
-                    cell.add_paragraph(line)
+                    cell.add_paragraph(line, style=CELL_STYLE)
 
     def figure(self, path: Path, title: str, width_cm: float = 16.0) -> None:
         self.doc.add_picture(str(path), width=Cm(width_cm))

@@ -133,11 +133,17 @@ def afom_table(quadrants: Sequence[Quadrant], territory: str) -> Table:
 
 
 def vision_table(notes: Sequence[WorkshopNote], pseudonymize: Callable[[str], str]) -> Table:
-    rows = tuple((n.group or "—", pseudonymize(n.text)) for n in notes if n.category == VISION)
+    statements = [n for n in notes if n.category == VISION]
+    if not any(n.group for n in statements):  # answers typed on phones: no group
+        rows: tuple[tuple[Cell, ...], ...] = tuple((pseudonymize(n.text),) for n in statements)
+        columns: tuple[str, ...] = ("Énoncé",)
+    else:
+        rows = tuple((n.group or "—", pseudonymize(n.text)) for n in statements)
+        columns = ("Groupe", "Énoncé")
     return Table(
         key="Vision à 10 ans",
         title="« Le territoire dans 10 ans » : les énoncés de l'atelier 1",
-        columns=("Groupe", "Énoncé"),
+        columns=columns,
         rows=rows,
         section=SECTION_VISION,
     )
