@@ -22,7 +22,9 @@ from qualipipe.report.preconisations import Preconisation, current_preconisation
 from qualipipe.report.word import LivrableDocument
 from qualipipe.review.agreement import agreement
 from qualipipe.store import Study
+from qualipipe.synthesize import survey_tables as st
 from qualipipe.synthesize import tables as tb
+from qualipipe.synthesize.instruments import EVALUATION, find_instrument
 from qualipipe.synthesize.load import load_territory, make_pseudonymizer
 from qualipipe.synthesize.model import Figure, SynthesisOptions, Table, TerritoryData
 from qualipipe.synthesize.pipeline import TerritorySynthesis
@@ -80,7 +82,6 @@ class LivrableBuilder:
         self.synthesis.actors_section(self.shared)
         self.synthesis.cited_actors_section()
         self.synthesis.priorities_section()
-        self.synthesis.evaluation_section()
         self.tables = {b.key: b for b in self.synthesis.blocks if isinstance(b, Table)}
         self.figures = {b.path.name: b for b in self.synthesis.blocks if isinstance(b, Figure)}
         self.portrait_blocks = [b for b in self.synthesis.blocks if b.section == SECTION_PORTRAIT]
@@ -364,14 +365,18 @@ class LivrableBuilder:
 
     def evaluation(self) -> None:
         self.doc.heading(SECTIONS[7])
-        table = self.tables.get("Évaluation")
-        if table is None:
+        sheets = [a for a in self.data.answers if a.instrument == EVALUATION]
+        dists = st.evaluation_distributions(find_instrument(self.study.root, EVALUATION), sheets)
+        if not dists:
             self.lacking(
                 SECTIONS[7],
                 "Pas de réponses au questionnaire d'évaluation du diagnostic.",
                 f"qualipipe ingest EXPORT.csv -i evaluation_diagnostic -t {self.territory.id}",
             )
             return
+        table = st.distribution_table(
+            "Évaluation", "Évaluation du diagnostic", dists, st.SECTION_EVALUATION
+        )
         means = Table(
             table.key,
             "Évaluation du diagnostic : notes moyennes",

@@ -90,10 +90,10 @@ class LivrableDocument:
             setattr(section, side, MARGIN)
         self.doc.styles[TABLE_STYLE].font.size = Pt(8)
         # LibreOffice ignores a table style's font: cells get their own paragraph style.
-        cell_style = self.doc.styles.add_style(CELL_STYLE, WD_STYLE_TYPE.PARAGRAPH)
-        cell_style.base_style = self.doc.styles["Normal"]
-        cell_style.font.size = Pt(8)
-        cell_style.paragraph_format.space_after = Pt(0)
+        self.cell_style = self.doc.styles.add_style(CELL_STYLE, WD_STYLE_TYPE.PARAGRAPH)
+        self.cell_style.base_style = self.doc.styles["Normal"]
+        self.cell_style.font.size = Pt(8)
+        self.cell_style.paragraph_format.space_after = Pt(0)
         self.doc.styles["Normal"].font.size = Pt(10.5)
         self.doc.core_properties.title = title
         self.doc.core_properties.author = "qualipipe"
@@ -197,8 +197,9 @@ class LivrableDocument:
             column.width = widths[j]  # LibreOffice reads the grid
         for k, cell in enumerate(cells):
             cell.width = widths[k % len(header)]  # Word reads the cells
-        for cell in cells:
-            cell.paragraphs[0].style = CELL_STYLE
+        style_id = self.cell_style.style_id
+        for cell in cells:  # set on the XML: python-docx's setter re-scans every style each time
+            cell._tc.p_lst[0].style = style_id
         for j, name in enumerate(header):
             cells[j].paragraphs[0].add_run(name).bold = True
         for i, values in enumerate(rows):
