@@ -338,6 +338,7 @@ def migrate_territory_v3(conn: sqlite3.Connection) -> None:
     """Issue 18: INSEE portrait rows and cited-actor statuses."""
     _executescript_in_transaction(conn, SCHEMA_V3_TERRITORY)
 
+
 # Source kinds (issues 12 and 19): written contributions, workshop notes and meeting reports.
 # SQLite cannot alter a CHECK: the table is rebuilt with the same columns and rows. Foreign keys
 # are deferred to the commit: dropping the old table counts the segments' references as broken,
