@@ -41,9 +41,7 @@ def _open(study: Path | None):  # noqa: ANN202 - returns qualipipe.store.Study
     return open_study(study or Path.cwd())
 
 
-@click.group(
-    "territory", context_settings=CONTEXT, subcommand_metavar="COMMANDE [ARGUMENTS]..."
-)
+@click.group("territory", context_settings=CONTEXT, subcommand_metavar="COMMANDE [ARGUMENTS]...")
 def territory_group() -> None:
     """Portrait du territoire (données INSEE) et acteurs cités à associer.
 
@@ -79,7 +77,9 @@ def load_command(study: Path | None, files: tuple[Path, ...]) -> None:
         console.print(f"Millésime {vintage} : départements chargés {', '.join(deps)}.")
     for match in report.territories:
         line = f"{match.territory_id} : {len(match.communes)} commune(s) trouvée(s)"
-        console.print(line + (f" ({', '.join(match.communes[:8])}…)" if len(match.communes) > 8 else ""))
+        console.print(
+            line + (f" ({', '.join(match.communes[:8])}…)" if len(match.communes) > 8 else "")
+        )
         if match.missing_communes:
             console.print(
                 f"  [yellow]Communes introuvables :[/] {', '.join(match.missing_communes)} "
@@ -123,7 +123,7 @@ def portrait_command(
 
     Exemple : qualipipe territory portrait -t sud-creuse --millesime 2019
     """
-    from qualipipe.synthesize.territory_section import write_portrait
+    from qualipipe.synthesize.territory_section import PORTRAITS_FOLDER, write_portrait
 
     with _open(study) as opened:
         out_dir = out_root / opened.root.resolve().name
@@ -133,7 +133,7 @@ def portrait_command(
         for t in chosen:
             with console.status(f"Portrait : {t.name}…"):
                 files = write_portrait(opened, out_dir, t, vintage)
-            console.print(f"{t.id} : {len(files)} fichiers → {files[0].parent}")
+            console.print(f"{t.id} : {len(files)} fichiers → {out_dir / PORTRAITS_FOLDER / t.id}")
 
 
 @territory_group.command("actors-export")
@@ -154,7 +154,10 @@ def actors_export_command(study: Path | None, territory: str | None, output: Pat
     from qualipipe.territory.actors_workbook import export_actor_workbook
 
     with _open(study) as opened, console.status("Recherche des organisations citées…"):
-        path = output or Path("outputs") / opened.root.resolve().name / "acteurs" / "acteurs_cites.xlsx"
+        path = (
+            output
+            or Path("outputs") / opened.root.resolve().name / "acteurs" / "acteurs_cites.xlsx"
+        )
         result = export_actor_workbook(opened, path, territory=territory)
     console.print(
         f"Classeur écrit : [bold]{result.path}[/] ({result.rows} organisation(s)). Remplissez la "
@@ -166,7 +169,11 @@ def actors_export_command(study: Path | None, territory: str | None, output: Pat
 @_study_option
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False), metavar="FICHIER.xlsx")
 @click.option(
-    "--coder", "--codeur", "coder", required=True, help="Nom de l'analyste qui a rempli le classeur."
+    "--coder",
+    "--codeur",
+    "coder",
+    required=True,
+    help="Nom de l'analyste qui a rempli le classeur.",
 )
 def actors_import_command(study: Path | None, file: Path, coder: str) -> None:
     """Importer le suivi des acteurs cités (« déjà associé » / « à contacter »).

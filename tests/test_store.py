@@ -176,6 +176,7 @@ def test_a_study_created_with_an_older_schema_is_migrated(make_study, tmp_path: 
             r[0] for r in reopened.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
         }
         assert "nlp_cache" in tables
+        assert {"insee_communes", "cited_actor_statuses"} <= tables  # v3, issue 18
         assert reopened.conn.execute(
             "SELECT ptce_name FROM territories WHERE id='auxois'"
         ).fetchone()[0] == (

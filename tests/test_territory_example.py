@@ -197,7 +197,9 @@ def test_synthesis_shows_portrait_and_cited_actors(example) -> None:  # noqa: AN
     synthesize_study(example, out, with_figures=False, today="15/06/2026")
     workbook = load_workbook(out / "sud-creuse" / "synthese.xlsx")
     assert {"Portrait population", "Portrait revenus", "Acteurs cités"} <= set(workbook.sheetnames)
-    text = "\n".join(p.text for p in Document(str(out / "limoges-nord" / "synthese.docx")).paragraphs)
+    text = "\n".join(
+        p.text for p in Document(str(out / "limoges-nord" / "synthese.docx")).paragraphs
+    )
     assert "Portrait du territoire (données INSEE)" in text
     assert "Acteurs cités à associer — Limoges Nord" in text
     cells = {

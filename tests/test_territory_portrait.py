@@ -111,7 +111,9 @@ def test_withheld_values_are_shown_as_s_never_zero(loaded) -> None:  # noqa: ANN
     income = territory_portrait(study.conn, territory).tables[4]
     poverty = income.columns.index("Taux de pauvreté à 60 % (%)")
     median = income.columns.index("Médiane du revenu disponible par unité de consommation (€)")
-    withheld = [code for code in expected_perimeter(territory, rows) if rows[code][f"TP60{v['c']}"] == ""]
+    withheld = [
+        code for code in expected_perimeter(territory, rows) if rows[code][f"TP60{v['c']}"] == ""
+    ]
     assert "23079" in withheld  # Felletin: INSEE does not publish its poverty rate
     for row in income.rows:
         code = str(row[0]).split("(")[-1].rstrip(")")
@@ -199,7 +201,9 @@ def test_national_layout_with_names_and_commas_is_read(make_study, tmp_path: Pat
         writer = csv.writer(handle, delimiter=",")
         writer.writerow(["CODGEO", "LIBGEO", *variables])
         for row in source:
-            writer.writerow([row["CODGEO"], names.get(row["CODGEO"], "X"), *[row[k] for k in variables]])
+            writer.writerow(
+                [row["CODGEO"], names.get(row["CODGEO"], "X"), *[row[k] for k in variables]]
+            )
     study = make_study(EXAMPLE_TOML)
     load_insee_files(study, [national])
     portrait = territory_portrait(study.conn, study.config.territory("sud-creuse"))

@@ -59,8 +59,7 @@ def actor_inputs_from(study: store.Study, data: TerritoryData) -> ActorInputs:
     return ActorInputs(
         territory=data.territory,
         segments=[
-            TextSegment(s.id, s.participant_id, s.source_id, s.text)
-            for s in data.segments.values()
+            TextSegment(s.id, s.participant_id, s.source_id, s.text) for s in data.segments.values()
         ],
         participants=store.list_participants(study.conn, with_real_names=True),
         codebook_codes=list(data.codebook.codes),
@@ -69,7 +68,7 @@ def actor_inputs_from(study: store.Study, data: TerritoryData) -> ActorInputs:
 
 
 def cited_actors_table(result: CitedActors, statuses: dict) -> Table:  # noqa: ANN401 - Status map
-    rows = []
+    rows: list[tuple[str | int, ...]] = []
     for a in result.actors:
         status = status_of(a, result.territory.id, statuses)
         rows.append(
@@ -85,7 +84,7 @@ def cited_actors_table(result: CitedActors, statuses: dict) -> Table:  # noqa: A
                 status.status if status else "",
             )
         )
-    columns = (
+    columns: tuple[str, ...] = (
         "Organisation",
         "Variantes",
         "Type d'acteur (supposé)",
@@ -141,7 +140,7 @@ def write_portrait(
             Figure(path, title, SECTION)
             for path, title in draw_portrait_charts(portrait, tmp / "figures")
         ]
-        intro = (
+        intro: tuple[str, ...] = (
             f"Étude : {study.config.name}. Territoire : {territory.name} — PTCE {territory.ptce_name}.",
             f"Portrait du {date.today().strftime('%d/%m/%Y')}, millésime INSEE {portrait.vintage} "
             f"(recensements {portrait.years.previous} et {portrait.years.census}).",

@@ -45,9 +45,11 @@ KINDS: list[tuple[str, str, str, bool]] = [
     (r"(?i:communaut[ée] d'agglom[ée]ration|agglo)", "communauté d'agglomération", A.COLLECTIVITE, False),
     (r"(?i:agglom[ée]ration)", "communauté d'agglomération", A.COLLECTIVITE, True),
     (r"(?i:m[ée]tropole)", "métropole", A.COLLECTIVITE, False),
-    (r"(?i:mairie|ville)", "mairie", A.COLLECTIVITE, True),
-    (r"(?i:conseil d[ée]partemental|d[ée]partement)", "conseil départemental", A.COLLECTIVITE, True),
-    (r"(?i:conseil r[ée]gional|r[ée]gion)", "conseil régional", A.COLLECTIVITE, True),
+    # Lower-case « la ville », « le département », « la région » are places: only the
+    # institutions' capitalised names count.
+    (r"(?i:mairie)|Ville", "mairie", A.COLLECTIVITE, True),
+    (r"(?i:conseil d[ée]partemental)|D[ée]partement", "conseil départemental", A.COLLECTIVITE, True),
+    (r"(?i:conseil r[ée]gional)|R[ée]gion", "conseil régional", A.COLLECTIVITE, True),
     (r"(?i:sous-pr[ée]fecture|pr[ée]fecture)", "préfecture", A.ETAT, False),
     (r"DDETS|DREETS", "DDETS", A.ETAT, False),
     (r"France Travail|(?i:p[ôo]le emploi)", "France Travail", A.ETAT, False),
@@ -88,6 +90,8 @@ KINDS: list[tuple[str, str, str, bool]] = [
 NOT_ORGANISATIONS = {
     "ptce", "pat", "haccp", "poec", "feader", "fse", "fonds social europeen", "ami", "ess",
     "qpv", "rsa", "bts", "cap", "iae", "anru", "npnru", "rgpd", "leader", "bac pro", "covid",
+    # taxes, contracts and documents (Grand Débat reports)
+    "tva", "ric", "cice", "cdd", "cdi", "cni", "isf", "ifi", "csg", "smic", "apl", "pib", "doc",
 }  # fmt: skip
 ARTICLE = r"(?:(?i:le|la|l'|l’|du|au|à la|de la|de l'|de l’)\s*)"
 NAME_WORD = r"[A-ZÉÈÀÂÎÔ0-9][\w'’-]*"
@@ -180,9 +184,7 @@ def _kind_patterns(extra: Iterable[str]) -> list[tuple[re.Pattern[str], str, str
     return patterns
 
 
-def split_name(
-    name: str, ignore: frozenset[str] = frozenset()
-) -> tuple[str, str, str, str, str]:
+def split_name(name: str, ignore: frozenset[str] = frozenset()) -> tuple[str, str, str, str, str]:
     """(kind, folded core, actor type, cleaned surface, proper-name part) of a name.
 
     The core is the proper name around the organisation word: capitalised words just before it
@@ -197,7 +199,7 @@ def split_name(
             after = re.match(NAME_TAIL, name[match.end() :])
             start = before.start() if before else match.start()
             end = match.end() + (after.end() if after else 0)
-            proper = ((before.group(0) if before else "") + " " + (after.group(0) if after else ""))
+            proper = (before.group(0) if before else "") + " " + (after.group(0) if after else "")
             core = " ".join(_words(proper, ignore))
             proper = re.sub(rf"^\s*(?:{LINK}\s*)?", "", proper.strip()).strip()
             return kind, core, actor_type, name[start:end].strip(), proper if core else ""
@@ -215,7 +217,9 @@ class MentionFinder:
         self, expressions: Iterable[str], organisations: Iterable[str], people: Iterable[str]
     ) -> None:
         self.kinds = _kind_patterns(expressions)
-        self.organisations = sorted({o for o in organisations if len(o) >= 3}, key=len, reverse=True)
+        self.organisations = sorted(
+            {o for o in organisations if len(o) >= 3}, key=len, reverse=True
+        )
         self.people = frozenset(w for name in people for w in _words(name) if len(w) >= 3)
 
     def kind_mentions(self, segment: TextSegment) -> list[Mention]:
@@ -227,7 +231,10 @@ class MentionFinder:
                 article = re.search(rf"{ARTICLE}$", text[max(0, match.start() - 6) : match.start()])
                 # « le Département » is the institution, « la SCIC » or « Association » opening a
                 # sentence is not a name.
-                opening = not text[: match.start()].strip() or text[: match.start()].rstrip()[-1] in ".!?…:"
+                opening = (
+                    not text[: match.start()].strip()
+                    or text[: match.start()].rstrip()[-1] in ".!?…:"
+                )
                 titled = match.group(0).istitle() and not opening
                 named = bool(tail) or titled or (not needs_name and match.group(0)[0].isupper())
                 if not named and (needs_name or not article):
@@ -255,7 +262,14 @@ class MentionFinder:
     def entity_mentions(self, segment: TextSegment, spans: list[tuple[int, int]]) -> list[Mention]:
         found = []
         for start, end in spans:
-            raw = segment.text[start:end]
+            raw = re.split(r"[\n:!?;]", segment.text[start:end])[0]
+            raw = re.sub(rf"(?:\s+(?:{LINK}|et|ou))+\s*$", "", raw.rstrip(" -–,."))
+            line_start = (
+                not segment.text[:start].strip()
+                or segment.text[:start].rstrip()[-1] in ".!?…:-\n•*"
+            )
+            if line_start and " " not in raw and not raw.isupper():
+                continue  # « Renforcer », « Politique »: a capital only because a line starts
             kind, core, actor_type, surface, proper = split_name(raw, self.people)
             surface = re.sub(rf"^{ARTICLE}", "", surface).strip()
             if (
@@ -288,9 +302,7 @@ def _without_overlaps(mentions: list[Mention]) -> list[Mention]:
     """Longest mention first; a mention inside a longer one is the same citation."""
     kept: list[Mention] = []
     for m in sorted(mentions, key=lambda m: (m.segment_id, -(m.end - m.start), m.start)):
-        if all(
-            m.segment_id != k.segment_id or m.end <= k.start or m.start >= k.end for k in kept
-        ):
+        if all(m.segment_id != k.segment_id or m.end <= k.start or m.start >= k.end for k in kept):
             kept.append(m)
     return kept
 
@@ -314,7 +326,9 @@ def link_appositions(mentions: list[Mention], text: str) -> list[Mention]:
         a, b = ordered[i], ordered[i + 1]
         if not APPOSITION.match(text[a.end : b.start]):
             continue
-        named, worded = (a, b) if not a.kind and a.core else (b, a) if not b.kind and b.core else (None, None)
+        named, worded = (
+            (a, b) if not a.kind and a.core else (b, a) if not b.kind and b.core else (None, None)
+        )
         # One-word names are left alone: « l'AFPA, le lycée professionnel » is a list.
         if named is not None and worded is not None and worded.kind and len(named.core.split()) > 1:
             index = ordered.index(worded)
@@ -346,7 +360,9 @@ def org_spans(
     todo = [(h, t) for h, t in dict(zip(hashes, texts, strict=True)).items() if h not in cached]
     if todo:
         pipeline = nlp or entity_pipeline()
-        for (h, _), doc in zip(todo, pipeline.pipe([t for _, t in todo], batch_size=64), strict=True):
+        for (h, _), doc in zip(
+            todo, pipeline.pipe([t for _, t in todo], batch_size=64), strict=True
+        ):
             cached[h] = [(e.start_char, e.end_char) for e in doc.ents if e.label_ == "ORG"]
             conn.execute(
                 "INSERT OR REPLACE INTO nlp_cache (text_hash, pipeline, data) VALUES (?, ?, ?)",
@@ -490,7 +506,8 @@ def cited_actors(
     owner_of = {target.get(k, k): who for k, who in owners.items()}
     by_id = {s.id: s for s in inputs.segments}
     labels = {c.id: c.label for c in inputs.codebook_codes}
-    actors, excluded = [], []
+    actors: list[CitedActor] = []
+    excluded: list[CitedActor] = []
     pseudonyms = {p.id: p.pseudonym for p in inputs.participants}
     for key, group in groups.items():
         actor = _actor(key, group, by_id, inputs.codes_by_segment, labels)

@@ -130,7 +130,7 @@ def export_actor_workbook(
         for actor in result.actors:
             row += 1
             status = status_of(actor, result.territory.id, latest)
-            values = (
+            values: tuple[str | int, ...] = (
                 result.territory.id,
                 actor.name,
                 " ; ".join(actor.variants),
@@ -176,7 +176,9 @@ def export_actor_workbook(
 def _normalise_status(text: str) -> str | None:
     """« A contacter », « deja associe », « à contacter » → the stored value; None if unknown."""
     plain = "".join(
-        c for c in unicodedata.normalize("NFD", text.strip().lower()) if not unicodedata.combining(c)
+        c
+        for c in unicodedata.normalize("NFD", text.strip().lower())
+        if not unicodedata.combining(c)
     )
     if not plain:
         return ""
@@ -193,10 +195,16 @@ def _open(path: Path) -> Workbook:
     name = path.name
     try:
         wb = load_workbook(path, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
         raise InputError(
             f"Impossible de lire le classeur {name}.",
-            [Problem(name, f"ce n'est pas un classeur Excel .xlsx lisible ({error}).")],
+            [
+                Problem(
+                    name,
+                    "fichier introuvable, ou pas un classeur Excel .xlsx lisible : enregistrez-le "
+                    "au format « Classeur Excel (.xlsx) » puis recommencez.",
+                )
+            ],
         ) from None
     meta = wb[META_SHEET] if META_SHEET in wb.sheetnames else None
     if meta is None or cell_text(meta.cell(1, 2).value) != FORMAT or SHEET not in wb.sheetnames:
@@ -219,7 +227,11 @@ def import_actor_workbook(study: store.Study, path: Path, coder: str) -> ImportR
     if not coder:
         raise QualipipeError("Indiquez qui a rempli le classeur avec --coder NOM.")
     sheet = read_sheet(_open(path)[SHEET])
-    missing = [c for c in (COL_TERRITORY, COL_NAME, COL_STATUS, COL_COMMENT, COL_KEY) if c not in sheet.headers]
+    missing = [
+        c
+        for c in (COL_TERRITORY, COL_NAME, COL_STATUS, COL_COMMENT, COL_KEY)
+        if c not in sheet.headers
+    ]
     if missing:
         raise InputError(
             f"{path.name} : colonnes manquantes, rien n'a été importé.",

@@ -67,21 +67,25 @@ def _levels(portrait: Portrait) -> list[str]:
     return [level.short for level in portrait.levels]
 
 
-def draw_sectors(portrait: Portrait, path: Path) -> Path:
-    """Shares of establishments by sector, territory beside the comparison levels."""
-    keys = [k for k, _ in SECTORS if k not in ("ettef1", "ettefp10")]
-    labels = [label for k, label in SECTORS if k in keys]
+def _indicator_chart(
+    portrait: Portrait, path: Path, rows: list[tuple[str, str]], unit: str, title: str
+) -> Path:
+    """One group of bars per indicator (`portrait.values` key, label), one bar per level."""
     series = [
-        (name, [portrait.values[f"{k}_share"][i] for k in keys])
+        (name, [portrait.values[key][i] for key, _ in rows])
         for i, name in enumerate(_levels(portrait))
     ]
     fig, ax = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
     fig.subplots_adjust(left=0.32, right=0.95, top=0.86, bottom=0.14)
-    _grouped_bars(ax, labels, series, "Part des établissements actifs (%)")
-    title = (
-        f"Établissements par secteur, {portrait.years.establishments} — {portrait.territory.name}"
-    )
-    return _save(fig, path, title, portrait.source)
+    _grouped_bars(ax, [label for _, label in rows], series, unit)
+    return _save(fig, path, f"{title} — {portrait.territory.name}", portrait.source)
+
+
+def draw_sectors(portrait: Portrait, path: Path) -> Path:
+    """Shares of establishments by sector, territory beside the comparison levels."""
+    rows = [(f"{k}_share", label) for k, label in SECTORS if k not in ("ettef1", "ettefp10")]
+    title = f"Établissements par secteur, {portrait.years.establishments}"
+    return _indicator_chart(portrait, path, rows, "Part des établissements actifs (%)", title)
 
 
 def draw_population_change(portrait: Portrait, path: Path) -> Path:
@@ -93,15 +97,8 @@ def draw_population_change(portrait: Portrait, path: Path) -> Path:
         ("migration", "… due au solde apparent des entrées-sorties"),
         ("emplt_change", f"Emplois, variation annuelle {y.previous}-{y.census}"),
     ]
-    series = [
-        (name, [portrait.values[key][i] for key, _ in rows])
-        for i, name in enumerate(_levels(portrait))
-    ]
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
-    fig.subplots_adjust(left=0.32, right=0.95, top=0.86, bottom=0.14)
-    _grouped_bars(ax, [label for _, label in rows], series, "% par an")
-    title = f"Évolution de la population et de l'emploi — {portrait.territory.name}"
-    return _save(fig, path, title, portrait.source)
+    title = "Évolution de la population et de l'emploi"
+    return _indicator_chart(portrait, path, rows, "% par an", title)
 
 
 def draw_key_rates(portrait: Portrait, path: Path) -> Path:
@@ -113,15 +110,8 @@ def draw_key_rates(portrait: Portrait, path: Path) -> Path:
         ("vacancy", "Logements vacants"),
         ("rsecocc_share", "Résidences secondaires"),
     ]
-    series = [
-        (name, [portrait.values[key][i] for key, _ in rows])
-        for i, name in enumerate(_levels(portrait))
-    ]
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
-    fig.subplots_adjust(left=0.32, right=0.95, top=0.86, bottom=0.14)
-    _grouped_bars(ax, [label for _, label in rows], series, "%")
-    title = f"Emploi et logement, {portrait.years.census} — {portrait.territory.name}"
-    return _save(fig, path, title, portrait.source)
+    title = f"Emploi et logement, {portrait.years.census}"
+    return _indicator_chart(portrait, path, rows, "%", title)
 
 
 CHARTS = (

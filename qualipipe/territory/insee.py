@@ -207,8 +207,12 @@ def read_comparateur(path: Path) -> ComparateurFile:
     path = Path(path)
     try:
         data = path.read_bytes()
+    except FileNotFoundError:
+        raise _error(path, "fichier introuvable : vérifiez le chemin.") from None
+    except PermissionError:
+        raise _error(path, "lecture refusée : vérifiez les droits sur le fichier.") from None
     except OSError as error:
-        raise _error(path, f"fichier illisible ({error.strerror or error}).") from None
+        raise _error(path, f"fichier illisible (erreur système {error.errno}).") from None
     text = decode_bytes(data, str(path)).text
     header_line = text.split("\n", 1)[0]
     separator = _separator(path, header_line)
@@ -224,7 +228,9 @@ def read_comparateur(path: Path) -> ComparateurFile:
     columns = column_names(header, years)
     code_column = next(c for c in CODE_COLUMNS if c in header)
     codes = [_commune_code(str(v)) for v in frame[code_column]]
-    duplicates = sorted({c for c in codes if codes.count(c) > 1}) if len(set(codes)) < len(codes) else []
+    duplicates = (
+        sorted({c for c in codes if codes.count(c) > 1}) if len(set(codes)) < len(codes) else []
+    )
     if duplicates:
         raise _error(path, f"commune(s) en double : {', '.join(duplicates[:5])}.")
     if not codes:

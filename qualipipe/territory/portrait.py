@@ -110,7 +110,13 @@ POPULATION: list[Indicator] = [
     ("natural", "… due au solde naturel (%)", natural_change, 2, "trend"),
     ("migration", "… due au solde apparent des entrées-sorties (%)", migration_change, 2, "trend"),
     ("superf", "Superficie (km²)", lambda s, n: s["superf"], 1, "area"),
-    ("density", "Densité (habitants par km²)", lambda s, n: _ratio(s["pop"], s["superf"], 1), 1, "rp"),
+    (
+        "density",
+        "Densité (habitants par km²)",
+        lambda s, n: _ratio(s["pop"], s["superf"], 1),
+        1,
+        "rp",
+    ),
 ]
 HOUSING: list[Indicator] = [
     ("men", "Ménages {c}", lambda s, n: s["men"], 0, "rp"),
@@ -168,9 +174,7 @@ def _sum(frame: pd.DataFrame) -> Sums:
     return {c: None if frame[c].isna().any() else float(frame[c].sum()) for c in ADDITIVE}
 
 
-def comparison_levels(
-    departements: pd.DataFrame, wanted: Sequence[str]
-) -> list[Level]:
+def comparison_levels(departements: pd.DataFrame, wanted: Sequence[str]) -> list[Level]:
     """The territory's départements, then every loaded département together when it differs."""
     levels = []
     for dep in wanted:
@@ -224,7 +228,9 @@ def establishments_table(p: Portrait, note: str) -> PortraitTable:
         shares = [_ratio(c, t) for c, t in zip(counts, totals, strict=True)]
         p.values[key] = counts
         p.values[f"{key}_share"] = shares
-        cells = [x for c, s in zip(counts, shares, strict=True) for x in (_shown(c, 0), _shown(s, 1))]
+        cells = [
+            x for c, s in zip(counts, shares, strict=True) for x in (_shown(c, 0), _shown(s, 1))
+        ]
         rows.append((label, *cells, source))
     return PortraitTable(
         "Portrait établissements",
@@ -300,7 +306,9 @@ def territory_portrait(
 
 def perimeter_note(p: Portrait, communes: pd.DataFrame) -> str:
     t = p.territory
-    names = [f"{row['name']} ({code})" if row["name"] else str(code) for code, row in communes.iterrows()]
+    names = [
+        f"{row['name']} ({code})" if row["name"] else str(code) for code, row in communes.iterrows()
+    ]
     parts = [f"Périmètre de « {t.name} » : {len(names)} commune{'s' if len(names) > 1 else ''}"]
     if any(code not in t.communes for code in p.perimeter):
         parts.append(f"(communes listées et membres de l'EPCI {', '.join(t.epci_siren)})")

@@ -54,9 +54,7 @@ def _upsert(conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: 
     conn.executemany(f"INSERT OR REPLACE INTO {table} ({names}) VALUES ({marks})", rows)
 
 
-def _wanted_codes(
-    files: Sequence[ComparateurFile], territories: Sequence[Territory]
-) -> set[str]:
+def _wanted_codes(files: Sequence[ComparateurFile], territories: Sequence[Territory]) -> set[str]:
     listed = {c for t in territories for c in t.communes}
     epcis = {e for t in territories for e in t.epci_siren}
     wanted = set(listed)
@@ -78,7 +76,15 @@ def _store_file(conn: sqlite3.Connection, f: ComparateurFile, wanted: set[str]) 
            VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT(file_hash) DO UPDATE SET file_name = excluded.file_name,
              loaded_at = excluded.loaded_at""",
-        (f.path.name, f.file_hash, f.vintage, json.dumps(years), f.layout, len(f.rows), store.now_iso()),
+        (
+            f.path.name,
+            f.file_hash,
+            f.vintage,
+            json.dumps(years),
+            f.layout,
+            len(f.rows),
+            store.now_iso(),
+        ),
     )
     file_id = int(
         conn.execute("SELECT id FROM insee_files WHERE file_hash = ?", (f.file_hash,)).fetchone()[0]
@@ -89,7 +95,15 @@ def _store_file(conn: sqlite3.Connection, f: ComparateurFile, wanted: set[str]) 
         "insee_communes",
         COMMUNE_COLUMNS,
         [
-            [f.vintage, code, row["name"], row["dep"], row["epci"], file_id, *_values(row, VARIABLES)]
+            [
+                f.vintage,
+                code,
+                row["name"],
+                row["dep"],
+                row["epci"],
+                file_id,
+                *_values(row, list(VARIABLES)),
+            ]
             for code, row in kept.iterrows()
         ],
     )
@@ -129,6 +143,7 @@ def load_insee_files(study: store.Study, paths: Sequence[Path]) -> LoadReport:
     wanted = _wanted_codes(files, territories)
     report = LoadReport()
     with study.transaction() as conn:
+        run_id = store.start_run(conn, "territory load", {"fichiers": [str(p) for p in paths]})
         for f in files:
             report.communes_stored += _store_file(conn, f, wanted)
             report.files.append((f.path.name, f.vintage, len(f.rows)))
@@ -137,6 +152,7 @@ def load_insee_files(study: store.Study, paths: Sequence[Path]) -> LoadReport:
                 set(report.departements[f.vintage]) | set(f.departements)
             )
         report.territories = _matches(conn, territories, files)
+        store.finish_run(conn, run_id, {"communes": report.communes_stored})
     return report
 
 
