@@ -31,6 +31,7 @@ class Pilot:
     issues: tuple[str, ...]
     preconisations: int
     evaluation: dict[str, tuple[str, float]]  # question code -> (wording, mean)
+    evaluation_answers: int = 0
 
 
 def pilot(study: Study, territory: str) -> Pilot:
@@ -46,6 +47,7 @@ def pilot(study: Study, territory: str) -> Pilot:
         tuple(i.label for i in issues[:TOP_ISSUES]),
         len(current_preconisations(study.conn, t.id)),
         {d.question: (d.title, d.mean) for d in dists if d.mean is not None},
+        len(sheets),
     )
 
 
@@ -65,6 +67,7 @@ def side_by_side(pilots: list[Pilot]) -> Table:
         row("Réponses à l'atelier 2", [p.workshop2 for p in pilots]),
         row("Enjeux prioritaires", ["\n".join(p.issues) or "—" for p in pilots]),
         row("Préconisations importées", [p.preconisations for p in pilots]),
+        row("Réponses à l'évaluation", [p.evaluation_answers for p in pilots]),
     ]
     return Table(
         "Pilotes",
