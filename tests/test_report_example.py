@@ -240,3 +240,15 @@ def test_bilan_puts_the_pilots_side_by_side(livrables) -> None:
     assert rows["Entretiens analysés"] == ["7", "7"]
     assert rows["Préconisations importées"] == ["4", "0"]
     assert any(t.rows[0].cells[0].text == "Question" for t in doc.tables)  # evaluation scores
+
+
+def test_the_synthesis_gains_the_afom_matrix_and_the_comparison(livrables) -> None:
+    from qualipipe.synthesize import synthesize_study
+
+    study, reports, _, out = livrables
+    synthesize_study(study, out / "synthese", territory="sud-creuse", with_figures=False)
+    workbook = load_workbook(out / "synthese" / "sud-creuse" / "synthese.xlsx")
+    matrix = workbook["Matrice AFOM"]
+    rows = {r[0]: r[1] for r in matrix.iter_rows(min_row=5, values_only=True) if r[0]}
+    assert {k.lower(): v for k, v in rows.items()} == afom_counts(reports["sud-creuse"].path)
+    assert "Entretiens et atelier 1" in workbook.sheetnames

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from qualipipe.records import Role
 from qualipipe.report import context as ctx
-from qualipipe.report import workshop as ws
 from qualipipe.report.issues import priority_issues
 from qualipipe.report.preconisations import current_preconisations
 from qualipipe.report.word import LivrableDocument
 from qualipipe.store import Study
 from qualipipe.synthesize import survey_tables as st
+from qualipipe.synthesize import workshop as ws
 from qualipipe.synthesize.instruments import EVALUATION, find_instrument
 from qualipipe.synthesize.load import load_territory
 from qualipipe.synthesize.model import Cell, Table, TerritoryData

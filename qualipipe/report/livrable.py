@@ -16,7 +16,6 @@ from pathlib import Path
 from qualipipe.errors import QualipipeError
 from qualipipe.records import Territory
 from qualipipe.report import context as ctx
-from qualipipe.report import workshop as ws
 from qualipipe.report.issues import PriorityIssue, priority_issues, priority_table
 from qualipipe.report.preconisations import Preconisation, current_preconisations
 from qualipipe.report.word import LivrableDocument
@@ -24,6 +23,7 @@ from qualipipe.review.agreement import agreement
 from qualipipe.store import Study
 from qualipipe.synthesize import survey_tables as st
 from qualipipe.synthesize import tables as tb
+from qualipipe.synthesize import workshop as ws
 from qualipipe.synthesize.instruments import EVALUATION, find_instrument
 from qualipipe.synthesize.load import load_territory, make_pseudonymizer
 from qualipipe.synthesize.model import Figure, SynthesisOptions, Table, TerritoryData
