@@ -157,8 +157,22 @@ class LivrableBuilder:
             else:
                 self.doc.figure(block.path, block.title)
 
+    def no_interviews(self, section: str) -> bool:
+        """Sections 3 and 4 rest on the interviews: without any, say so instead of zeros."""
+        if self.data.interviews:
+            return False
+        self.lacking(
+            section,
+            "Aucun entretien analysé pour ce territoire.",
+            "qualipipe ingest entretiens/ --manifest participants.csv, puis qualipipe code et la "
+            "revue (qualipipe review export / import).",
+        )
+        return True
+
     def founders(self) -> None:
         self.doc.heading(SECTIONS[2])
+        if self.no_interviews(SECTIONS[2]):
+            return
         self.doc.paragraph(
             "Pourquoi les fondateur·rices coopèrent, et ce dont le pôle a besoin pour avancer, "
             "d'après les entretiens (une personne compte une fois par code)."
@@ -166,20 +180,15 @@ class LivrableBuilder:
         for key in ("MOT", "BES"):
             if key in self.tables and self.tables[key].rows:
                 self.doc.table(self.tables[key], columns=CODE_COLUMNS)
-        if not self.data.codings:
-            self.lacking(
-                SECTIONS[2],
-                "Aucun passage codé.",
-                "qualipipe ingest entretiens/ --manifest participants.csv, puis qualipipe code.",
-            )
 
     def actors(self) -> None:
         self.doc.heading(SECTIONS[3])
-        if "ENJ" in self.tables:
-            self.doc.table(self.tables["ENJ"], columns=CODE_COLUMNS)
-        if "Acteurs par type" in self.tables:
-            self.doc.table(self.tables["Acteurs par type"])
-        self.figure("carte_acteurs.png")
+        if not self.no_interviews(SECTIONS[3]):
+            if "ENJ" in self.tables:
+                self.doc.table(self.tables["ENJ"], columns=CODE_COLUMNS)
+            if "Acteurs par type" in self.tables:
+                self.doc.table(self.tables["Acteurs par type"])
+            self.figure("carte_acteurs.png")
         self.doc.heading("Acteurs à associer", 2)
         cited = self.tables.get("Acteurs cités")
         if cited is not None and cited.rows:
@@ -259,7 +268,8 @@ class LivrableBuilder:
             "Priorité", "Enjeu", "Rang atelier 2", "Score de Borda", "Importance (moy.)",
             "Faisabilité (moy.)", "Dissensus", "Rang enjeu partagé", "Personnes (entretiens)",
         ]  # fmt: skip
-        self.doc.table(priority_table(self.issues, self.workshop2_answers), columns=columns)
+        if self.issues:
+            self.doc.table(priority_table(self.issues, self.workshop2_answers), columns=columns)
         self.figure("priorites_matrice.png")
 
     def preconisations_section(self) -> None:

@@ -27,6 +27,7 @@ from qualipipe.synthesize.verbatims import shorten
 
 SECTION_VISION = "Vision partagée (atelier 1)"
 TOP_THEMES = 5
+EXAMPLE_LENGTH = 70  # characters: a typical post-it
 NOTES_SQL = """
 SELECT s.id, s.text, s.section, s.speaker, src.format, src.metadata
 FROM segments s JOIN sources src ON src.id = s.source_id
@@ -90,14 +91,12 @@ def afom_quadrants(
         mine = [n for n in notes if n.category == category]
         counts = Counter(code for n in mine for code in codes.get(n.segment_id, ()))
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_THEMES]
-        # Examples: the notes carrying the most frequent themes, shortest first (post-it style).
+        # Examples: notes carrying the most frequent themes, post-it sized first (a one-word
+        # note says little, a paragraph is not an example).
         top = {code for code, _ in ranked[:2]}
-        chosen = (
-            sorted(
-                (n for n in mine if codes.get(n.segment_id, set()) & top), key=lambda n: len(n.text)
-            )[:examples]
-            or sorted(mine, key=lambda n: len(n.text))[:examples]
-        )
+        carrying = [n for n in mine if codes.get(n.segment_id, set()) & top] or mine
+        chosen = sorted(carrying, key=lambda n: (abs(len(n.text) - EXAMPLE_LENGTH), n.segment_id))
+        chosen = chosen[:examples]
         quadrants.append(
             Quadrant(
                 category,
