@@ -151,12 +151,14 @@ def read_form(path: Path, sheet: str, *, what: str, command: str) -> FilledForm:
     name = path.name
     if not path.is_file():
         raise InputError(f"{name} introuvable.", [Problem(str(path), "le fichier n'existe pas.")])
-    if path.suffix.lower() == ".ods":
+    if path.suffix.lower() not in (".xlsx", ".xlsm"):
         raise InputError(
-            f"{name} est au format OpenDocument.",
+            f"{name} n'est pas un classeur Excel (.xlsx).",
             [
                 Problem(
-                    name, "enregistrez-le au format « Classeur Excel (.xlsx) » puis recommencez."
+                    name,
+                    f"attendu : le {what} écrit par « {command} », rempli puis enregistré au "
+                    "format « Classeur Excel (.xlsx) ».",
                 )
             ],
         )
@@ -168,8 +170,8 @@ def read_form(path: Path, sheet: str, *, what: str, command: str) -> FilledForm:
             [
                 Problem(
                     name,
-                    f"ce n'est pas un classeur Excel .xlsx lisible ({error}) ; enregistrez-le au "
-                    "format « Classeur Excel (.xlsx) » puis recommencez.",
+                    f"ce n'est pas un classeur Excel .xlsx lisible ({type(error).__name__}) ; "
+                    "enregistrez-le au format « Classeur Excel (.xlsx) » puis recommencez.",
                 )
             ],
         ) from None

@@ -179,7 +179,17 @@ def test_a_workbook_that_is_not_a_preconisations_form_gets_a_french_message(
     codebook = store.current_codebook(study.conn)
     with pytest.raises(InputError, match="feuille « Préconisations » est introuvable"):
         import_preconisations(study, other, "auxois", codebook)
-    broken = tmp_path / "casse.xlsx"
+    broken = tmp_path / "casse.xlsx"  # a text file saved under an Excel name
     broken.write_text("pas un classeur", encoding="utf-8")
     with pytest.raises(InputError, match="n'est pas un classeur Excel .xlsx lisible"):
         import_preconisations(study, broken, "auxois", codebook)
+
+
+def test_a_csv_given_as_a_workbook_is_refused_in_french(study, tmp_path: Path) -> None:
+    csv_file = tmp_path / "postits.csv"
+    csv_file.write_text(
+        "Groupe;Catégorie AFOM;Texte du post-it\nTable 1;Atouts;Idée\n", encoding="utf-8"
+    )
+    with pytest.raises(InputError, match=r"n'est pas un classeur Excel \(\.xlsx\)") as refused:
+        ingest_postits(study, csv_file, "auxois")
+    assert "qualipipe report atelier-modele" in str(refused.value)

@@ -29,6 +29,16 @@ def _out_root(function):  # noqa: ANN001, ANN201 - click decorator
     )(function)
 
 
+def _workbook_output(stem: str):  # noqa: ANN202 - click decorator factory
+    return click.option(
+        "--sortie",
+        "output",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help=f"Classeur à écrire (par défaut : {stem}_<territoire>.xlsx dans le dossier courant).",
+    )
+
+
 @click.group("report", cls=FrenchGroup, context_settings=CONTEXT, invoke_without_command=True)
 @study_option
 @click.option("--territory", "-t", "territory", default=None, help="Territoire du livrable.")
@@ -89,13 +99,7 @@ def report_group(
 @report_group.command("template")
 @study_option
 @_territory_required
-@click.option(
-    "--sortie",
-    "output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Classeur à écrire (par défaut : preconisations_<territoire>.xlsx dans le dossier courant).",
-)
+@_workbook_output("preconisations")
 def template_command(study: Path | None, territory: str, output: Path | None) -> None:
     """Écrire le classeur des préconisations à remplir, avec les enjeux prioritaires du territoire.
 
@@ -155,13 +159,7 @@ def history_command(study: Path | None, territory: str) -> None:
 @report_group.command("atelier-modele")
 @study_option
 @_territory_required
-@click.option(
-    "--sortie",
-    "output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Classeur à écrire (par défaut : postits_<territoire>.xlsx dans le dossier courant).",
-)
+@_workbook_output("postits")
 def postit_template_command(study: Path | None, territory: str, output: Path | None) -> None:
     """Écrire le classeur où saisir les post-its de l'atelier 1 (un post-it par ligne).
 
