@@ -20,6 +20,14 @@ from qualipipe.codebook.changes import load_into_study
 from qualipipe.coding.suggest import suggest_codes
 from qualipipe.coding.themes import find_themes
 from qualipipe.ingest import ingest_paths
+from qualipipe.ingest.reconcile import SourceChange
+from qualipipe.report import (
+    import_postits,
+    import_preconisation_workbook,
+    write_bilan,
+    write_livrable,
+)
+from qualipipe.report.preconisations import ImportResult as PreconisationResult
 from qualipipe.review.agreement import agreement, export_disagreements
 from qualipipe.review.common import ReviewFilter
 from qualipipe.review.export import export_review
@@ -50,6 +58,28 @@ class DemoPlan:
     review_workbook: Path
     disagreements: Path
     insee_files: tuple[Path, ...] = ()  # INSEE comparateur rows of the example's territories
+
+
+@dataclass(frozen=True)
+class DisagreementsFile:
+    path: Path
+
+
+@dataclass(frozen=True)
+class BilanFile:
+    path: Path
+
+
+@dataclass(frozen=True)
+class PostitsImport:
+    file: Path
+    change: SourceChange
+
+
+@dataclass(frozen=True)
+class PreconisationsImport:
+    file: Path
+    result: PreconisationResult
 
 
 @dataclass
@@ -119,7 +149,27 @@ def _steps(plan: DemoPlan) -> list[tuple[str, Callable[[Study], object]]]:
             study, ReviewFilter(not_reviewed=True), output=plan.review_workbook
         )
         report = agreement(study)
-        return [exported, report, export_disagreements(study, report, plan.disagreements)]
+        written = export_disagreements(study, report, plan.disagreements)
+        return [exported, report, DisagreementsFile(written)]
+
+    def workshops(study: Study) -> list[object]:
+        # Workshop 1 typed from post-its (one workbook per territory, named postits__<id>.xlsx).
+        return [
+            PostitsImport(path, import_postits(study, path, path.stem.partition("__")[2]))
+            for path in sorted((plan.study_dir / "ateliers").glob("postits__*.xlsx"))
+        ]
+
+    def livrables(study: Study) -> list[object]:
+        results: list[object] = [
+            PreconisationsImport(
+                path,
+                import_preconisation_workbook(study, path, path.stem.partition("__")[2]),
+            )
+            for path in sorted((plan.study_dir / "preconisations").glob("preconisations__*.xlsx"))
+        ]
+        results += [write_livrable(study, plan.out_dir, t.id) for t in study.config.territories]
+        results.append(BilanFile(write_bilan(study, plan.out_dir)))
+        return results
 
     return [
         ("1. Codebook", lambda study: load_into_study(study, plan.codebook)),
@@ -132,6 +182,7 @@ def _steps(plan: DemoPlan) -> list[tuple[str, Callable[[Study], object]]]:
             lambda study: load_insee_files(study, plan.insee_files),
         ),
         ("3. Réponses aux questionnaires (exports LimeSurvey)", surveys),
+        ("3 bis. Post-its de l'atelier 1", workshops),
         ("4. Suggestions de codes", lambda study: suggest_codes(study)),
         ("5. Décisions de l'analyste, puis nouvelles suggestions apprises de ces décisions", learn),
         ("6. Classeur de revue et accord entre codeurs", review_and_agreement),
@@ -140,6 +191,7 @@ def _steps(plan: DemoPlan) -> list[tuple[str, Callable[[Study], object]]]:
             "8. Synthèses pour le livrable",
             lambda study: synthesize_study(study, plan.out_dir, include_comparison=True),
         ),
+        ("9. Préconisations, livrables et bilan", livrables),
     ]
 
 

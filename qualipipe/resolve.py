@@ -6,21 +6,20 @@ same thing everywhere, and an unknown value always lists the valid ones.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
 from qualipipe import resources
 from qualipipe.errors import StudyError
 from qualipipe.records import Territory
+from qualipipe.text import fold_key
 
 INSTRUMENT_SUFFIXES = (".yaml", ".yml")
 
 
 def name_key(text: str) -> str:
     """How two names typed by a person are compared: case, accents and outer spaces ignored."""
-    decomposed = unicodedata.normalize("NFD", text.strip().casefold())
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+    return " ".join(fold_key(text).split())
 
 
 def find_territory(territories: Iterable[Territory], value: str) -> Territory | None:

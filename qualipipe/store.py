@@ -340,11 +340,54 @@ def migrate_territory_v4(conn: sqlite3.Connection) -> None:
     _executescript_in_transaction(conn, SCHEMA_V4_TERRITORY)
 
 
+# Issue 19: the analysts' préconisations, imported from the workbook written by
+# `qualipipe report template`. Every import is kept (append-only); the latest import of a
+# territory is its current set, the earlier ones are its history.
+SCHEMA_PRECONISATIONS = """
+CREATE TABLE preconisation_imports (
+    id INTEGER PRIMARY KEY,
+    territory_id TEXT NOT NULL REFERENCES territories(id),
+    file_name TEXT NOT NULL,
+    file_hash TEXT NOT NULL,
+    coder TEXT NOT NULL DEFAULT '',
+    imported_at TEXT NOT NULL,
+    rows INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE preconisations (
+    id INTEGER PRIMARY KEY,
+    import_id INTEGER NOT NULL REFERENCES preconisation_imports(id),
+    territory_id TEXT NOT NULL REFERENCES territories(id),
+    number INTEGER NOT NULL,
+    text TEXT NOT NULL CHECK (text <> ''),
+    issues TEXT NOT NULL DEFAULT '[]',        -- JSON list of code ids
+    actors TEXT NOT NULL DEFAULT '[]',        -- JSON list of actor names / types
+    horizon TEXT NOT NULL CHECK (horizon IN ('court terme', 'moyen terme', 'long terme')),
+    means TEXT NOT NULL DEFAULT '',
+    indicator TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX preconisations_import ON preconisations(import_id, number);
+CREATE TRIGGER preconisation_imports_no_update BEFORE UPDATE ON preconisation_imports
+BEGIN SELECT RAISE(ABORT, 'préconisation imports are append-only'); END;
+CREATE TRIGGER preconisation_imports_no_delete BEFORE DELETE ON preconisation_imports
+BEGIN SELECT RAISE(ABORT, 'préconisation imports are append-only'); END;
+CREATE TRIGGER preconisations_no_update BEFORE UPDATE ON preconisations
+BEGIN SELECT RAISE(ABORT, 'préconisations are append-only'); END;
+CREATE TRIGGER preconisations_no_delete BEFORE DELETE ON preconisations
+BEGIN SELECT RAISE(ABORT, 'préconisations are append-only'); END;
+"""
+
+
+def migrate_preconisations(conn: sqlite3.Connection) -> None:
+    """Issue 19: préconisations and their import history."""
+    _executescript_in_transaction(conn, SCHEMA_PRECONISATIONS)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _executescript_in_transaction(conn, SCHEMA_V1),
     lambda conn: _executescript_in_transaction(conn, SCHEMA_V2),
     migrate_v3,
     migrate_territory_v4,
+    migrate_preconisations,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

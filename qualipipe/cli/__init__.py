@@ -17,6 +17,7 @@ from qualipipe.cli import (
     coding,
     demo,
     ingest,
+    report,
     review,
     study,
     survey,
@@ -53,6 +54,7 @@ for command in (
     review.agreement_command,
     synthesize.synthesize_command,
     territory.territory_group,
+    report.report_group,
     demo.demo_command,
 ):
     app.add_command(command)

@@ -11,6 +11,12 @@ from qualipipe.cli.codebook import print_codebook_load
 from qualipipe.cli.coding import print_code_report, print_themes
 from qualipipe.cli.common import console
 from qualipipe.cli.ingest import print_ingest_report
+from qualipipe.cli.report import (
+    print_bilan,
+    print_livrable,
+    print_postit_import,
+    print_preconisation_import,
+)
 from qualipipe.cli.review import (
     print_agreement,
     print_disagreements_file,
@@ -22,8 +28,16 @@ from qualipipe.cli.territory import print_insee_load
 from qualipipe.codebook.changes import CodebookLoad
 from qualipipe.coding.suggest import CodingReport
 from qualipipe.coding.themes import ThemesResult
-from qualipipe.demo import DemoReport, run_demo
+from qualipipe.demo import (
+    BilanFile,
+    DemoReport,
+    DisagreementsFile,
+    PostitsImport,
+    PreconisationsImport,
+    run_demo,
+)
 from qualipipe.ingest import IngestReport
+from qualipipe.report.livrable import LivrableReport
 from qualipipe.review.agreement import AgreementReport
 from qualipipe.review.common import ExportResult, ImportResult
 from qualipipe.synthesize import SynthesisReport
@@ -69,7 +83,11 @@ show.register(CodingReport, print_code_report)
 show.register(ImportResult, print_review_import)
 show.register(ExportResult, print_review_export)
 show.register(AgreementReport, print_agreement)
-show.register(Path, print_disagreements_file)
+show.register(DisagreementsFile, lambda written: print_disagreements_file(written.path))
+show.register(BilanFile, lambda written: print_bilan(written.path))
+show.register(PostitsImport, lambda done: print_postit_import(done.file, done.change))
+show.register(PreconisationsImport, lambda done: print_preconisation_import(done.file, done.result))
+show.register(LivrableReport, print_livrable)
 show.register(ThemesResult, print_themes)
 show.register(LoadReport, print_insee_load)
 show.register(SynthesisReport, lambda report: print_synthesis(report, with_comparison=True))

@@ -320,7 +320,7 @@ def segment_rows(conn: sqlite3.Connection) -> list[SegmentRow]:
            FROM segments s JOIN sources src ON src.id = s.source_id ORDER BY s.source_id, s.ordinal"""
     ):
         feeds: tuple[str, ...] = ()
-        if r["kind"] == "survey":
+        if r["kind"] in ("survey", "workshop"):  # answers (workshop 1 too) feed their families
             feeds = _parse_feeds(json.loads(r["metadata"] or "{}").get("feeds"))
         rows.append(
             SegmentRow(

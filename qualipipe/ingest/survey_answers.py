@@ -23,7 +23,8 @@ from qualipipe.ingest.encoding import decode_bytes
 from qualipipe.ingest.manifest import load_links
 from qualipipe.ingest.reconcile import SourceChange, store_source
 from qualipipe.ingest.segment import SegmentationParams, SentenceSplitter, segment_answer
-from qualipipe.records import Source, SourceKind, SurveyResponse
+from qualipipe.ingest.workshop import answer_metadata, answer_source_kind
+from qualipipe.records import Source, SurveyResponse
 from qualipipe.store import Study, now_iso, text_hash
 
 if TYPE_CHECKING:
@@ -337,7 +338,7 @@ def _store_answer(
     question = column.question
     source = Source(
         key=survey_source_key(response, column.name),
-        kind=SourceKind.SURVEY,
+        kind=answer_source_kind(response.instrument),  # workshop-1 answers: workshop notes
         text=text,
         participant_id=participant_id,
         territory_id=response.territory_id,
@@ -351,7 +352,15 @@ def _store_answer(
             "column": column.name,
             "response_id": str(response.response_id),
             "survey_id": str(response.survey_id),
+            **answer_metadata(response.instrument, question.text, _subquestion_text(column)),
         },
     )
     segments = segment_answer(text, params=params, splitter=splitter)
     return store_source(conn, source, segments, signature=signature)
+
+
+def _subquestion_text(column: ExportColumn) -> str:
+    """The wording of the column's sub-question (a workshop theme), or ""."""
+    return next(
+        (sub.text for sub in column.question.subquestions if sub.code == column.subquestion), ""
+    )

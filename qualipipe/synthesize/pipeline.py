@@ -25,6 +25,7 @@ from qualipipe.synthesize import figures as fig
 from qualipipe.synthesize import survey_tables as st
 from qualipipe.synthesize import tables as tb
 from qualipipe.synthesize import territory_section as ts  # issue 18: portrait, cited actors
+from qualipipe.synthesize import workshop as ws  # issue 19: workshop 1
 from qualipipe.synthesize.charts import evaluation_charts
 from qualipipe.synthesize.comparison import comparison_tables
 from qualipipe.synthesize.instruments import (
@@ -326,6 +327,14 @@ class TerritorySynthesis:
         """Issue 18: organisations cited in the texts, not yet among the participants."""
         self.blocks.append(ts.cited_actors_block(self.study, self.data, self.pseudonymize))
 
+    def workshop_section(self) -> None:
+        """Issue 19: workshop 1 — AFOM matrix, and what the interviews and the workshop raised."""
+        notes = ws.load_notes(self.study.conn, self.data.territory.id)
+        if notes:
+            quadrants = ws.afom_quadrants(self.data, notes, self.pseudonymize)
+            self.blocks.append(ws.afom_table(quadrants, self.data.territory.name))
+            self.blocks.append(ws.interviews_vs_workshop(self.data, notes))
+
     def build(self) -> list[Table | Figure]:
         self.territory_portrait_section()
         self.codes_section()
@@ -333,6 +342,7 @@ class TerritorySynthesis:
         self.cross_section()
         self.actors_section(issues)
         self.cited_actors_section()
+        self.workshop_section()
         self.wordcloud_section()
         self.priorities_section()
         self.evaluation_section()
