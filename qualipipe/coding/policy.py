@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import yaml
 
-from qualipipe.codebook import parse_codebook
+from qualipipe.codebook import SCOPE_KEY
 from qualipipe.coding.base import CodeIndex
 from qualipipe.records import Action, Scope
 from qualipipe.store import code_redirect_map
@@ -42,19 +43,45 @@ def stored_scopes(
 ) -> list[Scope | None]:
     """Scope of each codable code (column order) from the codebook document loaded in the study.
 
-    The scope lives only in the YAML document (the `codes` table has no column for it); a
-    document that is not a readable codebook (e.g. written by a program) gives no scopes.
+    The scope lives only in the YAML document (the `codes` table has no column for it). The
+    document was checked when it was loaded, so it is read here with the fast C loader, without
+    line numbers; a document that is not a YAML codebook (e.g. written by a program) gives no
+    scopes.
     """
     row = conn.execute(
         "SELECT document FROM codebook_versions WHERE id = ?", (version_id,)
     ).fetchone()
-    if row is None:
+    if row is None or SCOPE_KEY not in row[0]:
         return [None] * len(codes.codes)
-    codebook, problems = parse_codebook(row[0], "codebook de l'étude")
-    if codebook is None or problems:
+    try:
+        document = yaml.load(row[0], Loader=_LOADER)
+    except yaml.YAMLError:
         return [None] * len(codes.codes)
-    declared = {c.id: c.applies_to for c in codebook.codes if c.applies_to is not None}
+    declared = declared_scopes(document)
     return [resolved_scope(code.id, codes, declared) for code in codes.codes]
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def declared_scopes(document: object) -> dict[str, Scope]:
+    """`s_applique_a` of each family and code of a parsed codebook document."""
+    declared: dict[str, Scope] = {}
+    families = document.get("familles") if isinstance(document, dict) else None
+    for family in families if isinstance(families, list) else []:
+        if not isinstance(family, dict):
+            continue
+        for entry in [family, *(family.get("codes") or [])]:
+            if isinstance(entry, dict) and isinstance(entry.get(SCOPE_KEY), dict):
+                scope = entry[SCOPE_KEY]
+                declared[str(entry.get("id"))] = Scope(
+                    roles=_values(scope.get("roles")), sources=_values(scope.get("sources"))
+                )
+    return declared
+
+
+def _values(value: object) -> tuple[str, ...] | None:
+    return tuple(str(v) for v in value) if isinstance(value, list) else None
 
 
 def resolved_scope(code_id: str, codes: CodeIndex, declared: dict[str, Scope]) -> Scope | None:
@@ -66,11 +93,15 @@ def resolved_scope(code_id: str, codes: CodeIndex, declared: dict[str, Scope]) -
 
 def scope_mask(scopes: Sequence[Scope | None], placements: Sequence[Placement]) -> np.ndarray:
     """(segments, codes) True where the code may be suggested on the segment."""
-    mask = np.ones((len(placements), len(scopes)), dtype=bool)
-    for j, scope in enumerate(scopes):
-        if scope is not None:
-            mask[:, j] = [scope.allows(p.role, p.kind) for p in placements]
-    return mask
+    # Few distinct placements (roles × kinds): decide once per placement, then spread.
+    distinct = list(dict.fromkeys(placements))
+    index = {p: i for i, p in enumerate(distinct)}
+    rows = np.array([index[p] for p in placements], dtype=np.int64)
+    per_placement = np.array(
+        [[scope is None or scope.allows(p.role, p.kind) for scope in scopes] for p in distinct],
+        dtype=bool,
+    ).reshape(len(distinct), len(scopes))
+    return per_placement[rows]
 
 
 def rejection_streaks(conn: sqlite3.Connection) -> dict[str, int]:
