@@ -274,9 +274,39 @@ def _split_sql(script: str) -> list[str]:
     return statements
 
 
+# v3: sources may be of every SourceKind (written contributions, workshop notes, meeting reports).
+# SQLite cannot alter a CHECK: the table is rebuilt under the same name with the same ids, so the
+# segments' references still hold. Foreign keys are deferred to the commit during the rebuild;
+# the rows are re-inserted into the table named `sources` itself (not renamed into place), which
+# is what lets SQLite see the references satisfied again.
+SCHEMA_V3 = """
+PRAGMA defer_foreign_keys = ON;
+CREATE TEMP TABLE sources_v2 AS SELECT * FROM sources;
+DROP TABLE sources;
+CREATE TABLE sources (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,                 -- stable identity across re-ingests
+    kind TEXT NOT NULL CHECK (kind IN ('transcript', 'survey', 'written', 'workshop', 'report')),
+    participant_id TEXT REFERENCES participants(id),
+    territory_id TEXT REFERENCES territories(id),
+    path TEXT NOT NULL DEFAULT '',
+    format TEXT NOT NULL DEFAULT '',
+    instrument TEXT NOT NULL DEFAULT '',
+    question_code TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    ingested_at TEXT NOT NULL
+);
+INSERT INTO sources SELECT id, key, kind, participant_id, territory_id, path, format, instrument,
+    question_code, text, content_hash, metadata, ingested_at FROM sources_v2;
+DROP TABLE sources_v2;
+"""
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _executescript_in_transaction(conn, SCHEMA_V1),
     lambda conn: _executescript_in_transaction(conn, SCHEMA_V2),
+    lambda conn: _executescript_in_transaction(conn, SCHEMA_V3),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -9,6 +9,7 @@ import pytest
 
 from qualipipe import store
 from qualipipe.records import Action, Decision, Participant, Role, Segment, Source, SourceKind
+from tests.conftest import insert_lines_source
 
 
 def dump(path: Path) -> list[str]:
@@ -171,7 +172,7 @@ def test_a_study_created_with_an_older_schema_is_migrated(make_study, tmp_path: 
 
     reopened = store.open_study(study.root)
     try:
-        assert store.schema_version(reopened.conn) == store.SCHEMA_VERSION == 2
+        assert store.schema_version(reopened.conn) == store.SCHEMA_VERSION == 3
         tables = {
             r[0] for r in reopened.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
         }
@@ -185,7 +186,9 @@ def test_a_study_created_with_an_older_schema_is_migrated(make_study, tmp_path: 
             r[0]
             for r in reopened.conn.execute("SELECT version FROM schema_version ORDER BY version")
         ]
-        assert versions == [1, 2]
+        assert versions == [1, 2, 3]
+        # v3 rebuilt `sources` for the new kinds: every reference still holds.
+        assert reopened.conn.execute("PRAGMA foreign_key_check").fetchall() == []
         # The analyst's work stored by the older version is all there.
         assert store.decision_history(reopened.conn) == history_before
         assert [
@@ -194,6 +197,10 @@ def test_a_study_created_with_an_older_schema_is_migrated(make_study, tmp_path: 
         assert [s.text for s in store.active_segments(reopened.conn)] == [
             "Parce que seuls on n'y arrive pas."
         ]
+        with reopened.transaction() as conn:
+            insert_lines_source(conn, "contribution-1", ["Texte écrit."], kind="written")
+        kinds = {r[0] for r in reopened.conn.execute("SELECT kind FROM sources")}
+        assert kinds == {"transcript", "written"}
     finally:
         reopened.close()
 
