@@ -32,9 +32,10 @@ SIGNALS = (
     "feeds_in",
     "feeds_out",
 )
-# Prior weights (log-odds) used until decisions allow fitting the stacker.
+# Prior weights (log-odds) used until decisions allow fitting the stacker. An expression matched
+# as a whole phrase is a strong clue: only a clearly unrelated meaning (z < -1.4) vetoes it.
 PRIOR_WEIGHTS = {
-    "lexicon": 3.5,
+    "lexicon": 4.0,
     "lexicon_weak": 2.0,
     "lexicon_negated": -2.5,
     "semantic_z": 0.7,
