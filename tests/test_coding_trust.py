@@ -122,6 +122,7 @@ def found_phrases(study, text: str) -> dict[str, list[str]]:  # noqa: ANN001
         "Les travaux de voirie et le travail des élus avancent.",  # « on travaille avec »
         "Les services de la mairie ferment à midi.",  # « services à la personne »
         "Le pouvoir d'achat des ménages baisse.",  # « pouvoir »
+        "Les élus peuvent décider, puis voter.",  # « pouvoir » (a verb, lemmatised « pouvoir »)
         "Le carburant qui alimente les mouvements coûte cher.",  # « alimentation »
     ],
 )

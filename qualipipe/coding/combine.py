@@ -41,7 +41,7 @@ PRIOR_WEIGHTS = {
     "semantic_z": 0.7,
     "semantic_top": 1.0,
     "feeds_in": 0.3,
-    "feeds_out": -2.5,
+    "feeds_out": -3.0,  # as strong against as a whole-phrase expression is for
 }
 PRIOR_BIAS = -3.0
 DEFAULT_THRESHOLD = 0.5

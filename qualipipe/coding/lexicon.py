@@ -60,6 +60,28 @@ class Pattern:
     # A label part (not an expression listed by the codebook): only its content words are kept,
     # and stop words of the text may stand between them.
     loose: bool = False
+    # A single word: its part of speech in the codebook ("NOUN" for "commune") and its form.
+    pos: str = ""
+    word: str = ""
+
+    def fits(self, features: SegmentFeatures, i: int) -> bool:
+        """Whether the text's token i can be this single word (not only share its lemma).
+
+        A noun of the codebook is not the adjective or verb of the text with the same spelling
+        or lemma ("commune" ≠ "politique commune", "données" ≠ "les aides données"); a light
+        verb (pouvoir, faire…) has too many senses to be matched through its lemma: "pouvoir"
+        does not find "ils peuvent" nor "puis", only the word itself.
+        """
+        if self.pos == "NOUN" and features.pos[i] not in ("NOUN", "PROPN"):
+            return False
+        if self.keys[0] & LIGHT_VERBS:
+            return features.folded_words[i] == self.word
+        return True
+
+
+LIGHT_VERBS = frozenset(
+    {"pouvoir", "devoir", "vouloir", "falloir", "faire", "etre", "avoir", "aller", "savoir"}
+)
 
 
 @dataclass(frozen=True)
@@ -182,6 +204,8 @@ def _mark_shared(patterns: list[list[Pattern]]) -> list[list[Pattern]]:
                 p.specific and len(owners[p.keys]) < SHARED_BY,
                 p.negative,
                 p.loose,
+                p.pos,
+                p.word,
             )
             for p in items
         ]
@@ -252,7 +276,11 @@ class LexiconSuggester:
             any(similar(a, b) for a in k for ck in context_keys for b in ck) for k in keys
         )
         negative = explicit and any(fold(w) in NEGATION_MARKS for w in features.words)
-        return Pattern(text, keys, gaps, not generic, negative, loose=not explicit)
+        single = phrase_tokens(features) if len(keys) == 1 else []
+        pos, word = (
+            (features.pos[single[0]], features.folded_words[single[0]]) if single else ("", "")
+        )
+        return Pattern(text, keys, gaps, not generic, negative, not explicit, pos, word)
 
     def find(self, features: SegmentFeatures) -> dict[int, list[Match]]:
         """Matches per code column in one segment."""
@@ -264,7 +292,11 @@ class LexiconSuggester:
             for column, pattern in candidates.values():
                 end = self._match_end(features, tokens, token_keys, position, pattern)
                 if end is None or (
-                    len(pattern.keys) == 1 and heads_compound(features, tokens, position)
+                    len(pattern.keys) == 1
+                    and (
+                        heads_compound(features, tokens, position)
+                        or not pattern.fits(features, tokens[position])
+                    )
                 ):
                     continue
                 first, last = tokens[position], tokens[end]
