@@ -88,7 +88,7 @@ CODEBOOK = Codebook(
             "ENJ",
             parent="ENJ",
             definition="Se déplacer.",
-            expressions=("transport en commun",),
+            expressions=("transport en commun", "car"),
         ),
     ),
 )
@@ -123,6 +123,7 @@ def found_phrases(study, text: str) -> dict[str, list[str]]:  # noqa: ANN001
         "Les services de la mairie ferment à midi.",  # « services à la personne »
         "Le pouvoir d'achat des ménages baisse.",  # « pouvoir »
         "Les élus peuvent décider, puis voter.",  # « pouvoir » (a verb, lemmatised « pouvoir »)
+        "Il vient à pied car il habite tout près.",  # « car » (the bus, not the conjunction)
         "Le carburant qui alimente les mouvements coûte cher.",  # « alimentation »
     ],
 )
@@ -137,6 +138,7 @@ def test_part_of_an_expression_or_a_neighbouring_word_does_not_match(study, text
         ("Le service à la personne recrute.", "ENJ_SERVICES", "service à la personne"),
         ("Les élus gardent le pouvoir.", "ENJ_GOUVERNANCE", "pouvoir"),
         ("L'alimentation des enfants compte.", "ENJ_ALIMENTATION", "alimentation"),
+        ("Les cars scolaires partent tôt.", "ENJ_MOBILITE", "cars"),
     ],
 )
 def test_whole_expression_still_matches_through_inflection(study, text, code, quoted) -> None:  # noqa: ANN001

@@ -70,8 +70,11 @@ class Pattern:
         A noun of the codebook is not the adjective or verb of the text with the same spelling
         or lemma ("commune" ≠ "politique commune", "données" ≠ "les aides données"); a light
         verb (pouvoir, faire…) has too many senses to be matched through its lemma: "pouvoir"
-        does not find "ils peuvent" nor "puis", only the word itself.
+        does not find "ils peuvent" nor "puis", only the word itself; a function word of the
+        text (conjunction, preposition, pronoun…) is never a single-word expression.
         """
+        if features.pos[i] in FUNCTION_POS:  # "car" the bus is not "car" the conjunction
+            return False
         if self.pos == "NOUN" and features.pos[i] not in ("NOUN", "PROPN"):
             return False
         if self.keys[0] & LIGHT_VERBS:
@@ -79,6 +82,7 @@ class Pattern:
         return True
 
 
+FUNCTION_POS = frozenset({"CCONJ", "SCONJ", "ADP", "DET", "PRON", "AUX", "PART"})
 LIGHT_VERBS = frozenset(
     {"pouvoir", "devoir", "vouloir", "falloir", "faire", "etre", "avoir", "aller", "savoir"}
 )
