@@ -47,9 +47,15 @@ EXPECTED_PROBLEMS = {
         (15, "le parent « MOT_INCONNU » n'existe pas"),
     ],
     "17_s_applique_a_invalide.yaml": [
-        (8, "« citoyen » n'est pas une valeur possible de « roles » ; valeurs possibles : fondateur"),
+        (
+            8,
+            "« citoyen » n'est pas une valeur possible de « roles » ; valeurs possibles : fondateur",
+        ),
         (9, "champ inconnu « source ». Vouliez-vous dire « sources » ?"),
-        (15, "« entretien » n'est pas une valeur possible de « sources » ; valeurs possibles : transcript"),
+        (
+            15,
+            "« entretien » n'est pas une valeur possible de « sources » ; valeurs possibles : transcript",
+        ),
     ],
 }
 
