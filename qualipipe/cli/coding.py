@@ -15,6 +15,7 @@ from qualipipe.cli.common import (
 )
 from qualipipe.codebook import drafts
 from qualipipe.coding import themes
+from qualipipe.coding.policy import REJECTIONS_TO_MUTE
 from qualipipe.coding.suggest import CodingReport, suggest_codes
 
 # -- code (issue 6, suggestions) ----------------------------------------------------------------
@@ -65,6 +66,16 @@ def print_code_report(report: CodingReport) -> None:
     console.print(
         f"Appris sur {report.reviewed_segments} segments revus ; score {report.combination}."
     )
+    if report.muted_codes:
+        console.print(
+            f"Codes rejetés {REJECTIONS_TO_MUTE} fois de suite, plus suggérés jusqu'à ce qu'un "
+            f"analyste les accepte de nouveau : {', '.join(report.muted_codes)}."
+        )
+    if report.out_of_scope:
+        console.print(
+            f"{report.out_of_scope} suggestions écartées : le codebook dit que ces codes ne "
+            f"s'appliquent pas à ces segments (champ s_applique_a)."
+        )
     table = Table(title="Suggestions enregistrées par famille")
     table.add_column("Famille")
     table.add_column("Suggestions", justify="right")

@@ -31,7 +31,7 @@ from qualipipe.codebook.model import (
     suggest_identifier,
 )
 from qualipipe.errors import InputError, Problem
-from qualipipe.records import Code, Codebook
+from qualipipe.records import Code, Codebook, Scope
 from qualipipe.xlsx_layout import fit_row_heights
 
 QDC_NAMESPACE = "urn:QDA-XML:codebook:1.0"
@@ -45,6 +45,8 @@ HEAD_EXCLUDE = "Quand ne pas l'utiliser : "
 HEAD_EXPRESSIONS = "Expressions :"
 HEAD_EXAMPLES = "Exemples :"
 HEAD_ID = "Identifiant qualipipe : "
+HEAD_ROLES = "S'applique aux rôles : "  # codebook `s_applique_a.roles`
+HEAD_SOURCES = "S'applique aux sources : "  # codebook `s_applique_a.sources`
 
 
 def code_guid(code_id: str) -> str:
@@ -72,6 +74,13 @@ def describe(code: Code) -> str:
         blocks.append("\n".join([HEAD_EXPRESSIONS, *(f"- {e}" for e in code.expressions)]))
     if code.examples:
         blocks.append("\n".join([HEAD_EXAMPLES, *(f"- {e}" for e in code.examples)]))
+    if code.applies_to is not None:
+        for head, values in (
+            (HEAD_ROLES, code.applies_to.roles),
+            (HEAD_SOURCES, code.applies_to.sources),
+        ):
+            if values is not None:
+                blocks.append(head + ", ".join(values))
     blocks.append(HEAD_ID + code.id)
     return "\n\n".join(block for block in blocks if block)
 
@@ -129,6 +138,12 @@ class _Described:
     expressions: list[str] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)
     code_id: str = ""
+    scope: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def applies_to(self) -> Scope | None:
+        if not self.scope:
+            return None
+        return Scope(roles=self.scope.get("roles"), sources=self.scope.get("sources"))
 
 
 def parse_description(text: str) -> _Described:
@@ -145,6 +160,12 @@ def parse_description(text: str) -> _Described:
             section = "expressions"
         elif line.strip() == HEAD_EXAMPLES.strip():
             section = "examples"
+        elif line.startswith((HEAD_ROLES, HEAD_SOURCES)):
+            key, head = (
+                ("roles", HEAD_ROLES) if line.startswith(HEAD_ROLES) else ("sources", HEAD_SOURCES)
+            )
+            values = (v.strip() for v in line[len(head) :].split(","))
+            section, result.scope[key] = "scope", tuple(v for v in values if v)
         elif line.startswith(HEAD_ID):
             section, result.code_id = "id", line[len(HEAD_ID) :].strip()
         elif section == "definition":
@@ -238,6 +259,7 @@ class _QdcReader:
             examples=tuple(described.examples),
             color=normalize_color(color) if color and COLOR_PATTERN.match(color) else None,
             codable=codable,
+            applies_to=described.applies_to(),
         )
         self.codes.append(code)
         for child in element.findall(QDC + "Code"):

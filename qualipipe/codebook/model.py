@@ -25,6 +25,9 @@ Schema (documented for analysts in docs/codebook.md)::
             couleur: "#RRGGBB"       # optional
             codable: oui             # optional, default oui
             parent: BES_AUTRE        # optional: another code of the same family (default: family)
+            s_applique_a:            # optional (family or code): where it applies (allow-lists)
+              roles: [fondateur]     # participant roles (records.Role values)
+              sources: [transcript]  # source kinds (records.SourceKind values)
 """
 
 from __future__ import annotations
@@ -40,14 +43,19 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from qualipipe import yamlio
 from qualipipe.errors import InputError, Problem
-from qualipipe.records import Code, Codebook
+from qualipipe.records import Code, Codebook, Role, Scope, SourceKind
 from qualipipe.store import Study
 
 CODE_ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
 COLOR_PATTERN = re.compile(r"^#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")
 
 TOP_KEYS = ("nom", "version", "description", "familles")
-FAMILY_KEYS = ("id", "libelle", "definition", "couleur", "codes")
+FAMILY_KEYS = ("id", "libelle", "definition", "couleur", "s_applique_a", "codes")
+SCOPE_KEY = "s_applique_a"
+SCOPE_VALUES = {
+    "roles": tuple(r.value for r in Role),
+    "sources": tuple(k.value for k in SourceKind),
+}
 CODE_KEYS = (
     "id",
     "libelle",
@@ -59,6 +67,7 @@ CODE_KEYS = (
     "couleur",
     "codable",
     "parent",
+    "s_applique_a",
 )
 TRUE_WORDS = {"oui", "vrai", "true", "yes", "o"}
 FALSE_WORDS = {"non", "faux", "false", "no", "n"}
@@ -189,6 +198,33 @@ class _Reader:
         self.problem(node, f"{where} : « {key} » doit valoir oui ou non (lu : « {word} »).")
         return default
 
+    def scope(self, fields: dict[str, Node], where: str) -> Scope | None:
+        """`s_applique_a: {roles: [...], sources: [...]}`, values checked against the enums."""
+        node = fields.get(SCOPE_KEY)
+        if node is None or (isinstance(node, ScalarNode) and node.tag.endswith(":null")):
+            return None
+        inner = self.mapping(node, f"{where}, {SCOPE_KEY}", tuple(SCOPE_VALUES))
+        lists: dict[str, tuple[str, ...]] = {}
+        for key, allowed in SCOPE_VALUES.items():
+            if key not in inner:
+                continue
+            values = self.text_list(inner, key, f"{where}, {SCOPE_KEY}")
+            for value_node, value in zip(_items(inner[key]), values, strict=False):
+                if value not in allowed:
+                    self.problem(
+                        value_node,
+                        f"{where}, {SCOPE_KEY} : « {value} » n'est pas une valeur possible de "
+                        f"« {key} » ; valeurs possibles : {', '.join(allowed)}.",
+                    )
+            lists[key] = tuple(v for v in values if v in allowed)
+        if isinstance(node, MappingNode) and not lists:
+            self.problem(
+                node,
+                f"{where} : « {SCOPE_KEY} » doit contenir « roles » et/ou « sources » (listes).",
+            )
+            return None
+        return Scope(roles=lists.get("roles"), sources=lists.get("sources"))
+
     def identifier(self, fields: dict[str, Node], node: Node, where: str) -> str:
         id_node = fields.get("id")
         if id_node is None or not isinstance(id_node, ScalarNode) or not str(id_node.value):
@@ -203,6 +239,10 @@ class _Reader:
                 f"accent, des chiffres et des « _ » (par exemple « {suggestion} »).",
             )
         return value
+
+
+def _items(node: Node) -> list[Node]:
+    return list(node.value) if isinstance(node, SequenceNode) else []
 
 
 def normalize_key(key: str) -> str:
@@ -269,6 +309,7 @@ def _read_families(reader: _Reader, node: Node | None, root: Node) -> list[_Entr
             definition=reader.text(fields, "definition", where, required=True),
             color=reader.color(fields, where),
             codable=False,
+            applies_to=reader.scope(fields, where),
         )
         line = family_node.start_mark.line + 1
         entries.append(_Entry(family, line, line, explicit_parent=False))
@@ -319,6 +360,7 @@ def _read_code(reader: _Reader, node: Node, family_id: str) -> _Entry | None:
         examples=reader.text_list(fields, "exemples", where),
         color=reader.color(fields, where),
         codable=reader.flag(fields, "codable", where, default=True),
+        applies_to=reader.scope(fields, where),
     )
     line = node.start_mark.line + 1
     parent_line = parent_node.start_mark.line + 1 if parent_node is not None else line
@@ -500,6 +542,8 @@ def codebook_to_yaml(codebook: Codebook, *, header: str = "") -> str:
         }
         if family.color:
             entry["couleur"] = family.color
+        if family.applies_to is not None:
+            entry[SCOPE_KEY] = scope_mapping(family.applies_to)
         entry["codes"] = [
             _code_to_mapping(code)
             for code in codebook.codes
@@ -531,6 +575,17 @@ def _code_to_mapping(code: Code) -> dict[str, object]:
         entry["couleur"] = code.color
     if not code.codable:
         entry["codable"] = False
+    if code.applies_to is not None:
+        entry[SCOPE_KEY] = scope_mapping(code.applies_to)
+    return entry
+
+
+def scope_mapping(scope: Scope) -> dict[str, list[str]]:
+    entry = {}
+    if scope.roles is not None:
+        entry["roles"] = list(scope.roles)
+    if scope.sources is not None:
+        entry["sources"] = list(scope.sources)
     return entry
 
 

@@ -25,7 +25,7 @@ from qualipipe.coding.base import SuggesterOutput
 from qualipipe.coding.features import SegmentFeatures, feature_signature
 
 PIPELINE = "instantané-codage"
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 4  # bump when the stored matrices or the lexicon matching rules change
 
 
 @dataclass
