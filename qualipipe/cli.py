@@ -1179,7 +1179,7 @@ def synthesize_command(
 
     Exemple : qualipipe synthesize --study mon-etude --territory auxois --validated-only
     """
-    from rich.progress import Progress, SpinnerColumn, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from qualipipe.synthesize import synthesize_study
 
@@ -1187,7 +1187,13 @@ def synthesize_command(
         raise click.UsageError("Choisissez --territory OU --all, pas les deux.")
     with _open(study) as opened:
         out_dir = out_root / opened.root.resolve().name
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as bar:
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("Synthèse", total=None)
             report = synthesize_study(
                 opened,
@@ -1199,22 +1205,36 @@ def synthesize_command(
                 keep_names=keep_names,
                 with_figures=not no_figures,
                 on_step=lambda label: bar.update(task, description=label),
+                on_territory=lambda done, total, name: bar.update(
+                    task, completed=done, total=total, description=f"Synthèse : {name}"
+                ),
             )
-    for territory_id in report.territories:
-        counts = report.counts[territory_id]
-        console.print(
-            f"{territory_id} : {counts['tableaux']} tableaux, {counts['figures']} figures "
-            f"→ {out_dir / territory_id}"
-        )
+    if len(report.territories) <= 10:
+        for territory_id in report.territories:
+            counts = report.counts[territory_id]
+            console.print(
+                f"{territory_id} : {counts['tableaux']} tableaux, {counts['figures']} figures "
+                f"→ {out_dir / territory_id}"
+            )
     if all_territories:
         console.print(f"Comparaison des territoires → {out_dir / 'comparaison'}")
-    for warning in report.warnings:
+    for warning in report.warnings[:10]:
         console.print(f"[yellow]Attention :[/] {warning}")
+    if len(report.warnings) > 10:
+        console.print(
+            f"[yellow]Attention :[/] {len(report.warnings) - 10} autre(s) avertissement(s)."
+        )
     if keep_names:
         console.print(
             "[yellow]Noms réels conservés : ces fichiers ne doivent pas être diffusés.[/]"
         )
-    console.print(f"{len(report.files)} fichiers écrits sous {out_dir}.")
+    figures = sum(c["figures"] for c in report.counts.values())
+    console.print(
+        f"Synthèse : {len(report.territories)} territoire(s) en {report.seconds:.0f} s "
+        f"({report.seconds / max(1, len(report.territories)):.1f} s par territoire) — "
+        f"{len(report.files)} fichiers dont {figures} figures, "
+        f"{report.size_bytes() / 1e6:.1f} Mo, sous {out_dir}."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
