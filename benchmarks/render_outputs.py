@@ -1,6 +1,7 @@
 """Render every .docx and .xlsx of an output folder as a reader sees it: PDF, then PNG pages.
 
     python benchmarks/render_outputs.py outputs/demo [--rendu /tmp/rendu] [--dpi 60]
+        [--motif 'synthese.*' --motif 'comparaison.*']
 
 Needs LibreOffice (`soffice`) and poppler (`pdftoppm`, `pdfinfo`, `pdftotext`):
 `apt-get install -y libreoffice-writer libreoffice-calc poppler-utils`. Writes, under the render
@@ -18,7 +19,9 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 DOCUMENT_SUFFIXES = (".docx", ".xlsx")
@@ -38,11 +41,15 @@ def tools_available() -> bool:
     return all(shutil.which(t) for t in ("soffice", "pdftotext", "pdfinfo", "pdftoppm"))
 
 
-def documents(folder: Path) -> list[Path]:
+def documents(folder: Path, patterns: Sequence[str] = ("*",)) -> list[Path]:
+    """The .docx / .xlsx under `folder` whose file name matches one of `patterns`."""
     return sorted(
         p
         for p in folder.rglob("*")
-        if p.suffix in DOCUMENT_SUFFIXES and p.is_file() and not p.name.startswith((".", "~$"))
+        if p.suffix in DOCUMENT_SUFFIXES
+        and p.is_file()
+        and not p.name.startswith((".", "~$"))
+        and any(fnmatch(p.name, pattern) for pattern in patterns)
     )
 
 
@@ -116,6 +123,12 @@ def main() -> None:
     parser.add_argument("--rendu", type=Path, default=None, help="where PDFs and PNGs go")
     parser.add_argument("--dpi", type=int, default=60)
     parser.add_argument("--sans-png", action="store_true", help="PDF and text only")
+    parser.add_argument(
+        "--motif",
+        action="append",
+        default=None,
+        help="only file names matching this pattern (repeatable), e.g. --motif 'synthese.*'",
+    )
     args = parser.parse_args()
     if not tools_available():
         raise SystemExit(
@@ -124,7 +137,9 @@ def main() -> None:
         )
     render_dir = args.rendu or args.dossier.parent / f"{args.dossier.name}-rendu"
     started = time.perf_counter()
-    rendered = render_folder(args.dossier, render_dir, dpi=args.dpi, pngs=not args.sans_png)
+    rendered = render_folder(
+        args.dossier, render_dir, dpi=args.dpi, pngs=not args.sans_png, patterns=args.motif or ["*"]
+    )
     for r in rendered:
         print(f"{r.pages:4d} pages  {r.source.relative_to(args.dossier)}")
     print(

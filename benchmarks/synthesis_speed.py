@@ -8,13 +8,17 @@ and account of the meeting as a text. Then codes it and times ``synthesize --all
 
     python benchmarks/synthesis_speed.py [--dossier /tmp/qp-granddebat] [--territoires 60]
 
-Last line: ``SYNTH territories=T segments=N files=F size_mib=S s_per_territory=Z total_s=X``.
+Last line: ``SYNTH territories=T segments=N files=F size_mib=S s_per_territory=Z total_s=X
+cpu_s=C load=L`` (CPU seconds of the run and its workers; the 1-minute load average, since
+wall times on a shared machine mean little without it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import re
 import subprocess
 import sys
@@ -123,7 +127,10 @@ def main() -> None:
     if not (study / "study.db").exists():
         build_study(study, args.territoires)
     out_root = args.sortie or study / "outputs"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     elapsed = qualipipe("synthesize", "--all", "--sortie", str(out_root), study=study)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     out = out_root / study.resolve().name
     files = [p for p in out.rglob("*") if p.is_file()]
     size = sum(p.stat().st_size for p in files) / 2**20
@@ -135,7 +142,7 @@ def main() -> None:
     print(
         f"SYNTH territories={territories} segments={segments} files={len(files)} "
         f"size_mib={size:.1f} s_per_territory={elapsed / max(1, territories):.2f} "
-        f"total_s={elapsed:.1f}"
+        f"total_s={elapsed:.1f} cpu_s={cpu:.1f} load={os.getloadavg()[0]:.1f}"
     )
 
 

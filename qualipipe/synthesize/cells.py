@@ -104,6 +104,19 @@ def document_table(table: Table, sheet: str = "") -> DocumentTable:
     return DocumentTable(headers, rows, numeric, long, note, summary)
 
 
+ZERO_WIDTH_SPACE = "\u200b"
+
+
+def breakable(header: str) -> str:
+    """Let a header wrap after a slash too (« accompagnement/réseau »), not only at spaces."""
+    return header.replace("/", "/" + ZERO_WIDTH_SPACE)
+
+
+def words(text: str) -> list[str]:
+    """The pieces a line may wrap between: split at spaces and at zero-width spaces."""
+    return text.replace(ZERO_WIDTH_SPACE, " ").split()
+
+
 def _cell_text(table: Table, j: int, value: Cell) -> str:
     if j == table.status_column and isinstance(value, str):
         return STATUS_SYMBOLS.get(value, value)

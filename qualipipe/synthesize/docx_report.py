@@ -29,7 +29,7 @@ from docx.shared import Cm, Emu, Pt
 from matplotlib import font_manager
 from PIL import ImageFont
 
-from qualipipe.synthesize.cells import DocumentTable
+from qualipipe.synthesize.cells import DocumentTable, words
 
 TABLE_STYLE = "Light Grid Accent 1"
 TABLE_FONT = "Arial"
@@ -67,12 +67,16 @@ def measure(text: str, *, bold: bool = False, size: float = TABLE_FONT_SIZE) -> 
 
 
 def longest_word(texts: Sequence[str], *, bold: bool, size: float) -> float:
-    return max((measure(w, bold=bold, size=size) for t in texts for w in t.split()), default=0.0)
+    return max((measure(w, bold=bold, size=size) for t in texts for w in words(t)), default=0.0)
 
 
 def longest_line(texts: Sequence[str], *, bold: bool, size: float) -> float:
     return max(
-        (measure(line, bold=bold, size=size) for t in texts for line in t.split("\n")),
+        (
+            measure(line.replace("\u200b", ""), bold=bold, size=size)
+            for t in texts
+            for line in t.split("\n")
+        ),
         default=0.0,
     )
 

@@ -94,6 +94,8 @@ class Table:
     - `note`: a sentence under the table (base, rule applied, legend).
     - `id_columns`: identifiers (code ids…) a reader does not need beside the label: a hidden
       column in the workbook (for filters and formulas), left out of Word and Markdown.
+    - `detail_columns`: figures for the analyst (standard deviations, bases…): shown in the
+      workbook, left out of Word and Markdown so that the table fits a page.
     - `optional_columns`: left out of Word and Markdown (hidden in the workbook) when they carry
       nothing for this study (all empty, zero or « — »), e.g. founders in a study without any.
     - `status_column`: the review status (VALIDATED / SUGGESTED / MIXED): spelled out in the
@@ -115,6 +117,7 @@ class Table:
     percent_columns: frozenset[int] = frozenset()
     section: str = ""
     id_columns: frozenset[int] = frozenset()
+    detail_columns: frozenset[int] = frozenset()
     optional_columns: frozenset[int] = frozenset()
     status_column: int | None = None
     long_columns: frozenset[int] = frozenset()
@@ -133,12 +136,13 @@ class Table:
         return all(row[index] in (None, 0, "", "—") for row in self.rows)
 
     def shown_columns(self) -> list[int]:
-        """Indexes of the columns a reader sees: no identifiers, no optional column that says
-        nothing for this study."""
+        """Indexes of the columns a reader of a document sees: no identifiers, no details, no
+        optional column that says nothing for this study."""
         return [
             j
             for j in range(len(self.columns))
             if j not in self.id_columns
+            and j not in self.detail_columns
             and not (j in self.optional_columns and self.rows and self.empty_column(j))
         ]
 

@@ -137,7 +137,8 @@ def _write_sheet(ws, caption: str, table: Table) -> None:  # noqa: ANN001 - open
         )
         dimension = ws.column_dimensions[get_column_letter(k)]
         dimension.width = max(9, min(MAX_XLSX_WIDTH, longest + 2))
-        dimension.hidden = j not in shown  # ids and empty columns stay for filters, unseen
+        # ids and empty columns stay for filters, unseen; details stay visible
+        dimension.hidden = j not in shown and j not in table.detail_columns
     fit_row_heights(ws, first_row=header_row, header_row=header_row)
     ws.freeze_panes = ws.cell(header_row + 1, 1)
     print_setup(ws, f"{header_row}:{header_row}")
