@@ -91,10 +91,16 @@ def page_count(pdf: Path) -> int:
 
 
 def render_folder(
-    folder: Path, render_dir: Path, *, dpi: int = 60, pngs: bool = True
+    folder: Path,
+    render_dir: Path,
+    *,
+    dpi: int = 60,
+    pngs: bool = True,
+    patterns: Sequence[str] = ("*",),
 ) -> list[Rendered]:
-    """PDF, text and (optionally) PNG pages of every document under `folder`."""
-    sources = documents(folder)
+    """PDF, text and (optionally) PNG pages of the documents under `folder` whose file name
+    matches one of `patterns`."""
+    sources = documents(folder, patterns)
     if not sources:
         return []
     pdfs = to_pdf(sources, render_dir / ".pdf")
