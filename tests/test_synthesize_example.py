@@ -195,8 +195,8 @@ def test_example_priorities_and_evaluation(example) -> None:  # noqa: ANN001
 
 # Pages a reader gets per territory (tables, figures, notes) and for the comparison; a
 # regression that stacks letters in narrow columns multiplies pages and breaks these budgets.
-SYNTHESIS_PAGES_PER_TERRITORY = 16
-WORKBOOK_PAGES_PER_TERRITORY = 16
+SYNTHESIS_PAGES_PER_TERRITORY = 40
+WORKBOOK_PAGES_PER_TERRITORY = 35
 COMPARISON_PAGES = 6
 
 

@@ -77,7 +77,15 @@ def document_table(table: Table, sheet: str = "") -> DocumentTable:
     kept = table.shown_columns()
     headers = tuple(STATUS_HEADER if j == table.status_column else table.columns[j] for j in kept)
     shown = table.rows[: table.document_rows] if table.document_rows else table.rows
-    rows = tuple(tuple(_cell_text(table, j, row[j]) for j in kept) for row in shown)
+    rows = tuple(
+        tuple(
+            ""
+            if j in table.grouped_columns and i and row[j] == shown[i - 1][j]
+            else _cell_text(table, j, row[j])
+            for j in kept
+        )
+        for i, row in enumerate(shown)
+    )
     numeric = frozenset(
         k
         for k, j in enumerate(kept)

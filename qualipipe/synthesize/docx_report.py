@@ -13,7 +13,7 @@ Used by the synthesis writers and meant for any report module: `new_document`, `
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -41,7 +41,8 @@ CELL_PADDING_PT = 12.0  # Word's default cell margins (2 × 0.19 cm) plus a litt
 LONG_MIN_PT = 150.0  # free text (verbatims) never narrower than ~5 cm
 MAX_WORD_PT = 170.0  # a URL-like token may break rather than take a whole page
 MAX_NATURAL_PT = 190.0  # a short column never grows wider than this to avoid wrapping
-FIGURE_WIDTH = Cm(16.0)
+LONG_SHARE = 0.55  # free-text columns get up to this share of the width before the others grow
+FIGURE_WIDTH = Cm(15.0)  # 11.25 cm tall: two figures and their captions per portrait page
 
 
 def text_width(available: Emu | int) -> float:
@@ -130,30 +131,41 @@ def _widths(table: DocumentTable, available: float, size: float) -> tuple[float,
                 longest_line([r[j] for r in table.rows], bold=False, size=size),
             )
             + CELL_PADDING_PT,
-            MAX_NATURAL_PT,
+            available if j in table.long else MAX_NATURAL_PT,
         )
         for j, h in enumerate(table.headers)
     ]
     short = [j for j in range(len(widths)) if j not in table.long]
-    room = available - sum(widths)
-    wanted = {j: max(0.0, natural[j] - widths[j]) for j in short}
-    total = sum(wanted.values())
-    if total > 0:
-        factor = min(1.0, room / total)
-        for j in short:
-            widths[j] += wanted[j] * factor
+    # Free text first gets up to LONG_SHARE of the page (it is what makes rows tall), then
+    # short columns grow toward their longest line, then free text takes what is left.
+    if table.long:
+        _grow(
+            widths, table.long, natural, LONG_SHARE * available - sum(widths[j] for j in table.long)
+        )
+    _grow(widths, short, natural, available - sum(widths))
     room = available - sum(widths)
     if table.long and room > 0:
-        weights = {j: natural[j] for j in table.long}
-        share = sum(weights.values()) or 1.0
         for j in table.long:
-            widths[j] += room * weights[j] / share
+            widths[j] += room / len(table.long)
     return tuple(widths)
 
 
 # ---------------------------------------------------------------------------------------------
 # Document, sections, captions
 # ---------------------------------------------------------------------------------------------
+
+
+def _grow(
+    widths: list[float], columns: Iterable[int], natural: Sequence[float], room: float
+) -> None:
+    """Widen `columns` toward their natural width, in proportion to what each lacks."""
+    wanted = {j: max(0.0, natural[j] - widths[j]) for j in columns}
+    total = sum(wanted.values())
+    if room <= 0 or total <= 0:
+        return
+    factor = min(1.0, room / total)
+    for j in columns:
+        widths[j] += wanted[j] * factor
 
 
 def new_document(title: str, intro: Sequence[str] = ()) -> DocxDocument:

@@ -102,6 +102,8 @@ class Table:
       workbook, a discreet symbol with a legend in Word and Markdown.
     - `percent_columns`: values in [0, 1] shown as percentages.
     - `long_columns`: free text (verbatims, lists) that gets the room left on the page.
+    - `grouped_columns`: in Word / Markdown, a value equal to the one above it is left blank
+      (a question's wording on its first answer only).
     - `document_rows`: at most this many rows in Word / Markdown (0: all), the rest summarised
       in one line pointing to the workbook, which always has every row.
     - `in_documents`: False for a workbook-only table (a full matrix no page could hold).
@@ -121,6 +123,7 @@ class Table:
     optional_columns: frozenset[int] = frozenset()
     status_column: int | None = None
     long_columns: frozenset[int] = frozenset()
+    grouped_columns: frozenset[int] = frozenset()
     document_rows: int = 0
     in_documents: bool = True
 

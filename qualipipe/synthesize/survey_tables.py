@@ -176,6 +176,7 @@ def distribution_table(key: str, title: str, dists: Sequence[Distribution], sect
         id_columns=frozenset({0}),
         optional_columns=frozenset({6}),
         long_columns=frozenset({1}),
+        grouped_columns=frozenset({1, 5, 6}),
     )
 
 
@@ -270,4 +271,5 @@ def coded_answers_table(
         id_columns=frozenset({0, 2}),
         optional_columns=frozenset({4, 5}),
         long_columns=frozenset({1, 7}),
+        grouped_columns=frozenset({1}),
     )

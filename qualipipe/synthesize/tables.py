@@ -211,7 +211,9 @@ def family_table(
         section=SECTION_CODES,
         id_columns=frozenset({0}),
         status_column=2,
-        optional_columns=frozenset(range(3, len(columns) - 1)),
+        optional_columns=frozenset(range(3, 7)),
+        # Segment counts are evidence for the analyst; the reader has people and the status.
+        detail_columns=frozenset(range(7, len(columns) - 1)),
         long_columns=frozenset({len(columns) - 1}),
     )
 
@@ -413,6 +415,7 @@ def founders_actors_table(data: TerritoryData, stats: dict[str, CodeStats]) -> T
         section=SECTION_CROSS,
         id_columns=frozenset({1}),
         status_column=8,
+        grouped_columns=frozenset({0}),
     )
 
 
@@ -443,6 +446,7 @@ def by_actor_type_table(data: TerritoryData, stats: dict[str, CodeStats]) -> Tab
         section=SECTION_CROSS,
         id_columns=frozenset({1}),
         status_column=3 + len(types),
+        grouped_columns=frozenset({0}),
     )
 
 
