@@ -29,6 +29,7 @@ from qualipipe.records import (
     Suggestion,
 )
 from qualipipe.synthesize import synthesize_study
+from qualipipe.synthesize.docx_report import LANDSCAPE_PT
 from qualipipe.synthesize.figures import FIGURE_DPI, FIGURE_PIXELS
 from tests.conftest import output_texts
 
@@ -468,6 +469,8 @@ def test_outputs_exist_and_open(synthesized) -> None:  # noqa: ANN001
         assert ws.freeze_panes == "A5"
         doc = Document(str(out / folder / "synthese.docx"))
         assert doc.tables and all(t.style.name == "Light Grid Accent 1" for t in doc.tables)
+        for table in doc.tables:  # every table inside the text width of a landscape page
+            assert sum(c.width for c in table.columns) <= LANDSCAPE_PT * 12700 + 635
         captions = [p.text for p in doc.paragraphs if p.style.name == "Caption"]
         assert any(c.startswith("Tableau 1 — ") for c in captions)
         assert any(c.startswith("Figure 1 — Cartographie des acteurs") for c in captions)

@@ -93,6 +93,20 @@ def test_columns_never_narrower_than_their_longest_word() -> None:
     assert layout.widths[3] == max(layout.widths)  # the quotes get the room left
 
 
+def test_free_text_never_pushes_a_table_off_the_page() -> None:
+    # Short columns already take most of a landscape page: free text gets what is left only.
+    crowded = Table(
+        key="Enjeux partagés",
+        title="Enjeux partagés",
+        columns=(*(f"Colonne numéro {k}" for k in range(8)), "Qui le partage"),
+        rows=((*(f"valeur{k} assez longue" for k in range(8)), QUOTE * 3),),
+        long_columns=frozenset({8}),
+    )
+    layout = dr.plan_columns(document_table(crowded))
+    assert layout.landscape and sum(layout.widths) <= dr.LANDSCAPE_PT + 0.01
+    assert layout.widths[8] >= dr.LONG_MIN_PT
+
+
 def test_wide_table_alone_in_landscape_with_repeated_header(tmp_path: Path) -> None:
     report = Report("Synthèse", (), (FAMILY, WIDE, FAMILY), tmp_path)
     doc = Document(str(write_docx(report, tmp_path / "s.docx")))

@@ -139,9 +139,8 @@ def _widths(table: DocumentTable, available: float, size: float) -> tuple[float,
     # Free text first gets up to LONG_SHARE of the page (it is what makes rows tall), then
     # short columns grow toward their longest line, then free text takes what is left.
     if table.long:
-        _grow(
-            widths, table.long, natural, LONG_SHARE * available - sum(widths[j] for j in table.long)
-        )
+        share = LONG_SHARE * available - sum(widths[j] for j in table.long)
+        _grow(widths, table.long, natural, min(share, available - sum(widths)))
     _grow(widths, short, natural, available - sum(widths))
     room = available - sum(widths)
     if table.long and room > 0:

@@ -128,7 +128,7 @@ def drawing_pool(territories: int) -> Executor | None:
     """Worker processes for the figures when there are several territories and several cores:
     matplotlib and wordcloud are CPU-bound and hold the GIL. Forked, so they start at once."""
     cores = os.cpu_count() or 1
-    if territories < 3 or cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return None
     return ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("fork"))
 
