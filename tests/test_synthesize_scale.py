@@ -145,3 +145,27 @@ def test_shared_issues_with_one_actor_type_use_the_participant_threshold() -> No
     mixed = territory_data(1, ptce_codebook(), people=6, actor_types=("citoyen", "entreprise"))
     for issue in tb.territory_shared_issues(mixed, tb.code_stats(mixed), threshold=2):
         assert tb.CRITERION_ONE_TYPE.format(n=2) not in issue.criterion
+
+
+def test_priority_matrix_labels_never_overlap(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    close = [
+        ("Transition écologique", 4.11, 2.22),
+        ("Mobilité", 4.22, 2.22),
+        ("Logement", 2.56, 1.56),
+        ("Revitalisation des centres-bourgs", 3.0, 1.56),
+        ("Accès aux services", 3.33, 1.0),
+    ]
+    figure = fig.new_figure()
+    ax = figure.add_axes((0.10, 0.13, 0.86, 0.72))
+    ax.set_xlim(0.75, 5.25)
+    ax.set_ylim(0.75, 5.25)
+    ax.scatter([x for _, x, _ in close], [y for _, _, y in close])
+    fig.place_labels(ax, close, fontsize=7)
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    assert len(boxes) == len(close)
+    for i, a in enumerate(boxes):
+        assert all(not a.overlaps(b) for b in boxes[i + 1 :]), ax.texts[i].get_text()
+    plt.close(figure)

@@ -260,10 +260,11 @@ def draw_actor_map(graph: nx.Graph, path: Path, title: str, source: SourceLine) 
         ],
         edgecolors=["black" if graph.nodes[n]["role"] == "fondateur" else "white" for n in people],
     )
+    gap = 0.2 if aggregated else 0.1  # clear of the (larger) rounds of an aggregated map
     for node in people:
         x, y = pos[node]
         ax.text(
-            x + (0.1 if x > 0 else -0.1),
+            x + (gap if x > 0 else -gap),
             y,
             textwrap.shorten(graph.nodes[node]["label"], 36, placeholder="…"),
             ha="left" if x > 0 else "right",
@@ -302,13 +303,16 @@ def draw_actor_map(graph: nx.Graph, path: Path, title: str, source: SourceLine) 
     )
     fig.text(
         0.02,
-        0.065,
-        "Enjeux (au centre) : entre parenthèses, nombre de participants qui les citent. "
-        + (
-            "Un rond par type d'acteur (taille : participants du type) ; épaisseur des liens : "
-            "participants du type qui citent l'enjeu."
-            if aggregated
-            else "Taille des ronds : nombre d'enjeux partagés portés."
+        0.05,
+        textwrap.fill(
+            "Enjeux (au centre) : entre parenthèses, nombre de participants qui les citent. "
+            + (
+                "Un rond par type d'acteur (taille : participants du type) ; épaisseur des liens : "
+                "participants du type qui citent l'enjeu."
+                if aggregated
+                else "Taille des ronds : nombre d'enjeux partagés portés."
+            ),
+            170,
         ),
         fontsize=7,
     )
@@ -469,7 +473,8 @@ def draw_priority_matrix(
     ax.set_ylabel("Capacité du pôle à agir (moyenne, 1–5)")
     if any(p[3] for p in points):
         ax.scatter([], [], color="#d62728", label="dissensus")
-        ax.legend(loc="lower right", fontsize=7)
+        # Above the axes: inside, it would cover a quadrant's name or a point.
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
     return save_figure(fig, path, title, source)
 
 

@@ -361,7 +361,7 @@ def shared_issues_table(issues: Sequence[SharedIssue], note: str) -> Table:
         id_columns=frozenset({1}),
         optional_columns=frozenset({4, 5, 6}),
         status_column=10,
-        long_columns=frozenset({7}),
+        long_columns=frozenset({7, 8}),
     )
 
 
