@@ -66,6 +66,7 @@ def territories_table(done: Sequence[TerritoryData]) -> Table:
         note="Territoires regroupés par milieu, type de PTCE et stade.",
         section=SECTION,
         id_columns=frozenset({0}),
+        grouped_columns=frozenset({3}),
         optional_columns=frozenset({6, 7, 8}),
     )
 
@@ -228,6 +229,7 @@ def territory_profiles_table(m: Mentions) -> Table:
         section=SECTION,
         id_columns=frozenset({0}),
         long_columns=frozenset(range(4, 4 + len(families))),
+        grouped_columns=frozenset({2}),
     )
 
 

@@ -167,10 +167,11 @@ def _grow(
         widths[j] += wanted[j] * factor
 
 
-def new_document(title: str, intro: Sequence[str] = ()) -> DocxDocument:
-    """A portrait A4 document with its title, intro lines and a small table style."""
+def new_document(title: str, intro: Sequence[str] = (), *, landscape: bool = False) -> DocxDocument:
+    """An A4 document (portrait unless its first table needs landscape: the title page then
+    holds that table too) with its title, intro lines and a small table style."""
     doc = Document()
-    _orient(doc.sections[0], landscape=False)
+    _orient(doc.sections[0], landscape=landscape)
     style = doc.styles[TABLE_STYLE]
     style.font.size = Pt(TABLE_FONT_SIZE)
     style.font.name = TABLE_FONT

@@ -153,15 +153,15 @@ def _write_sheet(ws, caption: str, table: Table) -> None:  # noqa: ANN001 - open
 
 
 def write_docx(report: Report, path: Path) -> Path:
-    doc = dr.new_document(report.title, report.intro)
+    blocks = numbered(_document_blocks(report))
+    doc = dr.new_document(
+        report.title, report.intro, landscape=bool(blocks) and _landscape(blocks[0][1])
+    )
     section = None
-    for caption, block in numbered(_document_blocks(report)):
+    for caption, block in blocks:
         if block.section and block.section != section:
             section = block.section
-            if isinstance(block, Table):  # the heading goes on the table's page orientation
-                dr.use_orientation(doc, landscape=dr.plan_columns(document_table(block)).landscape)
-            else:
-                dr.use_orientation(doc, landscape=False)
+            dr.use_orientation(doc, landscape=_landscape(block))  # heading on the block's page
             doc.add_heading(section, level=1)
         if isinstance(block, Table):
             dr.add_table(doc, document_table(block, block.key), caption)
@@ -170,6 +170,10 @@ def write_docx(report: Report, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     doc.save(str(path))
     return path
+
+
+def _landscape(block: Table | Figure) -> bool:
+    return isinstance(block, Table) and dr.plan_columns(document_table(block)).landscape
 
 
 def _document_blocks(report: Report) -> list[Table | Figure]:
