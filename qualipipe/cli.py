@@ -1206,7 +1206,7 @@ def synthesize_command(
                 with_figures=not no_figures,
                 on_step=lambda label: bar.update(task, description=label),
                 on_territory=lambda done, total, name: bar.update(
-                    task, completed=done, total=total, description=f"Synthèse : {name}"
+                    task, completed=done, total=total, description=f"Synthèse ({name})"
                 ),
             )
     if len(report.territories) <= 10:

@@ -172,3 +172,23 @@ def test_priority_matrix_labels_never_overlap(tmp_path: Path) -> None:
     for i, a in enumerate(boxes):
         assert all(not a.overlaps(b) for b in boxes[i + 1 :]), ax.texts[i].get_text()
     plt.close(figure)
+
+
+def test_word_clouds_leave_out_fillers_and_editorial_markers_from_the_data_file() -> None:
+    from dataclasses import dataclass
+
+    from qualipipe.synthesize.words import excluded_words, lemma_frequencies
+
+    @dataclass
+    class Lemmas:
+        lemmas: tuple[str, ...]
+        pos: tuple[str, ...]
+        is_stop: tuple[bool, ...]
+        is_alpha: tuple[bool, ...]
+
+    words = ("dernier", "part", "cas", "nom", "prénom", "signature", "mobilité", "cantine")
+    pos = ("ADJ", "NOUN", "NOUN", "NOUN", "NOUN", "NOUN", "NOUN", "NOUN")
+    n = len(words)
+    counts = lemma_frequencies([Lemmas(words, pos, (False,) * n, (True,) * n)] * 2)
+    assert counts == {"mobilité": 2, "cantine": 2}
+    assert {"dernier", "prenom", "signature"} <= excluded_words()  # folded, from the text file

@@ -594,6 +594,7 @@ def _synthesize_territories(
     on_territory: Advance,
 ) -> None:
     """Build territory k+1's tables while territory k's figures are drawn (a pipeline of one)."""
+    on_territory(0, len(territories), territories[0].name if territories else "")
     queue: list[PendingTerritory] = []
     for t in territories:
         queue.append(start_territory(context, t, out_dir))
