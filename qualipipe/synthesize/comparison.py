@@ -179,6 +179,7 @@ def typology_table(m: Mentions, options: SynthesisOptions) -> Table:
         percent_columns=frozenset(range(3, 3 + len(m.kinds))),
         section=SECTION,
         id_columns=frozenset({0}),
+        grouped_columns=frozenset({1}),
     )
 
 
