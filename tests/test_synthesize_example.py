@@ -7,13 +7,14 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
 from docx import Document
 from openpyxl import load_workbook
 
+from benchmarks import render_outputs as render
 from qualipipe import store
 from qualipipe.records import Action, Role
 from tests.conftest import output_texts
@@ -179,3 +180,49 @@ def test_example_priorities_and_evaluation(example) -> None:  # noqa: ANN001
         assert {r["Code"]: r["Points"] for r in rows} == points, territory
         scores = [r["Score de Borda"] for r in rows]
         assert scores == sorted(scores, reverse=True) and scores[0] > 0
+
+
+# Pages a reader gets per territory (tables, figures, notes) and for the comparison; a
+# regression that stacks letters in narrow columns multiplies pages and breaks these budgets.
+SYNTHESIS_PAGES_PER_TERRITORY = 40
+WORKBOOK_PAGES_PER_TERRITORY = 35
+COMPARISON_PAGES = 6
+
+
+def code_and_header_words(docx: Path) -> Counter[str]:
+    """Words of the table headers and of the first column (code labels, names), as written."""
+    words: Counter[str] = Counter()
+    for table in Document(str(docx)).tables:
+        cells = [c.text for c in table.rows[0].cells] + [r.cells[0].text for r in table.rows[1:]]
+        words.update(w for text in cells for w in re.findall(r"\w{4,}", text))
+    return words
+
+
+def test_rendered_documents_split_no_word_and_keep_to_a_page_budget(
+    example, tmp_path: Path
+) -> None:  # noqa: ANN001
+    if not render.tools_available():
+        pytest.skip("LibreOffice (soffice) et poppler absents : rendu PDF non vérifié")
+    study, _, _ = example
+    from qualipipe.synthesize import synthesize_study
+
+    out = tmp_path / "sorties"
+    report = synthesize_study(study, out, include_comparison=True, today="15/06/2026")
+    rendered = {
+        r.source.relative_to(out): r
+        for r in render.render_folder(out, tmp_path / "rendu", pngs=False)
+    }
+    territories = len(report.territories)
+    assert len(rendered) == 2 * territories + 2
+    for relative, r in rendered.items():
+        if relative.suffix == ".docx":
+            # Every header / label word printed whole as often as the document holds it: a
+            # word split by a narrow column ("Fonda" / "teurs") would be missing once.
+            printed = Counter(re.findall(r"\w{4,}", r.text))
+            for word, count in code_and_header_words(r.source).items():
+                assert printed[word] >= count, (relative, word)
+        budget = {
+            "synthese.docx": SYNTHESIS_PAGES_PER_TERRITORY,
+            "synthese.xlsx": WORKBOOK_PAGES_PER_TERRITORY,
+        }.get(relative.name, COMPARISON_PAGES)
+        assert r.pages <= budget, (relative, r.pages)

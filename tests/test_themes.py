@@ -396,3 +396,13 @@ def test_a_theme_of_one_or_two_segments_is_not_chosen() -> None:
     finder = ThemeFinder(k_range=(2, 6)).fit(documents)
     assert finder.n_themes_ < anecdotes_allowed.n_themes_
     assert _smallest_theme(finder.document_weights_) >= 3
+
+
+def test_console_table_names_a_few_territories_and_counts_the_rest() -> None:
+    from qualipipe.coding.themes import spread_summary
+
+    spread = {f"territoire-{i:02d}": 1 + i % 3 for i in range(50)}
+    cell = spread_summary(spread)
+    assert cell.startswith("territoire-02 3, territoire-05 3, territoire-08 3 + 47 autre(s)")
+    assert cell.endswith(f"({sum(spread.values()) - 9} seg.)")
+    assert spread_summary({"auxois": 2}) == "auxois 2"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from qualipipe import resolve
 from qualipipe.cli.common import (
@@ -81,7 +81,13 @@ def synthesize_command(
         raise click.UsageError("Choisissez --territory OU --all, pas les deux.")
     with open_study_at(study) as opened:
         out_dir = resolve.output_dir(opened.root, root=out_root)
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as bar:
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("Synthèse", total=None)
             report = synthesize_study(
                 opened,
@@ -93,6 +99,9 @@ def synthesize_command(
                 keep_names=keep_names,
                 with_figures=not no_figures,
                 on_step=lambda label: bar.update(task, description=label),
+                on_territory=lambda done, total, name: bar.update(
+                    task, completed=done, total=total, description=f"Synthèse ({name})"
+                ),
             )
     print_synthesis(report, with_comparison=all_territories, keep_names=keep_names)
 
@@ -101,18 +110,29 @@ def print_synthesis(
     report: SynthesisReport, *, with_comparison: bool, keep_names: bool = False
 ) -> None:
     out_dir = report.out_dir
-    for territory_id in report.territories:
-        counts = report.counts[territory_id]
-        console.print(
-            f"{territory_id} : {counts['tableaux']} tableaux, {counts['figures']} figures "
-            f"→ {out_dir / territory_id}"
-        )
+    if len(report.territories) <= 10:
+        for territory_id in report.territories:
+            counts = report.counts[territory_id]
+            console.print(
+                f"{territory_id} : {counts['tableaux']} tableaux, {counts['figures']} figures "
+                f"→ {out_dir / territory_id}"
+            )
     if with_comparison:
         console.print(f"Comparaison des territoires → {out_dir / 'comparaison'}")
-    for warning in report.warnings:
+    for warning in report.warnings[:10]:
         console.print(f"[yellow]Attention :[/] {warning}")
+    if len(report.warnings) > 10:
+        console.print(
+            f"[yellow]Attention :[/] {len(report.warnings) - 10} autre(s) avertissement(s)."
+        )
     if keep_names:
         console.print(
             "[yellow]Noms réels conservés : ces fichiers ne doivent pas être diffusés.[/]"
         )
-    console.print(f"{len(report.files)} fichiers écrits sous {out_dir}.")
+    figures = sum(c["figures"] for c in report.counts.values())
+    console.print(
+        f"Synthèse : {len(report.territories)} territoire(s) en {report.seconds:.0f} s "
+        f"({report.seconds / max(1, len(report.territories)):.1f} s par territoire) — "
+        f"{len(report.files)} fichiers dont {figures} figures, "
+        f"{report.size_bytes() / 1e6:.1f} Mo, sous {out_dir}."
+    )

@@ -488,8 +488,18 @@ def append_draft_code(
 # ---------------------------------------------------------------------------------------------
 
 
-def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+CONSOLE_TOP = 3  # territories / actor types named per theme in the console table
+
+
+def spread_summary(counts: dict[str, int], limit: int = CONSOLE_TOP) -> str:
+    """The `limit` largest counts, then how many others: a theme spread over 50 territories
+    stays one short cell instead of 50 lines."""
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{name} {n}" for name, n in ranked[:limit])
+    rest = ranked[limit:]
+    if rest:
+        shown += f" + {len(rest)} autre(s) ({sum(n for _, n in rest)} seg.)"
+    return shown
 
 
 def render_themes(result: ThemesResult) -> Table:
@@ -512,8 +522,8 @@ def render_themes(result: ThemesResult) -> Table:
             theme.label,
             ", ".join(theme.top_terms[:8]),
             str(len(theme.segment_ids)),
-            _counts(theme.territories),
-            _counts(theme.actor_types),
+            spread_summary(theme.territories),
+            spread_summary(theme.actor_types),
         )
     return table
 

@@ -25,9 +25,9 @@ from qualipipe.synthesize import survey_tables as st
 from qualipipe.synthesize import tables as tb
 from qualipipe.synthesize import workshop as ws
 from qualipipe.synthesize.instruments import EVALUATION, find_instrument
-from qualipipe.synthesize.load import load_territory, make_pseudonymizer
+from qualipipe.synthesize.load import make_pseudonymizer
 from qualipipe.synthesize.model import Figure, SynthesisOptions, Table, TerritoryData
-from qualipipe.synthesize.pipeline import TerritorySynthesis
+from qualipipe.synthesize.pipeline import StudyContext, TerritorySynthesis, resolved
 from qualipipe.territory.portrait import SECTION as SECTION_PORTRAIT
 
 LIVRABLE_FILE = "livrable.docx"
@@ -70,11 +70,12 @@ class LivrableBuilder:
         # One verbatim per code in the tables (the livrable is read, not searched); two per
         # préconisation as its evidence.
         self.options = SynthesisOptions(date=today, verbatims_per_code=1)
-        self.data: TerritoryData = load_territory(study, territory, validated_only=False)
         self.pseudonymize = make_pseudonymizer(study, keep_names=False)
-        self.synthesis = TerritorySynthesis(
-            study, self.data, figures, self.options, self.pseudonymize
-        )
+        # No drawing pool: the livrable's figures are drawn as the sections are built.
+        context = StudyContext.build(study, self.options, self.pseudonymize)
+        self.data: TerritoryData = context.snapshot.territory(territory)
+        (figures / "figures").mkdir(parents=True, exist_ok=True)
+        self.synthesis = TerritorySynthesis(context, self.data, figures)
         self.synthesis.territory_portrait_section()  # issue 18: INSEE portrait, when loaded
         self.synthesis.codes_section()
         self.shared = self.synthesis.shared_section()
@@ -82,9 +83,10 @@ class LivrableBuilder:
         self.synthesis.actors_section(self.shared)
         self.synthesis.cited_actors_section()
         self.synthesis.priorities_section()
-        self.tables = {b.key: b for b in self.synthesis.blocks if isinstance(b, Table)}
-        self.figures = {b.path.name: b for b in self.synthesis.blocks if isinstance(b, Figure)}
-        self.portrait_blocks = [b for b in self.synthesis.blocks if b.section == SECTION_PORTRAIT]
+        blocks = resolved(self.synthesis.blocks)
+        self.tables = {b.key: b for b in blocks if isinstance(b, Table)}
+        self.figures = {b.path.name: b for b in blocks if isinstance(b, Figure)}
+        self.portrait_blocks = [b for b in blocks if b.section == SECTION_PORTRAIT]
         self.notes = ws.load_notes(study.conn, territory.id)
         self.issues, self.workshop2_answers = priority_issues(study, self.data)
         self.preconisations = current_preconisations(study.conn, territory.id)

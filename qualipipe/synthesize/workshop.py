@@ -183,6 +183,7 @@ def interviews_vs_workshop(
         title="Entretiens et atelier 1 : enjeux et besoins soulevés d'un côté seulement",
         columns=("Code", "Libellé", "Personnes (entretiens)", "Notes (atelier 1)", "Présent dans"),
         rows=tuple(rows),
+        id_columns=frozenset({0}),
         note=(
             "En tête : ce que les entretiens ont soulevé et pas l'atelier, puis l'inverse, puis "
             "ce que les deux ont en commun."
