@@ -635,6 +635,26 @@ def set_meta(conn: sqlite3.Connection, key: str, value: object) -> None:
     )
 
 
+def study_identity(conn: sqlite3.Connection) -> str:
+    """The study's random identifier (written into review workbooks to recognise them)."""
+    return str(get_meta(conn, "study_id", ""))
+
+
+def latest_comments(
+    conn: sqlite3.Connection, coder: str | None = None
+) -> dict[int, tuple[str, str]]:
+    """Segment -> (latest comment, its coder); of `coder` only when given."""
+    sql = "SELECT segment_id, comment, coder FROM decisions WHERE action = 'comment'"
+    params: tuple[str, ...] = ()
+    if coder:
+        sql += " AND coder_key(coder) = ?"
+        params = (coder_key(coder),)
+    return {
+        int(r["segment_id"]): (r["comment"], r["coder"])
+        for r in conn.execute(sql + " ORDER BY id", params)
+    }
+
+
 def get_meta(conn: sqlite3.Connection, key: str, default: object = None) -> object:
     row = conn.execute("SELECT value FROM study_meta WHERE key = ?", (key,)).fetchone()
     return json.loads(row["value"]) if row else default

@@ -28,6 +28,7 @@ from qualipipe.codebook.model import (
     normalize_text,
     suggest_identifier,
 )
+from qualipipe.containers import MB, ContainerLimits
 from qualipipe.errors import InputError, Problem
 from qualipipe.records import Code, Codebook
 from qualipipe.xlsx_layout import fit_row_heights
@@ -159,28 +160,53 @@ def parse_description(text: str) -> _Described:
     return result
 
 
+def _qdc_problem(path: Path, message: str, line: int | None = None) -> InputError:
+    return InputError(
+        f"{path} n'est pas un fichier XML lisible.",
+        [Problem(str(path), f"{message} ; réexportez-le depuis votre logiciel.", line)],
+    )
+
+
+def _parse_qdc(path: Path) -> etree._ElementTree:
+    """Parse without DTD, entities or network; a DOCTYPE (entities, XXE) is refused outright:
+    REFI-QDA files never need one."""
+    if not path.is_file():
+        raise InputError(
+            f"Fichier introuvable : {path}", [Problem(str(path), "vérifiez le chemin.")]
+        )
+    limits = ContainerLimits.from_environment()
+    if path.stat().st_size > limits.max_xml:
+        raise _qdc_problem(
+            path, f"fichier de plus de {limits.max_xml // MB} Mo (limite QUALIPIPE_MAX_XML_MO)"
+        )
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False
+    )
+    try:
+        tree = etree.parse(str(path), parser)
+    except OSError as error:
+        raise _qdc_problem(path, f"lecture impossible ({error.strerror or error})") from None
+    except etree.XMLSyntaxError as error:
+        raise _qdc_problem(path, f"XML invalide ({error.msg})", error.lineno) from None
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise _qdc_problem(
+            path,
+            "le fichier déclare un DOCTYPE (entités XML) : refusé par sécurité, un codebook "
+            "REFI-QDA n'en contient pas",
+        )
+    return tree
+
+
 def read_qdc(path: Path | str) -> QdcImport:
     """Read a .qdc written by qualipipe or another REFI-QDA tool into a codebook."""
     path = Path(path)
-    try:
-        tree = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True))
-    except OSError:
-        raise InputError(
-            f"Fichier introuvable : {path}", [Problem(str(path), "vérifiez le chemin.")]
-        ) from None
-    except etree.XMLSyntaxError as error:
-        raise InputError(
-            f"{path} n'est pas un fichier XML lisible.",
-            [
-                Problem(
-                    str(path),
-                    f"XML invalide ({error.msg}) ; réexportez-le depuis votre logiciel.",
-                    error.lineno,
-                )
-            ],
-        ) from None
+    tree = _parse_qdc(path)
     schema = codebook_schema()
-    if not schema.validate(tree):
+    try:
+        valid = schema.validate(tree)
+    except etree.Error as error:  # libxml2 gives up on some malformed inputs
+        raise _qdc_problem(path, f"validation impossible ({error})") from None
+    if not valid:
         raise InputError(
             f"{path} n'est pas un codebook REFI-QDA valide (Codebook.xsd, QDA-XML 1.0).",
             [

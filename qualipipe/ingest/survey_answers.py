@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from qualipipe.containers import check_container
 from qualipipe.errors import InputError, Problem
 from qualipipe.ingest.encoding import decode_bytes
 from qualipipe.ingest.manifest import load_links
@@ -124,6 +125,7 @@ def _table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
 
+        check_container(path, "classeur Excel .xlsx")
         try:
             workbook = load_workbook(path, read_only=True, data_only=True)
         except Exception as error:  # openpyxl raises several types for bad files
