@@ -30,6 +30,7 @@ from qualipipe.codebook.model import (
 )
 from qualipipe.containers import MB, ContainerLimits
 from qualipipe.errors import InputError, Problem
+from qualipipe.files import atomic_write, write_bytes_atomic, write_text_atomic
 from qualipipe.records import Code, Codebook
 from qualipipe.xlsx_layout import fit_row_heights
 
@@ -470,11 +471,10 @@ EXPORTERS = {"xlsx": codebook_to_xlsx, "docx": codebook_to_docx}
 
 def export_codebook(codebook: Codebook, fmt: str, path: Path) -> Path:
     """Write the codebook as `fmt` (qdc, xlsx, docx) to `path`; return the path written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "qdc":
-        path.write_bytes(codebook_to_qdc(codebook))
-    else:
-        EXPORTERS[fmt](codebook, path)
+        return write_bytes_atomic(path, codebook_to_qdc(codebook))
+    with atomic_write(path) as temporary:
+        EXPORTERS[fmt](codebook, temporary)
     return path
 
 
@@ -489,6 +489,5 @@ def import_qdc_to_yaml(path: Path, target: Path, *, overwrite: bool = False) -> 
         )
     result = read_qdc(path)
     header = f"# Codebook importé de {path.name} (REFI-QDA). Format : docs/codebook.md\n"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(codebook_to_yaml(result.codebook, header=header), encoding="utf-8")
+    write_text_atomic(target, codebook_to_yaml(result.codebook, header=header))
     return result

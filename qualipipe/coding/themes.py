@@ -28,6 +28,7 @@ import numpy as np
 from scipy import sparse
 
 from qualipipe.errors import QualipipeError
+from qualipipe.files import write_text_atomic
 from qualipipe.records import Segment
 from qualipipe.store import (
     Study,
@@ -691,9 +692,7 @@ def append_draft_code(
     text = read_codebook_text(path)
     new_text, line = _insert_into_family(text, family, draft_code_entry(theme, code_id), theme_id)
     codebook_from_text(new_text, str(path))  # the loader must accept the result
-    temporary = path.with_name(f".{path.name}.brouillon")
-    temporary.write_text(new_text, encoding="utf-8")
-    temporary.replace(path)
+    write_text_atomic(path, new_text)
     return DraftCode(
         code_id=code_id,
         family=family,

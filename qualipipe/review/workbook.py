@@ -23,6 +23,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from qualipipe.files import atomic_write
 from qualipipe.xlsx_layout import fit_row_heights
 
 # Sheet names and the format marker written in the hidden metadata sheet.
@@ -457,11 +458,9 @@ def _write_help(workbook: Workbook, lines: Sequence[str]) -> None:
 
 
 def _save(workbook: Workbook, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     # Write beside, then rename: a crash never leaves a half-written workbook under the real name.
-    partial = path.with_name(f".{path.name}.partiel")
-    workbook.save(partial)
-    partial.replace(path)
+    with atomic_write(path) as temporary:
+        workbook.save(temporary)
     return path
 
 
