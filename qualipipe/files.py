@@ -27,14 +27,14 @@ def atomic_write(path: Path) -> Iterator[Path]:
         handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partiel", dir=path.parent)
         os.close(handle)
     except OSError as error:
-        raise _naming(error, path) from None
+        raise naming(error, path) from None
     temporary = Path(name)
     try:
         yield temporary
         os.replace(temporary, path)
     except OSError as error:
         temporary.unlink(missing_ok=True)
-        raise _naming(error, path) from None
+        raise naming(error, path) from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -50,7 +50,8 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def _naming(error: OSError, path: Path) -> OSError:
+def naming(error: OSError, path: Path) -> OSError:
+    """The same system error, naming `path` (what the analyst knows) as the file at fault."""
     code = error.errno if error.errno is not None else _errno_in(error)
     return OSError(code, error.strerror or str(error), str(path))
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from qualipipe import store
+from qualipipe.files import naming
 from qualipipe.records import Role, Territory
 from qualipipe.synthesize import figures as fig
 from qualipipe.synthesize import survey_tables as st
@@ -378,6 +379,9 @@ def synthesize_territory(
             tmp,
         )
         _write_report(report, tmp, "synthese")
+    except OSError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise naming(error, final) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -466,11 +470,14 @@ def write_comparison(
         tuple(comparison_tables(done, options)),
         tmp,
     )
+    final = out_dir / COMPARISON_FOLDER
     try:
         _write_report(report, tmp, "comparaison")
+    except OSError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise naming(error, final) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    final = out_dir / COMPARISON_FOLDER
     _swap_in(tmp, final)
     return sorted(p for p in final.rglob("*") if p.is_file())
