@@ -82,7 +82,7 @@ def _unreadable(path: Path, what: str, error: Exception) -> InputError:
             Problem(
                 str(path),
                 f"archive illisible ({type(error).__name__}) : fichier tronqué ou d'un autre "
-                f"format ; ouvrez-le et réenregistrez-le en {what}.",
+                f"format ; ouvrez-le et réenregistrez-le au format {path.suffix or what}.",
             )
         ],
     )

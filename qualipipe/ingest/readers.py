@@ -375,7 +375,7 @@ def _docx_paragraph_label(paragraph: object) -> tuple[str, int] | None:
 
 
 def read_docx(path: Path) -> ReadTranscript:
-    check_container(path, "document Word .docx")
+    check_container(path, "document Word")
     try:
         import docx
         from docx.table import Table
@@ -433,7 +433,7 @@ def read_docx(path: Path) -> ReadTranscript:
 
 
 def read_odt(path: Path) -> ReadTranscript:
-    check_container(path, "document OpenDocument .odt")
+    check_container(path, "document OpenDocument")
     try:
         from odf import teletype
         from odf.namespaces import TEXTNS

@@ -125,7 +125,7 @@ def _table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
 
-        check_container(path, "classeur Excel .xlsx")
+        check_container(path, "classeur Excel")
         try:
             workbook = load_workbook(path, read_only=True, data_only=True)
         except Exception as error:  # openpyxl raises several types for bad files

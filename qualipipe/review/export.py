@@ -129,8 +129,8 @@ def export_review(
     suggestions = load_suggestions(study)
     coding = current_decisions(study.conn, coder=selection.coder)
     coded_by_segment: dict[int, dict[str, CurrentDecision]] = defaultdict(dict)
-    for (segment_id, code), decided in coding.items():
-        coded_by_segment[segment_id][code] = decided
+    for (segment_id, code), latest in coding.items():
+        coded_by_segment[segment_id][code] = latest
     decided = _decided_segments(study, selection.coder)
     comments = latest_comments(study.conn, selection.coder)
     history = _history_summary(study, selection.coder)

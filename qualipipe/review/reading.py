@@ -92,7 +92,7 @@ def cell_text(value: object) -> str:
 def read_workbook(path: Path) -> ReadWorkbook:
     """Open a review or disagreement workbook; French errors when it is not one."""
     name = path.name
-    check_container(path, "classeur Excel .xlsx")
+    check_container(path, "classeur Excel")
     try:
         # Read-only: streamed rows, memory bounded by what is kept, not by the sheet's size.
         workbook = load_workbook(path, read_only=True, data_only=False)
