@@ -11,10 +11,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from openpyxl.utils import get_column_letter
 
 from qualipipe.errors import InputError, Problem
+from qualipipe.ingest.encoding import decode_bytes
 from qualipipe.records import Decision, Segment
 from qualipipe.review import workbook as wb
 from qualipipe.review.common import (
@@ -47,12 +49,8 @@ CSV_REQUIRED = ("fichier", "extrait", "code", "decision")
 
 
 def _read_csv_text(path: Path) -> str:
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Excel "CSV (séparateur : point-virgule)" on Windows writes cp1252.
-        return raw.decode("cp1252", errors="replace")
+    # UTF-8, Excel's cp1252 "CSV (séparateur : point-virgule)", UTF-16; binary content refused.
+    return decode_bytes(path.read_bytes(), path.name).text
 
 
 def _squash(text: str) -> str:
@@ -106,6 +104,25 @@ def _read_decision_csv(
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") >= first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        return _csv_rows(reader, file, default_coder)
+    except csv.Error as error:
+        raise InputError(
+            f"{file} n'est pas un fichier CSV lisible.",
+            [
+                Problem(
+                    file,
+                    f"CSV invalide ligne {reader.line_num} ({error}) ; réenregistrez-le depuis "
+                    "votre tableur au format CSV (séparateur point-virgule).",
+                    line=reader.line_num,
+                )
+            ],
+        ) from None
+
+
+def _csv_rows(
+    reader: Any, file: str, default_coder: str | None
+) -> tuple[list[_CsvRow], dict[str, str]]:
     header = next(reader, None)
     if header is None:
         raise InputError(f"{file} est vide.", [Problem(file, "aucune ligne d'en-tête.", line=1)])
