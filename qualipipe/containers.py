@@ -7,7 +7,8 @@ so checking the declared sizes is enough to refuse a bomb before parsing.
 
 Limits (documented in docs/; overridable through the environment for exceptional files):
 - QUALIPIPE_MAX_XML_MO: uncompressed size of one XML part (document.xml, content.xml, a sheet);
-  default 25 Mo — a two-hour interview is about 1 Mo.
+  default 10 Mo — a two-hour interview is about 1 Mo; reading 10 Mo of XML (spaCy included)
+  stays under 500 Mo of memory.
 - QUALIPIPE_MAX_TOTAL_MO: uncompressed size of the whole container (pictures included);
   default 200 Mo.
 - QUALIPIPE_MAX_RATIO: expansion ratio of an entry larger than 1 Mo; default 100 (text XML
@@ -30,7 +31,7 @@ RATIO_FLOOR = 1 * MB  # small entries may compress a lot (empty styles): no rati
 
 @dataclass(frozen=True)
 class ContainerLimits:
-    max_xml: int = 25 * MB
+    max_xml: int = 10 * MB
     max_total: int = 200 * MB
     max_ratio: float = 100.0
     max_entries: int = 10_000
