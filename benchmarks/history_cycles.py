@@ -256,7 +256,7 @@ def kill_a_child_step(study: Study, rng: random.Random, cycle: int, tally: Tally
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
-    time.sleep(rng.uniform(0.5, 2.5))
+    time.sleep(rng.uniform(1.0, 6.0))
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     tally.kills += 1
@@ -335,9 +335,8 @@ def main() -> None:
             for workbook in workbooks.iterdir():
                 workbook.unlink()
             if args.verbose:
-                print(
-                    f"cycle {cycle}: {', '.join(steps)} — {tally.decisions} décisions", flush=True
-                )
+                elapsed = time.perf_counter() - started
+                print(f"cycle {cycle} ({elapsed:.0f} s): {', '.join(steps)}", flush=True)
         tally.interrupted = sum(r.state == "interrompue" for r in run_history(study.conn, 10_000))
         study.close()
     for problem in tally.problems[:20]:
