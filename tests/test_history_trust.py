@@ -289,6 +289,14 @@ def test_a_killed_step_is_shown_as_interrupted_and_blocks_nothing(study) -> None
     child.wait()
     time.sleep(0.05)
     assert run_history(study.conn)[0].state == "interrompue"
+    status = subprocess.run(
+        [sys.executable, "-m", "qualipipe", "status", "-s", str(study.root)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
+        check=True,
+    )
+    assert "Étape « ingest »" in status.stdout and "interrompue" in status.stdout
     with study.transaction() as conn:
         start_run(conn, "ingest", {})
     states = [r.state for r in run_history(study.conn)]
