@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qualipipe.errors import InputError, Problem
+from qualipipe.files import naming
 
 MB = 1024 * 1024
 RATIO_FLOOR = 1 * MB  # small entries may compress a lot (empty styles): no ratio check below
@@ -99,8 +100,11 @@ def check_container(
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as error:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as error:
         raise _unreadable(path, what, error) from None
+    except OSError as error:
+        # Locked by Excel, unreadable folder…: the caller (or the CLI) says it in French.
+        raise naming(error, path) from None
     if len(entries) > limits.max_entries:
         raise _refuse(path, f"{len(entries)} éléments dans l'archive (limite {limits.max_entries})")
     total = 0

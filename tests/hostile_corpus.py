@@ -70,12 +70,21 @@ def _template(kind: str) -> dict[str, bytes]:
         workbook = Workbook()
         workbook.active.append(["identifiant", "nom"])
         workbook.active.append(["SC-F09", "Nom"])
+        if kind == "xlsx-revue":  # looks like a review workbook, so that its sheet gets read
+            workbook.active.title = "Revue"
+            meta = workbook.create_sheet("_qualipipe")
+            meta.append(["format", "revue"])
         workbook.save(buffer)
     with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as archive:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-MAIN_PART = {"docx": "word/document.xml", "odt": "content.xml", "xlsx": "xl/worksheets/sheet1.xml"}
+MAIN_PART = {
+    "docx": "word/document.xml",
+    "odt": "content.xml",
+    "xlsx": "xl/worksheets/sheet1.xml",
+    "xlsx-revue": "xl/worksheets/sheet1.xml",
+}
 
 
 def _write_zip(
@@ -142,10 +151,24 @@ def _with_doctype(xml: bytes, doctype: str, reference: str) -> bytes:
 def entity_attack(kind: str, doctype: str, reference: str) -> Callable[[Path], None]:
     def build(path: Path) -> None:
         parts = _template(kind)
-        part = MAIN_PART[kind] if kind != "xlsx" else "xl/sharedStrings.xml"
+        part = MAIN_PART[kind] if not kind.startswith("xlsx") else "xl/sharedStrings.xml"
         if part not in parts:  # openpyxl writes inline strings in the sheet
             part = MAIN_PART[kind]
         parts[part] = _with_doctype(parts[part], doctype, reference)
+        _write_zip(path, parts)
+
+    return build
+
+
+def sheet_attack(kind: str, doctype: str, reference: str) -> Callable[[Path], None]:
+    """The entity inside a worksheet, which read-only openpyxl parses only while iterating."""
+
+    def build(path: Path) -> None:
+        parts = _template(kind)
+        sheet = parts[MAIN_PART[kind]].decode("utf-8")
+        end = sheet.index("?>") + 2 if sheet.startswith("<?xml") else 0
+        sheet = sheet[:end] + doctype.replace(" r ", " worksheet ") + sheet[end:]
+        parts[MAIN_PART[kind]] = sheet.replace("<v>", f"<v>{reference}", 1).encode("utf-8")
         _write_zip(path, parts)
 
     return build
@@ -255,7 +278,7 @@ def corpus() -> list[Case]:
         ("odt", "SC-F02.odt", "transcript"),
         ("xlsx", "manifeste.xlsx", "manifest"),
         ("xlsx", "reponses.xlsx", "survey"),
-        ("xlsx", "revue.xlsx", "review"),
+        ("xlsx-revue", "revue.xlsx", "review"),
     ]
     for kind, file, command in containers:
         tag = f"{command}-{kind}"
@@ -272,6 +295,21 @@ def corpus() -> list[Case]:
             Case(f"{tag}-tronque", file, truncated(kind), command),
             Case(f"{tag}-tailles-mensongeres", file, lying_sizes(kind), command),
             Case(f"{tag}-pas-une-archive", file, raw(b"PK\x03\x04" + b"\x00" * 40), command),
+        ]
+    for kind, file, command in containers[2:]:
+        cases += [
+            Case(
+                f"{command}-xlsx-feuille-xxe",
+                file,
+                sheet_attack(kind, XXE_DOCTYPE, "&xxe;"),
+                command,
+            ),
+            Case(
+                f"{command}-xlsx-feuille-milliard-de-rires",
+                file,
+                sheet_attack(kind, LAUGHS_DOCTYPE, "&lol9;"),
+                command,
+            ),
         ]
     cases += [
         Case(

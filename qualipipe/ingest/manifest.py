@@ -112,7 +112,11 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]], str 
 
         check_container(path, "classeur Excel")
         try:
+            # Read-only sheets are parsed while iterating: the rows belong inside the guard.
             workbook = load_workbook(path, read_only=True, data_only=True)
+            sheet = workbook.worksheets[0]
+            rows = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            workbook.close()
         except Exception as error:  # openpyxl raises zipfile/KeyError/... for bad files
             raise InputError(
                 f"{path.name} n'est pas un classeur Excel lisible.",
@@ -123,9 +127,6 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]], str 
                     )
                 ],
             ) from None
-        sheet = workbook.worksheets[0]
-        rows = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-        workbook.close()
         numbered = [(i + 1, row) for i, row in enumerate(rows)]
         sheet_name: str | None = sheet.title
     else:

@@ -96,7 +96,7 @@ def read_workbook(path: Path) -> ReadWorkbook:
     try:
         # Read-only: streamed rows, memory bounded by what is kept, not by the sheet's size.
         workbook = load_workbook(path, read_only=True, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError) as error:
         raise InputError(
             f"Impossible de lire le classeur {name}.",
             [
@@ -109,6 +109,18 @@ def read_workbook(path: Path) -> ReadWorkbook:
         ) from None
     try:
         return _read_opened(path, workbook)
+    except (zipfile.BadZipFile, KeyError, ValueError) as error:
+        # Read-only sheets are parsed while iterating: a bad sheet shows up here.
+        raise InputError(
+            f"Impossible de lire le classeur {name}.",
+            [
+                Problem(
+                    name,
+                    f"feuille illisible ({type(error).__name__}). Enregistrez le classeur au "
+                    "format « Classeur Excel (.xlsx) » puis recommencez.",
+                )
+            ],
+        ) from None
     finally:
         workbook.close()
 
