@@ -18,6 +18,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import docx
+from odf.opendocument import OpenDocumentText
+from odf.text import P
+from openpyxl import Workbook
+
 XXE_DOCTYPE = '<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
 LAUGHS_DOCTYPE = (
     '<!DOCTYPE r [<!ENTITY lol "lol">'
@@ -50,23 +55,16 @@ def _template(kind: str) -> dict[str, bytes]:
     """The parts of a small valid document of `kind` (docx, odt, xlsx)."""
     buffer = io.BytesIO()
     if kind == "docx":
-        import docx
-
         document = docx.Document()
         for line in SPEECH.split("\n"):
             document.add_paragraph(line)
         document.save(buffer)
     elif kind == "odt":
-        from odf.opendocument import OpenDocumentText
-        from odf.text import P
-
         document = OpenDocumentText()
         for line in SPEECH.split("\n"):
             document.text.addElement(P(text=line))
         document.save(buffer)
     else:
-        from openpyxl import Workbook
-
         workbook = Workbook()
         workbook.active.append(["identifiant", "nom"])
         workbook.active.append(["SC-F09", "Nom"])

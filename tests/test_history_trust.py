@@ -31,7 +31,7 @@ from qualipipe.store import (
     start_run,
     upsert_participant,
 )
-from tests.test_review import fill, rows_by_segment, slot_of
+from tests.test_review import TURNS, add_transcript, fill, load_codebook, rows_by_segment, slot_of
 from tests.test_review import study as study  # noqa: F401 - the review study fixture
 
 REPO = Path(__file__).resolve().parents[1]
@@ -207,8 +207,6 @@ def test_a_workbook_from_another_study_is_refused_as_a_whole(study, make_study, 
     # The same rows exist in the other study (same ids): without the identity check, --partial
     # would import them onto unrelated segments.
     with other.transaction():
-        from tests.test_review import TURNS, add_transcript, load_codebook
-
         load_codebook(other)
         upsert_participant(other.conn, Participant("F1", "auxois", Role.FOUNDER, "F1"))
         add_transcript(other, "entretiens/auxois/f1.txt", "F1", "auxois", TURNS)
