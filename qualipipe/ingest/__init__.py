@@ -399,6 +399,8 @@ def _ingest_transcript_file(
         )
     except QualipipeError as error:
         return _error_outcome(path, error)
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
+        return _error_outcome(path, _unexpected_error(path, error))
     return FileOutcome(
         str(path),
         change.status,
