@@ -77,6 +77,7 @@ class Tally:
     problems: list[str] = field(default_factory=list)
     interrupted: int = 0
     kills: int = 0
+    refused: int = 0  # workbooks pre-filled for another coder, refused as they must be
 
 
 # --- independent replay ------------------------------------------------------------------------
@@ -187,6 +188,20 @@ def review_round(study: Study, rng: random.Random, cycle: int, folder: Path, tal
         edits = edit_workbook(path, rng, codable, cycle)
         who = spelled(coder, rng)
         before = history_rows(study.config.db_path)
+        if prefill and coder_key(prefill) != coder_key(coder):
+            # Pre-filled for someone else: refused as a whole, nothing recorded.
+            try:
+                import_decisions(study, path, who)
+            except InputError as error:
+                if "pré-rempli pour" not in str(error):
+                    raise
+                tally.refused += 1
+            else:
+                tally.misattributed += 1
+                tally.problems.append(f"classeur de {prefill} importé par {coder}")
+            if history_rows(study.config.db_path) != before:
+                tally.misattributed += 1
+            continue
         import_decisions(study, path, who)
         check_attribution(study, coder, edits, before, tally)
 
@@ -250,14 +265,23 @@ def kill_a_child_step(study: Study, rng: random.Random, cycle: int, tally: Tally
     path.write_text(
         path.read_text(encoding="utf-8") + f"\n\nNote ajoutée au cycle {cycle}.\n", "utf-8"
     )
+    last_run = study.conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0]
     child = subprocess.Popen(
         [sys.executable, "-m", "qualipipe", "ingest", "-s", str(study.root), str(path)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
-    time.sleep(rng.uniform(1.0, 6.0))
-    os.kill(child.pid, signal.SIGKILL)
+    # Kill it once its step has started writing (or after 20 s), at a random moment.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and child.poll() is None:
+        seen = study.conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0]
+        if seen > last_run:
+            time.sleep(rng.uniform(0.0, 0.3))
+            break
+        time.sleep(0.02)
+    if child.poll() is None:
+        os.kill(child.pid, signal.SIGKILL)
     child.wait()
     tally.kills += 1
     time.sleep(0.05)
@@ -343,7 +367,8 @@ def main() -> None:
         print("  !", problem)
     print(
         f"{args.cycles} cycles en {time.perf_counter() - started:.0f} s ; "
-        f"{tally.kills} étape(s) tuée(s), {tally.interrupted} affichée(s) interrompue(s)."
+        f"{tally.kills} étape(s) tuée(s), {tally.interrupted} affichée(s) interrompue(s) ; "
+        f"{tally.refused} classeur(s) pré-rempli(s) pour un·e autre refusé(s)."
     )
     state = "ok" if healthy else "KO"
     print(

@@ -106,7 +106,8 @@ def test_a_workbook_exported_for_one_coder_stays_that_coders(study, tmp_path) ->
     ).path
     row = rows_by_segment(path)[study.segment_ids[3]]
     assert row[f"Décision {slot_of(row, 'BES_FINANCEMENT')}"] == "accepter"  # her own: bare
-    assert import_decisions(study, path, "Alice").decisions_added == 0
+    with pytest.raises(InputError, match="classeur pré-rempli pour claire m."):
+        import_decisions(study, path, "Alice")
     assert "Alice" not in coders_of_history(study)
     # Claire herself re-importing her untouched workbook adds nothing either (no duplicates).
     assert import_decisions(study, path, "CLAIRE  M.").decisions_added == 0

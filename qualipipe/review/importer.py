@@ -376,6 +376,7 @@ def import_decisions(
                         )
                     ],
                 )
+            check_coder(read, coder)
             planned, problems, ignored = validate_review_sheet(study, read, coder, check)
         rows = len(read.sheet.rows)
     else:
@@ -423,6 +424,25 @@ def check_identity(study: Study, read: rd.ReadWorkbook) -> None:
                     f"il a été exporté de l'étude « {origin} » (dossier {folder}), pas de "
                     f"« {study.config.name} » ({study.root.name}) : importez-le dans l'étude "
                     "d'où il vient, ou exportez un classeur depuis celle-ci.",
+                )
+            ],
+        )
+
+
+def check_coder(read: rd.ReadWorkbook, coder: str) -> None:
+    """A workbook pre-filled for one coder (`--codeur`) shows that coder's decisions as bare
+    choices: nobody else can tell them from their own, so nobody else may import it."""
+    owner = read.meta.get(wb.META_CODER, "")
+    if owner and not wb.same_coder(owner, coder):
+        raise InputError(
+            f"{read.path.name} : classeur pré-rempli pour {owner}, rien n'a été importé.",
+            [
+                Problem(
+                    read.path.name,
+                    f"ce classeur a été exporté avec --codeur « {owner} » : ses cases montrent les "
+                    f"décisions de {owner}. Importez-le avec --coder « {owner} », ou exportez votre "
+                    f"propre classeur (qualipipe review export --codeur « {coder} ») ou un classeur "
+                    "sans --codeur.",
                 )
             ],
         )

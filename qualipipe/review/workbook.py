@@ -410,7 +410,7 @@ REVIEW_HELP = [
     "ou « rejeter » dans la liste : c'est votre confirmation explicite. De même, un commentaire "
     "pré-rempli d'un·e autre codeur·se n'est enregistré à votre nom que si vous le modifiez. Un "
     "classeur exporté pour un·e codeur·se (--codeur) affiche ses décisions sans « par … » : "
-    "elles restent les siennes, quel que soit le nom donné à l'import.",
+    "seul·e ce codeur ou cette codeuse peut l'importer.",
     "2. Colonnes « Code à ajouter 1 à 3 » : choisissez dans la liste un code du codebook qui manque "
     "(la feuille « Codebook » donne les définitions et les règles d'usage).",
     "3. Colonne « Commentaire » : toute remarque utile à l'équipe (texte libre).",
