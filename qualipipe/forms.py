@@ -20,8 +20,10 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from qualipipe.containers import check_container
 from qualipipe.errors import InputError, Problem
-from qualipipe.review.workbook import ReadSheet, cell_text, put_text, read_sheet
+from qualipipe.review.reading import ReadSheet, cell_text, read_sheet
+from qualipipe.review.workbook import put_text
 
 META_SHEET = "_qualipipe"
 LISTS_SHEET = "Listes"
@@ -162,6 +164,7 @@ def read_form(path: Path, sheet: str, *, what: str, command: str) -> FilledForm:
                 )
             ],
         )
+    check_container(path, "classeur Excel")  # bounded: no zip bomb reaches the parser
     try:
         workbook = load_workbook(path, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:

@@ -256,9 +256,7 @@ def test_rerun_from_the_snapshot_gives_the_same_suggestions(study) -> None:  # n
             "SELECT segment_id, code_id, score, explanation FROM suggestions ORDER BY 1, 2"
         )
     ]
-    snapshots = study.conn.execute(
-        "SELECT COUNT(*) FROM nlp_cache WHERE pipeline = 'instantané-codage'"
-    ).fetchone()[0]
+    snapshots = study.conn.execute("SELECT COUNT(*) FROM coding_snapshots").fetchone()[0]
     assert snapshots == 1
     report = suggest_codes(study, progress=False)
     again = [

@@ -181,7 +181,7 @@ def test_a_workbook_that_is_not_a_preconisations_form_gets_a_french_message(
         import_preconisations(study, other, "auxois", codebook)
     broken = tmp_path / "casse.xlsx"  # a text file saved under an Excel name
     broken.write_text("pas un classeur", encoding="utf-8")
-    with pytest.raises(InputError, match="n'est pas un classeur Excel .xlsx lisible"):
+    with pytest.raises(InputError, match="classeur Excel illisible ou corrompu"):
         import_preconisations(study, broken, "auxois", codebook)
 
 

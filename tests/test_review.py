@@ -463,7 +463,7 @@ def test_not_a_review_workbook(study, tmp_path) -> None:  # noqa: ANN001
         import_decisions(study, path, "Alice")
     broken = tmp_path / "casse.xlsx"
     broken.write_text("pas un classeur", encoding="utf-8")
-    with pytest.raises(InputError, match="Impossible de lire le classeur casse.xlsx"):
+    with pytest.raises(InputError, match="casse.xlsx : classeur Excel illisible"):
         import_decisions(study, broken, "Alice")
 
 

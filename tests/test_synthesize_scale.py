@@ -122,7 +122,10 @@ def test_actor_map_aggregates_by_actor_type_above_the_threshold(tmp_path: Path) 
             )
             assert weight == expected
     png = fig.draw_actor_map(
-        merged, tmp_path / "carte.png", "Carte", fig.SourceLine("É", "T", "01/01/2027", "109 entretiens analysés")
+        merged,
+        tmp_path / "carte.png",
+        "Carte",
+        fig.SourceLine("É", "T", "01/01/2027", "109 entretiens analysés"),
     )
     assert png.stat().st_size > 10_000
     assert nx.number_of_nodes(merged) == len(types) + len(issues)

@@ -26,6 +26,7 @@ from qualipipe.cli import (
 )
 from qualipipe.cli.common import CONTEXT, FrenchGroup, err_console
 from qualipipe.errors import QualipipeError
+from qualipipe.files import french_os_error
 
 
 @click.group(cls=FrenchGroup, context_settings=CONTEXT)
@@ -67,6 +68,14 @@ def main(argv: list[str] | None = None) -> None:
     except QualipipeError as error:
         err_console.print(
             f"[bold red]Erreur :[/] {escape(str(error))}", highlight=False, soft_wrap=True
+        )
+        sys.exit(1)
+    except OSError as error:
+        # Disk full, read-only folder, file locked by Excel…: one French line, no traceback.
+        err_console.print(
+            f"[bold red]Erreur :[/] {escape(french_os_error(error))}",
+            highlight=False,
+            soft_wrap=True,
         )
         sys.exit(1)
     except sqlite3.DatabaseError as error:

@@ -139,6 +139,12 @@ def print_review_import(result: ImportResult) -> None:
             f"{result.decisions_added} décision(s) ajoutée(s) à l'historique, "
             f"{result.unchanged} déjà enregistrée(s)."
         )
+    if result.prefilled_ignored:
+        console.print(
+            f"{result.prefilled_ignored} décision(s) ou commentaire(s) pré-rempli(s) d'autres "
+            "codeurs laissé(s) tel(s) quel(s) : non enregistré(s) à votre nom (pour les reprendre, "
+            "choisissez vous-même « accepter » ou « rejeter »)."
+        )
     if result.rejected:
         console.print(f"[yellow]{len(result.rejected)} problème(s), lignes non importées :[/]")
         for problem in result.rejected:

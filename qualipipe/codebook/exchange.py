@@ -30,7 +30,9 @@ from qualipipe.codebook.model import (
     normalize_text,
     suggest_identifier,
 )
+from qualipipe.containers import MB, ContainerLimits
 from qualipipe.errors import InputError, Problem
+from qualipipe.files import atomic_write, write_bytes_atomic, write_text_atomic
 from qualipipe.records import Code, Codebook, Scope
 from qualipipe.xlsx_layout import fit_row_heights
 
@@ -182,28 +184,53 @@ def parse_description(text: str) -> _Described:
     return result
 
 
+def _qdc_problem(path: Path, message: str, line: int | None = None) -> InputError:
+    return InputError(
+        f"{path} n'est pas un fichier XML lisible.",
+        [Problem(str(path), f"{message} ; réexportez-le depuis votre logiciel.", line)],
+    )
+
+
+def _parse_qdc(path: Path) -> etree._ElementTree:
+    """Parse without DTD, entities or network; a DOCTYPE (entities, XXE) is refused outright:
+    REFI-QDA files never need one."""
+    if not path.is_file():
+        raise InputError(
+            f"Fichier introuvable : {path}", [Problem(str(path), "vérifiez le chemin.")]
+        )
+    limits = ContainerLimits.from_environment()
+    if path.stat().st_size > limits.max_xml:
+        raise _qdc_problem(
+            path, f"fichier de plus de {limits.max_xml // MB} Mo (limite QUALIPIPE_MAX_XML_MO)"
+        )
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False
+    )
+    try:
+        tree = etree.parse(str(path), parser)
+    except OSError as error:
+        raise _qdc_problem(path, f"lecture impossible ({error.strerror or error})") from None
+    except etree.XMLSyntaxError as error:
+        raise _qdc_problem(path, f"XML invalide ({error.msg})", error.lineno) from None
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise _qdc_problem(
+            path,
+            "le fichier déclare un DOCTYPE (entités XML) : refusé par sécurité, un codebook "
+            "REFI-QDA n'en contient pas",
+        )
+    return tree
+
+
 def read_qdc(path: Path | str) -> QdcImport:
     """Read a .qdc written by qualipipe or another REFI-QDA tool into a codebook."""
     path = Path(path)
-    try:
-        tree = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True))
-    except OSError:
-        raise InputError(
-            f"Fichier introuvable : {path}", [Problem(str(path), "vérifiez le chemin.")]
-        ) from None
-    except etree.XMLSyntaxError as error:
-        raise InputError(
-            f"{path} n'est pas un fichier XML lisible.",
-            [
-                Problem(
-                    str(path),
-                    f"XML invalide ({error.msg}) ; réexportez-le depuis votre logiciel.",
-                    error.lineno,
-                )
-            ],
-        ) from None
+    tree = _parse_qdc(path)
     schema = codebook_schema()
-    if not schema.validate(tree):
+    try:
+        valid = schema.validate(tree)
+    except etree.Error as error:  # libxml2 gives up on some malformed inputs
+        raise _qdc_problem(path, f"validation impossible ({error})") from None
+    if not valid:
         raise InputError(
             f"{path} n'est pas un codebook REFI-QDA valide (Codebook.xsd, QDA-XML 1.0).",
             [
@@ -468,11 +495,10 @@ EXPORTERS = {"xlsx": codebook_to_xlsx, "docx": codebook_to_docx}
 
 def export_codebook(codebook: Codebook, fmt: str, path: Path) -> Path:
     """Write the codebook as `fmt` (qdc, xlsx, docx) to `path`; return the path written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "qdc":
-        path.write_bytes(codebook_to_qdc(codebook))
-    else:
-        EXPORTERS[fmt](codebook, path)
+        return write_bytes_atomic(path, codebook_to_qdc(codebook))
+    with atomic_write(path) as temporary:
+        EXPORTERS[fmt](codebook, temporary)
     return path
 
 
@@ -485,6 +511,5 @@ def import_qdc_to_yaml(path: Path, target: Path, *, overwrite: bool = False) -> 
         )
     result = read_qdc(path)
     header = f"# Codebook importé de {path.name} (REFI-QDA). Format : docs/codebook.md\n"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(codebook_to_yaml(result.codebook, header=header), encoding="utf-8")
+    write_text_atomic(target, codebook_to_yaml(result.codebook, header=header))
     return result

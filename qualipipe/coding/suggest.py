@@ -56,16 +56,11 @@ from qualipipe.store import (
     replace_suggestions,
     set_meta,
     start_run,
+    upsert_rows,
 )
 
 MODEL_NAME = "codage-v1"
 N_FOLDS = 3
-CODING_STATE_TABLE = """CREATE TABLE IF NOT EXISTS coding_segments (
-    segment_id INTEGER PRIMARY KEY REFERENCES segments(id),
-    run_id INTEGER REFERENCES runs(id),
-    uncertainty REAL NOT NULL DEFAULT 0,
-    coded_at TEXT NOT NULL
-)"""
 
 
 @dataclass(frozen=True)
@@ -159,7 +154,6 @@ def _suggest_codes(
     codebook = _require_codebook(conn)
     codebook_version_id = current_codebook_version_id(conn) or 0
     territory_id = study.config.territory(territory).id if territory else None
-    _ensure_state_table(study)
     rows = segment_rows(conn)
     reviewed_ids = _reviewed_segment_ids(conn)
     already_coded = _coded_segment_ids(conn) if only_new else set()
@@ -235,14 +229,14 @@ def _suggest_codes(
         if new_snapshot:
             save_snapshot(tx, key, static)
         coded_at = now_iso()
-        tx.executemany(
-            """INSERT INTO coding_segments (segment_id, run_id, uncertainty, coded_at) VALUES (?, ?, ?, ?)
-               ON CONFLICT(segment_id) DO UPDATE SET run_id=excluded.run_id,
-                 uncertainty=excluded.uncertainty, coded_at=excluded.coded_at""",
-            [
-                (sid, run_id, float(u), coded_at)
+        upsert_rows(
+            tx,
+            "coding_segments",
+            (
+                {"segment_id": sid, "run_id": run_id, "uncertainty": float(u), "coded_at": coded_at}
                 for sid, u in zip(target_batch.segment_ids, uncertainty, strict=False)
-            ],
+            ),
+            key=["segment_id"],
         )
         set_meta(tx, "thresholds", models.thresholds)
         per_family = Counter(codes.all_codes[s.code_id].family for s in suggestions)
@@ -289,7 +283,6 @@ def uncertainty_by_segment(study: Study) -> dict[int, float]:
     Segments never scored by `qualipipe code` are absent. Sort by decreasing value to review
     first the segments the model is least sure about.
     """
-    _ensure_state_table(study)
     return {
         int(r[0]): float(r[1])
         for r in study.conn.execute("SELECT segment_id, uncertainty FROM coding_segments")
@@ -326,12 +319,6 @@ def _require_codebook(conn: sqlite3.Connection) -> Codebook:
             "« qualipipe code »."
         )
     return codebook
-
-
-def _ensure_state_table(study: Study) -> None:
-    # Studies created before this table was added to the schema get it on first use.
-    with study.transaction() as conn:
-        conn.execute(CODING_STATE_TABLE)
 
 
 def segment_rows(conn: sqlite3.Connection) -> list[SegmentRow]:

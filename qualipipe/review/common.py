@@ -86,6 +86,7 @@ class ImportResult:
     unchanged: int  # decisions already in the history for that coder, not appended again
     already_imported: bool = False
     rejected: tuple[Problem, ...] = ()
+    prefilled_ignored: int = 0  # cells still holding another coder's pre-filled decision
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime
@@ -29,11 +30,15 @@ from qualipipe.review.common import (
     source_label,
 )
 from qualipipe.store import (
+    CurrentDecision,
     Study,
     code_redirect_map,
-    current_coding,
+    coder_key,
+    current_decisions,
+    latest_comments,
     list_participants,
     now_iso,
+    study_identity,
 )
 
 
@@ -41,21 +46,9 @@ def _decided_segments(study: Study, coder: str | None) -> set[int]:
     sql = "SELECT DISTINCT segment_id FROM decisions"
     params: tuple[str, ...] = ()
     if coder:
-        sql += " WHERE coder = ?"
-        params = (coder,)
+        sql += " WHERE coder_key(coder) = ?"
+        params = (coder_key(coder),)
     return {int(r[0]) for r in study.conn.execute(sql, params)}
-
-
-def _latest_comments(study: Study, coder: str | None) -> dict[int, str]:
-    sql = "SELECT segment_id, comment FROM decisions WHERE action = 'comment'"
-    params: tuple[str, ...] = ()
-    if coder:
-        sql += " AND coder = ?"
-        params = (coder,)
-    comments: dict[int, str] = {}
-    for r in study.conn.execute(sql + " ORDER BY id", params):
-        comments[int(r["segment_id"])] = r["comment"]
-    return comments
 
 
 def _history_summary(study: Study, coder: str | None) -> dict[int, str]:
@@ -66,8 +59,8 @@ def _history_summary(study: Study, coder: str | None) -> dict[int, str]:
     sql = "SELECT segment_id, code_id, action, coder FROM decisions WHERE code_id IS NOT NULL"
     params: tuple[str, ...] = ()
     if coder:
-        sql += " AND coder = ?"
-        params = (coder,)
+        sql += " AND coder_key(coder) = ?"
+        params = (coder_key(coder),)
     for r in study.conn.execute(sql + " ORDER BY id", params):
         code = redirects.get(r["code_id"], r["code_id"])
         latest[(r["segment_id"], r["coder"], code)] = r["action"]
@@ -133,12 +126,12 @@ def export_review(
     labels = {code.id: code.label for code in check.codebook.codes}
     family_of = {code.id: code.family for code in check.codebook.codes}
     suggestions = load_suggestions(study)
-    coding = current_coding(study.conn, coder=selection.coder)
-    coded_by_segment: dict[int, dict[str, bool]] = defaultdict(dict)
-    for (segment_id, code), applied in coding.items():
-        coded_by_segment[segment_id][code] = applied
+    coding = current_decisions(study.conn, coder=selection.coder)
+    coded_by_segment: dict[int, dict[str, CurrentDecision]] = defaultdict(dict)
+    for (segment_id, code), latest in coding.items():
+        coded_by_segment[segment_id][code] = latest
     decided = _decided_segments(study, selection.coder)
-    comments = _latest_comments(study, selection.coder)
+    comments = latest_comments(study.conn, selection.coder)
     history = _history_summary(study, selection.coder)
 
     chosen: list[tuple[SegmentContext, list[Suggestion]]] = []
@@ -172,7 +165,7 @@ def export_review(
             suggested,
             coded_by_segment.get(context.segment.id or 0, {}),
             labels,
-            comments.get(context.segment.id or 0, ""),
+            comments.get(context.segment.id or 0, ("", "")),
             history.get(context.segment.id or 0, ""),
         )
         for context, suggested in chosen
@@ -190,8 +183,10 @@ def export_review(
             "etude": study.config.name,
             "dossier": study.root.name,
             "exporte_le": now_iso(),
-            "codeur": selection.coder or "",
+            wb.META_CODER: selection.coder or "",
             "codebook": f"{check.codebook.name} {check.codebook.version}",
+            wb.META_STUDY_ID: study_identity(study.conn),
+            wb.META_EXPORT_ID: uuid.uuid4().hex,
         },
     )
     return ExportResult(path=Path(path), rows=len(rows), suggestions=sum(len(s) for _, s in chosen))
@@ -224,9 +219,9 @@ def codebook_entries(codebook: Codebook) -> list[wb.CodebookEntry]:
 def _review_row(
     context: SegmentContext,
     suggested: list[Suggestion],
-    coded: dict[str, bool],
+    coded: dict[str, CurrentDecision],
     labels: dict[str, str],
-    comment: str,
+    comment: tuple[str, str],
     history: str,
 ) -> wb.ReviewRow:
     """The row as stored (real names still in): `pseudonymise_rows` hides them."""
@@ -243,11 +238,12 @@ def _review_row(
                 score=s.score,
                 reason=s.explanation,
                 decision=_decision_word(coded.get(s.code_id)),
+                decided_by=_decided_by(coded.get(s.code_id)),
             )
         )
     # Codes applied by analysts without a suggestion stay visible, with their current decision.
-    for code, applied in sorted(coded.items()):
-        if code in seen or not applied:
+    for code, decided in sorted(coded.items()):
+        if code in seen or not decided.applied:
             continue
         seen.add(code)
         slots.append(
@@ -257,6 +253,7 @@ def _review_row(
                 score=None,
                 reason="ajouté par un·e analyste",
                 decision=wb.ACCEPT,
+                decided_by=decided.coder,
             )
         )
     segment = context.segment
@@ -275,15 +272,20 @@ def _review_row(
         text=segment.text,
         after=context.after,
         slots=tuple(slots),
-        comment=comment,
+        comment=comment[0],
+        comment_by=comment[1],
         history=history,
     )
 
 
-def _decision_word(applied: bool | None) -> str:
-    if applied is None:
+def _decision_word(decided: CurrentDecision | None) -> str:
+    if decided is None:
         return ""
-    return wb.ACCEPT if applied else wb.REJECT
+    return wb.ACCEPT if decided.applied else wb.REJECT
+
+
+def _decided_by(decided: CurrentDecision | None) -> str:
+    return decided.coder if decided else ""
 
 
 # ---------------------------------------------------------------------------------------------

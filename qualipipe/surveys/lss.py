@@ -33,6 +33,7 @@ from pathlib import Path
 from lxml import etree
 
 from qualipipe.errors import InputError, Problem
+from qualipipe.files import write_bytes_atomic
 from qualipipe.surveys.instruments import (
     Condition,
     Group,
@@ -409,12 +410,8 @@ def _question_row(
 
 
 def write_lss(instrument: Instrument, destination: Path, **options: object) -> Path:
-    destination.parent.mkdir(parents=True, exist_ok=True)
     data = build_lss(instrument, **options)  # type: ignore[arg-type]
-    temporary = destination.with_suffix(destination.suffix + ".tmp")
-    temporary.write_bytes(data)
-    temporary.replace(destination)  # never leave a half-written .lss behind
-    return destination
+    return write_bytes_atomic(destination, data)  # never leave a half-written .lss behind
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,7 +24,9 @@ from typing import Any
 import numpy as np
 
 from qualipipe import store
+from qualipipe.coding.features import compute_features
 from qualipipe.errors import QualipipeError
+from qualipipe.files import naming
 from qualipipe.records import Role, SourceKind, Territory
 from qualipipe.surveys.instruments import Instrument
 from qualipipe.synthesize import figures as fig
@@ -76,10 +78,9 @@ def _no_advance(done: int, total: int, name: str) -> None:
 
 
 def segment_features(study: store.Study, texts: Sequence[str]) -> list[Any]:
-    """Cached spaCy features (lemmas, POS, vectors) from the coding stage, computed if missing."""
-    from qualipipe.coding.features import compute_features
-
-    return compute_features(study, list(texts), progress=False) if texts else []
+    """Cached spaCy features (lemmas, POS, vectors) from the coding stage; missing ones are
+    computed in memory only, so that a synthesis never writes to the study."""
+    return compute_features(study, list(texts), progress=False, cache=False) if texts else []
 
 
 @dataclass
@@ -544,6 +545,9 @@ def start_territory(context: StudyContext, territory: Territory, out_dir: Path) 
     tmp = _fresh_folder(out_dir, territory.id)
     try:
         blocks = TerritorySynthesis(context, data, tmp).build()
+    except OSError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise naming(error, out_dir / territory.id) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -555,6 +559,7 @@ def finish_territory(
 ) -> tuple[list[Path], dict[str, int]]:
     """Wait for the figures, write the workbook, Word and Markdown reports, swap the folder in."""
     territory = pending.data.territory
+    final = out_dir / territory.id
     try:
         blocks = resolved(pending.blocks)
         report = Report(
@@ -564,10 +569,12 @@ def finish_territory(
             pending.tmp,
         )
         _write_report(report, pending.tmp, "synthese")
+    except OSError as error:
+        shutil.rmtree(pending.tmp, ignore_errors=True)
+        raise naming(error, final) from None
     except BaseException:
         shutil.rmtree(pending.tmp, ignore_errors=True)
         raise
-    final = out_dir / territory.id
     _swap_in(pending.tmp, final)
     files = sorted(p for p in final.rglob("*") if p.is_file())
     tables = sum(isinstance(b, Table) for b in blocks)
@@ -703,11 +710,14 @@ def write_comparison(
         tuple(comparison_tables(done, options)),
         tmp,
     )
+    final = out_dir / COMPARISON_FOLDER
     try:
         _write_report(report, tmp, "comparaison")
+    except OSError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise naming(error, final) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    final = out_dir / COMPARISON_FOLDER
     _swap_in(tmp, final)
     return sorted(p for p in final.rglob("*") if p.is_file())

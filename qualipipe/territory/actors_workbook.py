@@ -22,10 +22,12 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from qualipipe import store
+from qualipipe.containers import check_container
 from qualipipe.errors import InputError, Problem, QualipipeError
 from qualipipe.pseudonymize import pseudonymizer_for
 from qualipipe.records import Territory
-from qualipipe.review.workbook import META_SHEET, cell_text, put, put_text, read_sheet
+from qualipipe.review.reading import cell_text, read_sheet
+from qualipipe.review.workbook import META_SHEET, put, put_text
 from qualipipe.territory.actor_sources import actor_inputs
 from qualipipe.territory.actors import CitedActor, CitedActors, cited_actors
 from qualipipe.xlsx_layout import fit_row_heights
@@ -193,6 +195,8 @@ def _normalise_status(text: str) -> str | None:
 
 def _open(path: Path) -> Workbook:
     name = path.name
+    if path.is_file():
+        check_container(path, "classeur Excel")  # bounded: no zip bomb reaches the parser
     try:
         wb = load_workbook(path, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
