@@ -22,6 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from qualipipe import resolve
+from qualipipe.coding.uncertainty import uncertainty
 from qualipipe.errors import Problem, StudyError
 from qualipipe.pseudonymize import Pseudonymizer
 from qualipipe.records import (
@@ -151,13 +152,12 @@ def thresholds(study: Study) -> dict[str, float]:
 
 
 def suggestion_uncertainty(score: float, threshold: float = DEFAULT_THRESHOLD) -> float:
-    """1 when the score sits on the code's threshold, 0 when it is as far from it as possible.
+    """1 when the score sits on the code's threshold, 0 at the bound on its side (0 or 1).
 
-    The one place where review order is decided: a suggestion close to its threshold is the one
-    an analyst's decision teaches the most.
+    The same definition as the coding engine's (`qualipipe.coding.uncertainty`): a suggestion
+    close to its threshold is the one an analyst's decision teaches the most.
     """
-    span = max(threshold, 1.0 - threshold) or 1.0
-    return max(0.0, 1.0 - abs(score - threshold) / span)
+    return float(uncertainty(score, threshold))
 
 
 def segment_uncertainty(suggestions: Iterable[Suggestion], limits: dict[str, float]) -> float:
