@@ -192,7 +192,7 @@ def run_question(question: Question, ks: list[int], seed: int, workdir: Path) ->
     return results
 
 
-def record_gold(conn, segment_id: int, answer: Answer, category_to_id: dict[str, str]) -> None:  # noqa: ANN001
+def record_gold(conn, segment_id: int, answer: Answer, category_to_id: dict[str, str]) -> None:
     if not answer.gold:
         # Reviewed, no thematic code: the analyst left a comment (marks the segment as reviewed).
         append_decision(
@@ -208,7 +208,7 @@ def record_gold(conn, segment_id: int, answer: Answer, category_to_id: dict[str,
 def read_suggestions(
     study,
     segment_ids: list[int],
-    id_to_category: dict[str, str],  # noqa: ANN001
+    id_to_category: dict[str, str],
 ) -> tuple[list[set[str]], list[list[str]]]:
     by_segment: dict[int, list[tuple[float, str]]] = defaultdict(list)
     marks = ",".join("?" * len(segment_ids))

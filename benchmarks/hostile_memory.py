@@ -48,7 +48,7 @@ def largest_accepted_docx(path: Path) -> None:
     words = ["territoire", "coopération", "emploi", "mobilité", "financement", "locaux", "pôle"]
     rng = random.Random(7)
 
-    def stream():  # noqa: ANN202
+    def stream():
         yield f'<?xml version="1.0" encoding="UTF-8"?><w:document {W}><w:body>'.encode()
         written = 0
         while written < 9.5 * 1024 * 1024:

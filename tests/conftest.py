@@ -51,7 +51,7 @@ epci_siren = ["242500361"]
 
 
 @pytest.fixture(scope="session")
-def nlp():  # noqa: ANN201
+def nlp():
     """The real coding pipeline, loaded once for the whole session."""
     from qualipipe.nlp import coding_pipeline
 
@@ -92,7 +92,7 @@ def make_study(tmp_path: Path) -> Iterator[Callable[..., object]]:
 
 
 def insert_lines_source(
-    conn,  # noqa: ANN001 - sqlite3.Connection
+    conn,
     key: str,
     lines: Sequence[str],
     *,
@@ -143,7 +143,7 @@ def output_texts(folder: Path) -> dict[Path, str]:
 
 
 @pytest.fixture(scope="session")
-def example_base(tmp_path_factory: pytest.TempPathFactory, nlp) -> Path:  # noqa: ANN001
+def example_base(tmp_path_factory: pytest.TempPathFactory, nlp) -> Path:
     """The example study, ingested once for the whole session: manifest, interviews, codebook.
 
     Survey exports and analyst decisions are left to the tests that need them (they are quick).

@@ -154,7 +154,7 @@ class FakeLimeSurvey:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:
                 fake._handle(self)
 
             def log_message(self, *args: object) -> None:  # keep test output clean

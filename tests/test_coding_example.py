@@ -29,7 +29,7 @@ def run_cli(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def example(example_module_copy: Path):  # noqa: ANN201
+def example(example_module_copy: Path):
     """The whole example study ingested, codebook loaded, analyst decisions imported."""
     from qualipipe.review.importer import import_decisions
 
@@ -40,7 +40,7 @@ def example(example_module_copy: Path):  # noqa: ANN201
     study.close()
 
 
-def source_of_segments(study) -> dict[int, str]:  # noqa: ANN001
+def source_of_segments(study) -> dict[int, str]:
     return {
         r[0]: r[1]
         for r in study.conn.execute(
@@ -49,7 +49,7 @@ def source_of_segments(study) -> dict[int, str]:  # noqa: ANN001
     }
 
 
-def test_supervised_ranks_accepted_codes_above_rejected_on_held_out_segments(example) -> None:  # noqa: ANN001
+def test_supervised_ranks_accepted_codes_above_rejected_on_held_out_segments(example) -> None:
     study = example
     codes = CodeIndex.from_codebook(current_codebook(study.conn))
     column = codes.column()
@@ -78,7 +78,7 @@ def test_supervised_ranks_accepted_codes_above_rejected_on_held_out_segments(exa
     assert auc > 0.6
 
 
-def test_code_on_the_example_keeps_every_decision_and_explains_in_french(example) -> None:  # noqa: ANN001
+def test_code_on_the_example_keeps_every_decision_and_explains_in_french(example) -> None:
     study = example
     snapshot = [tuple(r) for r in study.conn.execute("SELECT * FROM decisions ORDER BY id")]
     assert len(snapshot) >= 100

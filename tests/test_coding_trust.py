@@ -95,7 +95,7 @@ CODEBOOK = Codebook(
 
 
 @pytest.fixture
-def study(make_study, nlp):  # noqa: ANN001, ANN201
+def study(make_study, nlp):
     opened = make_study()
     with opened.transaction() as conn:
         # The YAML document is what the study keeps of a loaded codebook, scopes included.
@@ -103,7 +103,7 @@ def study(make_study, nlp):  # noqa: ANN001, ANN201
     return opened
 
 
-def found_phrases(study, text: str) -> dict[str, list[str]]:  # noqa: ANN001
+def found_phrases(study, text: str) -> dict[str, list[str]]:
     codes = CodeIndex.from_codebook(CODEBOOK)
     analyse = lambda texts: compute_features(study, list(texts), progress=False)  # noqa: E731
     lexicon = LexiconSuggester(analyse, use_labels=False).fit(
@@ -127,7 +127,7 @@ def found_phrases(study, text: str) -> dict[str, list[str]]:  # noqa: ANN001
         "Le carburant qui alimente les mouvements coûte cher.",  # « alimentation »
     ],
 )
-def test_part_of_an_expression_or_a_neighbouring_word_does_not_match(study, text) -> None:  # noqa: ANN001
+def test_part_of_an_expression_or_a_neighbouring_word_does_not_match(study, text) -> None:
     assert found_phrases(study, text) == {}
 
 
@@ -141,11 +141,11 @@ def test_part_of_an_expression_or_a_neighbouring_word_does_not_match(study, text
         ("Les cars scolaires partent tôt.", "ENJ_MOBILITE", "cars"),
     ],
 )
-def test_whole_expression_still_matches_through_inflection(study, text, code, quoted) -> None:  # noqa: ANN001
+def test_whole_expression_still_matches_through_inflection(study, text, code, quoted) -> None:
     assert found_phrases(study, text) == {code: [quoted]}
 
 
-def add_source(study, key: str, lines: list[str], kind: SourceKind, participant=None) -> list[int]:  # noqa: ANN001
+def add_source(study, key: str, lines: list[str], kind: SourceKind, participant=None) -> list[int]:
     with study.transaction() as conn:
         if participant is not None:
             upsert_participant(conn, participant)
@@ -159,7 +159,7 @@ def add_source(study, key: str, lines: list[str], kind: SourceKind, participant=
         )
 
 
-def suggested(study, segment_id: int) -> dict[str, str]:  # noqa: ANN001
+def suggested(study, segment_id: int) -> dict[str, str]:
     return {
         r["code_id"]: r["explanation"]
         for r in study.conn.execute(
@@ -171,7 +171,7 @@ def suggested(study, segment_id: int) -> dict[str, str]:  # noqa: ANN001
 SAYING = "Il faut coopérer entre structures, et les transports en commun manquent."
 
 
-def test_founders_motivations_are_not_suggested_on_a_citizens_written_contribution(study) -> None:  # noqa: ANN001
+def test_founders_motivations_are_not_suggested_on_a_citizens_written_contribution(study) -> None:
     founder = Participant("F01", "auxois", Role.FOUNDER, "Fondatrice A")
     (interview,) = add_source(study, "entretien.txt", [SAYING], SourceKind.TRANSCRIPT, founder)
     (contribution,) = add_source(study, "contribution-1", [SAYING], SourceKind.WRITTEN)
@@ -185,7 +185,7 @@ def test_founders_motivations_are_not_suggested_on_a_citizens_written_contributi
     assert report.out_of_scope == 1
 
 
-def test_a_code_rejected_again_and_again_is_no_longer_suggested_until_accepted(study) -> None:  # noqa: ANN001
+def test_a_code_rejected_again_and_again_is_no_longer_suggested_until_accepted(study) -> None:
     lines = [f"Dans la commune {n}, les transports en commun sont rares." for n in range(12)]
     ids = add_source(study, "entretien.txt", lines, SourceKind.TRANSCRIPT)
     suggest_codes(study, progress=False)
@@ -205,7 +205,7 @@ def test_a_code_rejected_again_and_again_is_no_longer_suggested_until_accepted(s
     assert any("ENJ_MOBILITE" in suggested(study, i) for i in ids[REJECTIONS_TO_MUTE:-1])
 
 
-def test_a_few_rejections_in_a_row_raise_the_threshold(study) -> None:  # noqa: ANN001
+def test_a_few_rejections_in_a_row_raise_the_threshold(study) -> None:
     lines = [f"Au hameau {n}, aucun transport en commun le dimanche." for n in range(4)]
     ids = add_source(study, "entretien.txt", lines, SourceKind.TRANSCRIPT)
     before = suggest_codes(study, progress=False).thresholds["ENJ_MOBILITE"]
@@ -216,7 +216,7 @@ def test_a_few_rejections_in_a_row_raise_the_threshold(study) -> None:  # noqa: 
     assert after > before
 
 
-def test_thresholds_never_fall_under_their_floor(study) -> None:  # noqa: ANN001
+def test_thresholds_never_fall_under_their_floor(study) -> None:
     # Decisions that would pull thresholds down to almost nothing: every accepted segment scored
     # very low.
     rng = np.random.default_rng(0)

@@ -32,12 +32,12 @@ from qualipipe.store import (
     upsert_participant,
 )
 from tests.test_review import TURNS, add_transcript, fill, load_codebook, rows_by_segment, slot_of
-from tests.test_review import study as study  # noqa: F401 - the review study fixture
+from tests.test_review import study as study
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def claire_decides(study) -> None:  # noqa: ANN001
+def claire_decides(study) -> None:
     ids = study.segment_ids
     with study.transaction() as conn:
         for segment, code, action in (
@@ -52,14 +52,14 @@ def claire_decides(study) -> None:  # noqa: ANN001
         )
 
 
-def coders_of_history(study) -> list[str]:  # noqa: ANN001
+def coders_of_history(study) -> list[str]:
     return [d.coder for d in decision_history(study.conn)]
 
 
 # --- fault 1: another analyst's decisions recorded as the importer's -------------------------
 
 
-def test_an_untouched_workbook_adds_nothing_under_the_importers_name(study, tmp_path) -> None:  # noqa: ANN001, F811
+def test_an_untouched_workbook_adds_nothing_under_the_importers_name(study, tmp_path) -> None:
     claire_decides(study)
     before = decision_history(study.conn)
     path = export_review(study, ReviewFilter(territory="auxois"), output=tmp_path / "r.xlsx").path
@@ -76,7 +76,7 @@ def test_an_untouched_workbook_adds_nothing_under_the_importers_name(study, tmp_
         agreement(study, coders=["Alice", "Claire M."])  # no fabricated 100 % agreement
 
 
-def test_choosing_the_value_from_the_list_confirms_a_prefilled_decision(study, tmp_path) -> None:  # noqa: ANN001, F811
+def test_choosing_the_value_from_the_list_confirms_a_prefilled_decision(study, tmp_path) -> None:
     claire_decides(study)
     ids = study.segment_ids
     path = export_review(study, ReviewFilter(territory="auxois"), output=tmp_path / "r.xlsx").path
@@ -99,7 +99,7 @@ def test_choosing_the_value_from_the_list_confirms_a_prefilled_decision(study, t
     assert "accepté par Claire" in help_text and "confirmation explicite" in help_text
 
 
-def test_a_workbook_exported_for_one_coder_stays_that_coders(study, tmp_path) -> None:  # noqa: ANN001, F811
+def test_a_workbook_exported_for_one_coder_stays_that_coders(study, tmp_path) -> None:
     claire_decides(study)
     path = export_review(
         study, ReviewFilter(territory="auxois", coder="claire m."), output=tmp_path / "c.xlsx"
@@ -135,7 +135,7 @@ REWRITES = {
 
 
 @pytest.mark.parametrize("form", sorted(REWRITES))
-def test_no_sql_write_form_rewrites_the_history(study, form: str) -> None:  # noqa: ANN001, F811
+def test_no_sql_write_form_rewrites_the_history(study, form: str) -> None:
     claire_decides(study)
     with study.transaction() as conn:
         conn.execute(
@@ -173,7 +173,7 @@ def rename_header(path: Path, old: str, new: str | None) -> None:
     book.save(path)
 
 
-def test_a_renamed_column_is_named_once(study, tmp_path) -> None:  # noqa: ANN001, F811
+def test_a_renamed_column_is_named_once(study, tmp_path) -> None:
     path = export_review(study, ReviewFilter(), output=tmp_path / "r.xlsx").path
     rename_header(path, wb.COL_SEGMENT_ID, "identifiant")
     with pytest.raises(InputError) as refused:
@@ -182,14 +182,14 @@ def test_a_renamed_column_is_named_once(study, tmp_path) -> None:  # noqa: ANN00
     assert "« id_segment » a été renommée « identifiant »" in str(refused.value)
 
 
-def test_a_deleted_add_column_is_refused_by_name(study, tmp_path) -> None:  # noqa: ANN001, F811
+def test_a_deleted_add_column_is_refused_by_name(study, tmp_path) -> None:
     path = export_review(study, ReviewFilter(), output=tmp_path / "r.xlsx").path
     rename_header(path, wb.add_header(3), None)
     with pytest.raises(InputError, match="« Code à ajouter 3 » a été supprimée"):
         import_decisions(study, path, "Alice")
 
 
-def test_moved_columns_are_read_by_header(study, tmp_path) -> None:  # noqa: ANN001, F811
+def test_moved_columns_are_read_by_header(study, tmp_path) -> None:
     ids = study.segment_ids
     path = export_review(study, ReviewFilter(territory="auxois"), output=tmp_path / "r.xlsx").path
     fill(path, {ids[5]: {wb.add_header(1): "TRANS_FREINS"}})
@@ -201,7 +201,7 @@ def test_moved_columns_are_read_by_header(study, tmp_path) -> None:  # noqa: ANN
     assert import_decisions(study, path, "Alice").decisions_added == 1
 
 
-def test_a_workbook_from_another_study_is_refused_as_a_whole(study, make_study, tmp_path) -> None:  # noqa: ANN001, F811
+def test_a_workbook_from_another_study_is_refused_as_a_whole(study, make_study, tmp_path) -> None:
     path = export_review(study, ReviewFilter(), output=tmp_path / "r.xlsx").path
     fill(path, {sid: {wb.add_header(1): "TRANS_FREINS"} for sid in study.segment_ids[1:3]})
     other = make_study(name="autre")
@@ -223,7 +223,7 @@ def test_a_workbook_from_another_study_is_refused_as_a_whole(study, make_study, 
 # --- fault 7: one identity per coder and per participant ------------------------------------
 
 
-def test_coder_names_differing_by_case_or_spaces_are_one_coder(study, tmp_path) -> None:  # noqa: ANN001, F811
+def test_coder_names_differing_by_case_or_spaces_are_one_coder(study, tmp_path) -> None:
     ids = study.segment_ids
     for name, code in (("alice", "BES_FINANCEMENT"), (" ALICE ", "BES_LOCAUX"), ("Alice", None)):
         path = export_review(
@@ -237,7 +237,7 @@ def test_coder_names_differing_by_case_or_spaces_are_one_coder(study, tmp_path) 
     assert study_coders(study) == ["alice"]
 
 
-def test_participant_ids_differing_by_case_are_one_participant(study, tmp_path) -> None:  # noqa: ANN001, F811
+def test_participant_ids_differing_by_case_are_one_participant(study, tmp_path) -> None:
     manifest = tmp_path / "participants.csv"
     header = "identifiant;nom;role;type_acteur;territoire;consentement;fichier\n"
     manifest.write_text(
@@ -275,7 +275,7 @@ time.sleep(60)
 """
 
 
-def test_a_killed_step_is_shown_as_interrupted_and_blocks_nothing(study) -> None:  # noqa: ANN001, F811
+def test_a_killed_step_is_shown_as_interrupted_and_blocks_nothing(study) -> None:
     child = subprocess.Popen(
         [sys.executable, "-c", KILLED_STEP, str(study.root)],
         stdout=subprocess.PIPE,
@@ -315,7 +315,7 @@ def test_a_killed_step_is_shown_as_interrupted_and_blocks_nothing(study) -> None
 # --- issue 11: a caught failure inside a nested step leaves nothing of that step ------------
 
 
-def test_a_caught_failure_in_a_nested_step_leaves_nothing_of_it(study) -> None:  # noqa: ANN001, F811
+def test_a_caught_failure_in_a_nested_step_leaves_nothing_of_it(study) -> None:
     ids = study.segment_ids
     with study.transaction() as conn:
         append_decision(conn, Decision(ids[1], Action.ACCEPT, "Alice", code_id="MOT_ANCRAGE"))

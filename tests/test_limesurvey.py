@@ -67,7 +67,7 @@ def cli(
     study: Study,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-):  # noqa: ANN201
+):
     """Run `qualipipe …` in-process with the fake server's address in the environment."""
     monkeypatch.setenv("LIMESURVEY_URL", fake.base_url)
     monkeypatch.setenv("LIMESURVEY_USER", "admin")

@@ -108,7 +108,7 @@ def example_study(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     return root
 
 
-def test_ingest_on_a_full_disk(mounts, tmp_path, capsys) -> None:  # noqa: ANN001
+def test_ingest_on_a_full_disk(mounts, tmp_path, capsys) -> None:
     disk = mounts("disque", "size=2m")
     root = disk / "etude"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("revue", "questionnaires"))
@@ -146,7 +146,7 @@ def test_ingest_on_a_full_disk(mounts, tmp_path, capsys) -> None:  # noqa: ANN00
 @pytest.mark.parametrize("trouble", ["disque plein", "lecture seule"])
 def test_writing_outputs_where_the_system_refuses(
     example_study, mounts, capsys, command, trouble
-) -> None:  # noqa: ANN001
+) -> None:
     if trouble == "disque plein":
         out = mounts("sortie", "size=64k")
         fill_up(out)
@@ -162,7 +162,7 @@ def test_writing_outputs_where_the_system_refuses(
     assert dump(example_study / "study.db") == before
 
 
-def test_a_workbook_locked_by_excel(example_study, capsys, monkeypatch) -> None:  # noqa: ANN001
+def test_a_workbook_locked_by_excel(example_study, capsys, monkeypatch) -> None:
     target = example_study / "revue.xlsx"
     target.write_bytes(b"ouvert dans Excel")
 
@@ -179,7 +179,7 @@ def test_a_workbook_locked_by_excel(example_study, capsys, monkeypatch) -> None:
     assert not [p for p in example_study.iterdir() if p.name.endswith(".partiel")]
 
 
-def test_atomic_write_names_the_final_path_and_leaves_nothing(tmp_path) -> None:  # noqa: ANN001
+def test_atomic_write_names_the_final_path_and_leaves_nothing(tmp_path) -> None:
     target = tmp_path / "sortie.xlsx"
     with pytest.raises(OSError) as failed, atomic_write(target) as temporary:
         temporary.write_bytes(b"moitie")

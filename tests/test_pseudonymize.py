@@ -128,7 +128,7 @@ def _output_texts(folder: Path) -> dict[Path, str]:
 
 def test_no_manifest_name_in_any_synthesis_output_of_the_example_study(
     tmp_path: Path, example_copy
-) -> None:  # noqa: ANN001
+) -> None:
     from qualipipe import synthesize
     from qualipipe.records import Action, Decision
     from qualipipe.store import append_decision, current_codebook, list_participants, open_study

@@ -70,7 +70,7 @@ def code_workshop_notes(study: store.Study) -> None:
 
 
 @pytest.fixture(scope="module")
-def livrables(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def livrables(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("livrable") / "etude-demo"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("outils", "study.db*"))
     s = str(root)
@@ -92,7 +92,7 @@ def livrables(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     study.close()
 
 
-def headings(doc) -> list[str]:  # noqa: ANN001
+def headings(doc) -> list[str]:
     return [p.text for p in doc.paragraphs if p.style.name == "Heading 1"]
 
 
@@ -170,7 +170,7 @@ def test_every_preconisation_of_the_workbook_is_there_with_its_evidence(livrable
     assert "7. Préconisations" in reports["limoges-nord"].sections_missing
 
 
-def headings_2(doc) -> list[str]:  # noqa: ANN001
+def headings_2(doc) -> list[str]:
     return [p.text for p in doc.paragraphs if p.style.name == "Heading 2"]
 
 

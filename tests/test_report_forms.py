@@ -39,7 +39,7 @@ def fill(path: Path, sheet: str, rows: list[dict[str, str]]) -> Path:
 
 
 @pytest.fixture
-def study(make_study):  # noqa: ANN001, ANN201
+def study(make_study):
     from qualipipe.codebook.model import load_codebook
 
     opened = make_study()
@@ -104,7 +104,7 @@ CODES = ["ENJ_MOBILITE — Mobilité", "BES_ANIMATION — Animation et coordinat
 ACTORS = ["Conseil départemental", "Type : collectivité"]
 
 
-def template(study, tmp_path: Path, territory: str = "auxois") -> Path:  # noqa: ANN001
+def template(study, tmp_path: Path, territory: str = "auxois") -> Path:
     t = study.config.territory(territory)
     return write_template(tmp_path / f"preco_{territory}.xlsx", t, [], CODES, ACTORS)
 

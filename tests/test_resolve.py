@@ -40,7 +40,7 @@ def run(args: list[str]) -> int:
 @pytest.mark.parametrize("command", TERRITORY_COMMANDS, ids=lambda c: " ".join(c[:2]))
 def test_unknown_territory_gives_the_same_line_listing_the_valid_ones_in_every_command(
     command: list[str], make_study, capsys: pytest.CaptureFixture[str], monkeypatch
-) -> None:  # noqa: ANN001
+) -> None:
     study = make_study()
     monkeypatch.chdir(study.root)
     code = run([*command, "-t", "lune"])
@@ -52,7 +52,7 @@ def test_unknown_territory_gives_the_same_line_listing_the_valid_ones_in_every_c
 
 
 @pytest.mark.parametrize("typed", ["auxois", "AUXOIS", " Auxois ", "AUXOÏS"])
-def test_territory_id_and_name_match_whatever_the_case_and_accents(make_study, typed: str) -> None:  # noqa: ANN001
+def test_territory_id_and_name_match_whatever_the_case_and_accents(make_study, typed: str) -> None:
     config = make_study().config
     assert config.territory(typed).id == "auxois"
     assert config.territory("besançon nord").id == "besancon-nord"
@@ -61,7 +61,7 @@ def test_territory_id_and_name_match_whatever_the_case_and_accents(make_study, t
 
 def test_review_export_and_code_accept_an_upper_case_territory(
     make_study, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     """The case that used to differ: `code -t AUXOIS` worked, `review export -t AUXOIS` failed."""
     study = make_study()
     root = str(study.root)
@@ -72,7 +72,7 @@ def test_review_export_and_code_accept_an_upper_case_territory(
     capsys.readouterr()
 
 
-def test_unknown_instrument_lists_the_shipped_ones(make_study) -> None:  # noqa: ANN001
+def test_unknown_instrument_lists_the_shipped_ones(make_study) -> None:
     study = make_study()
     with pytest.raises(StudyError) as error:
         resolve.instrument("priorisation", study_root=study.root)
@@ -81,7 +81,7 @@ def test_unknown_instrument_lists_the_shipped_ones(make_study) -> None:  # noqa:
         assert name in message
 
 
-def test_instrument_by_name_prefers_the_study_copy_then_the_shipped_one(make_study) -> None:  # noqa: ANN001
+def test_instrument_by_name_prefers_the_study_copy_then_the_shipped_one(make_study) -> None:
     study = make_study()
     shipped = resolve.instrument("PRIORISATION_ENJEUX", study_root=study.root)
     assert shipped.name == "priorisation_enjeux.yaml" and "data" in shipped.parts
@@ -93,7 +93,7 @@ def test_instrument_by_name_prefers_the_study_copy_then_the_shipped_one(make_stu
 
 def test_survey_build_finds_a_shipped_instrument_by_name(
     tmp_path: Path, monkeypatch, capsys: pytest.CaptureFixture[str]
-) -> None:  # noqa: ANN001
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert run(["survey", "build", "evaluation_diagnostic"]) == 0
     assert (tmp_path / "evaluation_diagnostic.lss").is_file()
@@ -104,7 +104,7 @@ def test_survey_build_finds_a_shipped_instrument_by_name(
 
 def test_output_folder_is_named_after_the_study_folder_even_when_given_as_dot(
     make_study, monkeypatch
-) -> None:  # noqa: ANN001
+) -> None:
     study = make_study()
     monkeypatch.chdir(study.root)
     assert resolve.output_dir(Path("."), "revue") == Path("outputs", study.root.name, "revue")

@@ -34,7 +34,7 @@ def run_cli(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def example(example_module_copy: Path):  # noqa: ANN201
+def example(example_module_copy: Path):
     needed = [EXAMPLE / "qualipipe.toml", EXAMPLE / "participants.csv", CODEBOOK, DECISIONS]
     # The example study ships with the repository: a missing file is a failure, not a skip.
     assert all(p.exists() for p in needed), [p for p in needed if not p.exists()]
@@ -96,7 +96,7 @@ def sheet_rows(path: Path, sheet: str) -> list[dict[str, object]]:
 
 
 @pytest.mark.parametrize("territory", ["sud-creuse", "limoges-nord"])
-def test_example_validated_figures_match_the_decisions(example, territory: str) -> None:  # noqa: ANN001
+def test_example_validated_figures_match_the_decisions(example, territory: str) -> None:
     study, report, out = example
     assert territory in report.territories
     expected = validated_mentions(study, territory)
@@ -133,7 +133,7 @@ def fold(text: str) -> str:
     )
 
 
-def test_example_outputs_carry_no_manifest_name(example) -> None:  # noqa: ANN001
+def test_example_outputs_carry_no_manifest_name(example) -> None:
     _, _, out = example
     with (EXAMPLE / "participants.csv").open(encoding="utf-8-sig") as handle:
         names = [row["nom"] for row in csv.DictReader(handle, delimiter=";") if row["nom"]]
@@ -169,7 +169,7 @@ def survey_totals(territory: str) -> tuple[dict[str, int], dict[str, float]]:
     return dict(borda), dict(points)
 
 
-def test_example_priorities_and_evaluation(example) -> None:  # noqa: ANN001
+def test_example_priorities_and_evaluation(example) -> None:
     _, _, out = example
     for territory in ("sud-creuse", "limoges-nord"):
         workbook = load_workbook(out / territory / "synthese.xlsx")
@@ -200,7 +200,7 @@ def code_and_header_words(docx: Path) -> Counter[str]:
 
 def test_rendered_documents_split_no_word_and_keep_to_a_page_budget(
     example, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     if not render.tools_available():
         pytest.skip("LibreOffice (soffice) et poppler absents : rendu PDF non vérifié")
     study, _, _ = example

@@ -46,7 +46,7 @@ def run_cli(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def example(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("territoire") / "etude-demo"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("outils", "study.db*"))
     run_cli("ingest", str(root / "entretiens"), "--manifest", str(root / "participants.csv"), "-s", str(root))  # fmt: skip
@@ -58,7 +58,7 @@ def example(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 
 
 @pytest.fixture(scope="module")
-def cited(example) -> dict[str, CitedActors]:  # noqa: ANN001
+def cited(example) -> dict[str, CitedActors]:
     with example.transaction() as conn:
         pseudo = pseudonymizer_for(example)
         return {
@@ -82,7 +82,7 @@ def citing(name: str) -> list[str]:
     return sorted(found)
 
 
-def actor_with(result: CitedActors, variant: str):  # noqa: ANN201
+def actor_with(result: CitedActors, variant: str):
     matches = [a for a in result.actors + result.excluded if variant in a.variants]
     assert len(matches) == 1, (variant, [a.name for a in result.actors + result.excluded])
     return matches[0]
@@ -111,7 +111,7 @@ def test_planted_organisations_are_grouped_and_counted_by_distinct_participant(
     assert name in actor.name
 
 
-def test_participants_own_organisations_are_set_apart(cited) -> None:  # noqa: ANN001
+def test_participants_own_organisations_are_set_apart(cited) -> None:
     sud = cited["sud-creuse"]
     cc = actor_with(sud, "com com")
     assert cc in sud.excluded and cc.owner == "SC-A01"  # Communauté de communes Creuse Grand Sud
@@ -124,7 +124,7 @@ def test_participants_own_organisations_are_set_apart(cited) -> None:  # noqa: A
             assert not own & {v.lower() for v in actor.variants}, actor
 
 
-def test_ranked_by_distinct_participants_with_pseudonymised_excerpts(cited) -> None:  # noqa: ANN001
+def test_ranked_by_distinct_participants_with_pseudonymised_excerpts(cited) -> None:
     names = [p["nom"] for p in manifest()] + ["Claire Morel", "Julien Barreau"]
     for result in cited.values():
         counts = [len(a.participants) for a in result.actors]
@@ -137,7 +137,7 @@ def test_ranked_by_distinct_participants_with_pseudonymised_excerpts(cited) -> N
                     assert part not in shown.split(), (part, shown)
 
 
-def test_cited_actors_workbook_round_trip(example, tmp_path: Path) -> None:  # noqa: ANN001
+def test_cited_actors_workbook_round_trip(example, tmp_path: Path) -> None:
     path = export_actor_workbook(example, tmp_path / "acteurs.xlsx").path
     wb = load_workbook(path)
     ws = wb[SHEET]
@@ -168,7 +168,7 @@ def test_cited_actors_workbook_round_trip(example, tmp_path: Path) -> None:  # n
     assert {n: shown[n] for n in marked} == marked
 
 
-def test_bad_follow_up_is_refused_whole(example, tmp_path: Path) -> None:  # noqa: ANN001
+def test_bad_follow_up_is_refused_whole(example, tmp_path: Path) -> None:
     path = export_actor_workbook(example, tmp_path / "acteurs.xlsx", territory="sud-creuse").path
     wb = load_workbook(path)
     ws = wb[SHEET]
@@ -190,7 +190,7 @@ def test_bad_follow_up_is_refused_whole(example, tmp_path: Path) -> None:  # noq
         import_actor_workbook(example, review_like, "Bruno")
 
 
-def test_synthesis_shows_portrait_and_cited_actors(example) -> None:  # noqa: ANN001
+def test_synthesis_shows_portrait_and_cited_actors(example) -> None:
     from qualipipe.synthesize import synthesize_study
 
     out = example.root.parent / "outputs"
@@ -212,7 +212,7 @@ def test_synthesis_shows_portrait_and_cited_actors(example) -> None:  # noqa: AN
     assert "Source : INSEE" in (out / "sud-creuse" / "synthese.md").read_text(encoding="utf-8")
 
 
-def test_portrait_command_writes_report_and_three_charts(example) -> None:  # noqa: ANN001
+def test_portrait_command_writes_report_and_three_charts(example) -> None:
     out = example.root.parent / "portrait-seul"
     run_cli("territory", "portrait", "-t", "sud-creuse", "-s", str(example.root), "--sortie", str(out))  # fmt: skip
     folder = out / example.root.name / "portraits" / "sud-creuse"

@@ -42,19 +42,19 @@ def total(rows: list[dict[str, str]], column: str) -> float:
     return sum(float(r[column]) for r in rows)
 
 
-def row_of(table, label: str) -> tuple:  # noqa: ANN001 - PortraitTable
+def row_of(table, label: str) -> tuple:
     return next(r for r in table.rows if r[0] == label)
 
 
 @pytest.fixture(params=sorted(VINTAGES))
-def loaded(request: pytest.FixtureRequest, make_study):  # noqa: ANN001, ANN201
+def loaded(request: pytest.FixtureRequest, make_study):
     folder = require_shared("data", "insee_comparateur", request.param)
     study = make_study(EXAMPLE_TOML)
     report = load_insee_files(study, sorted(folder.glob("*.csv")))
     return study, report, csv_rows(folder), VINTAGES[request.param]
 
 
-def expected_perimeter(territory, rows: dict[str, dict[str, str]]) -> list[str]:  # noqa: ANN001
+def expected_perimeter(territory, rows: dict[str, dict[str, str]]) -> list[str]:
     return sorted(
         code
         for code, row in rows.items()
@@ -62,7 +62,7 @@ def expected_perimeter(territory, rows: dict[str, dict[str, str]]) -> list[str]:
     )
 
 
-def test_portrait_figures_equal_a_recomputation_from_the_csv_rows(loaded) -> None:  # noqa: ANN001
+def test_portrait_figures_equal_a_recomputation_from_the_csv_rows(loaded) -> None:
     study, _, rows, v = loaded
     c, p, e = v["c"], v["p"], v["e"]
     for territory in study.config.territories:
@@ -105,7 +105,7 @@ def test_portrait_figures_equal_a_recomputation_from_the_csv_rows(loaded) -> Non
             assert table.columns[-1] == "Source"
 
 
-def test_withheld_values_are_shown_as_s_never_zero(loaded) -> None:  # noqa: ANN001
+def test_withheld_values_are_shown_as_s_never_zero(loaded) -> None:
     study, _, rows, v = loaded
     territory = study.config.territory("sud-creuse")
     income = territory_portrait(study.conn, territory).tables[4]
@@ -123,7 +123,7 @@ def test_withheld_values_are_shown_as_s_never_zero(loaded) -> None:  # noqa: ANN
         assert row[median] == (SECRET if published == "" else round(float(published)))
 
 
-def test_epci_expansion_follows_the_file_epci_column(loaded) -> None:  # noqa: ANN001
+def test_epci_expansion_follows_the_file_epci_column(loaded) -> None:
     study, report, rows, v = loaded
     matches = {m.territory_id: m for m in report.territories}
     limoges = matches["limoges-nord"]
@@ -137,7 +137,7 @@ def test_epci_expansion_follows_the_file_epci_column(loaded) -> None:  # noqa: A
         assert limoges.epci_not_expanded == ["248719312"]
 
 
-def test_unknown_commune_and_epci_are_listed(make_study) -> None:  # noqa: ANN001
+def test_unknown_commune_and_epci_are_listed(make_study) -> None:
     folder = require_shared("data", "insee_comparateur", "2019")
     toml = EXAMPLE_TOML.replace('communes = ["87085"]', 'communes = ["87085", "87999"]').replace(
         '"248719312"', '"200067270"'
@@ -152,7 +152,7 @@ def test_unknown_commune_and_epci_are_listed(make_study) -> None:  # noqa: ANN00
     assert "87999" in portrait.tables[0].note
 
 
-def stored_rows(study) -> int:  # noqa: ANN001
+def stored_rows(study) -> int:
     conn: sqlite3.Connection = study.conn
     return conn.execute(
         "SELECT (SELECT count(*) FROM insee_files) + (SELECT count(*) FROM insee_communes)"

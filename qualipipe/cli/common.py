@@ -99,6 +99,6 @@ class FrenchGroup(click.Group):
 
     group_class = type  # click: sub-groups made with @group.group() use this same class
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - click's signature
+    def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("subcommand_metavar", "COMMANDE [ARGUMENTS]...")
         super().__init__(*args, **kwargs)

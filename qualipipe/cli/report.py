@@ -24,7 +24,7 @@ from qualipipe.report.preconisations import ImportResult
 OUTPUTS = Path("outputs")
 
 
-def _out_root(function):  # noqa: ANN001, ANN201 - click decorator
+def _out_root(function):
     return click.option(
         "--sortie",
         "out_root",
@@ -35,7 +35,7 @@ def _out_root(function):  # noqa: ANN001, ANN201 - click decorator
     )(function)
 
 
-def _workbook_output(stem: str):  # noqa: ANN202 - click decorator factory
+def _workbook_output(stem: str):
     return click.option(
         "--sortie",
         "output",

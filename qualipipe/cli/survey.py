@@ -67,12 +67,12 @@ def _survey_instrument(instrument: str, study_root: Path | None = None) -> Instr
     return load_instrument(resolve.instrument(instrument, study_root=study_root))
 
 
-def _survey_server():  # noqa: ANN202 - LimeSurveyServer
+def _survey_server():
 
     return LimeSurveyServer(credentials_from_env())
 
 
-def _survey_territories(opened, territory: str | None) -> list[str]:  # noqa: ANN001 - Study
+def _survey_territories(opened, territory: str | None) -> list[str]:
     if territory:
         return [opened.config.territory(territory).id]
     return [t.id for t in opened.config.territories]

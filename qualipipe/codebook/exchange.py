@@ -453,7 +453,7 @@ def codebook_to_docx(codebook: Codebook, path: Path) -> None:
     document.save(str(path))
 
 
-def _docx_summary_table(document, codebook: Codebook) -> None:  # noqa: ANN001 - docx Document
+def _docx_summary_table(document, codebook: Codebook) -> None:
     depths = code_depths(codebook)
     document.add_heading("Vue d'ensemble", level=1)
     table = document.add_table(rows=1, cols=3)
@@ -467,7 +467,7 @@ def _docx_summary_table(document, codebook: Codebook) -> None:  # noqa: ANN001 -
         cells[2].text = "oui" if code.codable else "non"
 
 
-def _labelled(document, label: str, text: str) -> None:  # noqa: ANN001 - docx Document
+def _labelled(document, label: str, text: str) -> None:
     if not text:
         return
     paragraph = document.add_paragraph()

@@ -168,7 +168,7 @@ def _row_problems(
     codebook: Codebook,
     redirects: dict[str, str],
     actors: set[str],
-    name: str,  # noqa: ANN001
+    name: str,
 ) -> tuple[list[Problem], Preconisation | None]:
     problems: list[Problem] = []
 

@@ -184,7 +184,7 @@ def new_document(title: str, intro: Sequence[str] = (), *, landscape: bool = Fal
     return doc
 
 
-def _orient(section, *, landscape: bool) -> None:  # noqa: ANN001 - python-docx Section
+def _orient(section, *, landscape: bool) -> None:
     section.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
     section.page_width, section.page_height = (
         (A4_LONG, A4_SHORT) if landscape else (A4_SHORT, A4_LONG)
@@ -225,7 +225,7 @@ def add_figure(doc: DocxDocument, path: Path, caption: str) -> None:
     doc.add_paragraph(caption, style="Caption")
 
 
-def repeat_as_header(row) -> None:  # noqa: ANN001 - python-docx _Row
+def repeat_as_header(row) -> None:
     """Mark a row as a header row: Word and LibreOffice repeat it at the top of every page."""
     properties = row._tr.get_or_add_trPr()
     flag = OxmlElement("w:tblHeader")

@@ -18,15 +18,15 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
 
-import matplotlib.pyplot as plt  # noqa: E402
-import networkx as nx  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure as MplFigure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-from PIL import Image  # noqa: E402
+import matplotlib.pyplot as plt
+import networkx as nx
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure as MplFigure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+from PIL import Image
 
-from qualipipe.synthesize.cells import natural_key  # noqa: E402
+from qualipipe.synthesize.cells import natural_key
 
 FIGURE_WIDTH_IN = 8.0
 FIGURE_HEIGHT_IN = 6.0
@@ -377,7 +377,7 @@ LABEL_OFFSETS = (
 )
 
 
-def place_labels(ax, points: Sequence[tuple[str, float, float]], fontsize: float) -> None:  # noqa: ANN001 - matplotlib Axes
+def place_labels(ax, points: Sequence[tuple[str, float, float]], fontsize: float) -> None:
     """Annotate each point at the first offset of LABEL_OFFSETS where its label stays in the axes
     and overlaps no label already placed and no marker (else at the first one inside the axes)."""
     renderer = ax.figure.canvas.get_renderer()

@@ -67,7 +67,7 @@ def actor_inputs_from(study: store.Study, data: TerritoryData) -> ActorInputs:
     )
 
 
-def cited_actors_table(result: CitedActors, statuses: dict) -> Table:  # noqa: ANN401 - Status map
+def cited_actors_table(result: CitedActors, statuses: dict) -> Table:
     rows: list[tuple[str | int, ...]] = []
     for a in result.actors:
         status = status_of(a, result.territory.id, statuses)

@@ -53,7 +53,7 @@ def sheet_name(key: str, used: set[str]) -> str:
     return name
 
 
-def _set(cell, value: Cell) -> None:  # noqa: ANN001 - openpyxl cell
+def _set(cell, value: Cell) -> None:
     cell.value = value
     if isinstance(value, str) and value.startswith(FORMULA_START):
         cell.data_type = "s"  # a verbatim is text, never a formula
@@ -104,7 +104,7 @@ def print_setup(ws: Worksheet, title_rows: str | None) -> None:
     ws.oddFooter.center.size = 8
 
 
-def _write_sheet(ws, caption: str, table: Table) -> None:  # noqa: ANN001 - openpyxl sheet
+def _write_sheet(ws, caption: str, table: Table) -> None:
     _set(ws.cell(1, 1), caption)
     ws.cell(1, 1).font = Font(bold=True, size=12)
     if table.note:

@@ -13,11 +13,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
 
-from qualipipe.territory.portrait import SECTORS, Portrait  # noqa: E402
+from qualipipe.territory.portrait import SECTORS, Portrait
 
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 6.0, 150
 COLOURS = ("#1F77B4", "#FF7F0E", "#2CA02C", "#9467BD", "#8C564B")

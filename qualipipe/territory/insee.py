@@ -103,7 +103,7 @@ def _year(two_digits: str) -> int:
     return 2000 + int(two_digits)
 
 
-def _error(path: Path, message: str, *, line: int | None = None, column: str | None = None):  # noqa: ANN202
+def _error(path: Path, message: str, *, line: int | None = None, column: str | None = None):
     return InputError(
         f"{path} n'a pas été chargé (rien n'est enregistré) :",
         [Problem(str(path), message, line=line, column=column)],
@@ -182,7 +182,7 @@ def _number(raw: str, decimal_comma: bool) -> float | None:
     return float(text)
 
 
-def _numbers(path: Path, frame: pd.DataFrame, columns: dict[str, str], separator: str) -> dict:  # noqa: ANN401
+def _numbers(path: Path, frame: pd.DataFrame, columns: dict[str, str], separator: str) -> dict:
     decimal_comma = separator == ";"
     out: dict[str, list[float | None]] = {}
     for header, key in columns.items():

@@ -48,7 +48,7 @@ def _values(row: pd.Series, columns: Sequence[str]) -> list[object]:
     return [None if pd.isna(row[c]) else row[c] for c in columns]
 
 
-def _upsert(conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: list[list]) -> None:  # noqa: ANN401
+def _upsert(conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: list[list]) -> None:
     names = ", ".join(columns)
     marks = ", ".join("?" for _ in columns)
     conn.executemany(f"INSERT OR REPLACE INTO {table} ({names}) VALUES ({marks})", rows)
