@@ -27,7 +27,7 @@ from qualipipe import store
 from qualipipe.coding.features import compute_features
 from qualipipe.errors import QualipipeError
 from qualipipe.files import naming
-from qualipipe.records import Role, SourceKind, Territory
+from qualipipe.records import Role, Territory
 from qualipipe.surveys.instruments import Instrument
 from qualipipe.synthesize import figures as fig
 from qualipipe.synthesize import survey_tables as st
@@ -53,7 +53,12 @@ from qualipipe.synthesize.model import (
 )
 from qualipipe.synthesize.priorities import prioritise
 from qualipipe.synthesize.verbatims import VerbatimPicker
-from qualipipe.synthesize.wording import analysed_phrase, authors_noun, ptce_description
+from qualipipe.synthesize.wording import (
+    analysed_phrase,
+    authors_noun,
+    intro_lines,
+    total_counts,
+)
 from qualipipe.synthesize.words import lemma_frequencies, name_matcher
 from qualipipe.synthesize.writers import Report, write_docx, write_markdown, write_xlsx
 
@@ -449,26 +454,6 @@ class TerritorySynthesis:
         return self.blocks
 
 
-def authors_phrase(data: TerritoryData) -> str:
-    """« 2 fondateur·rice(s) et 5 acteur·rice(s) », « 13 contributeur·rice(s) »."""
-    nouns = {
-        Role.FOUNDER: "fondateur·rice(s)",
-        Role.ACTOR: "acteur·rice(s)",
-        Role.CONTRIBUTOR: "contributeur·rice(s)",
-    }
-    counts = [(len(data.analysed(role)), noun) for role, noun in nouns.items()]
-    shown = [f"{n} {noun}" for n, noun in counts if n] or ["aucun participant"]
-    return " et ".join(shown)
-
-
-def total_counts(done: Sequence[TerritoryData]) -> list[tuple[SourceKind, int]]:
-    totals: dict[SourceKind, int] = {}
-    for data in done:
-        for kind, n in data.source_counts:
-            totals[kind] = totals.get(kind, 0) + n
-    return sorted(totals.items())
-
-
 def _as_figure(
     draw: Callable[[], Path | None], title: str, section: str, extra: tuple[Path, ...]
 ) -> Figure | None:
@@ -485,28 +470,6 @@ def resolved(blocks: Sequence[Table | Figure | Future[Any]]) -> list[Table | Fig
         if done is not None:
             out.append(done)
     return out
-
-
-def intro_lines(data: TerritoryData, options: SynthesisOptions) -> tuple[str, ...]:
-    t = data.territory
-    return (
-        f"Étude : {data.study_name}. Territoire : "
-        f"{ptce_description(t.name, t.ptce_name, (t.ptce_type, t.stage, t.setting))}.",
-        f"Synthèse du {options.date} : {analysed_phrase(data.source_counts)} ; "
-        + authors_phrase(data)
-        + " dont au moins un texte a été analysé.",
-        "Codages : validés par un·e analyste"
-        + (
-            " uniquement (--validated-only)."
-            if options.validated_only
-            else " (✓) et suggestions de la machine non encore revues (○)."
-        )
-        + (
-            " Noms réels conservés (--noms-reels)."
-            if options.keep_names
-            else " Verbatims pseudonymisés."
-        ),
-    )
 
 
 def _swap_in(tmp: Path, final: Path) -> None:
