@@ -15,6 +15,7 @@ from qualipipe.records import Territory
 from qualipipe.text import fold_key
 
 INSTRUMENT_SUFFIXES = (".yaml", ".yml")
+OUTPUTS = Path("outputs")  # the default root of every output folder, relative to the current one
 
 
 def name_key(text: str) -> str:
@@ -92,7 +93,7 @@ def instrument(value: str, *, study_root: Path | None = None) -> Path:
     )
 
 
-def output_dir(study_root: Path, *parts: str, root: Path = Path("outputs")) -> Path:
+def output_dir(study_root: Path, *parts: str, root: Path = OUTPUTS) -> Path:
     """Where a study's outputs go, for every command: `outputs/<study folder>/<parts…>` relative
     to the current folder (the study folder's real name, even when given as « . »)."""
     return Path(root, study_root.resolve().name, *parts)

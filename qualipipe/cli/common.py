@@ -74,6 +74,19 @@ def study_option(function: F) -> F:
     )(function)
 
 
+def output_root_option(where: str) -> Callable[[F], F]:
+    """`--sortie DOSSIER`: the root of the outputs (default `outputs/`); `where` says, in French,
+    what goes where under it (the folder layout is `resolve.output_dir`'s)."""
+    return click.option(
+        "--sortie",
+        "out_root",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=resolve.OUTPUTS,
+        show_default=True,
+        help=f"Dossier des sorties ; {where}.",
+    )
+
+
 def territory_option(function: F, *, required: bool = False) -> F:
     return click.option(
         "--territory",

@@ -13,6 +13,7 @@ from qualipipe.cli.common import (
     FrenchGroup,
     console,
     open_study_at,
+    output_root_option,
     required_territory_option,
     study_option,
     territory_option,
@@ -20,19 +21,6 @@ from qualipipe.cli.common import (
 from qualipipe.ingest.reconcile import SourceChange
 from qualipipe.report.livrable import LivrableReport
 from qualipipe.report.preconisations import ImportResult
-
-OUTPUTS = Path("outputs")
-
-
-def _out_root(function):
-    return click.option(
-        "--sortie",
-        "out_root",
-        type=click.Path(path_type=Path, file_okay=False),
-        default=OUTPUTS,
-        show_default=True,
-        help="Dossier des sorties ; le livrable va dans SORTIE/<dossier de l'étude>/<territoire>/.",
-    )(function)
 
 
 def _workbook_output(stem: str):
@@ -54,7 +42,7 @@ def _workbook_output(stem: str):
     is_flag=True,
     help="Le bilan des diagnostics pour la CRESS : les territoires côte à côte.",
 )
-@_out_root
+@output_root_option("le livrable va dans SORTIE/<dossier de l'étude>/<territoire>/")
 @click.pass_context
 def report_group(
     ctx: click.Context,

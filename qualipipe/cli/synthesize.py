@@ -11,6 +11,7 @@ from qualipipe import resolve
 from qualipipe.cli.common import (
     console,
     open_study_at,
+    output_root_option,
     study_option,
     territory_option,
 )
@@ -51,14 +52,7 @@ from qualipipe.synthesize import SynthesisReport, synthesize_study
     is_flag=True,
     help="Tableaux seulement (plus rapide), sans images ni nuages de mots.",
 )
-@click.option(
-    "--sortie",
-    "out_root",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("outputs"),
-    show_default=True,
-    help="Dossier des sorties ; la synthèse va dans SORTIE/<dossier de l'étude>/<territoire>/.",
-)
+@output_root_option("la synthèse va dans SORTIE/<dossier de l'étude>/<territoire>/")
 def synthesize_command(
     study: Path | None,
     territory: str | None,

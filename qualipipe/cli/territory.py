@@ -12,6 +12,7 @@ from qualipipe.cli.common import (
     FrenchGroup,
     console,
     open_study_at,
+    output_root_option,
     study_option,
     territory_option,
 )
@@ -89,14 +90,7 @@ def print_insee_load(report: LoadReport) -> None:
     default=None,
     help="Année du recensement (ex. 2019) ; par défaut le plus récent chargé.",
 )
-@click.option(
-    "--sortie",
-    "out_root",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("outputs"),
-    show_default=True,
-    help="Dossier des sorties ; le portrait va dans SORTIE/<étude>/portraits/<territoire>/.",
-)
+@output_root_option("le portrait va dans SORTIE/<étude>/portraits/<territoire>/")
 def portrait_command(
     study: Path | None, territory: str | None, vintage: int | None, out_root: Path
 ) -> None:
