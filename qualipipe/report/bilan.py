@@ -16,7 +16,7 @@ from qualipipe.store import Study
 from qualipipe.synthesize import survey_tables as st
 from qualipipe.synthesize import workshop as ws
 from qualipipe.synthesize.instruments import EVALUATION, find_instrument
-from qualipipe.synthesize.load import load_territory
+from qualipipe.synthesize.load import StudySnapshot
 from qualipipe.synthesize.model import Cell, Table, TerritoryData
 
 BILAN_FILE = "bilan_diagnostics.docx"
@@ -34,9 +34,9 @@ class Pilot:
     evaluation_answers: int = 0
 
 
-def pilot(study: Study, territory: str) -> Pilot:
+def pilot(study: Study, snapshot: StudySnapshot, territory: str) -> Pilot:
     t = study.config.territory(territory)
-    data = load_territory(study, t, validated_only=False)
+    data = snapshot.territory(t)
     issues, answers = priority_issues(study, data)
     sheets = [s for s in data.answers if s.instrument == EVALUATION]
     dists = st.evaluation_distributions(find_instrument(study.root, EVALUATION), sheets)
@@ -98,7 +98,9 @@ def evaluation_table(pilots: list[Pilot]) -> Table:
 
 def write_bilan(study: Study, out_dir: Path, *, today: str | None = None) -> Path:
     day = today or date.today().strftime("%d/%m/%Y")
-    pilots = [pilot(study, t.id) for t in study.config.territories]
+    # The study is read once, then each pilot is cut out of it (not one full read per territory).
+    snapshot = StudySnapshot.read(study, validated_only=False)
+    pilots = [pilot(study, snapshot, t.id) for t in study.config.territories]
     doc = LivrableDocument(f"Bilan des diagnostics — {study.config.name}")
     doc.cover(
         "Bilan des diagnostics territoriaux partagés",
