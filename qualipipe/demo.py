@@ -22,10 +22,10 @@ from qualipipe.coding.themes import find_themes
 from qualipipe.ingest import ingest_paths
 from qualipipe.ingest.reconcile import SourceChange
 from qualipipe.report import (
+    LivrableWriter,
     import_postits,
     import_preconisation_workbook,
     write_bilan,
-    write_livrable,
 )
 from qualipipe.report.preconisations import ImportResult as PreconisationResult
 from qualipipe.review.agreement import agreement, export_disagreements
@@ -167,8 +167,11 @@ def _steps(plan: DemoPlan) -> list[tuple[str, Callable[[Study], object]]]:
             )
             for path in sorted((plan.study_dir / "preconisations").glob("preconisations__*.xlsx"))
         ]
-        results += [write_livrable(study, plan.out_dir, t.id) for t in study.config.territories]
-        results.append(BilanFile(write_bilan(study, plan.out_dir)))
+        writer = LivrableWriter(study, plan.out_dir)
+        results += [writer.write(t.id) for t in study.config.territories]
+        results.append(
+            BilanFile(write_bilan(study, plan.out_dir, snapshot=writer.context.snapshot))
+        )
         return results
 
     return [

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qualipipe.errors import QualipipeError
+from qualipipe.text import fold_key
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -159,8 +160,6 @@ def french_words_from_model() -> frozenset[str]:
     import srsly
     from spacy.strings import get_string_id, hash_string  # type: ignore[attr-defined]
     from spacy.util import get_package_path
-
-    from qualipipe.text import fold_key
 
     model = next(get_package_path(MODEL).glob(f"{MODEL}-*/"))
     tables = srsly.read_msgpack(model / "lemmatizer" / "lookups" / "lookups.bin")

@@ -17,8 +17,9 @@ import socket
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TypeVar
 
 from qualipipe.config import StudyConfig, load_config
 from qualipipe.database import (
@@ -53,6 +54,8 @@ from qualipipe.schema import MIGRATIONS, SCHEMA_VERSION
 
 # Re-exported: stage modules and tests reach the schema through the store.
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "schema_version"]
+
+R = TypeVar("R")
 
 
 @dataclass
@@ -234,65 +237,68 @@ def list_participants(
     ]
 
 
-def _source_values(source: Source) -> tuple[object, ...]:
-    """Column values shared by insert and update, in SOURCE_COLUMNS order."""
-    return (
-        source.kind.value,
-        source.participant_id,
-        source.territory_id,
-        source.path,
-        source.format,
-        source.instrument,
-        source.question_code,
-        source.text,
-        text_hash(source.text),
-        json.dumps(source.metadata, ensure_ascii=False),
-        now_iso(),
-    )
+def _update_row(conn: sqlite3.Connection, table: str, row_id: int, row: dict[str, object]) -> None:
+    """UPDATE the columns of `row` ({column: value}) of the row with this id."""
+    assignments = ", ".join(f'"{column}" = ?' for column in row)
+    conn.execute(f'UPDATE "{table}" SET {assignments} WHERE id = ?', (*row.values(), row_id))
 
 
-SOURCE_COLUMNS = (
-    "kind, participant_id, territory_id, path, format, instrument, question_code, text, "
-    "content_hash, metadata, ingested_at"
-)
+def _record(cls: type[R], row: sqlite3.Row, **converted: object) -> R:
+    """A record from the row's columns named as its fields; `converted` gives typed values."""
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    values: dict[str, object] = {k: row[k] for k in names.intersection(row.keys())}
+    return cls(**{**values, **converted})
+
+
+def _source_row(source: Source) -> dict[str, object]:
+    """Columns shared by insert and update (not the key: a source keeps its identity)."""
+    return {
+        "kind": source.kind.value,
+        "participant_id": source.participant_id,
+        "territory_id": source.territory_id,
+        "path": source.path,
+        "format": source.format,
+        "instrument": source.instrument,
+        "question_code": source.question_code,
+        "text": source.text,
+        "content_hash": text_hash(source.text),
+        "metadata": json.dumps(source.metadata, ensure_ascii=False),
+        "ingested_at": now_iso(),
+    }
 
 
 def insert_source(conn: sqlite3.Connection, source: Source) -> int:
-    cur = conn.execute(
-        f"INSERT INTO sources (key, {SOURCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (source.key, *_source_values(source)),
-    )
-    return int(cur.lastrowid or 0)
+    return insert_row(conn, "sources", {"key": source.key, **_source_row(source)})
 
 
 def update_source(conn: sqlite3.Connection, source_id: int, source: Source) -> None:
     """Replace a source's text and description in place (its id, key and segments stay)."""
-    assignments = ", ".join(f"{column.strip()} = ?" for column in SOURCE_COLUMNS.split(","))
-    conn.execute(
-        f"UPDATE sources SET {assignments} WHERE id = ?", (*_source_values(source), source_id)
-    )
+    _update_row(conn, "sources", source_id, _source_row(source))
+
+
+def _segment_place(ordinal: int, s: Segment) -> dict[str, object]:
+    """Where a segment stands in its source's text (all but its text)."""
+    return {
+        "ordinal": ordinal,
+        "start": s.start,
+        "end": s.end,
+        "speaker": s.speaker,
+        "is_interviewer": int(s.is_interviewer),
+        "section": s.section,
+        "start_time": s.start_time,
+        "end_time": s.end_time,
+    }
 
 
 def insert_segment(conn: sqlite3.Connection, source_id: int, ordinal: int, s: Segment) -> int:
-    cur = conn.execute(
-        """INSERT INTO segments (source_id, ordinal, start, "end", speaker, is_interviewer, section,
-                                 start_time, end_time, text, text_hash)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        (
-            source_id,
-            ordinal,
-            s.start,
-            s.end,
-            s.speaker,
-            int(s.is_interviewer),
-            s.section,
-            s.start_time,
-            s.end_time,
-            s.text,
-            text_hash(s.text),
-        ),
-    )
-    return int(cur.lastrowid or 0)
+    row = {"source_id": source_id, **_segment_place(ordinal, s), "text": s.text}
+    return insert_row(conn, "segments", {**row, "text_hash": text_hash(s.text)})
+
+
+def move_segment(conn: sqlite3.Connection, segment_id: int, ordinal: int, s: Segment) -> None:
+    """Give a kept segment (same text: same id, same decisions) its place in the source's new
+    text, active again if it had been retired."""
+    _update_row(conn, "segments", segment_id, {**_segment_place(ordinal, s), "retired": 0})
 
 
 def insert_segments(
@@ -302,35 +308,11 @@ def insert_segments(
 
 
 def row_to_source(r: sqlite3.Row) -> Source:
-    return Source(
-        id=r["id"],
-        key=r["key"],
-        kind=SourceKind(r["kind"]),
-        text=r["text"],
-        participant_id=r["participant_id"],
-        territory_id=r["territory_id"],
-        path=r["path"],
-        format=r["format"],
-        instrument=r["instrument"],
-        question_code=r["question_code"],
-        metadata=json.loads(r["metadata"]),
-    )
+    return _record(Source, r, kind=SourceKind(r["kind"]), metadata=json.loads(r["metadata"]))
 
 
 def row_to_segment(r: sqlite3.Row) -> Segment:
-    return Segment(
-        id=r["id"],
-        source_id=r["source_id"],
-        ordinal=r["ordinal"],
-        start=r["start"],
-        end=r["end"],
-        text=r["text"],
-        speaker=r["speaker"],
-        is_interviewer=bool(r["is_interviewer"]),
-        section=r["section"],
-        start_time=r["start_time"],
-        end_time=r["end_time"],
-    )
+    return _record(Segment, r, is_interviewer=bool(r["is_interviewer"]))
 
 
 def active_segments(conn: sqlite3.Connection, *, territory_id: str | None = None) -> list[Segment]:
@@ -446,38 +428,26 @@ def replace_suggestions(
 
 
 def append_decision(conn: sqlite3.Connection, d: Decision, *, import_id: int | None = None) -> int:
-    cur = conn.execute(
-        """INSERT INTO decisions (segment_id, code_id, action, coder, decided_at, comment, origin,
-                                  import_id, codebook_version_id)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        (
-            d.segment_id,
-            d.code_id,
-            d.action.value,
-            d.coder,
-            d.decided_at or now_iso(),
-            d.comment,
-            d.origin,
-            import_id,
-            d.codebook_version_id or current_codebook_version_id(conn),
-        ),
+    return insert_row(
+        conn,
+        "decisions",
+        {
+            "segment_id": d.segment_id,
+            "code_id": d.code_id,
+            "action": d.action.value,
+            "coder": d.coder,
+            "decided_at": d.decided_at or now_iso(),
+            "comment": d.comment,
+            "origin": d.origin,
+            "import_id": import_id,
+            "codebook_version_id": d.codebook_version_id or current_codebook_version_id(conn),
+        },
     )
-    return int(cur.lastrowid or 0)
 
 
 def decision_history(conn: sqlite3.Connection) -> list[Decision]:
     return [
-        Decision(
-            id=r["id"],
-            segment_id=r["segment_id"],
-            code_id=r["code_id"],
-            action=Action(r["action"]),
-            coder=r["coder"],
-            decided_at=r["decided_at"],
-            comment=r["comment"],
-            origin=r["origin"],
-            codebook_version_id=r["codebook_version_id"],
-        )
+        _record(Decision, r, action=Action(r["action"]))
         for r in conn.execute("SELECT * FROM decisions ORDER BY id")
     ]
 

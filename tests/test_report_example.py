@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -20,14 +19,13 @@ from openpyxl import load_workbook
 from qualipipe import store
 from qualipipe.ingest.workshop import POSTIT_SHEET, category_of
 from qualipipe.records import Action, Decision
-from qualipipe.report import write_bilan, write_livrable
+from qualipipe.report import LivrableWriter, write_bilan
 from qualipipe.report.livrable import SECTIONS
 from qualipipe.report.preconisations import COL_TEXT, ISSUE_COLUMNS, SHEET
 from tests.conftest import output_texts
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "etude-demo"
-CODEBOOK = REPO / "codebooks" / "ptce.yaml"
 POSTITS = EXAMPLE / "ateliers" / "postits__sud-creuse.xlsx"
 PRECONISATIONS = EXAMPLE / "preconisations" / "preconisations__sud-creuse.xlsx"
 ATELIER_CSV = EXAMPLE / "questionnaires" / "atelier_vision__limoges-nord.csv"
@@ -70,23 +68,23 @@ def code_workshop_notes(study: store.Study) -> None:
 
 
 @pytest.fixture(scope="module")
-def livrables(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("livrable") / "etude-demo"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("outils", "study.db*"))
+def livrables(example_module_copy: Path):
+    """The session's example study (interviews and codebook already in) with everything else
+    the livrable draws on, and the two livrables and the bilan written from it."""
+    root = example_module_copy
     s = str(root)
-    run_cli("ingest", str(root / "entretiens"), "--manifest", str(root / "participants.csv"), "-s", s)  # fmt: skip
     for export in sorted((root / "questionnaires").glob("*.csv")):
         instrument, territory = export.stem.split("__")
         run_cli("ingest", str(export), "--instrument", instrument, "-t", territory, "-s", s)
     run_cli("report", "atelier-import", str(root / "ateliers" / POSTITS.name), "-t", "sud-creuse", "-s", s)  # fmt: skip
-    run_cli("codebook", "load", str(CODEBOOK), "-s", s)
     run_cli("territory", "load", *map(str, sorted((root / "insee").glob("*.csv"))), "-s", s)
     run_cli("review", "import", str(root / "revue" / "decisions_analyste.csv"), "-s", s)
     run_cli("report", "import", str(root / "preconisations" / PRECONISATIONS.name), "-t", "sud-creuse", "-s", s)  # fmt: skip
     study = store.open_study(root)
     code_workshop_notes(study)
     out = root.parent / "sorties"
-    reports = {t: write_livrable(study, out, t, today="15/10/2026") for t in ("sud-creuse", "limoges-nord")}  # fmt: skip
+    writer = LivrableWriter(study, out, today="15/10/2026")
+    reports = {t: writer.write(t) for t in ("sud-creuse", "limoges-nord")}
     bilan = write_bilan(study, out, today="15/10/2026")
     yield study, reports, bilan, out
     study.close()

@@ -9,7 +9,6 @@ participants through the manifest with the csv module.
 from __future__ import annotations
 
 import csv
-import shutil
 from pathlib import Path
 
 import pytest
@@ -34,7 +33,6 @@ from qualipipe.territory.actors_workbook import (
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "etude-demo"
-CODEBOOK = REPO / "codebooks" / "ptce.yaml"
 
 
 def run_cli(*args: str) -> None:
@@ -46,11 +44,9 @@ def run_cli(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("territoire") / "etude-demo"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("outils", "study.db*"))
-    run_cli("ingest", str(root / "entretiens"), "--manifest", str(root / "participants.csv"), "-s", str(root))  # fmt: skip
-    run_cli("codebook", "load", str(CODEBOOK), "-s", str(root))
+def example(example_module_copy: Path):
+    """The session's example study (interviews and codebook already in), plus its INSEE rows."""
+    root = example_module_copy
     run_cli("territory", "load", *map(str, sorted((root / "insee").glob("*.csv"))), "-s", str(root))  # fmt: skip
     study = store.open_study(root)
     yield study

@@ -10,10 +10,10 @@ from rich.table import Table
 
 from qualipipe import resolve
 from qualipipe.cli.common import (
-    CONTEXT,
-    FrenchGroup,
+    command_group,
     console,
     open_study_at,
+    output_file_option,
     study_option,
 )
 from qualipipe.codebook.changes import CodebookLoad, load_into_study
@@ -21,7 +21,7 @@ from qualipipe.codebook.exchange import export_codebook, import_qdc_to_yaml
 from qualipipe.codebook.model import load_codebook, study_codebook
 
 
-@click.group("codebook", cls=FrenchGroup, context_settings=CONTEXT)
+@command_group("codebook")
 def codebook_group() -> None:
     """Grille de codage : vérifier, charger dans l'étude, échanger (REFI-QDA, Excel, Word).
 
@@ -183,9 +183,7 @@ def print_codebook_load(result: CodebookLoad, study_root: Path, *, trial: bool =
     show_default=True,
     help="qdc = REFI-QDA (NVivo, ATLAS.ti, MAXQDA, QualCoder) ; xlsx / docx = à lire et imprimer.",
 )
-@click.option(
-    "--sortie", "output", type=click.Path(path_type=Path, dir_okay=False), help="Fichier à écrire."
-)
+@output_file_option("Fichier à écrire.")
 @study_option
 def codebook_export_command(
     path: Path | None, fmt: str, output: Path | None, study: Path | None
@@ -213,12 +211,7 @@ def codebook_export_command(
 
 @codebook_group.command("import")
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False), metavar="FICHIER.qdc")
-@click.option(
-    "--sortie",
-    "output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Codebook YAML à écrire (par défaut : à côté du .qdc, extension .yaml).",
-)
+@output_file_option("Codebook YAML à écrire (par défaut : à côté du .qdc, extension .yaml).")
 @click.option("--ecraser", is_flag=True, help="Remplacer le fichier de sortie s'il existe.")
 def codebook_import_command(path: Path, output: Path | None, ecraser: bool) -> None:
     """Lire un codebook REFI-QDA (.qdc) d'un autre logiciel et l'écrire en YAML qualipipe.

@@ -103,6 +103,22 @@ def required_territory_option(function: F) -> F:
     return territory_option(function, required=True)
 
 
+def output_file_option(help: str) -> Callable[[F], F]:
+    """`--sortie FICHIER`: the one file a command writes; `help` says, in French, its default."""
+    return click.option(
+        "--sortie",
+        "output",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help=help,
+    )
+
+
+def command_group(name: str, **settings: Any) -> Callable[[Callable[..., Any]], click.Group]:
+    """A command group of `qualipipe` (`qualipipe NAME …`): French usage line, `-h`, wide help."""
+    return click.group(name, cls=FrenchGroup, context_settings=CONTEXT, **settings)
+
+
 def open_study_at(study: Path | None) -> Study:
     return open_study(study or Path.cwd())
 

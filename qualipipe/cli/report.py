@@ -9,10 +9,10 @@ import click
 from qualipipe import report as livrable
 from qualipipe import resolve
 from qualipipe.cli.common import (
-    CONTEXT,
-    FrenchGroup,
+    command_group,
     console,
     open_study_at,
+    output_file_option,
     output_root_option,
     required_territory_option,
     study_option,
@@ -24,16 +24,12 @@ from qualipipe.report.preconisations import ImportResult
 
 
 def _workbook_output(stem: str):
-    return click.option(
-        "--sortie",
-        "output",
-        type=click.Path(path_type=Path, dir_okay=False),
-        default=None,
-        help=f"Classeur à écrire (par défaut : {stem}_<territoire>.xlsx dans le dossier courant).",
+    return output_file_option(
+        f"Classeur à écrire (par défaut : {stem}_<territoire>.xlsx dans le dossier courant)."
     )
 
 
-@click.group("report", cls=FrenchGroup, context_settings=CONTEXT, invoke_without_command=True)
+@command_group("report", invoke_without_command=True)
 @study_option
 @territory_option
 @click.option("--all", "all_territories", is_flag=True, help="Un livrable pour chaque territoire.")
@@ -75,13 +71,15 @@ def report_group(
             if territory
             else []
         )
+        writer = livrable.LivrableWriter(opened, out_dir)
         for name in chosen:
             with console.status(f"Livrable : {name}…"):
-                result = livrable.write_livrable(opened, out_dir, name)
+                result = writer.write(name)
             print_livrable(result)
         if bilan:
+            snapshot = writer.context.snapshot if chosen else None
             with console.status("Bilan des diagnostics…"):
-                path = livrable.write_bilan(opened, out_dir)
+                path = livrable.write_bilan(opened, out_dir, snapshot=snapshot)
             print_bilan(path)
 
 

@@ -10,11 +10,11 @@ from rich.table import Table
 
 from qualipipe import resolve
 from qualipipe.cli.common import (
-    CONTEXT,
     INSTRUMENT,
-    FrenchGroup,
+    command_group,
     console,
     open_study_at,
+    output_file_option,
     required_territory_option,
     study_option,
     territory_option,
@@ -53,7 +53,7 @@ STATE_LABELS = {
 }
 
 
-@click.group("survey", cls=FrenchGroup, context_settings=CONTEXT)
+@command_group("survey")
 def survey_group() -> None:
     """Questionnaires LimeSurvey : construire, déployer, inviter, relancer, suivre, récupérer.
 
@@ -80,12 +80,8 @@ def _survey_territories(opened, territory: str | None) -> list[str]:
 
 @survey_group.command("build")
 @click.argument("file", type=INSTRUMENT, metavar="QUESTIONNAIRE")
-@click.option(
-    "--sortie",
-    "output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Fichier .lss à écrire (par défaut : <nom du questionnaire>.lss dans le dossier courant).",
+@output_file_option(
+    "Fichier .lss à écrire (par défaut : <nom du questionnaire>.lss dans le dossier courant)."
 )
 def survey_build_command(file: str, output: Path | None) -> None:
     """Vérifier un questionnaire YAML et écrire sa structure LimeSurvey (.lss).

@@ -8,10 +8,10 @@ import click
 
 from qualipipe import resolve
 from qualipipe.cli.common import (
-    CONTEXT,
-    FrenchGroup,
+    command_group,
     console,
     open_study_at,
+    output_file_option,
     output_root_option,
     study_option,
     territory_option,
@@ -21,7 +21,7 @@ from qualipipe.territory.actors_workbook import export_actor_workbook, import_ac
 from qualipipe.territory.storage import LoadReport, load_insee_files
 
 
-@click.group("territory", cls=FrenchGroup, context_settings=CONTEXT)
+@command_group("territory")
 def territory_group() -> None:
     """Portrait du territoire (données INSEE) et acteurs cités à associer.
 
@@ -112,12 +112,8 @@ def portrait_command(
 @territory_group.command("actors-export")
 @study_option
 @territory_option
-@click.option(
-    "--sortie",
-    "output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Fichier .xlsx à écrire (par défaut : outputs/<étude>/acteurs/acteurs_cites.xlsx).",
+@output_file_option(
+    "Fichier .xlsx à écrire (par défaut : outputs/<étude>/acteurs/acteurs_cites.xlsx)."
 )
 def actors_export_command(study: Path | None, territory: str | None, output: Path | None) -> None:
     """Écrire le classeur des acteurs cités, à marquer « déjà associé » ou « à contacter ».

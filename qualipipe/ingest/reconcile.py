@@ -13,7 +13,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field, replace
 
 from qualipipe.records import Segment, Source
-from qualipipe.store import insert_segment, insert_source, text_hash, update_source
+from qualipipe.store import insert_segment, insert_source, move_segment, text_hash, update_source
 
 NEW = "nouveau"
 UNCHANGED = "inchangé"
@@ -53,10 +53,6 @@ class SourceChange:
     added: int = 0
     retired: int = 0
     lost_decisions: list[LostDecision] = field(default_factory=list)
-
-
-_UPDATE_SEGMENT = """UPDATE segments SET ordinal = ?, start = ?, "end" = ?, speaker = ?, is_interviewer = ?,
-    section = ?, start_time = ?, end_time = ?, retired = 0 WHERE id = ?"""
 
 
 def _same_source(row: sqlite3.Row, source: Source) -> bool:
@@ -123,20 +119,7 @@ def _reanchor(
         if candidates:
             segment_id = candidates.popleft()
             reused.add(segment_id)
-            conn.execute(
-                _UPDATE_SEGMENT,
-                (
-                    ordinal,
-                    s.start,
-                    s.end,
-                    s.speaker,
-                    int(s.is_interviewer),
-                    s.section,
-                    s.start_time,
-                    s.end_time,
-                    segment_id,
-                ),
-            )
+            move_segment(conn, segment_id, ordinal, s)
             change.kept += 1
         else:
             insert_segment(conn, source_id, ordinal, s)

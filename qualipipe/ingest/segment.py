@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from qualipipe.ingest.readers import Turn
+from qualipipe.nlp import coding_pipeline
 from qualipipe.records import Segment
 
 # Full stops and exclamation marks betray written punctuation; oral transcription conventions
@@ -49,8 +50,6 @@ def is_punctuated(text: str, params: SegmentationParams) -> bool:
 
 def spacy_sentence_splitter() -> SentenceSplitter:
     """Sentence spans (relative offsets) of each text, with the coding pipeline's senter only."""
-    from qualipipe.nlp import coding_pipeline
-
     nlp = coding_pipeline()
 
     def split(texts: list[str]) -> list[list[Span]]:

@@ -16,20 +16,17 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from qualipipe.containers import check_container
 from qualipipe.errors import InputError, Problem
-from qualipipe.ingest.encoding import decode_bytes
+from qualipipe.ingest.encoding import decode_bytes, normalize_text
 from qualipipe.ingest.manifest import load_links
 from qualipipe.ingest.reconcile import SourceChange, store_source
 from qualipipe.ingest.segment import SegmentationParams, SentenceSplitter, segment_answer
 from qualipipe.ingest.workshop import answer_metadata, answer_source_kind
 from qualipipe.records import Source, SurveyResponse
 from qualipipe.store import Study, now_iso, text_hash
-
-if TYPE_CHECKING:
-    from qualipipe.surveys.instruments import ExportColumn, Instrument
+from qualipipe.surveys.instruments import ExportColumn, Instrument
 
 # Columns LimeSurvey adds before the questions (and the participant table's, when joined).
 FIXED_COLUMNS = {
@@ -339,8 +336,6 @@ def _store_answer(
     splitter: SentenceSplitter | None,
     signature: str,
 ) -> SourceChange:
-    from qualipipe.ingest.encoding import normalize_text
-
     text = normalize_text(value).strip()
     question = column.question
     source = Source(

@@ -1,5 +1,5 @@
 """The livrable: workshop 1 in the report, préconisations, the per-territory draft
-(`write_livrable`) and the cross-territory bilan (`write_bilan`).
+(`write_livrable`, `LivrableWriter` for several) and the cross-territory bilan (`write_bilan`).
 
 The functions here are what the CLI calls: each takes an open study and a territory (id or name).
 """
@@ -12,7 +12,7 @@ from qualipipe.ingest.reconcile import SourceChange
 from qualipipe.ingest.workshop import ingest_postits, write_postit_template
 from qualipipe.report.bilan import write_bilan
 from qualipipe.report.issues import priority_issues
-from qualipipe.report.livrable import LivrableReport, write_livrable
+from qualipipe.report.livrable import LivrableReport, LivrableWriter, write_livrable
 from qualipipe.report.preconisations import (
     ImportResult,
     PreconisationImport,
@@ -29,6 +29,7 @@ from qualipipe.synthesize.territory_section import cited_actors_block
 
 __all__ = [
     "LivrableReport",
+    "LivrableWriter",
     "import_postits",
     "import_preconisation_workbook",
     "postit_template",

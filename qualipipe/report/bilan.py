@@ -96,10 +96,17 @@ def evaluation_table(pilots: list[Pilot]) -> Table:
     )
 
 
-def write_bilan(study: Study, out_dir: Path, *, today: str | None = None) -> Path:
+def write_bilan(
+    study: Study,
+    out_dir: Path,
+    *,
+    today: str | None = None,
+    snapshot: StudySnapshot | None = None,
+) -> Path:
+    """Write the bilan; `snapshot` is the study as the livrables just read it, if they did."""
     day = today or date.today().strftime("%d/%m/%Y")
     # The study is read once, then each pilot is cut out of it (not one full read per territory).
-    snapshot = StudySnapshot.read(study, validated_only=False)
+    snapshot = snapshot or StudySnapshot.read(study, validated_only=False)
     pilots = [pilot(study, snapshot, t.id) for t in study.config.territories]
     doc = LivrableDocument(f"Bilan des diagnostics — {study.config.name}")
     doc.cover(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
+from typing import Any
 
 from qualipipe.ingest.workshop import POSTIT_FORMAT, WORKSHOP_INSTRUMENT
 from qualipipe.records import Role, SourceKind
@@ -19,6 +20,13 @@ INSTRUMENT_NAMES = {
     PRIORITISATION: "Atelier 2 — priorisation des enjeux",
     EVALUATION: "Évaluation du diagnostic",
 }
+
+
+def _table(
+    key: str, title: str, columns: tuple[str, ...], rows: tuple[tuple[Cell, ...], ...], **more: Any
+) -> Table:
+    """Every table of this module belongs to section 1 of the livrable."""
+    return Table(key=key, title=title, columns=columns, rows=rows, section=SECTION_CONTEXT, **more)
 
 
 def interview_dates(data: TerritoryData) -> tuple[str, str]:
@@ -48,12 +56,11 @@ def interviews_table(conn: sqlite3.Connection, data: TerritoryData) -> Table:
             (Role.ACTOR, "Acteur·rices du territoire"),
         )
     ]
-    return Table(
-        key="Entretiens",
-        title="Entretiens par rôle",
-        columns=("Rôle", "Personnes au manifeste", "Entretiens analysés"),
-        rows=tuple(rows),
-        section=SECTION_CONTEXT,
+    return _table(
+        "Entretiens",
+        "Entretiens par rôle",
+        ("Rôle", "Personnes au manifeste", "Entretiens analysés"),
+        tuple(rows),
     )
 
 
@@ -67,12 +74,11 @@ def actor_types_table(data: TerritoryData) -> Table:
         )
         for t in types
     )
-    return Table(
-        key="Types d'acteurs",
-        title="Personnes rencontrées par type d'acteur",
-        columns=("Type d'acteur", "Fondateur·rices", "Acteur·rices"),
-        rows=rows,
-        section=SECTION_CONTEXT,
+    return _table(
+        "Types d'acteurs",
+        "Personnes rencontrées par type d'acteur",
+        ("Type d'acteur", "Fondateur·rices", "Acteur·rices"),
+        rows,
     )
 
 
@@ -96,12 +102,11 @@ def workshops_table(conn: sqlite3.Connection, data: TerritoryData) -> Table:
                 _groups(conn, territory, instrument) if instrument == WORKSHOP_INSTRUMENT else ""
             )
             rows.append((INSTRUMENT_NAMES[instrument], groups or f"{n} participant·es", n))
-    return Table(
-        key="Ateliers",
-        title="Ateliers et participation",
-        columns=("Atelier", "Participation", "Contributions (post-its ou réponses)"),
-        rows=tuple(rows),
-        section=SECTION_CONTEXT,
+    return _table(
+        "Ateliers",
+        "Ateliers et participation",
+        ("Atelier", "Participation", "Contributions (post-its ou réponses)"),
+        tuple(rows),
     )
 
 
@@ -142,7 +147,7 @@ def response_rates_table(conn: sqlite3.Connection, data: TerritoryData) -> Table
                 round(linked / people, 4) if people else None,
             )
         )
-    return Table(
+    return _table(
         key="Taux de réponse",
         title="Réponses aux questionnaires",
         columns=(
@@ -155,5 +160,4 @@ def response_rates_table(conn: sqlite3.Connection, data: TerritoryData) -> Table
         rows=tuple(rows),
         note=f"Taux : réponses rattachées à une personne interrogée, sur les {people} personnes du manifeste.",
         percent_columns=frozenset({4}),
-        section=SECTION_CONTEXT,
     )

@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 from qualipipe.errors import QualipipeError
@@ -65,14 +66,10 @@ class LivrableReport:
 
 
 class LivrableBuilder:
-    def __init__(self, study: Study, territory: Territory, figures: Path, today: str) -> None:
+    def __init__(self, context: StudyContext, territory: Territory, figures: Path) -> None:
+        study = context.study
         self.study, self.territory = study, territory
-        # One verbatim per code in the tables (the livrable is read, not searched); two per
-        # préconisation as its evidence.
-        self.options = SynthesisOptions(date=today, verbatims_per_code=1)
-        self.pseudonymize = make_pseudonymizer(study, keep_names=False)
-        # No drawing pool: the livrable's figures are drawn as the sections are built.
-        context = StudyContext.build(study, self.options, self.pseudonymize)
+        self.options, self.pseudonymize = context.options, context.pseudonymize
         self.data: TerritoryData = context.snapshot.territory(territory)
         (figures / "figures").mkdir(parents=True, exist_ok=True)
         self.synthesis = TerritorySynthesis(context, self.data, figures)
@@ -92,9 +89,15 @@ class LivrableBuilder:
         self.preconisations = current_preconisations(study.conn, territory.id)
         self.doc = LivrableDocument(f"Diagnostic territorial partagé — {territory.name}")
         self.missing: list[str] = []
+        self.current = ""  # the section being written
 
-    def lacking(self, section: str, what: str, command: str) -> None:
-        self.missing.append(section)
+    def section(self, number: int) -> None:
+        """Start `SECTIONS[number]`: what is lacking from now on is lacking from it."""
+        self.current = SECTIONS[number]
+        self.doc.heading(self.current)
+
+    def lacking(self, what: str, command: str, *, section: str = "") -> None:
+        self.missing.append(section or self.current)
         self.doc.missing(what, command)
 
     def figure(self, name: str) -> None:
@@ -120,7 +123,7 @@ class LivrableBuilder:
 
     def context(self) -> None:
         conn, data, t = self.study.conn, self.data, self.territory
-        self.doc.heading(SECTIONS[0])
+        self.section(0)
         first, last = ctx.interview_dates(data)
         period = (
             f" Les entretiens ont eu lieu du {ctx.french_date(first)} au {ctx.french_date(last)}."
@@ -144,10 +147,9 @@ class LivrableBuilder:
             self.doc.table(rates)
 
     def portrait(self) -> None:
-        self.doc.heading(SECTIONS[1])
+        self.section(1)
         if not self.portrait_blocks:
             self.lacking(
-                SECTIONS[1],
                 "Portrait non disponible : aucune donnée INSEE n'est chargée dans l'étude.",
                 "qualipipe territory load FICHIER.csv (base du comparateur de territoires de "
                 "l'INSEE, départements du territoire).",
@@ -159,12 +161,11 @@ class LivrableBuilder:
             else:
                 self.doc.figure(block.path, block.title)
 
-    def no_interviews(self, section: str) -> bool:
+    def no_interviews(self) -> bool:
         """Sections 3 and 4 rest on the interviews: without any, say so instead of zeros."""
         if self.data.interviews:
             return False
         self.lacking(
-            section,
             "Aucun entretien analysé pour ce territoire.",
             "qualipipe ingest entretiens/ --manifest participants.csv, puis qualipipe code et la "
             "revue (qualipipe review export / import).",
@@ -172,8 +173,8 @@ class LivrableBuilder:
         return True
 
     def founders(self) -> None:
-        self.doc.heading(SECTIONS[2])
-        if self.no_interviews(SECTIONS[2]):
+        self.section(2)
+        if self.no_interviews():
             return
         self.doc.paragraph(
             "Pourquoi les fondateur·rices coopèrent, et ce dont le pôle a besoin pour avancer, "
@@ -184,8 +185,8 @@ class LivrableBuilder:
                 self.doc.table(self.tables[key], columns=CODE_COLUMNS)
 
     def actors(self) -> None:
-        self.doc.heading(SECTIONS[3])
-        if not self.no_interviews(SECTIONS[3]):
+        self.section(3)
+        if not self.no_interviews():
             if "ENJ" in self.tables:
                 self.doc.table(self.tables["ENJ"], columns=CODE_COLUMNS)
             if "Acteurs par type" in self.tables:
@@ -212,17 +213,16 @@ class LivrableBuilder:
             self.doc.table(cited, columns=shown)
         else:
             self.lacking(
-                "Acteurs à associer",
                 "Aucune organisation citée dans les textes du territoire.",
                 f"qualipipe territory actors-export -t {self.territory.id} (après l'import des "
                 "entretiens)",
+                section="Acteurs à associer",
             )
 
     def vision(self) -> None:
-        self.doc.heading(SECTIONS[4])
+        self.section(4)
         if not self.notes:
             self.lacking(
-                SECTIONS[4],
                 "Aucune note de l'atelier 1 pour ce territoire.",
                 f"qualipipe report atelier-import POSTITS.xlsx -t {self.territory.id} (post-its "
                 "saisis dans le modèle de « qualipipe report atelier-modele »), ou qualipipe ingest "
@@ -258,10 +258,9 @@ class LivrableBuilder:
         self.doc.table(compared, columns=compared.columns[1:])
 
     def priorities(self) -> None:
-        self.doc.heading(SECTIONS[5])
+        self.section(5)
         if not self.workshop2_answers:
             self.lacking(
-                SECTIONS[5],
                 "Pas de réponses au questionnaire de priorisation (atelier 2) : l'ordre ci-dessous "
                 "ne repose que sur les entretiens.",
                 f"qualipipe ingest EXPORT.csv -i priorisation_enjeux -t {self.territory.id}",
@@ -275,10 +274,9 @@ class LivrableBuilder:
         self.figure("priorites_matrice.png")
 
     def preconisations_section(self) -> None:
-        self.doc.heading(SECTIONS[6])
+        self.section(6)
         if not self.preconisations:
             self.lacking(
-                SECTIONS[6],
                 "Aucune préconisation importée pour ce territoire.",
                 f"qualipipe report template -t {self.territory.id}, remplir le classeur, puis "
                 f"qualipipe report import FICHIER.xlsx -t {self.territory.id}",
@@ -376,12 +374,11 @@ class LivrableBuilder:
         return quotes[:k]
 
     def evaluation(self) -> None:
-        self.doc.heading(SECTIONS[7])
+        self.section(7)
         sheets = [a for a in self.data.answers if a.instrument == EVALUATION]
         dists = st.evaluation_distributions(find_instrument(self.study.root, EVALUATION), sheets)
         if not dists:
             self.lacking(
-                SECTIONS[7],
                 "Pas de réponses au questionnaire d'évaluation du diagnostic.",
                 f"qualipipe ingest EXPORT.csv -i evaluation_diagnostic -t {self.territory.id}",
             )
@@ -402,10 +399,10 @@ class LivrableBuilder:
         )
 
     def annexes(self) -> None:
-        self.doc.heading(SECTIONS[8])
+        self.section(8)
         for line in METHOD:
             self.doc.paragraph(line)
-        self.doc.heading(SECTIONS[9])
+        self.section(9)
         codebook = self.data.codebook
         families = {c.id: c.label for c in codebook.codes if not c.codable}
         self.doc.table(
@@ -419,18 +416,18 @@ class LivrableBuilder:
                 ),
             )
         )
-        self.doc.heading(SECTIONS[10])
+        self.section(10)
         if "Participants" in self.tables:
             people = self.tables["Participants"]
             self.doc.table(people, columns=[c for c in people.columns if c != "Lesquels"])
-        self.doc.heading(SECTIONS[11])
+        self.section(11)
         self.agreement_annex()
 
     def agreement_annex(self) -> None:
         try:
             report = agreement(self.study, territory=self.territory.id)
         except QualipipeError as error:
-            self.lacking(SECTIONS[11], f"Accord non calculable : {error}", "qualipipe agreement")
+            self.lacking(f"Accord non calculable : {error}", "qualipipe agreement")
             return
         o = report.overall
         self.doc.paragraph(
@@ -485,15 +482,37 @@ METHOD = (
 )
 
 
+class LivrableWriter:
+    """Writes the livrables of a study into `out_dir`: the study is read once (snapshot, cached
+    spaCy features, name filter), on the first livrable, then each territory is cut out of it."""
+
+    def __init__(self, study: Study, out_dir: Path, *, today: str | None = None) -> None:
+        self.study, self.out_dir = study, out_dir
+        # One verbatim per code in the tables (the livrable is read, not searched); two per
+        # préconisation as its evidence.
+        self.options = SynthesisOptions(
+            date=today or date.today().strftime("%d/%m/%Y"), verbatims_per_code=1
+        )
+
+    @cached_property
+    def context(self) -> StudyContext:
+        # No drawing pool: the livrable's figures are drawn as the sections are built.
+        pseudonymize = make_pseudonymizer(self.study, keep_names=False)
+        return StudyContext.build(self.study, self.options, pseudonymize)
+
+    def write(self, territory: str) -> LivrableReport:
+        """Write `out_dir/<territory id>/livrable.docx` (written beside, then moved into place)."""
+        t = self.study.config.territory(territory)
+        final = self.out_dir / t.id / LIVRABLE_FILE
+        partial = final.with_name(f".{LIVRABLE_FILE}.en-cours")
+        with tempfile.TemporaryDirectory(prefix="livrable-") as figures:
+            report = LivrableBuilder(self.context, t, Path(figures)).build(partial)
+        partial.replace(final)
+        return replace(report, path=final)
+
+
 def write_livrable(
     study: Study, out_dir: Path, territory: str, *, today: str | None = None
 ) -> LivrableReport:
-    """Write `out_dir/<territory id>/livrable.docx` (written beside, then moved into place)."""
-    t = study.config.territory(territory)
-    day = today or date.today().strftime("%d/%m/%Y")
-    final = out_dir / t.id / LIVRABLE_FILE
-    partial = final.with_name(f".{LIVRABLE_FILE}.en-cours")
-    with tempfile.TemporaryDirectory(prefix="livrable-") as figures:
-        report = LivrableBuilder(study, t, Path(figures), day).build(partial)
-    partial.replace(final)
-    return replace(report, path=final)
+    """Write one territory's livrable (several: one `LivrableWriter`, so the study is read once)."""
+    return LivrableWriter(study, out_dir, today=today).write(territory)
