@@ -221,17 +221,12 @@ def list_participants(
            LEFT JOIN participant_identities i ON i.participant_id = p.id ORDER BY p.territory_id, p.id"""
     ).fetchall()
     return [
-        Participant(
-            id=r["id"],
-            territory_id=r["territory_id"],
+        record_from_row(
+            Participant,
+            r,
             role=Role(r["role"]),
-            pseudonym=r["pseudonym"],
             real_name=r["real_name"] if with_real_names else "",
-            organisation=r["organisation"],
-            actor_type=r["actor_type"],
             consent=bool(r["consent"]),
-            interview_date=r["interview_date"],
-            interviewer=r["interviewer"],
         )
         for r in rows
     ]
@@ -243,8 +238,9 @@ def _update_row(conn: sqlite3.Connection, table: str, row_id: int, row: dict[str
     conn.execute(f'UPDATE "{table}" SET {assignments} WHERE id = ?', (*row.values(), row_id))
 
 
-def _record(cls: type[R], row: sqlite3.Row, **converted: object) -> R:
-    """A record from the row's columns named as its fields; `converted` gives typed values."""
+def record_from_row(cls: type[R], row: sqlite3.Row, **converted: object) -> R:
+    """A record from the row's columns named as its fields (as sqlite-utils reads rows into
+    dicts); `converted` gives the values that need a type or come from another column."""
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     values: dict[str, object] = {k: row[k] for k in names.intersection(row.keys())}
     return cls(**{**values, **converted})
@@ -308,11 +304,13 @@ def insert_segments(
 
 
 def row_to_source(r: sqlite3.Row) -> Source:
-    return _record(Source, r, kind=SourceKind(r["kind"]), metadata=json.loads(r["metadata"]))
+    return record_from_row(
+        Source, r, kind=SourceKind(r["kind"]), metadata=json.loads(r["metadata"])
+    )
 
 
 def row_to_segment(r: sqlite3.Row) -> Segment:
-    return _record(Segment, r, is_interviewer=bool(r["is_interviewer"]))
+    return record_from_row(Segment, r, is_interviewer=bool(r["is_interviewer"]))
 
 
 def active_segments(conn: sqlite3.Connection, *, territory_id: str | None = None) -> list[Segment]:
@@ -376,17 +374,14 @@ def current_codebook(conn: sqlite3.Connection) -> Codebook | None:
         return None
     meta = conn.execute("SELECT * FROM codebook_versions WHERE id = ?", (version_id,)).fetchone()
     codes = tuple(
-        Code(
+        record_from_row(
+            Code,
+            r,
             id=r["code_id"],
-            label=r["label"],
-            family=r["family"],
-            parent=r["parent"],
-            definition=r["definition"],
             include=r["include_rule"],
             exclude=r["exclude_rule"],
             expressions=tuple(json.loads(r["expressions"])),
             examples=tuple(json.loads(r["examples"])),
-            color=r["color"],
             codable=bool(r["codable"]),
         )
         for r in conn.execute(
@@ -447,7 +442,7 @@ def append_decision(conn: sqlite3.Connection, d: Decision, *, import_id: int | N
 
 def decision_history(conn: sqlite3.Connection) -> list[Decision]:
     return [
-        _record(Decision, r, action=Action(r["action"]))
+        record_from_row(Decision, r, action=Action(r["action"]))
         for r in conn.execute("SELECT * FROM decisions ORDER BY id")
     ]
 

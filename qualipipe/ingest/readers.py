@@ -10,9 +10,18 @@ kept on its segments. Either way `text[turn.start:turn.end]` is what the speaker
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import docx
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+from lxml import etree
+from odf import teletype
+from odf.namespaces import TEXTNS
+from odf.opendocument import load as load_odf
 
 from qualipipe.containers import check_container
 from qualipipe.errors import InputError, Problem
@@ -36,6 +45,18 @@ from qualipipe.ingest.turns import (
 
 def _problem(path: Path, message: str, line: int | None = None) -> InputError:
     return InputError(f"{path.name} n'a pas pu être lu.", [Problem(str(path), message, line)])
+
+
+@contextmanager
+def _unreadable(path: Path, what: str, advice: str) -> Iterator[None]:
+    """Any error of the library opening `path` becomes one French line: python-docx and odfpy
+    raise several unrelated types (zipfile, XML, KeyError…) for a damaged file."""
+    try:
+        yield
+    except Exception as error:
+        raise _problem(
+            path, f"{what} illisible ou corrompu ({type(error).__name__}) ; {advice}"
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,18 +216,9 @@ def _docx_paragraph_label(paragraph: object) -> tuple[str, int] | None:
 
 def read_docx(path: Path) -> ReadTranscript:
     check_container(path, "document Word")
-    try:
-        import docx
-        from docx.table import Table
-        from docx.text.paragraph import Paragraph
-
+    advice = "ouvrez-le dans Word ou LibreOffice et réenregistrez-le en .docx."
+    with _unreadable(path, "document Word", advice):
         document = docx.Document(str(path))
-    except Exception as error:  # python-docx raises several unrelated types for bad files
-        raise _problem(
-            path,
-            f"document Word illisible ou corrompu ({type(error).__name__}) ; ouvrez-le dans "
-            "Word ou LibreOffice et réenregistrez-le en .docx.",
-        ) from None
     lines: list[str] = []
     headings: set[int] = set()
     bold_labels: dict[int, tuple[str, int]] = {}
@@ -250,18 +262,8 @@ def read_docx(path: Path) -> ReadTranscript:
 
 def read_odt(path: Path) -> ReadTranscript:
     check_container(path, "document OpenDocument")
-    try:
-        from odf import teletype
-        from odf.namespaces import TEXTNS
-        from odf.opendocument import load
-
-        document = load(str(path))
-    except Exception as error:  # odfpy raises zipfile/xml errors for bad files
-        raise _problem(
-            path,
-            f"document OpenDocument illisible ou corrompu ({type(error).__name__}) ; "
-            "réenregistrez-le en .odt depuis LibreOffice.",
-        ) from None
+    with _unreadable(path, "document OpenDocument", "réenregistrez-le en .odt depuis LibreOffice."):
+        document = load_odf(str(path))
     lines: list[str] = []
     headings: set[int] = set()
     paragraph_name, heading_name = (TEXTNS, "p"), (TEXTNS, "h")
@@ -373,8 +375,6 @@ def _trs_utterances(root: object) -> list[Utterance]:
 
 
 def read_trs(path: Path) -> ReadTranscript:
-    from lxml import etree
-
     data = path.read_bytes()
     if not data.strip():
         decode_bytes(data, str(path))  # raises the "empty file" error
