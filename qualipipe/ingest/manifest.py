@@ -9,8 +9,6 @@ pseudonym, assigned once from the study's templates and never renumbered.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -18,9 +16,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 from qualipipe.config import StudyConfig
-from qualipipe.containers import check_container
 from qualipipe.errors import InputError, Problem
-from qualipipe.ingest.encoding import decode_bytes
+from qualipipe.ingest.tables import read_table
 from qualipipe.pseudonymize import name_piece_warnings
 from qualipipe.records import SOURCE_KIND_WORDS, ActorType, Participant, Role, SourceKind
 from qualipipe.store import (
@@ -116,44 +113,14 @@ def _cell(value: object) -> str:
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]], str | None]:
-    """Headers, (line number, cells) rows and sheet name of a CSV or XLSX file."""
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        check_container(path, "classeur Excel")
-        try:
-            # Read-only sheets are parsed while iterating: the rows belong inside the guard.
-            workbook = load_workbook(path, read_only=True, data_only=True)
-            sheet = workbook.worksheets[0]
-            rows = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-            workbook.close()
-        except Exception as error:  # openpyxl raises zipfile/KeyError/... for bad files
-            raise InputError(
-                f"{path.name} n'est pas un classeur Excel lisible.",
-                [
-                    Problem(
-                        str(path),
-                        f"fichier .xlsx corrompu ({type(error).__name__}) ; réenregistrez-le.",
-                    )
-                ],
-            ) from None
-        numbered = [(i + 1, row) for i, row in enumerate(rows)]
-        sheet_name: str | None = sheet.title
-    else:
-        text = decode_bytes(path.read_bytes(), str(path)).text
-        first = text.split("\n", 1)[0]
-        delimiter = max(";,\t", key=first.count)
-        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-        numbered = [(reader.line_num, [c.strip() for c in row]) for row in reader]
-        sheet_name = None
-    numbered = [(n, row) for n, row in numbered if any(cell for cell in row)]
-    if not numbered:
-        raise InputError(
-            f"{path.name} est vide.",
-            [Problem(str(path), "aucune ligne d'en-tête ni de participant.")],
-        )
-    headers = [normalize_header(h) for h in numbered[0][1]]
-    return headers, numbered[1:], sheet_name
+    """Headers (normalised), (line number, cells) rows and sheet name of a CSV or XLSX file."""
+    table = read_table(
+        path,
+        advice="réenregistrez-le",
+        empty="aucune ligne d'en-tête ni de participant.",
+        cell=_cell,
+    )
+    return [normalize_header(h) for h in table.headers], table.rows, table.sheet
 
 
 def _match_actor_type(value: str) -> str | None:

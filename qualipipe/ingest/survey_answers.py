@@ -8,8 +8,6 @@ Closed answers go to `participant_attributes`, usable in syntheses.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sqlite3
 import zlib
@@ -17,12 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from qualipipe.containers import check_container
 from qualipipe.errors import InputError, Problem
-from qualipipe.ingest.encoding import decode_bytes, normalize_text
+from qualipipe.ingest.encoding import normalize_text
 from qualipipe.ingest.manifest import load_links
 from qualipipe.ingest.reconcile import SourceChange, store_source
 from qualipipe.ingest.segment import SegmentationParams, SentenceSplitter, segment_answer
+from qualipipe.ingest.tables import read_table
 from qualipipe.ingest.workshop import answer_metadata, answer_source_kind
 from qualipipe.records import Source, SurveyResponse
 from qualipipe.store import Study, now_iso, text_hash
@@ -119,43 +117,6 @@ def check_columns(headers: list[str], instrument: Instrument, file: str) -> None
         )
 
 
-def _table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        check_container(path, "classeur Excel")
-        try:
-            # Read-only sheets are parsed while iterating: the rows belong inside the guard.
-            workbook = load_workbook(path, read_only=True, data_only=True)
-            rows = [
-                (number, ["" if v is None else str(v) for v in row])
-                for number, row in enumerate(workbook.worksheets[0].iter_rows(values_only=True), 1)
-            ]
-            workbook.close()
-        except Exception as error:  # openpyxl raises several types for bad files
-            raise InputError(
-                f"{path.name} n'est pas un classeur Excel lisible.",
-                [Problem(str(path), f"fichier corrompu ({type(error).__name__}) ; réexportez-le.")],
-            ) from None
-    else:
-        text = decode_bytes(path.read_bytes(), str(path)).text
-        first = text.split("\n", 1)[0]
-        reader = csv.reader(
-            io.StringIO(text), delimiter=";" if first.count(";") >= first.count(",") else ","
-        )
-        try:
-            rows = [(reader.line_num, row) for row in reader]
-        except csv.Error as error:
-            raise InputError(
-                f"{path.name} n'est pas un fichier CSV lisible.",
-                [Problem(str(path), f"CSV invalide ({error}) ; réexportez-le.", reader.line_num)],
-            ) from None
-    rows = [(n, r) for n, r in rows if any(cell.strip() for cell in r)]
-    if not rows:
-        raise InputError(f"{path.name} est vide.", [Problem(str(path), "aucune ligne.")])
-    return [h.strip() for h in rows[0][1]], rows[1:]
-
-
 def read_survey_export(
     path: Path, instrument: Instrument, territory_id: str
 ) -> list[SurveyResponse]:
@@ -163,13 +124,14 @@ def read_survey_export(
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path} introuvable.", [Problem(str(path), "le fichier n'existe pas.")])
-    headers, rows = _table(path)
+    table = read_table(path, advice="réexportez-le")
+    headers, rows = table.headers, table.rows
     check_columns(headers, instrument, str(path))
     columns = {c.name for c in instrument.export_columns()}
     responses: list[SurveyResponse] = []
     problems: list[Problem] = []
     for line, row in rows:
-        record = dict(zip(headers, [cell.strip() for cell in row], strict=False))
+        record = dict(zip(headers, row, strict=False))
         try:
             response_id = int(float(record.get("id", "")))
         except ValueError:
