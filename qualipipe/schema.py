@@ -14,7 +14,18 @@ from dataclasses import dataclass
 
 from qualipipe.migrations import migrate_v3
 
-SCHEMA_V1 = """
+
+def append_only(table: str, rows: str) -> str:
+    """Triggers refusing UPDATE and DELETE on `table`: its `rows` are a history, never rewritten."""
+    refuse = f"BEGIN SELECT RAISE(ABORT, '{rows} are append-only'); END;"
+    return (
+        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}\n{refuse}\n"
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}\n{refuse}\n"
+    )
+
+
+SCHEMA_V1 = (
+    """
 CREATE TABLE study_meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -165,11 +176,9 @@ CREATE TABLE decisions (
     CHECK (code_id IS NOT NULL OR action = 'comment')
 );
 CREATE INDEX decisions_segment ON decisions(segment_id, code_id);
-CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
-BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
-CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
-BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
-CREATE TABLE emergent_themes (
+"""
+    + append_only("decisions", "decisions")
+    + """CREATE TABLE emergent_themes (
     id INTEGER PRIMARY KEY,
     run_id INTEGER REFERENCES runs(id),
     label TEXT NOT NULL,
@@ -211,6 +220,7 @@ CREATE TABLE survey_responses (
     PRIMARY KEY (survey_id, response_id)
 );
 """
+)
 
 # v2: the per-segment NLP cache (lemmas, POS, vectors), keyed by text hash and pipeline version,
 # so that re-suggesting never re-runs spaCy on unchanged text.
@@ -262,11 +272,7 @@ CREATE TRIGGER imports_no_replace BEFORE INSERT ON imports
 WHEN EXISTS (SELECT 1 FROM imports WHERE id = NEW.id
              OR (file_hash = NEW.file_hash AND coder = NEW.coder))
 BEGIN SELECT RAISE(ABORT, 'imports are append-only'); END;
-CREATE TRIGGER imports_no_update BEFORE UPDATE ON imports
-BEGIN SELECT RAISE(ABORT, 'imports are append-only'); END;
-CREATE TRIGGER imports_no_delete BEFORE DELETE ON imports
-BEGIN SELECT RAISE(ABORT, 'imports are append-only'); END;
-"""
+""" + append_only("imports", "imports")
 
 # The study's identity, written into every review workbook so that a workbook exported from
 # another study is refused as a whole.
@@ -337,16 +343,13 @@ CREATE TABLE cited_actor_statuses (
     origin TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX cited_actor_statuses_key ON cited_actor_statuses(territory_id, actor_key, id);
-CREATE TRIGGER cited_actor_statuses_no_update BEFORE UPDATE ON cited_actor_statuses
-BEGIN SELECT RAISE(ABORT, 'cited actor statuses are append-only'); END;
-CREATE TRIGGER cited_actor_statuses_no_delete BEFORE DELETE ON cited_actor_statuses
-BEGIN SELECT RAISE(ABORT, 'cited actor statuses are append-only'); END;
-"""
+""" + append_only("cited_actor_statuses", "cited actor statuses")
 
 # Issue 19: the analysts' préconisations, imported from the workbook written by
 # `qualipipe report template`. Every import is kept (append-only); the latest import of a
 # territory is its current set, the earlier ones are its history.
-PRECONISATIONS = """
+PRECONISATIONS = (
+    """
 CREATE TABLE preconisation_imports (
     id INTEGER PRIMARY KEY,
     territory_id TEXT NOT NULL REFERENCES territories(id),
@@ -369,15 +372,10 @@ CREATE TABLE preconisations (
     indicator TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX preconisations_import ON preconisations(import_id, number);
-CREATE TRIGGER preconisation_imports_no_update BEFORE UPDATE ON preconisation_imports
-BEGIN SELECT RAISE(ABORT, 'préconisation imports are append-only'); END;
-CREATE TRIGGER preconisation_imports_no_delete BEFORE DELETE ON preconisation_imports
-BEGIN SELECT RAISE(ABORT, 'préconisation imports are append-only'); END;
-CREATE TRIGGER preconisations_no_update BEFORE UPDATE ON preconisations
-BEGIN SELECT RAISE(ABORT, 'préconisations are append-only'); END;
-CREATE TRIGGER preconisations_no_delete BEFORE DELETE ON preconisations
-BEGIN SELECT RAISE(ABORT, 'préconisations are append-only'); END;
 """
+    + append_only("preconisation_imports", "préconisation imports")
+    + append_only("preconisations", "préconisations")
+)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -85,7 +86,8 @@ def livrables(example_module_copy: Path):
     out = root.parent / "sorties"
     writer = LivrableWriter(study, out, today="15/10/2026")
     reports = {t: writer.write(t) for t in ("sud-creuse", "limoges-nord")}
-    bilan = write_bilan(study, out, today="15/10/2026")
+    # As `report --all --bilan`: the bilan is cut out of the study the livrables have read.
+    bilan = write_bilan(study, out, today="15/10/2026", snapshot=writer.context.snapshot)
     yield study, reports, bilan, out
     study.close()
 
@@ -238,6 +240,13 @@ def test_bilan_puts_the_pilots_side_by_side(livrables) -> None:
     assert rows["Entretiens analysés"] == ["7", "7"]
     assert rows["Préconisations importées"] == ["4", "0"]
     assert any(t.rows[0].cells[0].text == "Question" for t in doc.tables)  # evaluation scores
+
+
+def test_the_bilan_alone_reads_the_study_and_says_the_same(livrables, tmp_path: Path) -> None:
+    study, _, bilan, _ = livrables
+    alone = write_bilan(study, tmp_path, today="15/10/2026")  # as `report --bilan`
+    body = [zipfile.ZipFile(path).read("word/document.xml") for path in (alone, bilan)]
+    assert body[0] == body[1] and b"Sud Creuse" in body[0]
 
 
 def test_the_synthesis_gains_the_afom_matrix_and_the_comparison(livrables) -> None:
