@@ -17,7 +17,13 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from docx import Document
+from docx.enum.section import WD_ORIENT
+from docx.shared import Pt, RGBColor
 from lxml import etree
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.worksheet.page import PageMargins
 
 from qualipipe import resources
 from qualipipe.codebook.model import (
@@ -350,10 +356,6 @@ XLSX_HEADERS = (
 
 def codebook_to_xlsx(codebook: Codebook, path: Path) -> None:
     """One sheet, one row per code, families as shaded rows; ready to filter and print."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-    from openpyxl.worksheet.page import PageMargins
-
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "Codebook"
@@ -414,10 +416,6 @@ def codebook_to_xlsx(codebook: Codebook, path: Path) -> None:
 
 def codebook_to_docx(codebook: Codebook, path: Path) -> None:
     """A printable document: a summary table, then one section per family and per code."""
-    from docx import Document
-    from docx.enum.section import WD_ORIENT
-    from docx.shared import Pt, RGBColor
-
     document = Document()
     section = document.sections[0]
     section.orientation = WD_ORIENT.PORTRAIT
