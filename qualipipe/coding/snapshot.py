@@ -23,7 +23,7 @@ from qualipipe.coding.base import LexiconSignals, StaticInputs, SuggesterOutput
 from qualipipe.coding.features import SegmentFeatures, bag_of_lemmas, feature_signature
 from qualipipe.store import insert_row, now_iso
 
-SNAPSHOT_FORMAT = 5  # bump when the stored matrices or the lexicon matching rules change
+SNAPSHOT_FORMAT = 6  # bump when the stored matrices or the lexicon matching rules change
 
 
 def bag_counts(bags: Sequence[list[str]]) -> tuple[sparse.csr_matrix, list[str]]:
