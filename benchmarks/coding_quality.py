@@ -127,7 +127,7 @@ def code_label(category: str) -> str:
 
 
 def build_codebook(question: Question) -> tuple[Codebook, dict[str, str]]:
-    codes = [Code(id="Q", label=question.text[:80] or "Question", family="Q", codable=False)]
+    codes = [Code(id="Q", label=question.text or "Question", family="Q", codable=False)]
     ids = {}
     for n, category in enumerate(question.categories, start=1):
         code_id = f"Q_{n:02d}"
