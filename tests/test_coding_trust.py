@@ -185,6 +185,11 @@ def test_label_parts_are_what_the_label_names_not_its_qualifiers(study, text, ex
     assert label_matches(study, text) == expected
 
 
+def test_a_whole_label_is_quoted_as_the_codebook_writes_it(study) -> None:
+    found = label_matches(study, "Une TVA sur les produits bio sains et locaux.")
+    assert found == {"Q_TVA": ["TVA", "TVA (produits bio, sains, locaux)", "produits bio"]}
+
+
 def add_source(study, key: str, lines: list[str], kind: SourceKind, participant=None) -> list[int]:
     with study.transaction() as conn:
         if participant is not None:

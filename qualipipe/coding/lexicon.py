@@ -294,9 +294,10 @@ class LexiconSuggester:
             ]
             if labels[column]:
                 label = analysed[labels[column]]
+                whole, *parts = label_spans(label)
+                candidates.append((label, labels[column], whole))
                 candidates.extend(
-                    (label, quote_words([label.words[i] for i in span]), span)
-                    for span in label_spans(label)
+                    (label, quote_words([label.words[i] for i in span]), span) for span in parts
                 )
             patterns = []
             for features, text, span in candidates:
