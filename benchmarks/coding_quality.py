@@ -5,9 +5,9 @@ Usage:
         [--k 0,20,50,100] [--seed 0]
 
 For each question with at least 40 answers: a codebook is built from the question's categories
-(names only), gold = categories with >= 2 votes (minus "no thematic code" categories), the answers
-are ingested into a real study (one survey source and one segment per answer), the gold codes of k
-answers are recorded as analyst decisions, `suggest_codes` runs (the same code path as
+(names only, under a non-codable parent code holding the whole question text), gold = categories
+with >= 2 votes (minus "no thematic code" categories), the answers are ingested into a real study
+(one survey source and one segment per answer), the gold codes of k answers are recorded as analyst decisions, `suggest_codes` runs (the same code path as
 `qualipipe code`), and the stored suggestions are scored on a held-out third of the answers
 (fixed split by seed). Two baselines are trained in the same run on the same k answers and scored
 on the same held-out answers:
@@ -127,7 +127,7 @@ def code_label(category: str) -> str:
 
 
 def build_codebook(question: Question) -> tuple[Codebook, dict[str, str]]:
-    codes = [Code(id="Q", label=question.text[:80] or "Question", family="Q", codable=False)]
+    codes = [Code(id="Q", label=question.text or "Question", family="Q", codable=False)]
     ids = {}
     for n, category in enumerate(question.categories, start=1):
         code_id = f"Q_{n:02d}"

@@ -151,6 +151,10 @@ def add_decisions(study, n: int, seed: int = 0) -> None:
             append_decision(conn, Decision(int(segment_id), action, "banc", code_id=code_id))
 
 
+def stages(seconds: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.1f}" for name, value in seconds.items())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -178,7 +182,7 @@ def main() -> None:
         first_seconds = time.perf_counter() - start
         print(
             f"1er passage : {first_seconds:.1f} s, {first.suggestions} suggestions, "
-            f"{first.texts_analysed} textes analysés",
+            f"{first.texts_analysed} textes analysés ; étapes (s) : {stages(first.stage_seconds)}",
             flush=True,
         )
 
@@ -188,7 +192,8 @@ def main() -> None:
         rerun_seconds = time.perf_counter() - start
         print(
             f"2e passage après {args.decisions} décisions : {rerun_seconds:.2f} s, "
-            f"{second.texts_analysed} textes analysés, score {second.combination}",
+            f"{second.texts_analysed} textes analysés, score {second.combination} ; "
+            f"étapes (s) : {stages(second.stage_seconds)}",
             flush=True,
         )
         study.close()

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
-from qualipipe.coding.base import CodeIndex, LabelledSet
-from qualipipe.coding.features import compute_features
+from qualipipe.coding.base import CodeIndex, LabelledSet, SegmentBatch
+from qualipipe.coding.features import bag_of_lemmas, compute_features
 from qualipipe.coding.lexicon import LexiconSuggester
+from qualipipe.coding.snapshot import bag_counts
 from qualipipe.coding.suggest import suggest_codes, uncertainty_by_segment
+from qualipipe.coding.supervised import SupervisedSuggester
 from qualipipe.errors import QualipipeError
 from qualipipe.records import (
     Action,
@@ -269,17 +272,10 @@ def test_rerun_from_the_snapshot_gives_the_same_suggestions(study) -> None:
 
 
 def test_tfidf_from_stored_counts_equals_the_vectorizer(study) -> None:
-    import numpy as np
-
-    from qualipipe.coding.snapshot import bag_counts
-    from qualipipe.coding.supervised import SupervisedSuggester, bag_of_lemmas
-
     features = compute_features(study, list(TEXTS.values()), progress=False)
     codes = CodeIndex.from_codebook(CODEBOOK)
     labels = np.zeros((len(features), len(codes.codes)), dtype=np.uint8)
     labels[[0, 1], codes.column()["MOT_COOPERER"]] = 1
-    from qualipipe.coding.base import SegmentBatch
-
     batch = SegmentBatch(list(range(len(features))), list(TEXTS.values()), features)
     model = SupervisedSuggester().fit(codes, LabelledSet(batch, labels))
     counts, vocabulary = bag_counts([bag_of_lemmas(f) for f in features])

@@ -145,6 +145,51 @@ def test_whole_expression_still_matches_through_inflection(study, text, code, qu
     assert found_phrases(study, text) == {code: [quoted]}
 
 
+LABELS_ONLY = Codebook(
+    name="libellés",
+    version="1",
+    codes=(
+        Code("Q", "Quels impôts baisser ?", "Q", codable=False),
+        Code("Q_TVA", "TVA (produits bio, sains, locaux)", "Q", parent="Q"),
+        Code("Q_SOLIDARITE", "Pauvreté et solidarité", "Q", parent="Q"),
+        Code("Q_EMPLOI", "Créer des emplois locaux et inclusifs", "Q", parent="Q"),
+    ),
+)
+
+
+def label_matches(study, text: str) -> dict[str, list[str]]:
+    """What a codebook made of labels only (no expressions) finds in `text`, per code."""
+    codes = CodeIndex.from_codebook(LABELS_ONLY)
+    analyse = lambda texts: compute_features(study, list(texts), progress=False)  # noqa: E731
+    lexicon = LexiconSuggester(analyse).fit(codes, LabelledSet.empty(len(codes.codes)))
+    features = compute_features(study, [text], progress=False)[0]
+    return {
+        codes.ids[column]: sorted({m.pattern for m in matches})
+        for column, matches in lexicon.find(features).items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A coordinated noun stands for the code on its own…
+        ("Plus de solidarité entre générations.", {"Q_SOLIDARITE": ["solidarité"]}),
+        ("La pauvreté augmente.", {"Q_SOLIDARITE": ["Pauvreté"]}),
+        ("Une TVA plus basse sur les produits bio.", {"Q_TVA": ["TVA", "produits bio"]}),
+        # …a qualifier taken out of its label does not.
+        ("Des plats sains et des commerces locaux.", {}),
+        ("Une société plus inclusive.", {}),
+    ],
+)
+def test_label_parts_are_what_the_label_names_not_its_qualifiers(study, text, expected) -> None:
+    assert label_matches(study, text) == expected
+
+
+def test_a_whole_label_is_quoted_as_the_codebook_writes_it(study) -> None:
+    found = label_matches(study, "Une TVA sur les produits bio sains et locaux.")
+    assert found == {"Q_TVA": ["TVA", "TVA (produits bio, sains, locaux)", "produits bio"]}
+
+
 def add_source(study, key: str, lines: list[str], kind: SourceKind, participant=None) -> list[int]:
     with study.transaction() as conn:
         if participant is not None:

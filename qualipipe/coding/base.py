@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, Self
+from functools import cached_property
+from typing import Protocol, Self
 
 import numpy as np
+from scipy import sparse
 
 from qualipipe.coding.features import SegmentFeatures
 from qualipipe.records import Code, Codebook
-
-if TYPE_CHECKING:
-    from qualipipe.coding.snapshot import StaticInputs
 
 
 @dataclass(frozen=True)
@@ -103,6 +102,52 @@ class SuggesterOutput:
     scores: np.ndarray  # (n_segments, n_codes) float; NaN = this suggester has no opinion
     explain: Callable[[int, int], str]
     extra: dict[str, np.ndarray] = field(default_factory=dict)  # more signals for the combiner
+
+
+@dataclass
+class LexiconSignals:
+    hits: np.ndarray
+    weak: np.ndarray
+    negated: np.ndarray
+    reasons: dict[tuple[int, int], str]
+
+    def as_output(self) -> SuggesterOutput:
+        return SuggesterOutput(
+            scores=self.hits.astype(float),
+            explain=lambda row, column: self.reasons.get((row, column), ""),
+            extra={
+                "lexicon_negated": self.negated.astype(float),
+                "lexicon_weak": self.weak.astype(float),
+            },
+        )
+
+    @classmethod
+    def from_output(cls, output: SuggesterOutput) -> LexiconSignals:
+        hits = output.scores > 0
+        weak = output.extra["lexicon_weak"] > 0
+        negated = output.extra["lexicon_negated"] > 0
+        rows, columns = np.nonzero(hits | weak | negated)
+        reasons = {
+            (int(r), int(c)): output.explain(int(r), int(c))
+            for r, c in zip(rows, columns, strict=False)
+        }
+        return cls(hits.astype(np.uint8), weak.astype(np.uint8), negated.astype(np.uint8), reasons)
+
+
+@dataclass
+class StaticInputs:
+    """Per-segment inputs that do not depend on decisions."""
+
+    vectors: np.ndarray  # (n, 300) float32
+    counts: sparse.csr_matrix  # (n, len(vocabulary)) term counts of bag_of_lemmas
+    vocabulary: list[str]
+    lexicon: LexiconSignals
+
+    @cached_property
+    def unit_vectors(self) -> np.ndarray:
+        """L2-normalised vectors (shared by the semantic and supervised suggesters)."""
+        norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
+        return self.vectors / np.where(norms > 0, norms, 1.0)
 
 
 class Suggester(Protocol):

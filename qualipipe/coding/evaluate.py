@@ -18,9 +18,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import Protocol, Self
 
 import numpy as np
+from rich.table import Table
 
 from qualipipe.coding import suggest
 from qualipipe.coding.base import CodeIndex, LabelledSet, SegmentBatch
@@ -28,11 +29,6 @@ from qualipipe.coding.features import compute_features
 from qualipipe.pseudonymize import Policy, pseudonymizer_for
 from qualipipe.records import Action
 from qualipipe.store import Study, code_redirect_map, current_codebook, current_coding
-
-if TYPE_CHECKING:
-    from rich.table import Table
-
-    from qualipipe.coding.suggest import SegmentRow
 
 DEFAULT_FOLDS = 5
 
@@ -161,7 +157,7 @@ def code_quality_table(
 def _confusion(
     study: Study,
     codes: CodeIndex,
-    rows: Sequence[SegmentRow],
+    rows: Sequence[suggest.SegmentRow],
     coding: dict[tuple[int, str], bool],
     model: FoldSuggester,
     n_folds: int,
@@ -206,8 +202,6 @@ def _percent(value: float | None) -> str:
 
 def render_code_quality(table: Sequence[CodeQuality]) -> Table:
     """The per-code quality table, in French, for `qualipipe status`."""
-    from rich.table import Table
-
     rendered = Table(
         title="Qualité des suggestions par code (validation croisée sur les décisions)"
     )

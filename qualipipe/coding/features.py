@@ -100,6 +100,12 @@ class SegmentFeatures:
         )
 
 
+def bag_of_lemmas(features: SegmentFeatures) -> list[str]:
+    """Content lemmas and their bigrams (« économie sociale »)."""
+    lemmas = features.content_lemmas()
+    return lemmas + [f"{a} {b}" for a, b in zip(lemmas, lemmas[1:], strict=False)]
+
+
 # ASCII record/unit separators: never part of a token once _clean has run.
 _RECORD, _UNIT = "\x1e", "\x1f"
 

@@ -18,7 +18,6 @@ against the code, unless the expression itself is negative ("pas d'offre").
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,7 +34,6 @@ NEGATIONS = frozenset(
 NEGATION_MARKS = NEGATIONS | {"ne", "n'", "n’"}
 NEGATION_WINDOW = 5  # tokens looked back from the first matched word, within the clause
 CLAUSE_BREAKS = frozenset({"PUNCT"})
-_LABEL_PARTS = re.compile(r"[()\[\]/,;]")
 GAP_MARKS = frozenset({"…", "...", "[...]", "[…]"})
 GAP_POS = frozenset({"DET", "ADJ"})  # what a « … » between two words may stand for
 MAX_GAP = 3
@@ -150,13 +148,17 @@ def _token_keys(features: SegmentFeatures, i: int) -> frozenset[str]:
     return frozenset({features.folded_lemmas[i], features.folded_words[i]})
 
 
-def pattern_from(features: SegmentFeatures, *, loose: bool) -> tuple[tuple, tuple]:
-    """(keys, gaps) of an expression: every word in order, « … » marking a gap before a word."""
+def pattern_from(
+    features: SegmentFeatures, *, loose: bool, span: Sequence[int] | None = None
+) -> tuple[tuple, tuple]:
+    """(keys, gaps) of an expression: every word in order, « … » marking a gap before a word.
+
+    `span`: only these tokens of `features` (a part of a code's label analysed in context)."""
     keys: list[frozenset[str]] = []
     gaps: list[bool] = []
     gap = False
     kept = set(meaningful_tokens(features)) if loose else None
-    for i in phrase_tokens(features):
+    for i in phrase_tokens(features) if span is None else span:
         word = features.words[i]
         if word in GAP_MARKS or set(word) <= {"."} and len(word) >= 3:
             gap = bool(keys)
@@ -183,6 +185,14 @@ def heads_compound(features: SegmentFeatures, tokens: list[int], position: int) 
 
 
 COMPOUND_LINKS = frozenset({"de", "d'", "d’"})
+
+
+def _single_word(features: SegmentFeatures, span: list[int] | None) -> list[int]:
+    """The token of a one-word pattern (its only meaningful token within a label part)."""
+    if span is None:
+        return phrase_tokens(features)
+    meaningful = set(meaningful_tokens(features))
+    return [i for i in span if i in meaningful] or span
 
 
 def quote_words(words: Sequence[str]) -> str:
@@ -218,11 +228,38 @@ def _mark_shared(patterns: list[list[Pattern]]) -> list[list[Pattern]]:
     ]
 
 
-def label_parts(label: str) -> list[str]:
-    """ "Cotisations sociales (CSG, CRDS)" -> the label, "Cotisations sociales", "CSG", "CRDS"."""
-    parts = [label]
-    parts.extend(p.strip() for p in _LABEL_PARTS.split(label) if p.strip())
-    return list(dict.fromkeys(parts))
+def label_spans(features: SegmentFeatures) -> list[list[int]]:
+    """Token spans of a code's label that may stand for the code on their own.
+
+    The whole label, then its parts between separators and coordinations, tagged in the
+    label's own context: "Cotisations sociales (CSG, CRDS)" -> the label, "Cotisations
+    sociales", "CSG", "CRDS"; "Pauvreté et solidarité" -> the label, "Pauvreté", "solidarité".
+    A part that names nothing by itself is left out: without a noun, a proper noun or a verb it
+    only qualifies another word ("sains", "locaux" in "TVA (produits bio, sains, locaux)",
+    "inclusifs" in "Créer des emplois locaux et inclusifs").
+    """
+    tokens = phrase_tokens(features)
+    pieces: list[list[int]] = [[]]
+    for i in tokens:
+        if features.words[i] in _LABEL_SEPARATORS or (
+            features.pos[i] == "CCONJ" and features.folded_words[i] in _COORDINATIONS
+        ):
+            pieces.append([])
+        else:
+            pieces[-1].append(i)
+    spans = [tokens]
+    if len(pieces) > 1:
+        spans.extend(
+            piece
+            for piece in pieces
+            if any(features.pos[i] in _NAMING_POS for i in piece) and piece != tokens
+        )
+    return spans
+
+
+_LABEL_SEPARATORS = frozenset({"(", ")", "[", "]", "/", ",", ";"})
+_COORDINATIONS = frozenset({"et", "ou"})
+_NAMING_POS = frozenset({"NOUN", "PROPN", "VERB"})
 
 
 class LexiconSuggester:
@@ -236,30 +273,36 @@ class LexiconSuggester:
 
     def fit(self, codes: CodeIndex, labelled: LabelledSet) -> LexiconSuggester:
         """Lemmatise the expressions (decisions are not needed: the codebook is the lexicon)."""
-        texts_per_code = []
-        for code in codes.codes:
-            texts = [(t, True) for t in code.expressions]
-            if self.use_labels:
-                texts.extend((t, False) for t in label_parts(code.label))
-            texts_per_code.append(list(dict.fromkeys((t, e) for t, e in texts if t.strip())))
+        expressions = [[t for t in dict.fromkeys(c.expressions) if t.strip()] for c in codes.codes]
+        labels = [c.label if self.use_labels and c.label.strip() else "" for c in codes.codes]
         contexts = [
             " ".join(
                 codes.all_codes[a].label for a in codes.ancestors(c.id) if a in codes.all_codes
             )
             for c in codes.codes
         ]
-        flat = [t for texts in texts_per_code for t, _ in texts] + contexts
+        flat = [t for texts in expressions for t in texts] + [t for t in labels + contexts if t]
         analysed = dict(zip(flat, self.analyse(flat), strict=False)) if flat else {}
         raw: list[list[Pattern]] = []
-        for column, texts in enumerate(texts_per_code):
+        for column, texts in enumerate(expressions):
             context = analysed[contexts[column]] if contexts[column] else None
             context_keys = (
                 {_token_keys(context, i) for i in meaningful_tokens(context)} if context else set()
             )
+            candidates: list[tuple[SegmentFeatures, str, list[int] | None]] = [
+                (analysed[text], text, None) for text in texts
+            ]
+            if labels[column]:
+                label = analysed[labels[column]]
+                whole, *parts = label_spans(label)
+                candidates.append((label, labels[column], whole))
+                candidates.extend(
+                    (label, quote_words([label.words[i] for i in span]), span) for span in parts
+                )
             patterns = []
-            for text, explicit in texts:
-                pattern = self._pattern(analysed[text], text, explicit, context_keys)
-                if pattern is not None:
+            for features, text, span in candidates:
+                pattern = self._pattern(features, text, span, context_keys)
+                if pattern is not None and pattern not in patterns:
                     patterns.append(pattern)
             raw.append(patterns)
         self.patterns = _mark_shared(raw)
@@ -272,16 +315,22 @@ class LexiconSuggester:
 
     @staticmethod
     def _pattern(
-        features: SegmentFeatures, text: str, explicit: bool, context_keys: set[frozenset[str]]
+        features: SegmentFeatures,
+        text: str,
+        span: list[int] | None,
+        context_keys: set[frozenset[str]],
     ) -> Pattern | None:
-        keys, gaps = pattern_from(features, loose=not explicit)
+        """An explicit expression (`span` None: all of `features`) or a label part (`span`)."""
+        explicit = span is None
+        keys, gaps = pattern_from(features, loose=not explicit, span=span)
         if not keys or (not explicit and all(k <= NEGATIONS for k in keys)):
             return None  # "Aucun" as a label part would match every refusal
         generic = not explicit and all(
             any(similar(a, b) for a in k for ck in context_keys for b in ck) for k in keys
         )
-        negative = explicit and any(fold_key(w) in NEGATION_MARKS for w in features.words)
-        single = phrase_tokens(features) if len(keys) == 1 else []
+        words = features.words if span is None else [features.words[i] for i in span]
+        negative = explicit and any(fold_key(w) in NEGATION_MARKS for w in words)
+        single = _single_word(features, span) if len(keys) == 1 else []
         pos, word = (
             (features.pos[single[0]], features.folded_words[single[0]]) if single else ("", "")
         )

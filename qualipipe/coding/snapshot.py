@@ -15,63 +15,15 @@ import io
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 from scipy import sparse
 
-from qualipipe.coding.base import SuggesterOutput
-from qualipipe.coding.features import SegmentFeatures, feature_signature
+from qualipipe.coding.base import LexiconSignals, StaticInputs, SuggesterOutput
+from qualipipe.coding.features import SegmentFeatures, bag_of_lemmas, feature_signature
 from qualipipe.store import insert_row, now_iso
 
-SNAPSHOT_FORMAT = 5  # bump when the stored matrices or the lexicon matching rules change
-
-
-@dataclass
-class LexiconSignals:
-    hits: np.ndarray
-    weak: np.ndarray
-    negated: np.ndarray
-    reasons: dict[tuple[int, int], str]
-
-    def as_output(self) -> SuggesterOutput:
-        return SuggesterOutput(
-            scores=self.hits.astype(float),
-            explain=lambda row, column: self.reasons.get((row, column), ""),
-            extra={
-                "lexicon_negated": self.negated.astype(float),
-                "lexicon_weak": self.weak.astype(float),
-            },
-        )
-
-    @classmethod
-    def from_output(cls, output: SuggesterOutput) -> LexiconSignals:
-        hits = output.scores > 0
-        weak = output.extra["lexicon_weak"] > 0
-        negated = output.extra["lexicon_negated"] > 0
-        rows, columns = np.nonzero(hits | weak | negated)
-        reasons = {
-            (int(r), int(c)): output.explain(int(r), int(c))
-            for r, c in zip(rows, columns, strict=False)
-        }
-        return cls(hits.astype(np.uint8), weak.astype(np.uint8), negated.astype(np.uint8), reasons)
-
-
-@dataclass
-class StaticInputs:
-    """Per-segment inputs that do not depend on decisions."""
-
-    vectors: np.ndarray  # (n, 300) float32
-    counts: sparse.csr_matrix  # (n, len(vocabulary)) term counts of bag_of_lemmas
-    vocabulary: list[str]
-    lexicon: LexiconSignals
-
-    @cached_property
-    def unit_vectors(self) -> np.ndarray:
-        """L2-normalised vectors (shared by the semantic and supervised suggesters)."""
-        norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
-        return self.vectors / np.where(norms > 0, norms, 1.0)
+SNAPSHOT_FORMAT = 6  # bump when the stored matrices or the lexicon matching rules change
 
 
 def bag_counts(bags: Sequence[list[str]]) -> tuple[sparse.csr_matrix, list[str]]:
@@ -94,8 +46,6 @@ def bag_counts(bags: Sequence[list[str]]) -> tuple[sparse.csr_matrix, list[str]]
 def build_static_inputs(
     features: Sequence[SegmentFeatures], lexicon_output: SuggesterOutput
 ) -> StaticInputs:
-    from qualipipe.coding.supervised import bag_of_lemmas
-
     counts, vocabulary = bag_counts([bag_of_lemmas(f) for f in features])
     vectors = (
         np.vstack([f.vector for f in features]).astype(np.float32)

@@ -17,17 +17,11 @@ from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from qualipipe.coding.base import CodeIndex, LabelledSet, SegmentBatch, SuggesterOutput
-from qualipipe.coding.features import SegmentFeatures
+from qualipipe.coding.features import bag_of_lemmas
 
 MIN_POSITIVES = 1  # one accepted segment already tells something; the stacker weighs it
 MIN_NEGATIVES = 2
 VECTOR_WEIGHT = 0.5  # static vector block next to the TF-IDF block (both L2-normalised)
-
-
-def bag_of_lemmas(features: SegmentFeatures) -> list[str]:
-    """Content lemmas and their bigrams (« économie sociale »)."""
-    lemmas = features.content_lemmas()
-    return lemmas + [f"{a} {b}" for a, b in zip(lemmas, lemmas[1:], strict=False)]
 
 
 def _identity(bag: list[str]) -> list[str]:
