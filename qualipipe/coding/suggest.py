@@ -34,6 +34,7 @@ from qualipipe.coding.snapshot import (
     snapshot_key,
 )
 from qualipipe.coding.supervised import SupervisedSuggester
+from qualipipe.coding.uncertainty import uncertainty
 from qualipipe.errors import QualipipeError
 from qualipipe.records import Codebook, Suggestion
 from qualipipe.store import (
@@ -515,10 +516,7 @@ def thresholds_row(models: FittedModels) -> np.ndarray:
 def _uncertainty(probabilities: np.ndarray, models: FittedModels) -> np.ndarray:
     if probabilities.size == 0:
         return np.zeros(len(probabilities))
-    t = thresholds_row(models)
-    room = np.where(probabilities >= t, 1.0 - t, t)
-    closeness = 1.0 - np.abs(probabilities - t) / np.where(room > 0, room, 1.0)
-    return np.clip(closeness.max(axis=1), 0.0, 1.0)
+    return uncertainty(probabilities, thresholds_row(models)).max(axis=1)
 
 
 def _build_suggestions(

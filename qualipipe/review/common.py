@@ -15,6 +15,7 @@ The review rules live here; `qualipipe.review.workbook` only writes and reads th
 from __future__ import annotations
 
 import hashlib
+import json
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
+from qualipipe.coding.uncertainty import uncertainty
 from qualipipe.errors import Problem, StudyError
 from qualipipe.pseudonymize import Pseudonymizer, pseudonymizer_for
 from qualipipe.records import Action, Codebook, Decision, Participant, Segment, Source, Suggestion
@@ -65,6 +67,7 @@ class ExportResult:
     path: Path
     rows: int
     suggestions: int
+    selected: int = 0  # segments matching the selection (rows + those left for a later batch)
 
 
 @dataclass(frozen=True)
@@ -140,45 +143,53 @@ def thresholds(study: Study) -> dict[str, float]:
 
 
 def suggestion_uncertainty(score: float, threshold: float = DEFAULT_THRESHOLD) -> float:
-    """1 when the score sits on the code's threshold, 0 when it is as far from it as possible.
+    """1 when the score sits on the code's threshold, 0 at the bound on its side (0 or 1).
 
-    The one place where review order is decided: a suggestion close to its threshold is the one
-    an analyst's decision teaches the most.
+    The same definition as the coding engine's (`qualipipe.coding.uncertainty`): a suggestion
+    close to its threshold is the one an analyst's decision teaches the most.
     """
-    span = max(threshold, 1.0 - threshold) or 1.0
-    return max(0.0, 1.0 - abs(score - threshold) / span)
+    return float(uncertainty(score, threshold))
 
 
-def segment_uncertainty(suggestions: Iterable[Suggestion], limits: dict[str, float]) -> float:
-    return max(
-        (
-            suggestion_uncertainty(s.score, limits.get(s.code_id, DEFAULT_THRESHOLD))
-            for s in suggestions
-        ),
-        default=0.0,
+def segment_uncertainty(scores: Iterable[tuple[str, float]], limits: dict[str, float]) -> float:
+    """Largest uncertainty over a segment's (code, score) suggestions."""
+    pairs = list(scores)
+    if not pairs:
+        return 0.0
+    values = uncertainty(
+        [score for _, score in pairs], [limits.get(code, DEFAULT_THRESHOLD) for code, _ in pairs]
     )
+    return float(values.max())
 
 
-def review_priorities(study: Study, suggestions: dict[int, list[Suggestion]]) -> dict[int, float]:
+def review_priorities(study: Study, segment_ids: Sequence[int]) -> dict[int, float]:
     """Per segment, how much an analyst's decision would teach (1 = most uncertain).
 
-    The coding engine records one value per scored segment (`uncertainty_by_segment`); segments
-    it has not scored fall back to their suggestions' distance to the per-code thresholds.
+    The coding engine records one value per scored segment (`coding_segments`); segments it has
+    not scored fall back to their stored suggestions' distance to the per-code thresholds. Only
+    the given segments are read.
     """
-    try:
-        from qualipipe.coding.suggest import uncertainty_by_segment
-    except ImportError:  # coding engine not installed: scores alone decide
-        engine: dict[int, float] = {}
-    else:
-        engine = uncertainty_by_segment(study)
-    limits = thresholds(study)
-    segment_ids = set(engine) | set(suggestions)
-    return {
-        segment_id: engine[segment_id]
-        if segment_id in engine
-        else segment_uncertainty(suggestions.get(segment_id, []), limits)
-        for segment_id in segment_ids
+    conn = study.conn
+    wanted = ids_param(segment_ids)
+    priorities = {
+        int(r[0]): float(r[1])
+        for r in conn.execute(
+            f"SELECT segment_id, uncertainty FROM coding_segments WHERE segment_id IN {IDS}",
+            (wanted,),
+        )
     }
+    unscored = [segment_id for segment_id in segment_ids if segment_id not in priorities]
+    if unscored:
+        scores: dict[int, list[tuple[str, float]]] = defaultdict(list)
+        for r in conn.execute(
+            f"SELECT segment_id, code_id, score FROM suggestions WHERE segment_id IN {IDS}",
+            (ids_param(unscored),),
+        ):
+            scores[int(r[0])].append((str(r[1]), float(r[2])))
+        limits = thresholds(study)
+        for segment_id in unscored:
+            priorities[segment_id] = segment_uncertainty(scores.get(segment_id, []), limits)
+    return priorities
 
 
 def review_fingerprint(segment_id: int, text_hash: str, codes: Sequence[str]) -> str:
@@ -279,52 +290,133 @@ def location_label(segment: Segment) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def load_contexts(study: Study, territory: str | None) -> list[SegmentContext]:
-    """Active, non-interviewer segments with their neighbours (interviewer turns included)."""
-    conn = study.conn
-    sql = "SELECT * FROM sources"
-    params: list[object] = []
-    if territory:
-        sql += " WHERE territory_id = ?"
-        params.append(territory)
-    sources = {row["id"]: row_to_source(row) for row in conn.execute(sql + " ORDER BY id", params)}
-    participants = {p.id: p for p in list_participants(conn)}
-    by_source: dict[int, list[Segment]] = defaultdict(list)
-    for row in conn.execute(
-        'SELECT * FROM segments WHERE retired = 0 ORDER BY source_id, ordinal, start, "end"'
+# Segment ids go to SQLite as one JSON array parameter: no limit on their number, index used.
+IDS = "(SELECT value FROM json_each(?))"
+
+
+def ids_param(ids: Iterable[int]) -> str:
+    return json.dumps(sorted(set(ids)))
+
+
+# Every column of `sources` but its full text, which no review row shows.
+SOURCE_COLUMNS = (
+    "id, key, kind, '' AS text, participant_id, territory_id, path, format, instrument, "
+    "question_code, metadata"
+)
+
+
+@dataclass(frozen=True)
+class OutlineEntry:
+    """An active segment's place in its source, without its text (cheap to list by the thousand)."""
+
+    segment_id: int
+    source_id: int
+    is_interviewer: bool
+
+
+def select_sources(
+    study: Study,
+    *,
+    territory: str | None = None,
+    participant_id: str | None = None,
+    instrument: str | None = None,
+    question: str | None = None,
+) -> dict[int, Source]:
+    """The sources a selection can draw segments from (filtered in SQL, texts left out)."""
+    where, params = [], []
+    for column, value in (
+        ("territory_id", territory),
+        ("participant_id", participant_id),
+        ("instrument", instrument),
+        ("question_code", question),
     ):
-        if row["source_id"] in sources:
-            by_source[row["source_id"]].append(row_to_segment(row))
-    contexts: list[SegmentContext] = []
-    for source_id, segments in by_source.items():
-        source = sources[source_id]
-        participant = participants.get(source.participant_id or "")
-        for index, segment in enumerate(segments):
-            if segment.is_interviewer:
-                continue
-            contexts.append(
-                SegmentContext(
-                    segment=segment,
-                    source=source,
-                    participant=participant,
-                    before=_neighbour_text(segments, index - 1),
-                    after=_neighbour_text(segments, index + 1),
-                )
-            )
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    sql = f"SELECT {SOURCE_COLUMNS} FROM sources"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return {r["id"]: row_to_source(r) for r in study.conn.execute(sql + " ORDER BY id", params)}
+
+
+def segment_outline(study: Study, source_ids: Iterable[int]) -> list[OutlineEntry]:
+    """Active segments of the sources (interviewer turns included), in document order."""
+    return [
+        OutlineEntry(int(r[0]), int(r[1]), bool(r[2]))
+        for r in study.conn.execute(
+            "SELECT id, source_id, is_interviewer FROM segments "
+            f"WHERE retired = 0 AND source_id IN {IDS} "
+            'ORDER BY source_id, ordinal, start, "end"',
+            (ids_param(source_ids),),
+        )
+    ]
+
+
+def contexts_for(
+    study: Study, wanted: Sequence[int], outline: Sequence[OutlineEntry], sources: dict[int, Source]
+) -> dict[int, SegmentContext]:
+    """Contexts of the `wanted` segments: only they and their two neighbours are read."""
+    place = {entry.segment_id: index for index, entry in enumerate(outline)}
+    neighbours: dict[int, tuple[int | None, int | None]] = {}
+    for segment_id in wanted:
+        index = place[segment_id]
+        source_id = outline[index].source_id
+        previous = outline[index - 1] if index > 0 else None
+        following = outline[index + 1] if index + 1 < len(outline) else None
+        neighbours[segment_id] = (
+            previous.segment_id if previous and previous.source_id == source_id else None,
+            following.segment_id if following and following.source_id == source_id else None,
+        )
+    needed = set(wanted) | {n for pair in neighbours.values() for n in pair if n is not None}
+    segments = {
+        int(r["id"]): row_to_segment(r)
+        for r in study.conn.execute(
+            f"SELECT * FROM segments WHERE id IN {IDS}", (ids_param(needed),)
+        )
+    }
+    participants = {p.id: p for p in list_participants(study.conn)}
+    contexts = {}
+    for segment_id in wanted:
+        segment = segments[segment_id]
+        source = sources[segment.source_id or 0]
+        before, after = neighbours[segment_id]
+        contexts[segment_id] = SegmentContext(
+            segment=segment,
+            source=source,
+            participant=participants.get(source.participant_id or ""),
+            before=_neighbour_text(segments.get(before)) if before else "",
+            after=_neighbour_text(segments.get(after)) if after else "",
+        )
     return contexts
 
 
-def _neighbour_text(segments: Sequence[Segment], index: int) -> str:
-    if index < 0 or index >= len(segments):
+def load_contexts(study: Study, territory: str | None) -> list[SegmentContext]:
+    """Active, non-interviewer segments with their neighbours (interviewer turns included)."""
+    sources = select_sources(study, territory=territory)
+    outline = segment_outline(study, sources)
+    wanted = [entry.segment_id for entry in outline if not entry.is_interviewer]
+    contexts = contexts_for(study, wanted, outline, sources)
+    return [contexts[segment_id] for segment_id in wanted]
+
+
+def _neighbour_text(neighbour: Segment | None) -> str:
+    if neighbour is None:
         return ""
-    neighbour = segments[index]
     prefix = f"{neighbour.speaker} : " if neighbour.speaker else ""
     return prefix + neighbour.text
 
 
-def load_suggestions(study: Study) -> dict[int, list[Suggestion]]:
+def load_suggestions(
+    study: Study, segment_ids: Iterable[int] | None = None
+) -> dict[int, list[Suggestion]]:
+    """Stored suggestions, best score first, of the given segments (default: all)."""
+    sql = "SELECT * FROM suggestions"
+    params: tuple[str, ...] = ()
+    if segment_ids is not None:
+        sql += f" WHERE segment_id IN {IDS}"
+        params = (ids_param(segment_ids),)
     found: dict[int, list[Suggestion]] = defaultdict(list)
-    for r in study.conn.execute("SELECT * FROM suggestions ORDER BY segment_id, score DESC"):
+    for r in study.conn.execute(sql + " ORDER BY segment_id, score DESC", params):
         found[r["segment_id"]].append(
             Suggestion(
                 segment_id=r["segment_id"],

@@ -5,49 +5,91 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from qualipipe.errors import StudyError
-from qualipipe.records import Codebook, Suggestion
+from qualipipe.records import Action, Codebook, Source, Suggestion
 from qualipipe.review import workbook as wb
 from qualipipe.review.common import (
+    IDS,
+    CodeCheck,
     ExportResult,
     Order,
+    OutlineEntry,
     ReviewFilter,
     SegmentContext,
     code_check,
+    contexts_for,
     default_output_dir,
+    ids_param,
     label_pseudonymizer,
-    load_contexts,
     load_suggestions,
     location_label,
     pseudonymise_rows,
     pseudonymizer,
     review_fingerprint,
     review_priorities,
+    segment_outline,
+    select_sources,
     source_label,
 )
-from qualipipe.store import (
-    Study,
-    code_redirect_map,
-    current_coding,
-    list_participants,
-    now_iso,
-)
+from qualipipe.store import Study, code_redirect_map, list_participants, now_iso
+
+DEFAULT_BATCH = 400  # rows an analyst reviews in one sitting; --tout for everything
+CHUNK = 500  # rows pseudonymised and written at a time (progress, bounded memory)
+
+# Progress callback: (what is being done, done, total).
+Progress = Callable[[str, int, int], None]
 
 
-def _decided_segments(study: Study, coder: str | None) -> set[int]:
-    sql = "SELECT DISTINCT segment_id FROM decisions"
-    params: tuple[str, ...] = ()
+@dataclass(frozen=True)
+class SegmentDecisions:
+    """What the decision history says about the selected segments (of one coder when given)."""
+
+    coded: dict[int, dict[str, bool]]  # segment -> code -> currently applied?
+    comments: dict[int, str]  # latest comment
+    history: dict[int, str]  # "coder : code accepté ; …"
+
+
+def _decisions(study: Study, segment_ids: Sequence[int], coder: str | None) -> SegmentDecisions:
+    """One pass over the decisions of the given segments only.
+
+    The history line lists each coder's current decisions (of `coder` only when given: a second
+    coder must not see the first one's choices); the pre-filled decisions are the latest of anyone
+    (or of `coder`).
+    """
+    redirects = code_redirect_map(study.conn)
+    sql = f"SELECT segment_id, code_id, action, coder, comment FROM decisions WHERE segment_id IN {IDS}"
+    params: list[str] = [ids_param(segment_ids)]
     if coder:
-        sql += " WHERE coder = ?"
-        params = (coder,)
-    return {int(r[0]) for r in study.conn.execute(sql, params)}
+        sql += " AND coder = ?"
+        params.append(coder)
+    coded: dict[int, dict[str, bool]] = defaultdict(dict)
+    comments: dict[int, str] = {}
+    latest: dict[tuple[int, str, str], str] = {}
+    for r in study.conn.execute(sql + " ORDER BY id", params):
+        segment_id = int(r["segment_id"])
+        if r["action"] == Action.COMMENT.value:
+            comments[segment_id] = r["comment"]
+            continue
+        if r["code_id"] is None:
+            continue
+        code = redirects.get(r["code_id"], r["code_id"])
+        coded[segment_id][code] = r["action"] in (Action.ACCEPT.value, Action.ADD.value)
+        latest[(segment_id, r["coder"], code)] = r["action"]
+    words = {"accept": "accepté", "add": "ajouté", "reject": "rejeté"}
+    lines: dict[int, list[str]] = defaultdict(list)
+    for (segment_id, who, code), action in sorted(latest.items()):
+        lines[segment_id].append(f"{who} : {code} {words[action]}")
+    history = {segment_id: " ; ".join(parts) for segment_id, parts in lines.items()}
+    return SegmentDecisions(coded=dict(coded), comments=comments, history=history)
 
 
 def _latest_comments(study: Study, coder: str | None) -> dict[int, str]:
+    """Latest comment per segment (of `coder` when given), over the whole history."""
     sql = "SELECT segment_id, comment FROM decisions WHERE action = 'comment'"
     params: tuple[str, ...] = ()
     if coder:
@@ -59,58 +101,86 @@ def _latest_comments(study: Study, coder: str | None) -> dict[int, str]:
     return comments
 
 
-def _history_summary(study: Study, coder: str | None) -> dict[int, str]:
-    """Per segment, the current decisions of each coder (of `coder` only when given: a second
-    coder must not see the first one's choices), as a short French line."""
-    redirects = code_redirect_map(study.conn)
-    latest: dict[tuple[int, str, str], str] = {}
-    sql = "SELECT segment_id, code_id, action, coder FROM decisions WHERE code_id IS NOT NULL"
-    params: tuple[str, ...] = ()
+def _decided_among(study: Study, segment_ids: Sequence[int], coder: str | None) -> set[int]:
+    sql = f"SELECT DISTINCT segment_id FROM decisions WHERE segment_id IN {IDS}"
+    params: list[str] = [ids_param(segment_ids)]
     if coder:
         sql += " AND coder = ?"
-        params = (coder,)
-    for r in study.conn.execute(sql + " ORDER BY id", params):
-        code = redirects.get(r["code_id"], r["code_id"])
-        latest[(r["segment_id"], r["coder"], code)] = r["action"]
-    words = {"accept": "accepté", "add": "ajouté", "reject": "rejeté"}
-    lines: dict[int, list[str]] = defaultdict(list)
-    for (segment_id, coder, code), action in sorted(latest.items()):
-        lines[segment_id].append(f"{coder} : {code} {words[action]}")
-    return {segment_id: " ; ".join(parts) for segment_id, parts in lines.items()}
+        params.append(coder)
+    return {int(r[0]) for r in study.conn.execute(sql, params)}
 
 
-def _matches(
-    context: SegmentContext,
-    selection: ReviewFilter,
-    suggested: list[Suggestion],
-    coded: set[str],
-    family_of: dict[str, str],
-    decided: set[int],
-) -> bool:
-    participant = context.participant
-    if selection.participant and (
-        participant is None or selection.participant not in (participant.id, participant.pseudonym)
-    ):
-        return False
-    if selection.instrument and context.source.instrument != selection.instrument:
-        return False
-    if selection.question and context.source.question_code != selection.question:
-        return False
-    if selection.family:
-        codes = {s.code_id for s in suggested} | coded
-        if not any(selection.family in (code, family_of.get(code)) for code in codes):
-            return False
-    return not (selection.not_reviewed and context.segment.id in decided)
-
-
-def _require_participant(study: Study, wanted: str) -> None:
-    participants = list_participants(study.conn)
-    if not any(wanted in (p.id, p.pseudonym) for p in participants):
-        known = ", ".join(p.id for p in participants[:12]) or "aucun"
-        raise StudyError(
-            f"Participant « {wanted} » inconnu : donnez son identifiant ou son pseudonyme "
-            f"(identifiants : {known}{'…' if len(participants) > 12 else ''})."
+def _in_family(
+    study: Study, segment_ids: Sequence[int], family: str, check: CodeCheck, coder: str | None
+) -> set[int]:
+    """Segments suggested or coded (by `coder` when given) with a code of `family`."""
+    family_of = {code.id: code.family for code in check.codebook.codes}
+    ids = ids_param(segment_ids)
+    pairs = list(
+        study.conn.execute(
+            f"SELECT segment_id, code_id FROM suggestions WHERE segment_id IN {IDS}", (ids,)
         )
+    )
+    sql = f"SELECT segment_id, code_id FROM decisions WHERE code_id IS NOT NULL AND segment_id IN {IDS}"
+    params = [ids]
+    if coder:
+        sql += " AND coder = ?"
+        params.append(coder)
+    pairs += list(study.conn.execute(sql, params))
+    found = set()
+    for segment_id, code_id in pairs:
+        code = check.resolve(code_id)
+        if family in (code, family_of.get(code)):
+            found.add(int(segment_id))
+    return found
+
+
+def _participant_id(study: Study, wanted: str) -> str:
+    """The participant's identifier from its identifier or pseudonym (one row read)."""
+    found = study.conn.execute(
+        "SELECT id FROM participants WHERE id = ? OR pseudonym = ? LIMIT 1", (wanted, wanted)
+    ).fetchone()
+    if found:
+        return str(found[0])
+    participants = list_participants(study.conn)
+    known = ", ".join(p.id for p in participants[:12]) or "aucun"
+    raise StudyError(
+        f"Participant « {wanted} » inconnu : donnez son identifiant ou son pseudonyme "
+        f"(identifiants : {known}{'…' if len(participants) > 12 else ''})."
+    )
+
+
+def select_segments(
+    study: Study, selection: ReviewFilter, order: Order, check: CodeCheck
+) -> tuple[list[int], list[OutlineEntry], dict[int, Source]]:
+    """Segment ids matching the selection, in review order; with their outline and sources.
+
+    Filters that live on sources (territory, participant, instrument, question) are applied in
+    SQL, so a narrow selection reads only its own segments, whatever the size of the study.
+    """
+    territory = study.config.territory(selection.territory).id if selection.territory else None
+    sources = select_sources(
+        study,
+        territory=territory,
+        participant_id=_participant_id(study, selection.participant)
+        if selection.participant
+        else None,
+        instrument=selection.instrument,
+        question=selection.question,
+    )
+    outline = segment_outline(study, sources)
+    candidates = [entry.segment_id for entry in outline if not entry.is_interviewer]
+    decided = _decided_among(study, candidates, selection.coder)
+    if selection.family:
+        family = _in_family(study, candidates, selection.family, check, selection.coder)
+        candidates = [segment_id for segment_id in candidates if segment_id in family]
+    if selection.not_reviewed:
+        candidates = [segment_id for segment_id in candidates if segment_id not in decided]
+    if order is Order.UNCERTAINTY:
+        # Not yet reviewed first, then the most uncertain; document order breaks ties.
+        priority = review_priorities(study, candidates)
+        candidates.sort(key=lambda s: (s in decided, -priority.get(s, 0.0)))
+    return candidates, outline, sources
 
 
 def export_review(
@@ -119,72 +189,58 @@ def export_review(
     *,
     order: Order = Order.UNCERTAINTY,
     output: Path | None = None,
+    limit: int | None = DEFAULT_BATCH,
+    progress: Progress | None = None,
 ) -> ExportResult:
-    """Write the review workbook for the selected segments; return where and how many rows."""
+    """Write the review workbook for the selected segments; return where and how many rows.
+
+    At most `limit` rows (the first in review order; None: all). The cost is proportional to the
+    rows written: only the chosen segments, their neighbours, suggestions and decisions are read,
+    and rows are pseudonymised and streamed to the workbook by chunks.
+    """
     selection = selection or ReviewFilter()
-    territory = study.config.territory(selection.territory).id if selection.territory else None
     check = code_check(study)
     if selection.family and selection.family not in check.families | check.codable:
         families = ", ".join(sorted(check.families)) or "aucune"
         raise StudyError(
             f"Famille de codes « {selection.family} » inconnue (familles : {families})."
         )
-    if selection.participant:
-        _require_participant(study, selection.participant)
+    candidates, outline, sources = select_segments(study, selection, order, check)
+    chosen = candidates if limit is None else candidates[:limit]
     labels = {code.id: code.label for code in check.codebook.codes}
-    family_of = {code.id: code.family for code in check.codebook.codes}
-    suggestions = load_suggestions(study)
-    coding = current_coding(study.conn, coder=selection.coder)
-    coded_by_segment: dict[int, dict[str, bool]] = defaultdict(dict)
-    for (segment_id, code), applied in coding.items():
-        coded_by_segment[segment_id][code] = applied
-    decided = _decided_segments(study, selection.coder)
-    comments = _latest_comments(study, selection.coder)
-    history = _history_summary(study, selection.coder)
-
-    chosen: list[tuple[SegmentContext, list[Suggestion]]] = []
-    for context in load_contexts(study, territory):
-        segment_id = context.segment.id or 0
-        suggested = [
+    suggestions = load_suggestions(study, chosen)
+    decisions = _decisions(study, chosen, selection.coder)
+    suggested = {
+        segment_id: [
             replace(s, code_id=check.resolve(s.code_id)) for s in suggestions.get(segment_id, [])
         ]
-        if _matches(
-            context,
-            selection,
-            suggested,
-            set(coded_by_segment.get(segment_id, {})),
-            family_of,
-            decided,
-        ):
-            chosen.append((context, suggested))
-    if order is Order.UNCERTAINTY:
-        # Not yet reviewed first, then the most uncertain; document order breaks ties.
-        priority = review_priorities(study, suggestions)
-        chosen.sort(
-            key=lambda item: (
-                item[0].segment.id in decided,
-                -priority.get(item[0].segment.id or 0, 0.0),
+        for segment_id in chosen
+    }
+    slot_count = max(
+        [
+            len(
+                {s.code_id for s in suggested[segment_id]}
+                | set(decisions.coded.get(segment_id, {}))
             )
+            for segment_id in chosen
+        ]
+        + [1]
+    )
+    path = Path(
+        output
+        or default_output_dir(study)
+        / _default_name(
+            study.config.territory(selection.territory).id if selection.territory else None,
+            selection.coder,
         )
-
-    raw_rows = [
-        _review_row(
-            context,
-            suggested,
-            coded_by_segment.get(context.segment.id or 0, {}),
-            labels,
-            comments.get(context.segment.id or 0, ""),
-            history.get(context.segment.id or 0, ""),
-        )
-        for context, suggested in chosen
-    ]
-    rows = pseudonymise_rows(raw_rows, pseudonymizer(study), label_pseudonymizer(study))
-    entries = codebook_entries(check.codebook)
-    path = output or default_output_dir(study) / _default_name(territory, selection.coder)
+    )
+    rows = _pseudonymised_rows(
+        study, chosen, outline, sources, suggested, decisions, labels, progress
+    )
     wb.write_review_workbook(
-        Path(path),
+        path,
         rows,
-        entries,
+        codebook_entries(check.codebook),
         {
             "etude": study.config.name,
             "dossier": study.root.name,
@@ -192,8 +248,47 @@ def export_review(
             "codeur": selection.coder or "",
             "codebook": f"{check.codebook.name} {check.codebook.version}",
         },
+        slot_count=slot_count,
     )
-    return ExportResult(path=Path(path), rows=len(rows), suggestions=sum(len(s) for _, s in chosen))
+    return ExportResult(
+        path=path,
+        rows=len(chosen),
+        suggestions=sum(len(suggested[segment_id]) for segment_id in chosen),
+        selected=len(candidates),
+    )
+
+
+def _pseudonymised_rows(
+    study: Study,
+    chosen: Sequence[int],
+    outline: Sequence[OutlineEntry],
+    sources: dict[int, Source],
+    suggested: dict[int, list[Suggestion]],
+    decisions: SegmentDecisions,
+    labels: dict[str, str],
+    progress: Progress | None,
+) -> Iterator[wb.ReviewRow]:
+    """Review rows by chunks: contexts read, names hidden, then handed to the writer."""
+    verbatims, file_labels = pseudonymizer(study), label_pseudonymizer(study)
+    if progress:
+        progress("Extraits écrits", 0, len(chosen))
+    for start in range(0, len(chosen), CHUNK):
+        chunk = chosen[start : start + CHUNK]
+        contexts = contexts_for(study, chunk, outline, sources)
+        raw = [
+            _review_row(
+                contexts[segment_id],
+                suggested[segment_id],
+                decisions.coded.get(segment_id, {}),
+                labels,
+                decisions.comments.get(segment_id, ""),
+                decisions.history.get(segment_id, ""),
+            )
+            for segment_id in chunk
+        ]
+        yield from pseudonymise_rows(raw, verbatims, file_labels)
+        if progress:
+            progress("Extraits écrits", start + len(chunk), len(chosen))
 
 
 def _default_name(territory: str | None, coder: str | None) -> str:
@@ -283,8 +378,3 @@ def _decision_word(applied: bool | None) -> str:
     if applied is None:
         return ""
     return wb.ACCEPT if applied else wb.REJECT
-
-
-# ---------------------------------------------------------------------------------------------
-# Import: validation
-# ---------------------------------------------------------------------------------------------
