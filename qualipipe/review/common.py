@@ -353,7 +353,11 @@ def segment_outline(study: Study, source_ids: Iterable[int]) -> list[OutlineEntr
 
 
 def contexts_for(
-    study: Study, wanted: Sequence[int], outline: Sequence[OutlineEntry], sources: dict[int, Source]
+    study: Study,
+    wanted: Sequence[int],
+    outline: Sequence[OutlineEntry],
+    sources: dict[int, Source],
+    participants: dict[str, Participant],
 ) -> dict[int, SegmentContext]:
     """Contexts of the `wanted` segments: only they and their two neighbours are read."""
     place = {entry.segment_id: index for index, entry in enumerate(outline)}
@@ -374,7 +378,6 @@ def contexts_for(
             f"SELECT * FROM segments WHERE id IN {IDS}", (ids_param(needed),)
         )
     }
-    participants = {p.id: p for p in list_participants(study.conn)}
     contexts = {}
     for segment_id in wanted:
         segment = segments[segment_id]
@@ -395,7 +398,8 @@ def load_contexts(study: Study, territory: str | None) -> list[SegmentContext]:
     sources = select_sources(study, territory=territory)
     outline = segment_outline(study, sources)
     wanted = [entry.segment_id for entry in outline if not entry.is_interviewer]
-    contexts = contexts_for(study, wanted, outline, sources)
+    participants = {p.id: p for p in list_participants(study.conn)}
+    contexts = contexts_for(study, wanted, outline, sources, participants)
     return [contexts[segment_id] for segment_id in wanted]
 
 

@@ -270,11 +270,12 @@ def _pseudonymised_rows(
 ) -> Iterator[wb.ReviewRow]:
     """Review rows by chunks: contexts read, names hidden, then handed to the writer."""
     verbatims, file_labels = pseudonymizer(study), label_pseudonymizer(study)
+    participants = {p.id: p for p in list_participants(study.conn)}
     if progress:
         progress("Extraits écrits", 0, len(chosen))
     for start in range(0, len(chosen), CHUNK):
         chunk = chosen[start : start + CHUNK]
-        contexts = contexts_for(study, chunk, outline, sources)
+        contexts = contexts_for(study, chunk, outline, sources, participants)
         raw = [
             _review_row(
                 contexts[segment_id],
