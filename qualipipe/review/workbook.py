@@ -18,7 +18,9 @@ from pathlib import Path
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -581,7 +583,13 @@ def read_workbook(path: Path) -> ReadWorkbook:
     """Open a review or disagreement workbook; French errors when it is not one."""
     name = path.name
     try:
-        workbook = load_workbook(path, data_only=False)
+        # Read-only mode streams the sheet XML: time proportional to the workbook, flat memory.
+        # The sheets are parsed while read, so reading stays inside the unreadable-file guard.
+        workbook = load_workbook(path, read_only=True, data_only=False)
+        try:
+            return _read_open_workbook(workbook, path)
+        finally:
+            workbook.close()
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
         raise InputError(
             f"Impossible de lire le classeur {name}.",
@@ -593,6 +601,10 @@ def read_workbook(path: Path) -> ReadWorkbook:
                 )
             ],
         ) from None
+
+
+def _read_open_workbook(workbook: Workbook, path: Path) -> ReadWorkbook:
+    name = path.name
     if META_SHEET not in workbook.sheetnames:
         raise InputError(
             f"{name} n'est pas un classeur exporté par qualipipe.",
@@ -604,11 +616,11 @@ def read_workbook(path: Path) -> ReadWorkbook:
                 )
             ],
         )
-    meta_ws = workbook[META_SHEET]
+    meta_sheet = read_sheet(workbook[META_SHEET], header_row=False)
     meta = {
-        cell_text(row[0]): cell_text(row[1])
-        for row in meta_ws.iter_rows(min_col=1, max_col=2, values_only=True)
-        if row[0] is not None
+        row.text(KEY_COLUMN): row.text(VALUE_COLUMN)
+        for row in meta_sheet.rows
+        if row.text(KEY_COLUMN)
     }
     kind = meta.get("format", "")
     sheet_name = {KIND_REVIEW: REVIEW_SHEET, KIND_DISAGREEMENTS: DISAGREEMENT_SHEET}.get(kind)
@@ -626,22 +638,33 @@ def read_workbook(path: Path) -> ReadWorkbook:
     return ReadWorkbook(path=path, meta=meta, sheet=read_sheet(workbook[sheet_name]), kind=kind)
 
 
-def read_sheet(ws: Worksheet) -> ReadSheet:
-    rows = ws.iter_rows(values_only=False)
-    try:
-        header_cells = next(rows)
-    except StopIteration:
-        return ReadSheet(name=ws.title, headers=(), rows=())
+# Headers given to the two columns of the metadata sheet, which has no header row.
+KEY_COLUMN, VALUE_COLUMN = "clé", "valeur"
+
+
+def read_sheet(ws: Worksheet | ReadOnlyWorksheet, *, header_row: bool = True) -> ReadSheet:
+    """Every non-blank row as text cells keyed by header (the first row, or clé/valeur)."""
+    if isinstance(ws, ReadOnlyWorksheet):
+        # A file saved by another program may carry a wrong <dimension>: read every row it has.
+        ws.reset_dimensions()
+    rows = ws.iter_rows(values_only=True)
+    header_values: Sequence[object] = (KEY_COLUMN, VALUE_COLUMN)
+    if header_row:
+        try:
+            header_values = next(rows)
+        except StopIteration:
+            return ReadSheet(name=ws.title, headers=(), rows=())
     headers: list[tuple[str, str]] = [
-        (cell_text(cell.value), cell.column_letter) for cell in header_cells
+        (cell_text(value), get_column_letter(index))
+        for index, value in enumerate(header_values, start=1)
     ]
     read_rows: list[SheetRow] = []
-    for cells in rows:
-        values: dict[str, SheetCell] = {}
-        for (header, letter), cell in zip(headers, cells, strict=False):
+    for line, values in enumerate(rows, start=2 if header_row else 1):
+        cells: dict[str, SheetCell] = {}
+        for (header, letter), value in zip(headers, values, strict=False):
             if header:
-                values[header] = SheetCell(text=cell_text(cell.value), column=letter)
-        row = SheetRow(line=cells[0].row, cells=values)
+                cells[header] = SheetCell(text=cell_text(value), column=letter)
+        row = SheetRow(line=line, cells=cells)
         if not row.is_blank():
             read_rows.append(row)
     return ReadSheet(
