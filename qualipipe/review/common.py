@@ -321,9 +321,13 @@ def select_sources(
     participant_id: str | None = None,
     instrument: str | None = None,
     question: str | None = None,
+    source_ids: Sequence[int] | None = None,
 ) -> dict[int, Source]:
     """The sources a selection can draw segments from (filtered in SQL, texts left out)."""
     where, params = [], []
+    if source_ids is not None:
+        where.append(f"id IN {IDS}")
+        params.append(ids_param(source_ids))
     for column, value in (
         ("territory_id", territory),
         ("participant_id", participant_id),
@@ -393,14 +397,25 @@ def contexts_for(
     return contexts
 
 
-def load_contexts(study: Study, territory: str | None) -> list[SegmentContext]:
-    """Active, non-interviewer segments with their neighbours (interviewer turns included)."""
-    sources = select_sources(study, territory=territory)
+def coded_segment_ids(study: Study, territory: str | None) -> list[int]:
+    """Active, non-interviewer segments (of a territory), without reading their texts."""
+    outline = segment_outline(study, select_sources(study, territory=territory))
+    return [entry.segment_id for entry in outline if not entry.is_interviewer]
+
+
+def contexts_of(study: Study, segment_ids: Iterable[int]) -> dict[int, SegmentContext]:
+    """Contexts of any segments: only their sources' outlines and their neighbours are read."""
+    wanted = sorted(set(segment_ids))
+    source_ids = [
+        int(r[0])
+        for r in study.conn.execute(
+            f"SELECT DISTINCT source_id FROM segments WHERE id IN {IDS}", (ids_param(wanted),)
+        )
+    ]
+    sources = select_sources(study, source_ids=source_ids)
     outline = segment_outline(study, sources)
-    wanted = [entry.segment_id for entry in outline if not entry.is_interviewer]
     participants = {p.id: p for p in list_participants(study.conn)}
-    contexts = contexts_for(study, wanted, outline, sources, participants)
-    return [contexts[segment_id] for segment_id in wanted]
+    return contexts_for(study, wanted, outline, sources, participants)
 
 
 def _neighbour_text(neighbour: Segment | None) -> str:
