@@ -7,8 +7,8 @@ Example::
     region = "Bourgogne-Franche-Comté"
 
     [[territoires]]
-    id = "auxois"
-    nom = "Auxois-Morvan"
+    id = "auxois"             # the only required key
+    nom = "Auxois-Morvan"     # defaults to the id
     ptce = "Pôle Alimentaire de l'Auxois"
     type = "filière"          # filière | généraliste
     stade = "émergent"        # émergent | existant
@@ -22,6 +22,7 @@ LimeSurvey credentials never live here: they come from the environment.
 from __future__ import annotations
 
 import tomllib
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ SETTINGS = ("rural", "urbain")
 DEFAULT_PSEUDONYM_TEMPLATES = {
     "fondateur": "Fondateur·rice {n} — {territoire}",
     "acteur": "Acteur·rice {n} — {territoire}",
+    "contributeur": "Contributeur·rice {n} — {territoire}",
 }
 
 
@@ -78,36 +80,48 @@ def _text_list(value: Any) -> tuple[str, ...]:
     return tuple(str(item) for item in value)
 
 
-def _parse_territory(
-    raw: dict[str, Any], index: int, file: str, problems: list[Problem]
-) -> Territory | None:
-    where = f"[[territoires]] n°{index + 1}"
+OPTIONAL_CHOICES = {"type": PTCE_TYPES, "stade": STAGES, "milieu": SETTINGS}
 
-    def need(key: str, allowed: tuple[str, ...] | None = None) -> str:
-        value = str(raw.get(key, "")).strip()
-        if not value:
-            problems.append(Problem(file, f"{where} : la clé « {key} » est obligatoire."))
-        elif allowed and value not in allowed:
-            problems.append(
-                Problem(
-                    file,
-                    f'{where} : « {key} = "{value}" » n\'est pas permis ; '
-                    f"valeurs possibles : {', '.join(allowed)}.",
-                )
+
+def _parse_territory(raw: dict[str, Any], index: int, issues: dict[str, list[str]]) -> Territory:
+    """Only `id` is required; `nom` defaults to the id; PTCE keys may be absent or empty (a
+    study of written contributions is not a PTCE diagnostic). Problems are collected per kind
+    in `issues` (message -> territory ids) so that 50 territories give one line, not 50."""
+    territory_id = str(raw.get("id", "")).strip()
+    where = f"« {territory_id} »" if territory_id else f"n°{index + 1} (sans id)"
+    if not territory_id:
+        issues["la clé « id » est obligatoire et ne peut pas être vide"].append(where)
+    values = {
+        key: str(raw.get(key, "") or "").strip() for key in ("nom", "ptce", *OPTIONAL_CHOICES)
+    }
+    for key, allowed in OPTIONAL_CHOICES.items():
+        if values[key] and values[key] not in allowed:
+            message = (
+                f'« {key} = "{values[key]}" » n\'est pas permis ; valeurs possibles : '
+                f"{', '.join(allowed)} (ou laissez la clé vide)"
             )
-        return value
-
-    territory = Territory(
-        id=need("id"),
-        name=need("nom"),
-        ptce_name=need("ptce"),
-        ptce_type=need("type", PTCE_TYPES),
-        stage=need("stade", STAGES),
-        setting=need("milieu", SETTINGS),
+            issues[message].append(where)
+    return Territory(
+        id=territory_id,
+        name=values["nom"] or territory_id,
+        ptce_name=values["ptce"],
+        ptce_type=values["type"],
+        stage=values["stade"],
+        setting=values["milieu"],
         communes=_text_list(raw.get("communes")),
         epci_siren=_text_list(raw.get("epci_siren")),
     )
-    return territory
+
+
+def _territory_problems(file: str, issues: dict[str, list[str]]) -> list[Problem]:
+    problems = []
+    for message, where in issues.items():
+        shown = ", ".join(where[:10]) + (
+            f" et {len(where) - 10} autre(s)" if len(where) > 10 else ""
+        )
+        plural = "territoires" if len(where) > 1 else "territoire"
+        problems.append(Problem(file, f"[[territoires]] {plural} {shown} : {message}."))
+    return problems
 
 
 def load_config(root: Path) -> StudyConfig:
@@ -134,12 +148,13 @@ def load_config(root: Path) -> StudyConfig:
     if not isinstance(study, dict) or not str(study.get("nom", "")).strip():
         problems.append(Problem(file, 'la section [etude] doit contenir « nom = "…" ».'))
         study = study if isinstance(study, dict) else {}
-    territories = []
-    for index, item in enumerate(raw.get("territoires", [])):
-        territory = _parse_territory(item, index, file, problems)
-        if territory:
-            territories.append(territory)
-    ids = [t.id for t in territories]
+    issues: dict[str, list[str]] = defaultdict(list)
+    territories = [
+        _parse_territory(item, index, issues)
+        for index, item in enumerate(raw.get("territoires", []))
+    ]
+    problems.extend(_territory_problems(file, issues))
+    ids = [t.id for t in territories if t.id]
     for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(
             Problem(file, f"l'identifiant de territoire « {duplicate} » est utilisé deux fois.")
@@ -173,15 +188,18 @@ region = "{region}"
 # {{n}} : numéro d'ordre dans le territoire ; {{territoire}} : nom du territoire
 fondateur = "Fondateur·rice {{n}} — {{territoire}}"
 acteur = "Acteur·rice {{n}} — {{territoire}}"
+contributeur = "Contributeur·rice {{n}} — {{territoire}}"
 
-# Un bloc [[territoires]] par territoire diagnostiqué.
+# Un bloc [[territoires]] par territoire diagnostiqué. Seul « id » est obligatoire ;
+# « nom » vaut l'id s'il manque ; ptce, type, stade et milieu peuvent rester vides
+# (une étude de contributions écrites n'est pas forcément un diagnostic de PTCE).
 # [[territoires]]
 # id = "mon-territoire"
 # nom = "Mon territoire"
-# ptce = "Nom du PTCE"
-# type = "généraliste"     # filière | généraliste
-# stade = "émergent"       # émergent | existant
-# milieu = "urbain"        # rural | urbain
+# ptce = "Nom du PTCE"     # facultatif
+# type = "généraliste"     # filière | généraliste (facultatif)
+# stade = "émergent"       # émergent | existant (facultatif)
+# milieu = "urbain"        # rural | urbain (facultatif)
 # communes = ["75056"]     # codes INSEE, en texte
 # epci_siren = ["200054781"]
 """

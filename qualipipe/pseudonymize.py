@@ -1,40 +1,104 @@
-"""Pseudonymisation of texts shown in outputs.
+"""Pseudonymisation of every text shown in outputs, readable and still hiding people.
 
-Real names of participants (from the manifest, with first/last-name variants, any case or accent)
-are replaced by their pseudonym; other person names found in the text (spaCy PER entities of
-`fr_core_news_md`) are replaced by a neutral placeholder. Organisation names are kept unless asked
-otherwise. Every stage that prints a verbatim gets its pseudonymiser from `pseudonymizer_for()`.
+One factory, `pseudonymizer_for(study, policy)`, serves every stage. Names are replaced *as
+names*, never as bare substrings:
+
+- a participant's full name and its variants (reversed, initial + surname, civility + surname),
+  in any case and with or without accents, is a token sequence replaced by their pseudonym;
+- a single name piece (first name alone, surname alone) is replaced when written as a name
+  (capitalised or upper case). A piece that is also a French common word or a place-name
+  fragment (Petit, Blanc, Claire…) needs more context: capitalised in the middle of a sentence
+  and not glued to another capitalised word (« Mont Blanc », « Le Petit Prince »), or, at the
+  start of a sentence, followed by a verb (« Claire m'a dit ») or seen as a person by spaCy;
+- other people found by spaCy (`PER`) become `[personne]`, unless the entity is only titles and
+  functions (« Monsieur le Maire ») or common words (« VOLONTAIREMENT », « Bonjour »);
+- phone numbers, e-mail and postal addresses become `[téléphone]`, `[courriel]`, `[adresse]`.
+
+All names are matched in one pass over the text: a token trie built once from every variant of
+every name, so the cost grows with the length of the texts, not with the number of participants.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Iterable
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from enum import StrEnum
 
+from qualipipe.nlp import common_french_words, entity_pipeline
 from qualipipe.records import Participant
-
-if TYPE_CHECKING:
-    from qualipipe.store import Study
+from qualipipe.store import Study, list_participants
+from qualipipe.text import fold_aligned
 
 PERSON_PLACEHOLDER = "[personne]"
 ORGANISATION_PLACEHOLDER = "[organisation]"
+PHONE_PLACEHOLDER = "[téléphone]"
+EMAIL_PLACEHOLDER = "[courriel]"
+ADDRESS_PLACEHOLDER = "[adresse]"
 
 
-def fold(text: str) -> str:
-    """Lower-case and strip accents, keeping one character per character (offsets stay valid)."""
-    out = []
-    for char in text:
-        base = unicodedata.normalize("NFD", char)[0]
-        lowered = base.lower()
-        out.append(lowered if len(lowered) == 1 else char.lower()[:1] or char)
-    return "".join(out)
+class Policy(StrEnum):
+    """What a text is, hence what is hidden in it."""
+
+    VERBATIM = "verbatim"  # quotes, segments, excerpts: names, contacts, other people (spaCy)
+    LABEL = "label"  # file names, speaker labels: names and contacts (NER misreads file names)
+    REASON = "reason"  # suggestion reasons: names and contacts, fast (no spaCy)
+    KEEP_NAMES = "keep-names"  # the analyst asked for real names: contact details still hidden
+
+
+# Civilities kept out of single-piece rules: « M. Petit » is a name, « Petit » alone may not be.
+TITLES = frozenset(
+    {"m", "mme", "mlle", "mr", "mrs", "monsieur", "madame", "mademoiselle", "dr", "docteur",
+     "pr", "professeur", "me", "maitre"}
+)  # fmt: skip
+# Functions and titles: an entity made only of these (and articles) is not a person.
+FUNCTIONS = TITLES | frozenset(
+    {"le", "la", "les", "l", "de", "du", "des", "d", "maire", "adjoint", "adjointe", "president",
+     "presidente", "prefet", "prefete", "depute", "deputee", "senateur", "senatrice", "ministre",
+     "directeur", "directrice", "conseiller", "conseillere", "elu", "elue", "madame", "monsieur",
+     "bonjour", "merci", "cher", "chere", "chers", "cheres", "mesdames", "messieurs", "sous",
+     "vice", "general", "generale", "delegue", "deleguee", "secretaire", "tresorier",
+     "tresoriere", "commissaire", "enqueteur", "enquetrice", "intervenant", "intervenante"}
+)  # fmt: skip
+# Lower-case words joining the pieces of a place name (Saint-Trojan-les-Bains, Vic-sur-Seille).
+PLACE_JOINERS = frozenset({"les", "sur", "sous", "en", "lès", "aux", "le", "la", "de", "du"})
+
+# Capitalised common nouns that are names of days, not of people.
+NEVER_ALONE = frozenset({"noel", "paques", "toussaint", "pentecote", "ascension", "assomption"})
+# Words that follow a first name opening a sentence (« Claire m'a dit », « Rose est venue »).
+NAME_FOLLOWERS = frozenset(
+    {"m", "a", "est", "etait", "avait", "nous", "me", "l", "s", "n", "ne", "dit", "disait",
+     "pense", "vient", "fait", "travaille", "connait", "sait", "veut", "peut", "doit", "va",
+     "sera", "y", "en", "lui", "leur", "et", "qui", "aussi", "elle", "il"}
+)  # fmt: skip
+_TOKEN = re.compile(r"[^\W_]+")
+_GAP = re.compile(r"[ \t\u00a0]*[-.'’]?[ \t\u00a0]*")
+_SENTENCE_END = frozenset(".!?…:\n")
+_OPENERS = ' \t\u00a0«"“(-–—•*>'
+_CONTACTS = re.compile(
+    r"(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
+    r"|(?P<phone>(?<![\w+])(?:(?:\+|00)33[ .\-]?(?:\(0\)[ .\-]?)?|0)[1-9](?:[ .\-]?\d{2}){4}(?!\d)"
+    r"|(?<![\w+])\+\d{2,3}(?:[ .\-]?\d{2,4}){3,5}(?!\d))"
+    r"|(?P<address>\b\d{1,4}(?:[ ]?(?:bis|ter))?,?[ ]+(?:rue|avenue|av\.|boulevard|bd|chemin|"
+    r"allée|impasse|place|route|quai|cours|square|lotissement|lieu-dit|voie|passage|"
+    r"rond-point|hameau)[ ]+[^\n,;.()]{2,60}(?:,?[ ]+\d{5}[ ]+[A-ZÀ-Ý][\w\-' ]{1,40})?)",
+    re.IGNORECASE,
+)
+_CONTACT_PLACEHOLDERS = {
+    "email": EMAIL_PLACEHOLDER,
+    "phone": PHONE_PLACEHOLDER,
+    "address": ADDRESS_PLACEHOLDER,
+}
+
+
+def _pieces(name: str) -> list[str]:
+    return _TOKEN.findall(name)
 
 
 def name_variants(real_name: str) -> list[str]:
-    """Full name, reversed, initial + last name, civility + last name, each part of length ≥ 3."""
+    """Written forms of a full name: as given, reversed, initial + surname, civility + surname."""
     parts = [p for p in re.split(r"\s+", real_name.strip()) if p]
     variants = {real_name.strip()}
     if len(parts) >= 2:
@@ -42,32 +106,193 @@ def name_variants(real_name: str) -> list[str]:
         variants.add(" ".join(reversed(parts)))
         variants.add(f"{parts[-1]} {' '.join(parts[:-1])}")
         variants.add(f"{parts[0][0]}. {last}")
-        for civility in ("M.", "Mme", "Mr", "Monsieur", "Madame", "Mlle", "Mademoiselle"):
+        for civility in ("M.", "Mme", "Mr", "Monsieur", "Madame", "Mlle", "Mademoiselle", "Dr"):
             variants.add(f"{civility} {last}")
             variants.add(f"{civility} {parts[-1]}")
-    for part in parts:
-        for piece in [*part.split("-"), part]:
-            if len(piece) >= 3:
-                variants.add(piece)
-    # Longest first so that "Marie Dupont" wins over "Marie".
+    # A compound first name or surname alone (« Marie-Claire », « Lefèvre-Dubois »).
+    variants.update(part for part in parts if len(_pieces(part)) >= 2)
     return sorted((v for v in variants if v), key=len, reverse=True)
+
+
+def _is_place_like(name: str) -> bool:
+    """« Saint-Trojan-les-Bains »: a hyphenated name joined by lower-case words is a place."""
+    return any(
+        "-" in part and any(j in PLACE_JOINERS for j in part.lower().split("-")[1:-1])
+        for part in name.split()
+    )
+
+
+@dataclass
+class _Entry:
+    replacement: str
+    single: bool  # one name piece alone
+    ambiguous: bool  # the piece(s) are also common words or place fragments: needs context
+
+
+@dataclass
+class _Node:
+    children: dict[str, _Node] = field(default_factory=dict)
+    entry: _Entry | None = None
+
+
+@dataclass(frozen=True)
+class _Token:
+    start: int
+    end: int
+    key: str  # folded
+    capitalised: bool  # Titlecase or upper case in the text
+
+
+@dataclass
+class NameIndex:
+    """Every variant of every name in one token trie, with the words that need context."""
+
+    common: frozenset[str]
+    root: _Node = field(default_factory=_Node)
+    name_keys: set[str] = field(default_factory=set)
+    steps: int = 0  # trie steps taken by `find`: the matcher's work, for tests
+
+    def add(
+        self, tokens: Sequence[str], replacement: str, *, single: bool, ambiguous: bool
+    ) -> None:
+        node = self.root
+        for token in tokens:
+            node = node.children.setdefault(token, _Node())
+        if node.entry is None:
+            node.entry = _Entry(replacement, single, ambiguous)
+        elif node.entry.replacement != replacement:
+            # Two people share this form: say only that it is a person.
+            node.entry = _Entry(PERSON_PLACEHOLDER, single, node.entry.ambiguous or ambiguous)
+
+    def add_name(self, name: str, replacement: str, places: frozenset[str]) -> None:
+        place_like = _is_place_like(name)
+        keys = [fold_aligned(p) for p in _pieces(name)]
+        self.name_keys.update(keys)
+        common = [k in self.common or k in places or place_like for k in keys]
+        for variant in name_variants(name):
+            tokens = [fold_aligned(p) for p in _pieces(variant)]
+            if len(tokens) >= 2:
+                named = [t for t in tokens if t not in TITLES]
+                ambiguous = all(t in self.common or t in places for t in named) or place_like
+                self.add(tokens, replacement, single=False, ambiguous=ambiguous)
+        for key, is_common in zip(keys, common, strict=True):
+            if len(key) >= 3 and key not in PLACE_JOINERS and key not in FUNCTIONS:
+                self.add([key], replacement, single=True, ambiguous=is_common)
+
+    def find(self, text: str, tokens: list[_Token]) -> tuple[list[Span], list[Span]]:
+        """Name spans, and the sentence-initial ambiguous pieces left for spaCy to confirm."""
+        spans: list[Span] = []
+        pending: list[Span] = []
+        i = 0
+        while i < len(tokens):
+            best: tuple[int, _Entry] | None = None
+            node = self.root.children.get(tokens[i].key)
+            j = i
+            while node is not None:
+                self.steps += 1
+                if node.entry is not None:
+                    best = (j, node.entry)
+                j += 1
+                if j >= len(tokens) or not _adjacent(text, tokens[j - 1], tokens[j]):
+                    break
+                node = node.children.get(tokens[j].key)
+            if best is None:
+                i += 1
+                continue
+            last, entry = best
+            span = (tokens[i].start, tokens[last].end, entry.replacement)
+            verdict = self._verdict(text, tokens, i, last, entry)
+            if verdict == "yes":
+                spans.append(span)
+                i = last + 1
+                continue
+            if verdict == "maybe":
+                pending.append(span)
+            i += 1
+        return spans, pending
+
+    def _verdict(self, text: str, tokens: list[_Token], i: int, last: int, entry: _Entry) -> str:
+        if not entry.single:
+            if not entry.ambiguous:
+                return "yes"
+            # « Rose Blanc » is a name, « rose blanc » a colour; « Monsieur le » is no name.
+            named = [t for t in tokens[i : last + 1] if t.key not in TITLES]
+            return "yes" if any(t.capitalised for t in named) else "no"
+        token = tokens[i]
+        if single_in_compound(text, tokens, i, last):
+            return "no"  # « Jean » in « Jean-Pierre » is someone else
+        if not entry.ambiguous:
+            # A name piece alone is written as a name; « le marais » in lower case is a word
+            # even when some participant is called Marais and the lexicon misses it.
+            return "yes" if token.capitalised else "no"
+        if not token.capitalised or text[token.start : token.end].isupper():
+            return "no"  # common use (« un petit commerce »), or shouting (« PETIT »)
+        for k in (i - 1, i + 1):
+            if 0 <= k < len(tokens):
+                neighbour = tokens[k]
+                pair = (neighbour, token) if k < i else (token, neighbour)
+                glued = _adjacent(text, *pair)
+                if glued and neighbour.capitalised and neighbour.key not in self.name_keys:
+                    return "no"  # part of another proper noun: « Mont Blanc », « Petit Bateau »
+        if token.key in NEVER_ALONE:
+            return "no"  # « le marché de Noël »
+        if not _sentence_initial(text, token.start):
+            return "yes"
+        # « Claire m'a dit… »: at the start of a sentence, a name is followed by its verb.
+        following = tokens[i + 1].key if i + 1 < len(tokens) else ""
+        return "yes" if following in NAME_FOLLOWERS else "maybe"
 
 
 Span = tuple[int, int, str]
 
 
-def _free(spans: list[Span], start: int, end: int) -> bool:
+def single_in_compound(text: str, tokens: list[_Token], first: int, last: int) -> bool:
+    """The match is one piece of a hyphenated compound (« Jean » of « Jean-Pierre »)."""
+    before = first > 0 and text[tokens[first - 1].end : tokens[first].start] == "-"
+    after = last + 1 < len(tokens) and text[tokens[last].end : tokens[last + 1].start] == "-"
+    return before or after
+
+
+def _adjacent(text: str, left: _Token, right: _Token) -> bool:
+    gap = text[left.end : right.start]
+    return len(gap) <= 3 and _GAP.fullmatch(gap) is not None
+
+
+def _sentence_initial(text: str, start: int) -> bool:
+    position = start
+    while position > 0 and text[position - 1] in _OPENERS:
+        position -= 1
+    return position == 0 or text[position - 1] in _SENTENCE_END
+
+
+def tokenize(text: str, folded: str) -> list[_Token]:
+    return [
+        _Token(m.start(), m.end(), folded[m.start() : m.end()], m.group()[0].isupper())
+        for m in _TOKEN.finditer(text)
+    ]
+
+
+def _free(spans: Iterable[Span], start: int, end: int) -> bool:
     return all(end <= s or start >= e for s, e, _ in spans)
+
+
+def contact_spans(text: str) -> list[Span]:
+    return [
+        (m.start(), m.end(), _CONTACT_PLACEHOLDERS[m.lastgroup or "email"])
+        for m in _CONTACTS.finditer(text)
+    ]
 
 
 @dataclass
 class Pseudonymizer:
-    """Replace real names by pseudonyms in any text.
+    """Replace real names by pseudonyms, other people by `[personne]`, contacts by placeholders.
 
     - participants: with `real_name` filled (`list_participants(conn, with_real_names=True)`);
-    - use_entities: also replace person names found by spaCy NER by `placeholder`;
-    - keep_names: the analyst asked for real names (internal working documents): no change;
-    - hide_organisations: also replace the participants' organisations.
+    - extra_names: other people to hide (interviewers), shown as `[personne]`;
+    - use_entities: also replace person names found by spaCy NER;
+    - keep_names: real names kept (internal working documents); contact details still hidden;
+    - hide_organisations: also replace the participants' organisations;
+    - places: folded words of place names (territories) that need context like common words.
     """
 
     participants: Iterable[Participant]
@@ -76,100 +301,152 @@ class Pseudonymizer:
     use_entities: bool = False
     keep_names: bool = False
     hide_organisations: bool = False
-    _patterns: list[tuple[re.Pattern[str], str]] = field(init=False, default_factory=list)
+    places: Iterable[str] = ()
+    index: NameIndex = field(init=False)
 
     def __post_init__(self) -> None:
-        pairs: list[tuple[str, str]] = []
+        self.index = NameIndex(common=common_french_words())
+        places = frozenset(fold_aligned(p) for p in self.places)
         for participant in self.participants:
-            if participant.real_name:
-                pairs.extend(
-                    (v, participant.pseudonym) for v in name_variants(participant.real_name)
-                )
+            if participant.real_name.strip():
+                self.index.add_name(participant.real_name, participant.pseudonym, places)
             if self.hide_organisations and participant.organisation.strip():
-                pairs.append((participant.organisation.strip(), ORGANISATION_PLACEHOLDER))
+                tokens = [fold_aligned(p) for p in _pieces(participant.organisation)]
+                self.index.add(tokens, ORGANISATION_PLACEHOLDER, single=False, ambiguous=False)
         for name in self.extra_names:
-            pairs.extend((v, self.placeholder) for v in name_variants(name))
-        pairs.sort(key=lambda pair: len(pair[0]), reverse=True)
-        seen: set[str] = set()
-        for variant, replacement in pairs:
-            folded = fold(variant)
-            if folded in seen:
-                continue
-            seen.add(folded)
-            pattern = re.compile(rf"(?<!\w){re.escape(folded)}(?!\w)")
-            self._patterns.append((pattern, replacement))
+            self.index.add_name(name, self.placeholder, places)
 
     def __call__(self, text: str) -> str:
         return self.apply(text)
 
-    def _name_spans(self, text: str) -> list[Span]:
-        folded = fold(text)
-        spans: list[Span] = []
-        for pattern, replacement in self._patterns:
-            for match in pattern.finditer(folded):
-                if _free(spans, *match.span()):
-                    spans.append((match.start(), match.end(), replacement))
-        return spans
-
-    def _entity_spans(self, doc: object, spans: list[Span]) -> list[Span]:
-        found = []
-        for ent in doc.ents:  # type: ignore[attr-defined]
-            if ent.label_ == "PER" and _free(spans, ent.start_char, ent.end_char):
-                # Pseudonyms and placeholders already in a text must not be replaced again.
-                if ent.text.startswith("[") or any(ent.text in r for *_, r in spans):
-                    continue
-                found.append((ent.start_char, ent.end_char, self.placeholder))
-        return found
-
-    @staticmethod
-    def _replace(text: str, spans: list[Span]) -> str:
-        for start, end, replacement in sorted(spans, reverse=True):
-            text = text[:start] + replacement + text[end:]
-        return text
-
     def apply(self, text: str) -> str:
-        if self.keep_names or not text:
+        if not text:
             return text
         return self.apply_many([text])[0]
 
     def apply_many(self, texts: Iterable[str]) -> list[str]:
-        """Same as `apply` on each text; spaCy runs in batches."""
+        """Same as `apply` on each text; spaCy (if used) runs in batches."""
         texts = list(texts)
-        if self.keep_names:
-            return texts
-        name_spans = [self._name_spans(t) for t in texts]
-        if self.use_entities:
-            from qualipipe.nlp import entity_pipeline
+        found = [self._spans(text) for text in texts]
+        if self.use_entities and not self.keep_names:
+            todo = [i for i, text in enumerate(texts) if text.strip()]
+            docs = entity_pipeline().pipe([texts[i] for i in todo], batch_size=64)
+            for i, doc in zip(todo, docs, strict=True):
+                spans, pending = found[i]
+                spans.extend(self._entity_spans(texts[i], doc, spans, pending))
+        return [_replace(text, spans) for text, (spans, _) in zip(texts, found, strict=True)]
 
-            docs = entity_pipeline().pipe(texts, batch_size=64)
-            for spans, doc in zip(name_spans, docs, strict=True):
-                spans.extend(self._entity_spans(doc, spans))
-        return [self._replace(t, s) for t, s in zip(texts, name_spans, strict=True)]
+    def _spans(self, text: str) -> tuple[list[Span], list[Span]]:
+        spans = contact_spans(text)
+        if self.keep_names or not text:
+            return spans, []
+        names, pending = self.index.find(text, tokenize(text, fold_aligned(text)))
+        spans.extend(s for s in names if _free(spans, s[0], s[1]))
+        return spans, pending
+
+    def _entity_spans(
+        self, text: str, doc: object, spans: list[Span], pending: list[Span]
+    ) -> list[Span]:
+        found: list[Span] = []
+        # A sentence-initial « Claire » of the manifest is a name when spaCy sees a person there.
+        confirmed = {(s, e): r for s, e, r in pending}
+        for ent in doc.ents:  # type: ignore[attr-defined]
+            if ent.label_ != "PER":
+                continue
+            span = self._person_span(text, ent.start_char, ent.end_char)
+            if span is None:
+                continue
+            start, end, needs_confirmation = span
+            if needs_confirmation and (start, end) not in confirmed:
+                continue
+            if _free(spans + found, start, end):
+                found.append((start, end, confirmed.get((start, end), self.placeholder)))
+        return found
+
+    def _person_span(self, text: str, start: int, end: int) -> tuple[int, int, bool] | None:
+        """The name part of a PER entity (and whether it is only common words), or None when
+        it names nobody."""
+        if "[" in text[max(0, start - 1) : end] or "]" in text[start : end + 1]:
+            return None  # a placeholder already there
+        if "\n" in text[start:end]:
+            return None
+        tokens = [
+            t
+            for t in tokenize(text[start:end], fold_aligned(text[start:end]))
+            if t.key not in FUNCTIONS
+        ]
+        if not tokens or len(tokens) > 4 or not all(t.capitalised for t in tokens):
+            return None
+        only_common = len(tokens) < 2 and all(t.key in self.index.common for t in tokens)
+        return start + tokens[0].start, start + tokens[-1].end, only_common
 
 
-def pseudonymizer_for(
-    study: Study,
-    *,
-    keep_names: bool = False,
-    hide_organisations: bool = False,
-    use_entities: bool = True,
-) -> Pseudonymizer:
-    """The pseudonymiser for every verbatim a stage outputs (quotes, tables, workbooks)."""
-    from qualipipe.store import list_participants
+def _replace(text: str, spans: list[Span]) -> str:
+    for start, end, replacement in sorted(spans, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
 
-    participants = list_participants(study.conn, with_real_names=True)
-    interviewers = sorted(
+
+def interviewer_names(participants: Iterable[Participant]) -> list[str]:
+    """People named in the manifest's « enqueteur » column (several: « A | B », « A et B »)."""
+    return sorted(
         {
             name.strip()
             for p in participants
-            for name in re.split(r"[|;,/]", p.interviewer)
+            for name in re.split(r"[|;,/]|\bet\b", p.interviewer)
             if len(name.strip()) >= 3
         }
     )
+
+
+def pseudonymizer_for(
+    study: Study | sqlite3.Connection,
+    policy: Policy = Policy.VERBATIM,
+    *,
+    hide_organisations: bool = False,
+) -> Pseudonymizer:
+    """The pseudonymiser every stage uses; `policy` says what the texts are."""
+    conn = study.conn if isinstance(study, Study) else study
+    participants = list_participants(conn, with_real_names=True)
+    places: list[str] = []
+    if isinstance(study, Study):
+        places = [p for t in study.config.territories for p in _pieces(t.name)]
     return Pseudonymizer(
         participants,
-        extra_names=interviewers,
-        use_entities=use_entities,
-        keep_names=keep_names,
+        extra_names=interviewer_names(participants),
+        use_entities=policy is Policy.VERBATIM,
+        keep_names=policy is Policy.KEEP_NAMES,
         hide_organisations=hide_organisations,
+        places=places,
     )
+
+
+def name_piece_warnings(participants: Iterable[Participant]) -> list[str]:
+    """French notes on name pieces that are also common words or place names, for the analyst."""
+    common = common_french_words()
+    words: dict[str, set[str]] = defaultdict(set)
+    places: set[str] = set()
+    for participant in participants:
+        names = [participant.real_name, *interviewer_names([participant])]
+        for name in filter(None, (n.strip() for n in names)):
+            if _is_place_like(name):
+                places.add(name)
+                continue
+            for piece in _pieces(name):
+                if len(piece) >= 3 and fold_aligned(piece) in common:
+                    words[fold_aligned(piece)].add(piece.capitalize())
+    notes = []
+    if words:
+        shown = ", ".join(f"« {min(v)} »" for _, v in sorted(words.items()))
+        notes.append(
+            f"{len(words)} élément(s) de nom sont aussi des mots courants ({shown}) : ils ne "
+            "sont remplacés que dans un nom complet, après une civilité (M., Mme…) ou avec une "
+            "majuscule en milieu de phrase ; leur emploi ordinaire (« un petit commerce ») est "
+            "gardé."
+        )
+    if places:
+        notes.append(
+            f"{len(places)} nom(s) ressemblent à des noms de lieu (ex. « {min(places)} ») : seul "
+            "le nom complet est remplacé, jamais ses morceaux (« les », « sur »…)."
+        )
+    return notes

@@ -9,6 +9,7 @@ from enum import StrEnum
 class Role(StrEnum):
     FOUNDER = "fondateur"
     ACTOR = "acteur"
+    CONTRIBUTOR = "contributeur"  # a citizen or author of a written contribution or report
 
 
 class ActorType(StrEnum):
@@ -33,6 +34,34 @@ class SourceKind(StrEnum):
     WRITTEN = "written"  # written contribution (contribution écrite)
     WORKSHOP = "workshop"  # workshop notes (notes d'atelier)
     REPORT = "report"  # meeting report (compte rendu de réunion)
+
+    @property
+    def is_interview(self) -> bool:
+        """Only interviews have speakers to tell apart; everything else is its author's text."""
+        return self is SourceKind.TRANSCRIPT
+
+
+# What analysts type (manifest column « type_source », `ingest --type`) and read in outputs.
+SOURCE_KIND_WORDS = {
+    "entretien": SourceKind.TRANSCRIPT,
+    "transcription": SourceKind.TRANSCRIPT,
+    "contribution": SourceKind.WRITTEN,
+    "contribution-ecrite": SourceKind.WRITTEN,
+    "ecrit": SourceKind.WRITTEN,
+    "compte-rendu": SourceKind.REPORT,
+    "cr": SourceKind.REPORT,
+    "atelier": SourceKind.WORKSHOP,
+    "notes-atelier": SourceKind.WORKSHOP,
+}
+INGEST_TYPES = ("entretien", "contribution", "compte-rendu", "atelier")
+# (singular, plural) as shown to analysts.
+SOURCE_KIND_NOUNS = {
+    SourceKind.TRANSCRIPT: ("entretien", "entretiens"),
+    SourceKind.SURVEY: ("réponse", "réponses"),
+    SourceKind.WRITTEN: ("contribution", "contributions"),
+    SourceKind.WORKSHOP: ("notes d'atelier", "notes d'atelier"),
+    SourceKind.REPORT: ("compte rendu", "comptes rendus"),
+}
 
 
 class Action(StrEnum):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from qualipipe.coding import features as features_module
-from qualipipe.coding.features import compute_features, fold
+from qualipipe.coding.features import compute_features
 from qualipipe.store import active_segments
+from qualipipe.text import fold_key as fold
 from tests.conftest import insert_lines_source
 
 TEXTS = [

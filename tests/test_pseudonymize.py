@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from qualipipe.pseudonymize import Pseudonymizer, fold, name_variants, pseudonymizer_for
+from qualipipe.pseudonymize import Policy, Pseudonymizer, name_variants, pseudonymizer_for
 from qualipipe.records import Participant, Role
+from qualipipe.text import fold_aligned as fold
 
 REPO = Path(__file__).resolve().parents[1]
 MARTINE = Participant(
@@ -33,7 +34,7 @@ MARTINE = Participant(
         "M. Lefèvre-Dubois",
         "Mme Lefevre-Dubois",
         "Madame Dubois",
-        "martine",
+        "Martine",
         "LEFÈVRE",
         "Dubois",
     ],
@@ -75,9 +76,7 @@ def test_apply_many_matches_apply() -> None:
 
 def test_name_variants_include_reversed_and_initial() -> None:
     variants = name_variants("Jean Dupont")
-    assert {"Jean Dupont", "Dupont Jean", "J. Dupont", "M. Dupont", "Jean", "Dupont"} <= set(
-        variants
-    )
+    assert {"Jean Dupont", "Dupont Jean", "J. Dupont", "M. Dupont", "Mme Dupont"} <= set(variants)
 
 
 def test_pseudonymizer_for_study_covers_participants_and_interviewers(
@@ -97,7 +96,7 @@ def test_pseudonymizer_for_study_covers_participants_and_interviewers(
         hide("claire morel interroge MARTINE LEFEVRE.")
         == "[personne] interroge Fondateur·rice 1 — Auxois."
     )
-    assert pseudonymizer_for(study, keep_names=True)("Martine Lefèvre") == "Martine Lefèvre"
+    assert pseudonymizer_for(study, Policy.KEEP_NAMES)("Martine Lefèvre") == "Martine Lefèvre"
 
 
 def _output_texts(folder: Path) -> dict[Path, str]:

@@ -171,7 +171,7 @@ def test_a_study_created_with_an_older_schema_is_migrated(make_study, tmp_path: 
 
     reopened = store.open_study(study.root)
     try:
-        assert store.schema_version(reopened.conn) == store.SCHEMA_VERSION == 2
+        assert store.schema_version(reopened.conn) == store.SCHEMA_VERSION == 3
         tables = {
             r[0] for r in reopened.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
         }
@@ -185,7 +185,7 @@ def test_a_study_created_with_an_older_schema_is_migrated(make_study, tmp_path: 
             r[0]
             for r in reopened.conn.execute("SELECT version FROM schema_version ORDER BY version")
         ]
-        assert versions == [1, 2]
+        assert versions == [1, 2, 3]
         # The analyst's work stored by the older version is all there.
         assert store.decision_history(reopened.conn) == history_before
         assert [
@@ -194,8 +194,37 @@ def test_a_study_created_with_an_older_schema_is_migrated(make_study, tmp_path: 
         assert [s.text for s in store.active_segments(reopened.conn)] == [
             "Parce que seuls on n'y arrive pas."
         ]
+        _check_v3_kinds_roles_and_references(reopened)
     finally:
         reopened.close()
+
+
+def _check_v3_kinds_roles_and_references(study: store.Study) -> None:
+    """After the v3 table rebuilds: new kinds and role accepted, references still enforced,
+    decisions still append-only, indexes still there."""
+    conn = study.conn
+    with study.transaction():
+        for kind in SourceKind:
+            store.insert_source(
+                conn, Source(key=f"k-{kind.value}", kind=kind, text="Texte.", territory_id="auxois")
+            )
+        store.upsert_participant(
+            conn, Participant("C1", "auxois", Role.CONTRIBUTOR, "Contributeur·rice 1 — Auxois")
+        )
+    with pytest.raises(sqlite3.IntegrityError), study.transaction():
+        store.insert_source(
+            conn, Source(key="bad", kind=SourceKind.WRITTEN, text="x", territory_id="nulle-part")
+        )
+    with pytest.raises(sqlite3.IntegrityError), study.transaction():
+        conn.execute(
+            "INSERT INTO sources (key, kind, text, content_hash, ingested_at) "
+            "VALUES ('k', 'lettre', 'x', 'h', 'now')"
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("DELETE FROM decisions")
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"segments_source", "decisions_segment"} <= indexes
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
 def test_a_newer_schema_than_this_qualipipe_is_refused(make_study) -> None:

@@ -15,7 +15,8 @@ from qualipipe.cli.common import (
     open_study_at,
     study_option,
 )
-from qualipipe.ingest import ingest_paths
+from qualipipe.ingest import IngestReport, ingest_paths
+from qualipipe.records import INGEST_TYPES, SOURCE_KIND_NOUNS, SOURCE_KIND_WORDS
 
 
 @click.command("ingest")
@@ -43,21 +44,38 @@ from qualipipe.ingest import ingest_paths
     default=None,
     help="Territoire des réponses d'un export LimeSurvey (identifiant ou nom ; avec --instrument).",
 )
+@click.option(
+    "--type",
+    "source_type",
+    type=click.Choice(INGEST_TYPES, case_sensitive=False),
+    default=None,
+    help="Nature des fichiers dont le manifeste ne dit rien (colonne type_source) : entretien "
+    "(par défaut), contribution (écrite), compte-rendu (de réunion), atelier (notes).",
+)
 def ingest_command(
     paths: tuple[Path, ...],
     study: Path | None,
     manifest: Path | None,
     instrument: str | None,
     territory: str | None,
+    source_type: str | None,
 ) -> None:
-    """Importer le manifeste, les transcriptions d'entretiens et les exports de questionnaires.
+    """Importer le manifeste, les entretiens, les contributions écrites et les questionnaires.
 
     Formats : .txt .md .docx .odt .srt .vtt .trs (Transcriber) .TextGrid (Praat), transcriptions
     alignées CFPP2000 ; exports LimeSurvey .csv/.xlsx (en-têtes = codes des questions) avec
     --instrument et --territory. Réimporter un fichier corrigé garde les décisions des passages
     inchangés. Chaque fichier est importé à part : un fichier en erreur n'empêche pas les autres.
 
+    Nature des fichiers : colonne « type_source » du manifeste, sinon --type, sinon entretien.
+    Seuls les entretiens sont découpés en tours de parole (enquêteur / participant) ; une
+    contribution, un compte rendu ou des notes d'atelier sont entièrement le texte de leur
+    auteur, découpé en paragraphes et en phrases. Le tableau final donne, par fichier, les
+    segments du participant et ceux attribués à un enquêteur (⚠ au-delà d'un tiers du texte).
+
     Exemple : qualipipe ingest entretiens/ --manifest participants.csv
+
+    Exemple : qualipipe ingest contributions/ --manifest auteurs.xlsx --type contribution
 
     Exemple : qualipipe ingest questionnaires/priorisation.csv --instrument priorisation_enjeux -t auxois
     """
@@ -85,34 +103,23 @@ def ingest_command(
                 instrument=instrument,
                 territory=territory,
                 progress=advance,
+                kind=SOURCE_KIND_WORDS[source_type.lower()] if source_type else None,
             )
         _print_ingest_report(report, opened.config.db_path)
     if not report.ok:
         sys.exit(1)
 
 
-def _print_ingest_report(report, db_path: Path) -> None:  # noqa: ANN001 - IngestReport
+def _print_ingest_report(report: IngestReport, db_path: Path) -> None:
     if report.manifest is not None:
         console.print(
             f"Manifeste {report.manifest.path} : {len(report.manifest.added)} participant(s) "
             f"ajouté(s), {len(report.manifest.updated)} mis à jour."
         )
+        for note in report.manifest.notes:
+            console.print(f"[yellow]Pseudonymisation :[/] {note}", highlight=False)
     if report.files:
-        table = Table(title="Import")
-        headers = ("Fichier", "État", "Participant", "Segments", "Gardés", "Ajoutés", "Retirés")
-        for header in headers:
-            table.add_column(header)
-        for f in report.files:
-            table.add_row(
-                Path(f.path).name,
-                f.status,
-                f.participant_id or "—",
-                str(f.segments),
-                str(f.kept),
-                str(f.added),
-                str(f.retired),
-            )
-        console.print(table)
+        _print_files_table(report)
     for survey in report.surveys:
         console.print(
             f"Questionnaire {survey.instrument} ({survey.territory_id}) : "
@@ -143,3 +150,36 @@ def _print_ingest_report(report, db_path: Path) -> None:  # noqa: ANN001 - Inges
         f"{report.count(s)} {s}" for s in ("nouveau", "mis à jour", "inchangé", "erreur")
     )
     console.print(f"Fichiers : {counts}. Étude : {db_path}")
+
+
+def _print_files_table(report: IngestReport) -> None:
+    """Per file: who the segments were attributed to, so that no text is silently lost."""
+    table = Table(title="Import : segments attribués par fichier")
+    headers = ("Fichier", "Type", "État", "Participant", "Seg. participant", "Seg. enquêteur")
+    for header in (*headers, "Gardés/ajoutés/retirés"):
+        table.add_column(header)
+    for f in report.files:
+        flag = " ⚠" if f.mostly_interviewer else ""
+        table.add_row(
+            Path(f.path).name,
+            SOURCE_KIND_NOUNS[f.kind][0] if f.kind else "questionnaire",
+            f.status,
+            f.participant_id or "—",
+            str(f.participant_segments if f.kind else f.segments),
+            f"{f.interviewer_segments}{flag}",
+            f"{f.kept}/{f.added}/{f.retired}",
+        )
+    console.print(table)
+    own = sum(f.participant_segments for f in report.files)
+    asked = sum(f.interviewer_segments for f in report.files)
+    console.print(f"Segments : {own} du/des participant(s), {asked} attribué(s) à un enquêteur.")
+    flagged = [Path(f.path).name for f in report.files if f.mostly_interviewer]
+    if flagged:
+        console.print(
+            f"[bold yellow]⚠ {len(flagged)} fichier(s) dont plus d'un tiers du texte est "
+            f"attribué à un enquêteur[/] : {', '.join(flagged[:10])}"
+            + (f" (et {len(flagged) - 10} autres)" if len(flagged) > 10 else "")
+            + ". Vérifiez les étiquettes de locuteurs ; si ce sont des textes écrits, "
+            "réimportez-les avec --type contribution (ou la colonne type_source du manifeste).",
+            highlight=False,
+        )

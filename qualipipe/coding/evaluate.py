@@ -25,6 +25,7 @@ import numpy as np
 from qualipipe.coding import suggest
 from qualipipe.coding.base import CodeIndex, LabelledSet, SegmentBatch
 from qualipipe.coding.features import compute_features
+from qualipipe.pseudonymize import Policy, pseudonymizer_for
 from qualipipe.records import Action
 from qualipipe.store import Study, code_redirect_map, current_codebook, current_coding
 
@@ -79,7 +80,7 @@ class PipelineSuggester:
 
     def __init__(self, study: Study) -> None:
         self._analyse = suggest.analyser(study)
-        self._show = suggest.reason_pseudonymizer(study.conn)
+        self._show = pseudonymizer_for(study, Policy.REASON)
         self._models: suggest.FittedModels | None = None
 
     def fit(self, codes: CodeIndex, labelled: LabelledSet, feeds: np.ndarray) -> PipelineSuggester:

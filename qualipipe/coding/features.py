@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import sqlite3
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -23,6 +22,7 @@ import numpy as np
 from qualipipe.nlp import MODEL, coding_pipeline
 from qualipipe.records import Segment
 from qualipipe.store import Study, text_hash
+from qualipipe.text import fold_key
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc
@@ -33,13 +33,6 @@ FEATURE_FORMAT = 3
 PIPE_BATCH_SIZE = 128  # perf_baseline.md: 64-256 is fastest; 1000 costs +0.5 GiB
 _CACHE_CHUNK = 500  # SQLite host-parameter-friendly lookup chunk
 VECTOR_WIDTH = 300
-
-
-@lru_cache(maxsize=500_000)  # token vocabularies are Zipfian: most calls hit the cache
-def fold(text: str) -> str:
-    """Lower-case and strip accents ("Coopération" -> "cooperation") for matching."""
-    decomposed = unicodedata.normalize("NFD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 @dataclass(frozen=True)
@@ -161,8 +154,8 @@ def features_from_doc(doc: Doc, digest: str) -> SegmentFeatures:
         is_stop=tuple(stop),
         is_alpha=tuple(alpha),
         vector=_content_vector(doc, array[:, :2] if len(doc) else array, stop, alpha),
-        folded_lemmas=tuple(fold(lemma) for lemma in lemmas),
-        folded_words=tuple(fold(word) for word in words),
+        folded_lemmas=tuple(fold_key(lemma) for lemma in lemmas),
+        folded_words=tuple(fold_key(word) for word in words),
     )
 
 

@@ -18,7 +18,8 @@ from functools import lru_cache
 import numpy as np
 
 from qualipipe.coding.base import CodeIndex, LabelledSet, SegmentBatch, SuggesterOutput
-from qualipipe.coding.features import SegmentFeatures, fold
+from qualipipe.coding.features import SegmentFeatures
+from qualipipe.text import fold_key
 
 NEGATIONS = frozenset(
     {"pas", "jamais", "aucun", "aucune", "sans", "ni", "guere", "nullement", "non", "nul", "nulle"}
@@ -161,7 +162,7 @@ class LexiconSuggester:
                 generic = not explicit and all(
                     any(similar(a, b) for a in k for ck in context_keys for b in ck) for k in keys
                 )
-                negative = any(fold(w) in NEGATION_MARKS for w in analysed[text].words)
+                negative = any(fold_key(w) in NEGATION_MARKS for w in analysed[text].words)
                 patterns.append(Pattern(text, keys, specific=not generic, negative=negative))
             raw.append(patterns)
         self.patterns = _mark_shared(raw)

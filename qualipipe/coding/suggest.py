@@ -36,6 +36,7 @@ from qualipipe.coding.snapshot import (
 from qualipipe.coding.supervised import SupervisedSuggester
 from qualipipe.coding.uncertainty import uncertainty
 from qualipipe.errors import QualipipeError
+from qualipipe.pseudonymize import Policy, pseudonymizer_for
 from qualipipe.records import Codebook, Suggestion
 from qualipipe.store import (
     Study,
@@ -43,7 +44,6 @@ from qualipipe.store import (
     current_codebook_version_id,
     current_coding,
     finish_run,
-    list_participants,
     now_iso,
     replace_suggestions,
     set_meta,
@@ -183,7 +183,7 @@ def _suggest_codes(
 
     codes = CodeIndex.from_codebook(codebook)
     labelled = labelled_set(conn, codes, training, by_id)
-    show = reason_pseudonymizer(conn)
+    show = pseudonymizer_for(conn, Policy.REASON)
     analyse = analyser(study)
     models = fit_models(codes, labelled, feeds_matrix(codes, training), analyse, show)
     clock.lap("apprentissage")
@@ -408,15 +408,6 @@ def labelled_set(
         [r.id for r in training], [r.text for r in training], [by_id[r.id] for r in training]
     )
     return LabelledSet(batch=batch, labels=labels)
-
-
-def reason_pseudonymizer(conn: sqlite3.Connection) -> Callable[[str], str]:
-    from qualipipe.pseudonymize import Pseudonymizer
-
-    participants = list_participants(conn, with_real_names=True)
-    if not any(p.real_name for p in participants):
-        return str
-    return Pseudonymizer(participants).apply
 
 
 def analyser(study: Study) -> Callable[[Sequence[str]], list]:

@@ -28,6 +28,7 @@ import numpy as np
 from scipy import sparse
 
 from qualipipe.errors import QualipipeError
+from qualipipe.pseudonymize import pseudonymizer_for
 from qualipipe.records import Segment
 from qualipipe.store import (
     Study,
@@ -479,13 +480,6 @@ def theme_documents(
     ]
 
 
-def study_pseudonymizer(study: Study) -> Callable[[str], str]:
-    """Participants' and interviewers' names to pseudonyms, other person names (NER) hidden."""
-    from qualipipe.pseudonymize import pseudonymizer_for
-
-    return pseudonymizer_for(study).apply
-
-
 def resolve_territory(study: Study, territory: str | None) -> str | None:
     if not territory:
         return None
@@ -516,7 +510,7 @@ def find_themes(
     finder = ThemeFinder(n_themes=n_themes, random_state=random_state).fit(
         [d.terms for d in documents]
     )
-    themes = build_themes(finder, documents, pseudonymize=study_pseudonymizer(study))
+    themes = build_themes(finder, documents, pseudonymize=pseudonymizer_for(study))
     parameters: dict[str, object] = {
         "territoire": territory_id,
         "nombre": n_themes,
@@ -590,7 +584,7 @@ def load_theme(study: Study, theme_id: int) -> EmergentTheme:
         raise QualipipeError(f"Thème n°{theme_id} introuvable dans l'étude ({hint}).")
     segment_ids = tuple(int(i) for i in json.loads(row["segment_ids"]))
     spread = json.loads(row["spread"])
-    pseudonymize = study_pseudonymizer(study)
+    pseudonymize = pseudonymizer_for(study)
     texts = {
         int(r["id"]): r["text"]
         for r in study.conn.execute(

@@ -16,15 +16,8 @@ from typing import TYPE_CHECKING
 
 from qualipipe.errors import InputError, Problem, QualipipeError
 from qualipipe.ingest.manifest import ManifestReport, ParticipantLinks, apply_manifest, load_links
-from qualipipe.ingest.readers import (
-    INTERVIEWEE,
-    INTERVIEWER,
-    TRANSCRIPT_EXTENSIONS,
-    ReadTranscript,
-    Turn,
-    is_interviewer_label,
-    read_transcript,
-)
+from qualipipe.ingest.plaintext import join_short_paragraphs
+from qualipipe.ingest.readers import TRANSCRIPT_EXTENSIONS, read_transcript
 from qualipipe.ingest.reconcile import (
     NEW,
     UNCHANGED,
@@ -45,9 +38,17 @@ from qualipipe.ingest.survey_answers import (
     ingest_survey_responses,
     read_survey_export,
 )
-from qualipipe.pseudonymize import fold, name_variants
-from qualipipe.records import Participant, Source, SourceKind
+from qualipipe.ingest.turns import (
+    INTERVIEWEE,
+    INTERVIEWER,
+    ReadTranscript,
+    Turn,
+    is_interviewer_label,
+)
+from qualipipe.pseudonymize import name_variants
+from qualipipe.records import Participant, Segment, Source, SourceKind
 from qualipipe.store import Study, finish_run, list_participants, set_meta, start_run, text_hash
+from qualipipe.text import fold_key
 
 if TYPE_CHECKING:
     from qualipipe.surveys.instruments import Instrument
@@ -79,6 +80,15 @@ class FileOutcome:
     words: int = 0
     lost_decisions: list[LostDecision] = field(default_factory=list)
     error: QualipipeError | None = None
+    kind: SourceKind | None = None
+    participant_segments: int = 0  # segments coded as the participant's words
+    interviewer_segments: int = 0  # segments attributed to an interviewer (never coded)
+    interviewer_share: float = 0.0  # share of the text (characters) attributed to an interviewer
+
+    @property
+    def mostly_interviewer(self) -> bool:
+        """More than a third of the text went to an interviewer: worth a look."""
+        return self.interviewer_share > 1 / 3
 
 
 @dataclass
@@ -106,8 +116,13 @@ class IngestReport:
         return sum(1 for f in self.files if f.status == status)
 
 
-def segmentation_signature(params: SegmentationParams) -> str:
-    return text_hash(json.dumps(params.as_dict(), sort_keys=True))[:16]
+def segmentation_signature(
+    params: SegmentationParams, kind: SourceKind = SourceKind.TRANSCRIPT
+) -> str:
+    """Changes when the cutting changes: parameters, or the source kind (an interview is cut at
+    speaker turns, a written text at paragraphs)."""
+    payload = params.as_dict() if kind.is_interview else {**params.as_dict(), "kind": kind.value}
+    return text_hash(json.dumps(payload, sort_keys=True))[:16]
 
 
 def collect_files(paths: Iterable[Path], *, with_surveys: bool) -> tuple[list[Path], list[Path]]:
@@ -141,9 +156,13 @@ def participant_for_file(
     participant_id = links.participant_for_file(path)
     if participant_id is None:
         # A file named after the participant id (`F03.docx`, `F03_entretien.txt`) is accepted.
-        stem = fold(path.stem)
+        stem = fold_key(path.stem)
         participant_id = next(
-            (pid for pid in participants if stem == fold(pid) or stem.startswith(fold(pid) + "_")),
+            (
+                pid
+                for pid in participants
+                if stem == fold_key(pid) or stem.startswith(fold_key(pid) + "_")
+            ),
             None,
         )
     if participant_id is None or participant_id not in participants:
@@ -167,7 +186,7 @@ def _interviewer_names(participant: Participant) -> list[str]:
 
 def interviewer_detector(participant: Participant) -> Callable[[Turn], bool]:
     """Interviewer turns: format role, role labels (Enquêteur, Q...), or the manifest's enqueteur."""
-    names = {fold(n) for n in _interviewer_names(participant)}
+    names = {fold_key(n) for n in _interviewer_names(participant)}
 
     def detect(turn: Turn) -> bool:
         if turn.role == INTERVIEWER:
@@ -176,20 +195,27 @@ def interviewer_detector(participant: Participant) -> Callable[[Turn], bool]:
             return False
         if is_interviewer_label(turn.speaker):
             return True
-        speaker = fold(turn.speaker).strip()
+        speaker = fold_key(turn.speaker).strip()
         return any(speaker == n or (len(n) > 3 and n in speaker) for n in names)
 
     return detect
+
+
+PREAMBLE_MAX_CHARS = 600  # a transcriber's header is a line or two
 
 
 def _with_preamble(turns: Sequence[Turn], detect: Callable[[Turn], bool]) -> Callable[[Turn], bool]:
     """Also treat the speakerless lines before the first speaker turn as non-interviewee text.
 
     Typed transcripts usually open with the transcriber's header ("[Entretien … durée 50 min]"):
-    it is kept in the source text but must not be coded as the interviewee's words.
+    it is kept in the source text but must not be coded as the interviewee's words. A long
+    "preamble" is no header but the participant's own text before a late label: kept.
     """
     first_named = next((i for i, turn in enumerate(turns) if turn.speaker), None)
     preamble = {id(turn) for turn in turns[:first_named]} if first_named else set()
+    preamble_chars = sum(t.end - t.start for t in turns[:first_named]) if first_named else 0
+    if preamble_chars > PREAMBLE_MAX_CHARS:
+        preamble = set()
 
     def check(turn: Turn) -> bool:
         return id(turn) in preamble or detect(turn)
@@ -200,11 +226,13 @@ def _with_preamble(turns: Sequence[Turn], detect: Callable[[Turn], bool]) -> Cal
 def speaker_labeller(participant: Participant) -> Callable[[Turn], str]:
     """The participant's own name as a speaker label becomes their pseudonym."""
     variants = (
-        {fold(v) for v in name_variants(participant.real_name)} if participant.real_name else set()
+        {fold_key(v) for v in name_variants(participant.real_name)}
+        if participant.real_name
+        else set()
     )
 
     def label(turn: Turn) -> str:
-        return participant.pseudonym if fold(turn.speaker).strip() in variants else turn.speaker
+        return participant.pseudonym if fold_key(turn.speaker).strip() in variants else turn.speaker
 
     return label
 
@@ -230,12 +258,13 @@ def ingest_transcript(
     params: SegmentationParams,
     splitter: SentenceSplitter | None = None,
     transcript: ReadTranscript | None = None,
+    kind: SourceKind = SourceKind.TRANSCRIPT,
 ) -> SourceChange:
-    """Read, segment and store one transcript in its own transaction."""
+    """Read, segment and store one transcript or written text in its own transaction."""
     transcript = transcript or read_transcript(path)
     source = Source(
         key=f"transcript:{participant.id}:{path.name}",
-        kind=SourceKind.TRANSCRIPT,
+        kind=kind,
         text=transcript.text,
         participant_id=participant.id,
         territory_id=participant.territory_id,
@@ -243,11 +272,27 @@ def ingest_transcript(
         format=transcript.format,
         metadata={"encoding": transcript.encoding, "file": path.name},
     )
-    signature = segmentation_signature(params)
+    signature = segmentation_signature(params, kind)
     unchanged = unchanged_source(study.conn, source, signature=signature)
     if unchanged is not None:
         return unchanged
-    segments = segment_transcript(
+    segments = (
+        segment_interview(transcript, participant, params, splitter)
+        if kind.is_interview
+        else segment_written(transcript, params, splitter)
+    )
+    with study.transaction() as conn:
+        return store_source(conn, source, segments, signature=signature)
+
+
+def segment_interview(
+    transcript: ReadTranscript,
+    participant: Participant,
+    params: SegmentationParams,
+    splitter: SentenceSplitter | None,
+) -> list[Segment]:
+    """Speaker turns, interviewer turns marked (never coded)."""
+    return segment_transcript(
         transcript.text,
         transcript.turns,
         params=params,
@@ -255,8 +300,22 @@ def ingest_transcript(
         speaker_label=speaker_labeller(participant),
         splitter=splitter,
     )
-    with study.transaction() as conn:
-        return store_source(conn, source, segments, signature=signature)
+
+
+def segment_written(
+    transcript: ReadTranscript, params: SegmentationParams, splitter: SentenceSplitter | None
+) -> list[Segment]:
+    """A written text is entirely its author's: paragraphs (short lines and bullets joined to
+    their item), long ones cut into sentences. Speaker labels are not looked for."""
+    units = join_short_paragraphs(
+        transcript.text,
+        list(transcript.paragraphs or transcript.turns),
+        min_chars=params.min_chars,
+        max_chars=params.max_turn_chars,
+    )
+    return segment_transcript(
+        transcript.text, units, params=params, is_interviewer=lambda _: False, splitter=splitter
+    )
 
 
 def _error_outcome(path: Path, error: QualipipeError) -> FileOutcome:
@@ -299,12 +358,14 @@ def ingest_paths(
     params: SegmentationParams | None = None,
     splitter: SentenceSplitter | None = None,
     progress: ProgressCallback | None = None,
+    kind: SourceKind | None = None,
 ) -> IngestReport:
     """Ingest files and folders; one bad file is reported, the others are ingested.
 
     `manifest` (CSV/XLSX) is loaded first (all or nothing: a manifest error stops everything).
     `.csv`/`.xlsx` files are LimeSurvey exports of `instrument` (a YAML path or a name in
-    `surveys/`) for `territory`.
+    `surveys/`) for `territory`. Other files are of the kind the manifest gives their
+    participant (column « type_source »), else `kind`, else interviews.
     """
     params = params or SegmentationParams()
     report = IngestReport()
@@ -333,7 +394,7 @@ def ingest_paths(
             )
         else:
             outcome = _ingest_transcript_file(
-                study, path, links, participants, params, lazy_splitter
+                study, path, links, participants, params, lazy_splitter, kind
             )
         report.files.append(outcome)
     if progress:
@@ -350,12 +411,20 @@ def _ingest_transcript_file(
     participants: dict[str, Participant],
     params: SegmentationParams,
     splitter: SentenceSplitter,
+    default_kind: SourceKind | None,
 ) -> FileOutcome:
     try:
         transcript = read_transcript(path)
         participant = participant_for_file(path, links, participants)
+        kind = links.kinds.get(participant.id) or default_kind or SourceKind.TRANSCRIPT
         change = ingest_transcript(
-            study, path, participant, params=params, splitter=splitter, transcript=transcript
+            study,
+            path,
+            participant,
+            params=params,
+            splitter=splitter,
+            transcript=transcript,
+            kind=kind,
         )
     except QualipipeError as error:
         return _error_outcome(path, error)
@@ -363,6 +432,7 @@ def _ingest_transcript_file(
         return _error_outcome(path, _read_error(path, error))
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
         return _error_outcome(path, _unexpected_error(path, error))
+    own, asked, share = speaker_split(study, change.source_id)
     return FileOutcome(
         str(path),
         change.status,
@@ -371,9 +441,30 @@ def _ingest_transcript_file(
         change.kept,
         change.added,
         change.retired,
-        sum(len(transcript.text[t.start : t.end].split()) for t in transcript.turns),
+        sum(
+            len(transcript.text[t.start : t.end].split())
+            for t in (transcript.turns if kind.is_interview else transcript.paragraphs)
+            or transcript.turns
+        ),
         change.lost_decisions,
+        kind=kind,
+        participant_segments=own,
+        interviewer_segments=asked,
+        interviewer_share=share,
     )
+
+
+def speaker_split(study: Study, source_id: int) -> tuple[int, int, float]:
+    """Segments of the participant, segments of an interviewer, interviewer share of the text."""
+    counts = {0: (0, 0), 1: (0, 0)}
+    for row in study.conn.execute(
+        'SELECT is_interviewer, count(*), sum("end" - start) FROM segments '
+        "WHERE source_id = ? AND retired = 0 GROUP BY is_interviewer",
+        (source_id,),
+    ):
+        counts[int(row[0])] = (int(row[1]), int(row[2] or 0))
+    chars = counts[0][1] + counts[1][1]
+    return counts[0][0], counts[1][0], counts[1][1] / chars if chars else 0.0
 
 
 def _ingest_survey_file(

@@ -2,7 +2,8 @@
 
 CSV (`;` or `,`, UTF-8 or Windows-1252) or XLSX; headers are matched accent- and case-insensitively:
 identifiant; nom; role; organisation; type_acteur; territoire; consentement; date_entretien;
-enqueteur; fichier; jeton. Real names go to `participant_identities` only; everything else uses the
+enqueteur; fichier; jeton; type_source. Only identifiant and territoire are required: authors of
+written contributions may be anonymous (no nom), and their role defaults to contributeur. Real names go to `participant_identities` only; everything else uses the
 pseudonym, assigned once from the study's templates and never renumbered.
 """
 
@@ -19,9 +20,10 @@ from pathlib import Path
 from qualipipe.config import StudyConfig
 from qualipipe.errors import InputError, Problem
 from qualipipe.ingest.encoding import decode_bytes
-from qualipipe.pseudonymize import fold
-from qualipipe.records import ActorType, Participant, Role
+from qualipipe.pseudonymize import name_piece_warnings
+from qualipipe.records import SOURCE_KIND_WORDS, ActorType, Participant, Role, SourceKind
 from qualipipe.store import Study, get_meta, list_participants, set_meta, upsert_participant
+from qualipipe.text import fold_key
 
 COLUMNS = (
     "identifiant",
@@ -35,8 +37,9 @@ COLUMNS = (
     "enqueteur",
     "fichier",
     "jeton",
+    "type_source",
 )
-REQUIRED = ("identifiant", "nom", "role", "territoire")
+REQUIRED = ("identifiant", "territoire")
 ALIASES = {
     "id": "identifiant",
     "participant": "identifiant",
@@ -57,6 +60,11 @@ ALIASES = {
     "jetons": "jeton",
     "token": "jeton",
     "code_d_acces": "jeton",
+    "type_de_source": "type_source",
+    "type_de_document": "type_source",
+    "type_document": "type_source",
+    "nature": "type_source",
+    "source": "type_source",
 }
 YES = {"oui", "o", "1", "vrai", "true", "x", "yes", "y", ""}
 NO = {"non", "n", "0", "faux", "false", "no"}
@@ -69,6 +77,7 @@ class ManifestEntry:
     files: tuple[str, ...] = ()
     tokens: tuple[str, ...] = ()
     row: int = 0
+    kind: SourceKind | None = None  # what the participant's files are, when the row says it
 
 
 @dataclass(frozen=True)
@@ -76,10 +85,11 @@ class ManifestReport:
     path: str
     added: list[str] = field(default_factory=list)  # participant ids
     updated: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how ambiguous name pieces are handled
 
 
 def normalize_header(header: str) -> str:
-    key = re.sub(r"[^a-z0-9]+", "_", fold(str(header or "")).strip()).strip("_")
+    key = re.sub(r"[^a-z0-9]+", "_", fold_key(str(header or "")).strip()).strip("_")
     return ALIASES.get(key, key)
 
 
@@ -139,18 +149,36 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]], str 
 def _match_actor_type(value: str) -> str | None:
     if not value:
         return ActorType.AUTRE.value
-    wanted = re.sub(r"[^a-z]", "", fold(value))
+    wanted = re.sub(r"[^a-z]", "", fold_key(value))
     for actor_type in ActorType:
         if (
-            re.sub(r"[^a-z]", "", fold(actor_type.value)) == wanted
-            or fold(actor_type.name) == wanted
+            re.sub(r"[^a-z]", "", fold_key(actor_type.value)) == wanted
+            or fold_key(actor_type.name) == wanted
         ):
             return actor_type.value
     return None
 
 
+def match_source_kind(value: str) -> SourceKind | None:
+    """« entretien », « contribution écrite », « Compte rendu », « atelier »… (accents, case)."""
+    folded = re.sub(r"[^a-z]+", "-", fold_key(value)).strip("-")
+    if folded in SOURCE_KIND_WORDS:
+        return SOURCE_KIND_WORDS[folded]
+    for prefix, kind in (
+        ("entret", SourceKind.TRANSCRIPT),
+        ("contrib", SourceKind.WRITTEN),
+        ("compte", SourceKind.REPORT),
+        ("atel", SourceKind.WORKSHOP),
+    ):
+        if folded.startswith(prefix):
+            return kind
+    return None
+
+
 def _match_role(value: str) -> Role | None:
-    folded = fold(value).strip()
+    folded = fold_key(value).strip()
+    if folded.startswith(("contrib", "citoyen", "habitant")):
+        return Role.CONTRIBUTOR
     for role in Role:
         if folded in (role.value, role.value + "rice", role.value + "s", role.name.lower()):
             return role
@@ -162,9 +190,9 @@ def _match_role(value: str) -> Role | None:
 
 
 def _match_territory(value: str, config: StudyConfig) -> str | None:
-    folded = fold(value).strip()
+    folded = fold_key(value).strip()
     for territory in config.territories:
-        if folded in (fold(territory.id), fold(territory.name)):
+        if folded in (fold_key(territory.id), fold_key(territory.name)):
             return territory.id
     return None
 
@@ -231,16 +259,22 @@ def read_manifest(path: Path, config: StudyConfig) -> list[ManifestEntry]:
         if ids[participant_id] > 2:
             continue
         # An optional "prenom" column is common in French spreadsheets: "Prénom" + "Nom".
+        # No name at all is allowed: authors of written contributions may be anonymous.
         name = f"{get('prenom')} {get('nom')}".strip()
-        if not get("nom"):
+        kind = match_source_kind(get("type_source")) if get("type_source") else None
+        if get("type_source") and kind is None:
             problem(
-                "nom",
-                "nom vide ; indiquez le nom de la personne (il ne sortira jamais de l'étude).",
+                "type_source",
+                f"type de source « {get('type_source')} » inconnu ; valeurs possibles : "
+                "entretien, contribution, compte-rendu, atelier.",
             )
-        role = _match_role(get("role"))
+        written = kind is not None and not kind.is_interview
+        role = _match_role(get("role")) if get("role") or not written else Role.CONTRIBUTOR
         if role is None:
             problem(
-                "role", f"rôle « {get('role')} » inconnu ; valeurs possibles : fondateur, acteur."
+                "role",
+                f"rôle « {get('role')} » inconnu ; valeurs possibles : fondateur, acteur, "
+                "contributeur.",
             )
         actor_type = _match_actor_type(get("type_acteur"))
         if actor_type is None:
@@ -256,10 +290,10 @@ def read_manifest(path: Path, config: StudyConfig) -> list[ManifestEntry]:
                 f"territoire « {get('territoire')} » inconnu dans qualipipe.toml "
                 f"(territoires connus : {known_territories}).",
             )
-        consent_text = fold(get("consentement")).strip()
+        consent_text = fold_key(get("consentement")).strip()
         if consent_text not in YES | NO:
             problem("consentement", f"consentement « {get('consentement')} » : écrivez oui ou non.")
-        if not name or role is None or actor_type is None or territory is None:
+        if role is None or actor_type is None or territory is None:
             continue
         entries.append(
             ManifestEntry(
@@ -278,6 +312,7 @@ def read_manifest(path: Path, config: StudyConfig) -> list[ManifestEntry]:
                 files=_split_list(get("fichier")),
                 tokens=_split_list(get("jeton")),
                 row=line,
+                kind=kind,
             )
         )
     problems.extend(_files_listed_twice(entries, file, sheet))
@@ -297,7 +332,7 @@ def _files_listed_twice(
     problems = []
     for entry in entries:
         for name in entry.files:
-            key = fold(Path(name).name)
+            key = fold_key(Path(name).name)
             first = owner.setdefault(key, entry)
             if first is not entry and first.participant.id != entry.participant.id:
                 problems.append(
@@ -369,28 +404,34 @@ class ParticipantLinks:
 
     files: dict[str, str]  # folded file name (with and without extension) -> participant id
     tokens: dict[str, str]  # token -> participant id
+    kinds: dict[str, SourceKind] = field(
+        default_factory=dict
+    )  # participant id -> their files' kind
 
     def participant_for_file(self, path: Path) -> str | None:
-        return self.files.get(fold(path.name)) or self.files.get(fold(path.stem))
+        return self.files.get(fold_key(path.name)) or self.files.get(fold_key(path.stem))
 
 
 def load_links(study: Study) -> ParticipantLinks:
     raw = get_meta(study.conn, LINKS_META_KEY, {}) or {}
     files: dict[str, str] = {}
     tokens: dict[str, str] = {}
+    kinds: dict[str, SourceKind] = {}
     for participant_id, links in dict(raw).items():  # type: ignore[call-overload]
+        if links.get("type"):
+            kinds[participant_id] = SourceKind(links["type"])
         for name in links.get("fichiers", []):
-            files[fold(Path(name).name)] = participant_id
-            files[fold(Path(name).stem)] = participant_id
+            files[fold_key(Path(name).name)] = participant_id
+            files[fold_key(Path(name).stem)] = participant_id
         for token in links.get("jetons", []):
             tokens[token] = participant_id
-    return ParticipantLinks(files, tokens)
+    return ParticipantLinks(files, tokens, kinds)
 
 
 def apply_manifest(study: Study, path: Path) -> ManifestReport:
     """Load or update the participants of `path` into the study, in one transaction."""
     entries = read_manifest(path, study.config)
-    report = ManifestReport(str(path))
+    report = ManifestReport(str(path), notes=name_piece_warnings(e.participant for e in entries))
     with study.transaction() as conn:
         existing = list_participants(conn)
         known = {p.id for p in existing}
@@ -400,6 +441,10 @@ def apply_manifest(study: Study, path: Path) -> ManifestReport:
         ):
             upsert_participant(conn, participant)
             (report.updated if participant.id in known else report.added).append(participant.id)
-            links[participant.id] = {"fichiers": list(entry.files), "jetons": list(entry.tokens)}
+            links[participant.id] = {
+                "fichiers": list(entry.files),
+                "jetons": list(entry.tokens),
+                "type": entry.kind.value if entry.kind else "",
+            }
         set_meta(conn, LINKS_META_KEY, links)
     return report

@@ -10,94 +10,27 @@ kept on its segments. Either way `text[turn.start:turn.end]` is what the speaker
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from qualipipe.errors import InputError, Problem
 from qualipipe.ingest.encoding import decode_bytes, normalize_text
-from qualipipe.pseudonymize import fold
-
-INTERVIEWER = "interviewer"
-INTERVIEWEE = "interviewee"
-
-# Labels that name the interviewer's role rather than a person (compared accent/case-folded).
-INTERVIEWER_LABELS = frozenset(
-    {
-        "q",
-        "question",
-        "enq",
-        "enqueteur",
-        "enquetrice",
-        "enqueteur·rice",
-        "enqueteur.rice",
-        "enqueteur-rice",
-        "intervieweur",
-        "intervieweuse",
-        "interviewer",
-        "animateur",
-        "animatrice",
-        "chercheur",
-        "chercheuse",
-    }
+from qualipipe.ingest.plaintext import (
+    accepted_labels,
+    known_label,
+    label_candidates,
+    paragraph_spans,
+    parse_turns,
 )
-INTERVIEWEE_LABELS = frozenset({"r", "reponse", "interviewe", "interviewee", "enquete", "enquetee"})
-
-
-@dataclass(frozen=True)
-class Piece:
-    """A timed stretch of a turn (one subtitle cue, one TextGrid interval...)."""
-
-    start: int
-    end: int
-    start_time: float | None = None
-    end_time: float | None = None
-
-
-@dataclass(frozen=True)
-class Turn:
-    """What one speaker said without interruption: `text[start:end]`."""
-
-    start: int
-    end: int
-    speaker: str = ""
-    section: str = ""
-    role: str = ""  # INTERVIEWER / INTERVIEWEE when the format says so
-    pieces: tuple[Piece, ...] = ()
-
-    @property
-    def start_time(self) -> float | None:
-        return self.pieces[0].start_time if self.pieces else None
-
-    @property
-    def end_time(self) -> float | None:
-        return self.pieces[-1].end_time if self.pieces else None
-
-
-@dataclass(frozen=True)
-class ReadTranscript:
-    text: str
-    turns: tuple[Turn, ...]
-    format: str
-    encoding: str = ""
-
-
-@dataclass(frozen=True)
-class Utterance:
-    """One timed piece of speech, before grouping into turns."""
-
-    speaker: str
-    text: str
-    start_time: float | None = None
-    end_time: float | None = None
-    section: str = ""
-    role: str = ""
-
-
-def is_interviewer_label(label: str) -> bool:
-    folded = fold(label).strip(" .:-*[]()")
-    return folded in INTERVIEWER_LABELS or "(enq)" in fold(label) or folded.startswith("enq ")
+from qualipipe.ingest.turns import (
+    INTERVIEWER,
+    Piece,
+    ReadTranscript,
+    Turn,
+    Utterance,
+    is_interviewer_label,
+)
 
 
 def _problem(path: Path, message: str, line: int | None = None) -> InputError:
@@ -182,123 +115,6 @@ def render_utterances(
     return ReadTranscript(renderer.text(), tuple(renderer.turns), fmt, encoding)
 
 
-# ---------------------------------------------------------------------------------------------
-# Plain text: `Nom : ...`, `[Nom] ...`, `Q : / R :`, markdown headings, or no speakers at all
-# ---------------------------------------------------------------------------------------------
-
-# A leading timestamp ("[00:01:23] Marie : ...", "00:01:23 Marie : ...") is allowed before a label.
-_STAMP = r"(?:[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?[\])]?[ \t]+)?"
-_COLON_LABEL = re.compile(
-    r"^[ \t]*"
-    + _STAMP
-    + r"(?:[-–—][ \t]*)?(?:\*\*)?(?P<label>[^\W\d_][\w'’.·\- ]{0,40}?)(?:\*\*)?[ \t]*"
-    r"(?:\([^)\n]{0,20}\))?[ \t]*(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*"
-)
-_BRACKET_LABEL = re.compile(
-    r"^[ \t]*" + _STAMP + r"\[(?P<label>[^\]\n\d][^\]\n]{0,40})\][ \t]*:?[ \t]*"
-)
-_NAME_LIKE = re.compile(
-    r"^[A-ZÀ-Ý][\w'’.\-]*(?:\s+(?:(?:de|du|des|le|la|d'|van|von)\s+)?[A-ZÀ-Ý][\w'’.\-]*){0,3}$"
-)
-_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+(?P<title>.+?)[ \t#]*$")
-
-
-@dataclass(frozen=True)
-class _Line:
-    index: int
-    start: int  # offset of the line in the text
-    end: int
-    label: str = ""
-    content_start: int = 0
-
-
-def _label_candidates(text: str) -> list[_Line]:
-    lines: list[_Line] = []
-    offset = 0
-    for index, line in enumerate(text.split("\n")):
-        end = offset + len(line)
-        match = _BRACKET_LABEL.match(line) or _COLON_LABEL.match(line)
-        label = ""
-        content_start = offset
-        if match and len(match.group("label").split()) <= 4:
-            label = match.group("label").strip(" *")
-            content_start = offset + match.end()
-        lines.append(_Line(index, offset, end, label, content_start))
-        offset = end + 1
-    return lines
-
-
-def _accepted_labels(lines: list[_Line], known: Callable[[str], bool]) -> set[str]:
-    """Labels used on at least two lines, or known ones: a single `Il m'a dit :` is prose."""
-    counts = Counter(line.label for line in lines if line.label)
-    accepted = {label for label, count in counts.items() if count >= 2 or known(label)}
-    if accepted:
-        # In a transcript that has speaker labels, a capitalised name used once is one too.
-        accepted |= {label for label in counts if _NAME_LIKE.match(label)}
-    return accepted
-
-
-def _known_label(label: str) -> bool:
-    folded = fold(label).strip(" .")
-    return (
-        folded in INTERVIEWER_LABELS or folded in INTERVIEWEE_LABELS or is_interviewer_label(label)
-    )
-
-
-def parse_turns(
-    text: str,
-    *,
-    headings: frozenset[int] = frozenset(),
-    bold_labels: dict[int, tuple[str, int]] | None = None,
-    markdown: bool = False,
-) -> list[Turn]:
-    """Turns of a plain text; `bold_labels` maps a line index to (speaker, content offset)."""
-    bold_labels = bold_labels or {}
-    lines = _label_candidates(text)
-    accepted = _accepted_labels(lines, _known_label)
-    turns: list[Turn] = []
-    speaker, section = "", ""
-    start: int | None = None
-    end = 0
-    paragraph_mode = not accepted and not bold_labels
-
-    def close() -> None:
-        nonlocal start
-        if start is not None and end > start:
-            role = INTERVIEWEE if fold(speaker).strip(" .") in INTERVIEWEE_LABELS else ""
-            turns.append(Turn(start, end, speaker, section, role))
-        start = None
-
-    for line in lines:
-        raw = text[line.start : line.end]
-        heading = _HEADING.match(raw) if markdown else None
-        if line.index in headings or heading:
-            close()
-            section = heading.group("title").strip() if heading else raw.strip()
-            continue
-        if not raw.strip():
-            if paragraph_mode:
-                close()
-            continue
-        if line.index in bold_labels:
-            close()
-            speaker, content_start = bold_labels[line.index]
-            content_start += line.start
-        elif line.label in accepted:
-            close()
-            speaker, content_start = line.label, line.content_start
-        else:
-            content_start = line.start + (len(raw) - len(raw.lstrip()))
-        stripped_end = line.start + len(raw.rstrip())
-        if stripped_end <= content_start:
-            continue
-        if start is None:
-            start = content_start
-        end = stripped_end
-    close()
-    return turns
-
-
 def read_plain_text(path: Path) -> ReadTranscript:
     decoded = decode_bytes(path.read_bytes(), str(path))
     text = decoded.text
@@ -306,7 +122,10 @@ def read_plain_text(path: Path) -> ReadTranscript:
         return read_cfpp_text(text, path, decoded.encoding)
     markdown = path.suffix.lower() == ".md"
     turns = parse_turns(text, markdown=markdown)
-    return ReadTranscript(text, tuple(turns), "md" if markdown else "txt", decoded.encoding)
+    paragraphs = paragraph_spans(text, markdown=markdown, per_line=False)
+    return ReadTranscript(
+        text, tuple(turns), "md" if markdown else "txt", decoded.encoding, tuple(paragraphs)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,11 +233,7 @@ def read_docx(path: Path) -> ReadTranscript:
                 else:
                     lines.append(" | ".join(cells))
     text = "\n".join(lines)
-    if (
-        fully_bold
-        and not bold_labels
-        and not _accepted_labels(_label_candidates(text), _known_label)
-    ):
+    if fully_bold and not bold_labels and not accepted_labels(label_candidates(text), known_label):
         # No speaker names at all, questions typed in bold: a common French layout. Bold
         # paragraphs are the interviewer's questions, the others the interviewee's answers.
         bold_labels = {
@@ -427,7 +242,8 @@ def read_docx(path: Path) -> ReadTranscript:
             if line.strip() and index not in headings
         }
     turns = parse_turns(text, headings=frozenset(headings), bold_labels=bold_labels)
-    return ReadTranscript(text, tuple(turns), "docx")
+    paragraphs = paragraph_spans(text, headings=frozenset(headings), per_line=True)
+    return ReadTranscript(text, tuple(turns), "docx", paragraphs=tuple(paragraphs))
 
 
 def read_odt(path: Path) -> ReadTranscript:
@@ -460,7 +276,8 @@ def read_odt(path: Path) -> ReadTranscript:
     walk(document.text)
     text = "\n".join(lines)
     turns = parse_turns(text, headings=frozenset(headings))
-    return ReadTranscript(text, tuple(turns), "odt")
+    paragraphs = paragraph_spans(text, headings=frozenset(headings), per_line=True)
+    return ReadTranscript(text, tuple(turns), "odt", paragraphs=tuple(paragraphs))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -707,7 +524,7 @@ def read_transcript(path: Path) -> ReadTranscript:
             [Problem(str(path), "le fichier est vide (0 octet) ; vérifiez la copie ou l'export.")],
         )
     transcript = reader(path)
-    if not transcript.turns:
+    if not transcript.turns and not transcript.paragraphs:
         raise InputError(
             f"{path.name} ne contient aucun texte.",
             [Problem(str(path), "aucune parole trouvée dans ce fichier ; vérifiez son contenu.")],

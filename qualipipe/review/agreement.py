@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from qualipipe.errors import StudyError
+from qualipipe.pseudonymize import Policy, pseudonymizer_for
 from qualipipe.review import workbook as wb
 from qualipipe.review.common import (
     CONSENSUS_CODER,
@@ -35,8 +36,6 @@ from qualipipe.review.common import (
     contexts_of,
     default_output_dir,
     hide_all,
-    label_pseudonymizer,
-    pseudonymizer,
     review_fingerprint,
     source_label,
 )
@@ -269,8 +268,11 @@ def export_disagreements(study: Study, report: AgreementReport, output: Path | N
     labels = {code.id: code.label for code in check.codebook.codes}
     contexts = contexts_of(study, (d.segment_id for d in report.disagreements))
     shown = [contexts[d.segment_id] for d in report.disagreements]
-    texts = hide_all([c.segment.text for c in shown], pseudonymizer(study))
-    sources = hide_all([source_label(c.source) for c in shown], label_pseudonymizer(study))
+    texts = hide_all([c.segment.text for c in shown], pseudonymizer_for(study))
+    sources = hide_all(
+        [source_label(c.source, c.participant) for c in shown],
+        pseudonymizer_for(study, Policy.LABEL),
+    )
     rows = []
     for index, d in enumerate(report.disagreements):
         context = contexts[d.segment_id]

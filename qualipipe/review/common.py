@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,8 +24,17 @@ from pathlib import Path
 
 from qualipipe.coding.uncertainty import uncertainty
 from qualipipe.errors import Problem, StudyError
-from qualipipe.pseudonymize import Pseudonymizer, pseudonymizer_for
-from qualipipe.records import Action, Codebook, Decision, Participant, Segment, Source, Suggestion
+from qualipipe.pseudonymize import Pseudonymizer
+from qualipipe.records import (
+    SOURCE_KIND_NOUNS,
+    Action,
+    Codebook,
+    Decision,
+    Participant,
+    Segment,
+    Source,
+    Suggestion,
+)
 from qualipipe.review import workbook as wb
 from qualipipe.store import (
     Study,
@@ -37,6 +45,7 @@ from qualipipe.store import (
     row_to_segment,
     row_to_source,
 )
+from qualipipe.text import fold_key as text_key
 
 DEFAULT_THRESHOLD = 0.5
 ADDED = "ajouter"
@@ -202,16 +211,6 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def pseudonymizer(study: Study) -> Pseudonymizer:
-    """For verbatims: manifest names → pseudonyms, other person names (spaCy) → placeholder."""
-    return pseudonymizer_for(study)
-
-
-def label_pseudonymizer(study: Study) -> Pseudonymizer:
-    """For file names and speaker labels: manifest names only (NER mistakes file names for people)."""
-    return pseudonymizer_for(study, use_entities=False)
-
-
 def hide_all(texts: Sequence[str], hide: Pseudonymizer) -> list[str]:
     # Neighbours, sources and reasons repeat a lot: each distinct text goes through spaCy once.
     unique = list(dict.fromkeys(texts))
@@ -262,15 +261,17 @@ def default_output_dir(study: Study) -> Path:
 
 
 def fold_key(text: str) -> str:
-    """Case- and accent-insensitive form of a header or a choice."""
-    decomposed = unicodedata.normalize("NFD", text.strip().lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    """Case- and accent-insensitive form of a header or a choice (outer spaces ignored)."""
+    return text_key(text.strip())
 
 
-def source_label(source: Source) -> str:
+def source_label(source: Source, participant: Participant | None = None) -> str:
+    """What a reader sees as the source: never the file name (it often holds a person's name,
+    « SC-A04_entretien_Annie_Roudier.md »), but the kind and the participant's pseudonym."""
     if source.instrument or source.question_code:
         return " / ".join(p for p in (source.instrument, source.question_code) if p)
-    return Path(source.path).name if source.path else source.key
+    kind = SOURCE_KIND_NOUNS[source.kind][0].capitalize()
+    return f"{kind} — {participant.pseudonym}" if participant else kind
 
 
 def location_label(segment: Segment) -> str:

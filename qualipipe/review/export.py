@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from qualipipe.errors import StudyError
+from qualipipe.pseudonymize import Policy, pseudonymizer_for
 from qualipipe.records import Action, Codebook, Source, Suggestion
 from qualipipe.review import workbook as wb
 from qualipipe.review.common import (
@@ -25,11 +26,9 @@ from qualipipe.review.common import (
     contexts_for,
     default_output_dir,
     ids_param,
-    label_pseudonymizer,
     load_suggestions,
     location_label,
     pseudonymise_rows,
-    pseudonymizer,
     review_fingerprint,
     review_priorities,
     segment_outline,
@@ -269,7 +268,7 @@ def _pseudonymised_rows(
     progress: Progress | None,
 ) -> Iterator[wb.ReviewRow]:
     """Review rows by chunks: contexts read, names hidden, then handed to the writer."""
-    verbatims, file_labels = pseudonymizer(study), label_pseudonymizer(study)
+    verbatims, file_labels = pseudonymizer_for(study), pseudonymizer_for(study, Policy.LABEL)
     participants = {p.id: p for p in list_participants(study.conn)}
     if progress:
         progress("Extraits écrits", 0, len(chosen))
@@ -364,7 +363,7 @@ def _review_row(
         territory=source.territory_id or (participant.territory_id if participant else ""),
         participant=participant.pseudonym if participant else "",
         role=participant.role.value if participant else "",
-        source=source_label(source),
+        source=source_label(source, participant),
         location=location_label(segment),
         before=context.before,
         text=segment.text,

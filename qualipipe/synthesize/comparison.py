@@ -29,7 +29,7 @@ def territories_table(done: Sequence[TerritoryData]) -> Table:
             d.territory.setting,
             d.territory.ptce_type,
             d.territory.stage,
-            d.interviews,
+            sum(n for _, n in d.source_counts),
             len(d.analysed(Role.FOUNDER)),
             len(d.analysed(Role.ACTOR)),
         )
@@ -45,7 +45,7 @@ def territories_table(done: Sequence[TerritoryData]) -> Table:
             "Milieu",
             "Type de PTCE",
             "Stade",
-            "Entretiens",
+            "Textes analysés",
             "Fondateurs",
             "Acteurs",
         ),

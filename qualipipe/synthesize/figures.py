@@ -35,14 +35,11 @@ class SourceLine:
     study: str
     territory: str
     date: str
-    interviews: int
+    analysed: str  # « 13 contributions analysées » (synthesize.wording)
     extra: str = ""  # e.g. "42 réponses au questionnaire de priorisation"
 
     def text(self) -> str:
-        parts = [
-            f"Source : {self.study} — {self.territory}",
-            f"{self.interviews} entretien{'s' if self.interviews != 1 else ''} analysé{'s' if self.interviews != 1 else ''}",
-        ]
+        parts = [f"Source : {self.study} — {self.territory}", self.analysed]
         if self.extra:
             parts.append(self.extra)
         parts.append(f"synthèse du {self.date}")

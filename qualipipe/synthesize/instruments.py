@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from qualipipe.errors import QualipipeError
-from qualipipe.pseudonymize import fold
 from qualipipe.synthesize.priorities import PrioritisationQuestions
+from qualipipe.text import fold_key
 
 PRIORITISATION = "priorisation_enjeux"
 EVALUATION = "evaluation_diagnostic"
@@ -60,7 +60,7 @@ def prioritisation_questions(instrument: Any | None) -> PrioritisationQuestions:
     rank_positions = None
     member_answer: tuple[str, str] | None = None
     for q in instrument.questions:
-        letter, text = _type_letter(q), fold(q.text)
+        letter, text = _type_letter(q), fold_key(q.text)
         if letter == "R" and "ranking" not in found:
             found["ranking"] = q.code
             ranking_options = list(q.options)
@@ -79,15 +79,15 @@ def prioritisation_questions(instrument: Any | None) -> PrioritisationQuestions:
             found["agreement"] = q.code
         if letter in ("L", "!") and member_answer is None:
             member_answer = next(
-                ((q.code, o.code) for o in q.options if "membre" in fold(o.text)), None
+                ((q.code, o.code) for o in q.options if "membre" in fold_key(o.text)), None
             )
         if letter in ("A", "K"):
             for sub in q.subquestions:
                 labels.setdefault(sub.code, sub.text)
-                by_label.setdefault(fold(sub.text), sub.code)
+                by_label.setdefault(fold_key(sub.text), sub.code)
     aliases = {}
     for option in ranking_options:
-        canonical = by_label.get(fold(option.text), option.code)
+        canonical = by_label.get(fold_key(option.text), option.code)
         aliases[option.code] = canonical
         labels.setdefault(canonical, option.text)
     defaults = PrioritisationQuestions()

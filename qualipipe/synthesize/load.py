@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 
 from qualipipe import store
 from qualipipe.errors import StudyError
-from qualipipe.pseudonymize import Pseudonymizer
+from qualipipe.pseudonymize import Policy, pseudonymizer_for
 from qualipipe.records import Codebook, SourceKind, Territory
 from qualipipe.synthesize.model import AnswerSheet, Coding, SegmentText, TerritoryData
 
@@ -130,6 +130,13 @@ def load_territory(
            WHERE src.kind = ? AND COALESCE(src.territory_id, p.territory_id) = ?""",
         (SourceKind.TRANSCRIPT.value, territory.id),
     ).fetchone()[0]
+    source_counts = conn.execute(
+        """SELECT src.kind, count(*) FROM sources src
+           LEFT JOIN participants p ON p.id = src.participant_id
+           WHERE src.kind != ? AND COALESCE(src.territory_id, p.territory_id) = ?
+           GROUP BY src.kind ORDER BY src.kind""",
+        (SourceKind.SURVEY.value, territory.id),
+    ).fetchall()
     return TerritoryData(
         study_name=study.config.name,
         territory=territory,
@@ -140,6 +147,7 @@ def load_territory(
         segments=segments,
         interviews=int(interviews),
         answers=tuple(load_answers(conn, territory.id)),
+        source_counts=tuple((SourceKind(kind), int(n)) for kind, n in source_counts),
     )
 
 
@@ -164,16 +172,9 @@ class BatchedPseudonymizer:
 
 
 def make_pseudonymizer(study: store.Study, *, keep_names: bool) -> BatchedPseudonymizer:
-    """The ingest stage's pseudonymizer when it provides one, else one built on the manifest."""
-    if keep_names:
-        return BatchedPseudonymizer(lambda text: text)
-    from qualipipe import pseudonymize
-
-    factory = getattr(pseudonymize, "pseudonymizer_for", None)
-    if factory is not None:
-        return BatchedPseudonymizer(factory(study, keep_names=False))
+    """The study's pseudonymiser for verbatims (real names kept if asked, contacts never)."""
     return BatchedPseudonymizer(
-        Pseudonymizer(store.list_participants(study.conn, with_real_names=True))
+        pseudonymizer_for(study, Policy.KEEP_NAMES if keep_names else Policy.VERBATIM)
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qualipipe.records import Codebook, Participant, Role, Territory
+from qualipipe.records import Codebook, Participant, Role, SourceKind, Territory
 
 Cell = str | int | float | None
 
@@ -66,6 +66,8 @@ class TerritoryData:
     segments: dict[int, SegmentText]
     interviews: int  # transcript sources
     answers: tuple[AnswerSheet, ...] = ()
+    # Analysed texts per kind (interviews, written contributions, reports…), for the wording.
+    source_counts: tuple[tuple[SourceKind, int], ...] = ()
 
     def participant(self, participant_id: str | None) -> Participant | None:
         for p in self.participants:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from qualipipe import store
-from qualipipe.records import Role, Territory
+from qualipipe.records import Role, SourceKind, Territory
 from qualipipe.synthesize import figures as fig
 from qualipipe.synthesize import survey_tables as st
 from qualipipe.synthesize import tables as tb
@@ -42,6 +42,7 @@ from qualipipe.synthesize.model import (
 )
 from qualipipe.synthesize.priorities import prioritise
 from qualipipe.synthesize.verbatims import VerbatimPicker
+from qualipipe.synthesize.wording import analysed_phrase, ptce_description
 from qualipipe.synthesize.words import lemma_frequencies, name_matcher
 from qualipipe.synthesize.writers import Report, write_docx, write_markdown, write_xlsx
 
@@ -94,7 +95,7 @@ class TerritorySynthesis:
                 for c in tb.chosen_verbatims(s, data, self.picker, options.verbatims_per_code)
             )
         self.source = fig.SourceLine(
-            data.study_name, data.territory.name, options.date, data.interviews
+            data.study_name, data.territory.name, options.date, analysed_phrase(data.source_counts)
         )
 
     # -- helpers ------------------------------------------------------------------------------
@@ -320,14 +321,34 @@ class TerritorySynthesis:
         return self.blocks
 
 
+def authors_phrase(data: TerritoryData) -> str:
+    """« 2 fondateur·rice(s) et 5 acteur·rice(s) », « 13 contributeur·rice(s) »."""
+    nouns = {
+        Role.FOUNDER: "fondateur·rice(s)",
+        Role.ACTOR: "acteur·rice(s)",
+        Role.CONTRIBUTOR: "contributeur·rice(s)",
+    }
+    counts = [(len(data.analysed(role)), noun) for role, noun in nouns.items()]
+    shown = [f"{n} {noun}" for n, noun in counts if n] or ["aucun participant"]
+    return " et ".join(shown)
+
+
+def total_counts(done: Sequence[TerritoryData]) -> list[tuple[SourceKind, int]]:
+    totals: dict[SourceKind, int] = {}
+    for data in done:
+        for kind, n in data.source_counts:
+            totals[kind] = totals.get(kind, 0) + n
+    return sorted(totals.items())
+
+
 def intro_lines(data: TerritoryData, options: SynthesisOptions) -> tuple[str, ...]:
     t = data.territory
     return (
-        f"Étude : {data.study_name}. Territoire : {t.name} — PTCE {t.ptce_name} "
-        f"({t.ptce_type}, {t.stage}, {t.setting}).",
-        f"Synthèse du {options.date} : {data.interviews} entretien(s) analysé(s), "
-        f"{len(data.analysed(Role.FOUNDER))} fondateur·rice(s) et {len(data.analysed(Role.ACTOR))} "
-        "acteur·rice(s) dont au moins un texte a été analysé.",
+        f"Étude : {data.study_name}. Territoire : "
+        f"{ptce_description(t.name, t.ptce_name, (t.ptce_type, t.stage, t.setting))}.",
+        f"Synthèse du {options.date} : {analysed_phrase(data.source_counts)} ; "
+        + authors_phrase(data)
+        + " dont au moins un texte a été analysé.",
         "Codages : validés par un·e analyste"
         + (
             " uniquement (--validated-only)."
@@ -459,7 +480,7 @@ def write_comparison(
         f"Comparaison des territoires — {study_name}",
         (
             f"Synthèse du {options.date} : {len(done)} territoire(s), "
-            f"{sum(d.interviews for d in done)} entretien(s) analysé(s).",
+            f"{analysed_phrase(total_counts(done))}.",
             "Part des participants (fondateurs et acteurs) qui mentionnent chaque code, par "
             "territoire et par type de territoire (rural/urbain, filière/généraliste, émergent/existant).",
         ),

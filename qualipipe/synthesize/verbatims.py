@@ -24,9 +24,9 @@ MAX_CHARS = 280
 def french_stop_words() -> frozenset[str]:
     from spacy.lang.fr.stop_words import STOP_WORDS
 
-    from qualipipe.pseudonymize import fold
+    from qualipipe.text import fold_key
 
-    return frozenset(fold(word) for word in STOP_WORDS) | frozenset(STOP_WORDS)
+    return frozenset(fold_key(word) for word in STOP_WORDS) | frozenset(STOP_WORDS)
 
 
 TOKEN_PATTERN = r"(?u)\b\w\w\w+\b"
@@ -35,9 +35,9 @@ TOKEN_PATTERN = r"(?u)\b\w\w\w+\b"
 @lru_cache(maxsize=1)
 def tfidf_stop_words() -> list[str]:
     """Stop words as the vectorizer's own tokens (accents folded), so that it finds them all."""
-    from qualipipe.pseudonymize import fold
+    from qualipipe.text import fold_key
 
-    return sorted({t for w in french_stop_words() for t in re.findall(TOKEN_PATTERN, fold(w))})
+    return sorted({t for w in french_stop_words() for t in re.findall(TOKEN_PATTERN, fold_key(w))})
 
 
 @dataclass(frozen=True)

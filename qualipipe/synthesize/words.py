@@ -7,13 +7,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
-from qualipipe.pseudonymize import fold
 from qualipipe.synthesize.verbatims import french_stop_words
+from qualipipe.text import fold_key
 
 WORD_POS = frozenset({"NOUN", "ADJ", "VERB"})
 # Verbs and fillers of spoken French that fill every cloud and say nothing about the territory.
 SPOKEN_FILLERS = frozenset(
-    fold(w)
+    fold_key(w)
     for w in [
         "faire",
         "aller",
@@ -76,7 +76,7 @@ def lemma_frequencies(
             f.lemmas, f.pos, f.is_stop, f.is_alpha, strict=False
         ):
             word = lemma.lower()
-            folded = fold(word)
+            folded = fold_key(word)
             if (
                 pos not in WORD_POS
                 or is_stop
@@ -94,9 +94,9 @@ def lemma_frequencies(
 
 def name_matcher(names: Sequence[str]) -> Callable[[str], bool]:
     """True for a word that is part of a participant's (or interviewer's) name, folded."""
-    parts = {fold(p) for name in names for p in re.split(r"[\s\-']+", name) if len(p) >= 3}
+    parts = {fold_key(p) for name in names for p in re.split(r"[\s\-']+", name) if len(p) >= 3}
 
     def is_name(word: str) -> bool:
-        return fold(word) in parts
+        return fold_key(word) in parts
 
     return is_name

@@ -1,0 +1,91 @@
+"""What readers produce: speaker turns (offsets into the stored text) and the role labels that
+say who is asking the questions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qualipipe.text import fold_key
+
+INTERVIEWER = "interviewer"
+INTERVIEWEE = "interviewee"
+
+# Labels that name the interviewer's role rather than a person (compared accent/case-folded).
+INTERVIEWER_LABELS = frozenset(
+    {
+        "q",
+        "question",
+        "enq",
+        "enqueteur",
+        "enquetrice",
+        "enqueteur·rice",
+        "enqueteur.rice",
+        "enqueteur-rice",
+        "intervieweur",
+        "intervieweuse",
+        "interviewer",
+        "animateur",
+        "animatrice",
+        "chercheur",
+        "chercheuse",
+    }
+)
+INTERVIEWEE_LABELS = frozenset({"r", "reponse", "interviewe", "interviewee", "enquete", "enquetee"})
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A timed stretch of a turn (one subtitle cue, one TextGrid interval...)."""
+
+    start: int
+    end: int
+    start_time: float | None = None
+    end_time: float | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What one speaker said without interruption: `text[start:end]`."""
+
+    start: int
+    end: int
+    speaker: str = ""
+    section: str = ""
+    role: str = ""  # INTERVIEWER / INTERVIEWEE when the format says so
+    pieces: tuple[Piece, ...] = ()
+
+    @property
+    def start_time(self) -> float | None:
+        return self.pieces[0].start_time if self.pieces else None
+
+    @property
+    def end_time(self) -> float | None:
+        return self.pieces[-1].end_time if self.pieces else None
+
+
+@dataclass(frozen=True)
+class ReadTranscript:
+    text: str
+    turns: tuple[Turn, ...]  # speaker turns, for interviews
+    format: str
+    encoding: str = ""
+    # The same text cut at paragraphs, speaker labels ignored: what a written source is made of.
+    # Empty for timed formats, whose turns are used instead.
+    paragraphs: tuple[Turn, ...] = ()
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One timed piece of speech, before grouping into turns."""
+
+    speaker: str
+    text: str
+    start_time: float | None = None
+    end_time: float | None = None
+    section: str = ""
+    role: str = ""
+
+
+def is_interviewer_label(label: str) -> bool:
+    folded = fold_key(label).strip(" .:-*[]()")
+    return folded in INTERVIEWER_LABELS or "(enq)" in fold_key(label) or folded.startswith("enq ")
