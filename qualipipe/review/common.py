@@ -24,7 +24,7 @@ from pathlib import Path
 
 from qualipipe.coding.uncertainty import uncertainty
 from qualipipe.errors import Problem, StudyError
-from qualipipe.pseudonymize import Pseudonymizer
+from qualipipe.pseudonymize import Policy, Pseudonymizer, pseudonymizer_for
 from qualipipe.records import (
     SOURCE_KIND_NOUNS,
     Action,
@@ -218,25 +218,39 @@ def hide_all(texts: Sequence[str], hide: Pseudonymizer) -> list[str]:
     return [mapping[text] for text in texts]
 
 
-def pseudonymise_rows(
-    rows: Sequence[wb.ReviewRow], verbatims: Pseudonymizer, labels: Pseudonymizer
-) -> list[wb.ReviewRow]:
-    """Every text of the rows through the pseudonymisers, in one spaCy batch."""
-    texts: list[str] = []
-    for row in rows:
-        texts.extend([row.before, row.text, row.after])
-        texts.extend(slot.reason for slot in row.slots)
-    hidden = iter(hide_all(texts, verbatims))
-    hidden_labels = iter(hide_all([t for row in rows for t in (row.source, row.location)], labels))
+@dataclass(frozen=True)
+class RowHiders:
+    """The pseudonymisers a review row needs, one per kind of text (see `Policy`)."""
+
+    verbatims: Pseudonymizer  # segment and context: names, contacts, other people (spaCy)
+    labels: Pseudonymizer  # source and location labels
+    reasons: Pseudonymizer  # machine-written reasons: names and contacts, no spaCy
+
+    @classmethod
+    def for_study(cls, study: Study) -> RowHiders:
+        return cls(
+            pseudonymizer_for(study),
+            pseudonymizer_for(study, Policy.LABEL),
+            pseudonymizer_for(study, Policy.REASON),
+        )
+
+
+def pseudonymise_rows(rows: Sequence[wb.ReviewRow], hiders: RowHiders) -> list[wb.ReviewRow]:
+    """Every text of the rows through its pseudonymiser; verbatims in one spaCy batch."""
+    hidden = iter(
+        hide_all([t for row in rows for t in (row.before, row.text, row.after)], hiders.verbatims)
+    )
+    reasons = iter(hide_all([slot.reason for row in rows for slot in row.slots], hiders.reasons))
+    labels = iter(hide_all([t for row in rows for t in (row.source, row.location)], hiders.labels))
     out = []
     for row in rows:
         before, text, after = (next(hidden) for _ in range(3))
-        slots = tuple(replace(slot, reason=next(hidden)) for slot in row.slots)
+        slots = tuple(replace(slot, reason=next(reasons)) for slot in row.slots)
         out.append(
             replace(
                 row,
-                source=next(hidden_labels),
-                location=next(hidden_labels),
+                source=next(labels),
+                location=next(labels),
                 before=before,
                 text=text,
                 after=after,

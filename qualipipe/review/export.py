@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 
 from qualipipe.errors import StudyError
-from qualipipe.pseudonymize import Policy, pseudonymizer_for
 from qualipipe.records import Action, Codebook, Source, Suggestion
 from qualipipe.review import workbook as wb
 from qualipipe.review.common import (
@@ -21,6 +20,7 @@ from qualipipe.review.common import (
     Order,
     OutlineEntry,
     ReviewFilter,
+    RowHiders,
     SegmentContext,
     code_check,
     contexts_for,
@@ -268,7 +268,7 @@ def _pseudonymised_rows(
     progress: Progress | None,
 ) -> Iterator[wb.ReviewRow]:
     """Review rows by chunks: contexts read, names hidden, then handed to the writer."""
-    verbatims, file_labels = pseudonymizer_for(study), pseudonymizer_for(study, Policy.LABEL)
+    hiders = RowHiders.for_study(study)
     participants = {p.id: p for p in list_participants(study.conn)}
     if progress:
         progress("Extraits écrits", 0, len(chosen))
@@ -286,7 +286,7 @@ def _pseudonymised_rows(
             )
             for segment_id in chunk
         ]
-        yield from pseudonymise_rows(raw, verbatims, file_labels)
+        yield from pseudonymise_rows(raw, hiders)
         if progress:
             progress("Extraits écrits", start + len(chunk), len(chosen))
 
