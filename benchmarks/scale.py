@@ -62,6 +62,7 @@ class Participant:
     name: str
     territory: str
     file: str
+    kind: str  # the manifest's type_source: compte-rendu (meeting report) or entretien
 
 
 @dataclass(frozen=True)
@@ -122,12 +123,16 @@ def build_study(root: Path, data: Path, lines_per_part: int) -> list[str]:
         (sources / file).write_text(text, encoding="utf-8")
         city = str(report.get("city") or "").strip(" ,") or "Commune inconnue"
         name = f"{FIRST_NAMES[n % len(FIRST_NAMES)]} {LAST_NAMES[n % len(LAST_NAMES)]}"
-        participants.append(Participant(f"GD{n:03d}", name, slug(city) or "commune", file))
+        participants.append(
+            Participant(f"GD{n:03d}", name, slug(city) or "commune", file, "compte-rendu")
+        )
     for n, (stem, name, text) in enumerate(cfpp_parts(data, lines_per_part), start=1):
         file = f"{stem}.txt"
         (sources / file).write_text(text + "\n", encoding="utf-8")
         participants.append(
-            Participant(f"CF{n:03d}", name, territories[n * 7 % len(territories)], file)
+            Participant(
+                f"CF{n:03d}", name, territories[n * 7 % len(territories)], file, "entretien"
+            )
         )
     (root / "qualipipe.toml").write_text(study_toml(cities), encoding="utf-8")
     (root / "participants.csv").write_text(manifest_csv(participants), encoding="utf-8")
@@ -148,10 +153,10 @@ def study_toml(cities: dict[str, str]) -> str:
 def manifest_csv(participants: Sequence[Participant]) -> str:
     header = (
         "identifiant;nom;role;organisation;type_acteur;territoire;consentement;"
-        "date_entretien;enqueteur;fichier;jeton"
+        "date_entretien;enqueteur;fichier;jeton;type_source"
     )
     rows = [
-        f"{p.id};{p.name};acteur;;citoyen;{p.territory};oui;2026-01-15;;{p.file};"
+        f"{p.id};{p.name};acteur;;citoyen;{p.territory};oui;2026-01-15;;{p.file};;{p.kind}"
         for p in participants
     ]
     return "\n".join([header, *rows]) + "\n"
