@@ -329,7 +329,9 @@ class Pseudonymizer:
         texts = list(texts)
         found = [self._spans(text) for text in texts]
         if self.use_entities and not self.keep_names:
-            todo = [i for i, text in enumerate(texts) if text.strip()]
+            # A person span is kept only when all its words are capitalised (`_person_span`):
+            # spaCy need not read a text without an upper-case letter (most transcript lines).
+            todo = [i for i, text in enumerate(texts) if text.lower() != text]
             docs = entity_pipeline().pipe([texts[i] for i in todo], batch_size=64)
             for i, doc in zip(todo, docs, strict=True):
                 spans, pending = found[i]
