@@ -211,20 +211,28 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def hide_all(texts: Sequence[str], hide: Pseudonymizer) -> list[str]:
-    # Neighbours, sources and reasons repeat a lot: each distinct text goes through spaCy once.
-    unique = list(dict.fromkeys(texts))
-    mapping = dict(zip(unique, hide.apply_many(unique), strict=True))
-    return [mapping[text] for text in texts]
+def hide_all(
+    texts: Sequence[str], hide: Pseudonymizer, memo: dict[str, str] | None = None
+) -> list[str]:
+    """The texts pseudonymised; each distinct text goes through spaCy once (`memo` keeps the
+    results across calls: an export's chunks share neighbours, sources and reasons)."""
+    memo = {} if memo is None else memo
+    unique = [text for text in dict.fromkeys(texts) if text not in memo]
+    memo.update(zip(unique, hide.apply_many(unique), strict=True))
+    return [memo[text] for text in texts]
 
 
 @dataclass(frozen=True)
 class RowHiders:
-    """The pseudonymisers a review row needs, one per kind of text (see `Policy`)."""
+    """The pseudonymisers a review row needs, one per kind of text (see `Policy`), with what
+    they already hid during this export."""
 
     verbatims: Pseudonymizer  # segment and context: names, contacts, other people (spaCy)
     labels: Pseudonymizer  # source and location labels
     reasons: Pseudonymizer  # machine-written reasons: names and contacts, no spaCy
+    seen: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {"verbatims": {}, "labels": {}, "reasons": {}}
+    )
 
     @classmethod
     def for_study(cls, study: Study) -> RowHiders:
@@ -237,20 +245,21 @@ class RowHiders:
 
 def pseudonymise_rows(rows: Sequence[wb.ReviewRow], hiders: RowHiders) -> list[wb.ReviewRow]:
     """Every text of the rows through its pseudonymiser; verbatims in one spaCy batch."""
-    hidden = iter(
-        hide_all([t for row in rows for t in (row.before, row.text, row.after)], hiders.verbatims)
-    )
-    reasons = iter(hide_all([slot.reason for row in rows for slot in row.slots], hiders.reasons))
-    labels = iter(hide_all([t for row in rows for t in (row.source, row.location)], hiders.labels))
+    verbatims = [t for row in rows for t in (row.before, row.text, row.after)]
+    hidden = iter(hide_all(verbatims, hiders.verbatims, hiders.seen["verbatims"]))
+    reasons = [slot.reason for row in rows for slot in row.slots]
+    hidden_reasons = iter(hide_all(reasons, hiders.reasons, hiders.seen["reasons"]))
+    labels = [t for row in rows for t in (row.source, row.location)]
+    hidden_labels = iter(hide_all(labels, hiders.labels, hiders.seen["labels"]))
     out = []
     for row in rows:
         before, text, after = (next(hidden) for _ in range(3))
-        slots = tuple(replace(slot, reason=next(reasons)) for slot in row.slots)
+        slots = tuple(replace(slot, reason=next(hidden_reasons)) for slot in row.slots)
         out.append(
             replace(
                 row,
-                source=next(labels),
-                location=next(labels),
+                source=next(hidden_labels),
+                location=next(hidden_labels),
                 before=before,
                 text=text,
                 after=after,
