@@ -97,8 +97,10 @@ class SegmentContext:
     segment: Segment
     source: Source
     participant: Participant | None
-    before: str
-    after: str
+    before: str  # the previous segment's text ("" at the start of the source)
+    after: str  # the next segment's text
+    before_speaker: str = ""  # their speaker labels, shown as « Locuteur : texte »
+    after_speaker: str = ""
 
 
 @dataclass(frozen=True)
@@ -243,28 +245,45 @@ class RowHiders:
         )
 
 
+def shown_contexts(
+    contexts: Sequence[SegmentContext], hiders: RowHiders
+) -> list[tuple[str, str, str]]:
+    """(before, segment, after) of each context as a review row shows them, pseudonymised.
+
+    Texts are hidden as verbatims and speaker labels as labels, apart: a segment's text is the
+    same string in its own row and in its neighbours' context, so spaCy reads it once (and only
+    when it has an upper-case letter, see `Pseudonymizer.apply_many`).
+    """
+    texts = [t for c in contexts for t in (c.before, c.segment.text, c.after)]
+    hidden = iter(hide_all(texts, hiders.verbatims, hiders.seen["verbatims"]))
+    speakers = [s for c in contexts for s in (c.before_speaker, c.after_speaker)]
+    hidden_speakers = iter(hide_all(speakers, hiders.labels, hiders.seen["labels"]))
+    shown = []
+    for _ in contexts:
+        before, text, after = next(hidden), next(hidden), next(hidden)
+        before_speaker, after_speaker = next(hidden_speakers), next(hidden_speakers)
+        shown.append(
+            (_with_speaker(before_speaker, before), text, _with_speaker(after_speaker, after))
+        )
+    return shown
+
+
+def _with_speaker(speaker: str, text: str) -> str:
+    return f"{speaker} : {text}" if speaker and text else text
+
+
 def pseudonymise_rows(rows: Sequence[wb.ReviewRow], hiders: RowHiders) -> list[wb.ReviewRow]:
-    """Every text of the rows through its pseudonymiser; verbatims in one spaCy batch."""
-    verbatims = [t for row in rows for t in (row.before, row.text, row.after)]
-    hidden = iter(hide_all(verbatims, hiders.verbatims, hiders.seen["verbatims"]))
+    """The rows' reasons and source and location labels through their pseudonymisers (their
+    context texts come already hidden from `shown_contexts`)."""
     reasons = [slot.reason for row in rows for slot in row.slots]
     hidden_reasons = iter(hide_all(reasons, hiders.reasons, hiders.seen["reasons"]))
     labels = [t for row in rows for t in (row.source, row.location)]
     hidden_labels = iter(hide_all(labels, hiders.labels, hiders.seen["labels"]))
     out = []
     for row in rows:
-        before, text, after = (next(hidden) for _ in range(3))
         slots = tuple(replace(slot, reason=next(hidden_reasons)) for slot in row.slots)
         out.append(
-            replace(
-                row,
-                source=next(hidden_labels),
-                location=next(hidden_labels),
-                before=before,
-                text=text,
-                after=after,
-                slots=slots,
-            )
+            replace(row, source=next(hidden_labels), location=next(hidden_labels), slots=slots)
         )
     return out
 
@@ -410,13 +429,15 @@ def contexts_for(
     for segment_id in wanted:
         segment = segments[segment_id]
         source = sources[segment.source_id or 0]
-        before, after = neighbours[segment_id]
+        before, after = (segments.get(n) if n else None for n in neighbours[segment_id])
         contexts[segment_id] = SegmentContext(
             segment=segment,
             source=source,
             participant=participants.get(source.participant_id or ""),
-            before=_neighbour_text(segments.get(before)) if before else "",
-            after=_neighbour_text(segments.get(after)) if after else "",
+            before=before.text if before else "",
+            after=after.text if after else "",
+            before_speaker=before.speaker if before else "",
+            after_speaker=after.speaker if after else "",
         )
     return contexts
 
@@ -440,13 +461,6 @@ def contexts_of(study: Study, segment_ids: Iterable[int]) -> dict[int, SegmentCo
     outline = segment_outline(study, sources)
     participants = {p.id: p for p in list_participants(study.conn)}
     return contexts_for(study, wanted, outline, sources, participants)
-
-
-def _neighbour_text(neighbour: Segment | None) -> str:
-    if neighbour is None:
-        return ""
-    prefix = f"{neighbour.speaker} : " if neighbour.speaker else ""
-    return prefix + neighbour.text
 
 
 def load_suggestions(

@@ -33,6 +33,7 @@ from qualipipe.review.common import (
     review_priorities,
     segment_outline,
     select_sources,
+    shown_contexts,
     source_label,
 )
 from qualipipe.store import Study, code_redirect_map, list_participants, now_iso
@@ -275,9 +276,11 @@ def _pseudonymised_rows(
     for start in range(0, len(chosen), CHUNK):
         chunk = chosen[start : start + CHUNK]
         contexts = contexts_for(study, chunk, outline, sources, participants)
+        shown = dict(zip(chunk, shown_contexts([contexts[s] for s in chunk], hiders), strict=True))
         raw = [
             _review_row(
                 contexts[segment_id],
+                shown[segment_id],
                 suggested[segment_id],
                 decisions.coded.get(segment_id, {}),
                 labels,
@@ -317,13 +320,15 @@ def codebook_entries(codebook: Codebook) -> list[wb.CodebookEntry]:
 
 def _review_row(
     context: SegmentContext,
+    shown: tuple[str, str, str],
     suggested: list[Suggestion],
     coded: dict[str, bool],
     labels: dict[str, str],
     comment: str,
     history: str,
 ) -> wb.ReviewRow:
-    """The row as stored (real names still in): `pseudonymise_rows` hides them."""
+    """The row with its context texts `shown` (pseudonymised); `pseudonymise_rows` hides the
+    names left in reasons and labels."""
     slots: list[wb.CodeSlot] = []
     seen: set[str] = set()
     for s in suggested:
@@ -365,9 +370,9 @@ def _review_row(
         role=participant.role.value if participant else "",
         source=source_label(source, participant),
         location=location_label(segment),
-        before=context.before,
-        text=segment.text,
-        after=context.after,
+        before=shown[0],
+        text=shown[1],
+        after=shown[2],
         slots=tuple(slots),
         comment=comment,
         history=history,
