@@ -173,6 +173,13 @@ def french_words_from_model() -> frozenset[str]:
     for string in srsly.read_json(model / "vocab" / "strings.json"):
         if string.islower() and string.isalpha() and hash_string(string) in inflected:
             words.add(fold_key(string))
+    # ... and the lemmas they point to (« interdire », absent from the index's verb list).
+    words.update(
+        fold_key(lemma)
+        for lemmas in inflected.values()
+        for lemma in lemmas
+        if lemma.islower() and lemma.isalpha()
+    )
     return frozenset(words)
 
 

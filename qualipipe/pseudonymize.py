@@ -379,6 +379,8 @@ class Pseudonymizer:
         ]
         if not tokens or len(tokens) > 4 or not all(t.capitalised for t in tokens):
             return None
+        if all(t.end - t.start < 2 for t in tokens):
+            return None  # « H/F », initials alone
         only_common = len(tokens) < 2 and all(t.key in self.index.common for t in tokens)
         return start + tokens[0].start, start + tokens[-1].end, only_common
 

@@ -19,6 +19,7 @@ class TerritoryStatus:
     invited: int
     responses: int  # submitted responses of invited participants
     responses_total: int  # every submitted response (export files included)
+    contributors: int = 0  # authors of written contributions, reports, workshop notes
 
     @property
     def reviewed_share(self) -> float:
@@ -70,6 +71,9 @@ def territory_statuses(study: Study) -> list[TerritoryStatus]:
                 ),
                 responses_total=count(
                     "SELECT count(*) FROM survey_responses WHERE territory_id=? AND submitted=1"
+                ),
+                contributors=count(
+                    "SELECT count(*) FROM participants WHERE territory_id=? AND role='contributeur'"
                 ),
             )
         )

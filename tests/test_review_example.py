@@ -182,11 +182,17 @@ def test_example_reingest_of_a_corrected_transcript_keeps_every_decision(
     transcript = study.root / "entretiens" / FILES[0]
     content = transcript.read_text(encoding="utf-8")
     # Decide on the first two segments of the first transcript whose text is found verbatim.
+    # The source column shows the kind and the pseudonym, never the file name.
+    pseudonym = study.conn.execute(
+        "SELECT p.pseudonym FROM sources s JOIN participants p ON p.id = s.participant_id "
+        "WHERE s.path LIKE ?",
+        (f"%{FILES[0]}",),
+    ).fetchone()[0]
     targets = []
     for row in sheet.iter_rows(min_row=2):
         text = str(row[headers.index(wb.COL_SEGMENT)].value)
-        # The « Source » column no longer shows file names: the text itself tells the transcript.
-        if text[:60] in content:
+        source = row[headers.index(wb.COL_SOURCE)].value
+        if source == f"Entretien — {pseudonym}" and text[:60] in content:
             row[headers.index(wb.COL_COMMENT)].value = "vu"
             targets.append((row, text))
         if len(targets) == 2:

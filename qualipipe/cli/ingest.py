@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
@@ -153,22 +154,37 @@ def _print_ingest_report(report: IngestReport, db_path: Path) -> None:
 
 
 def _print_files_table(report: IngestReport) -> None:
-    """Per file: who the segments were attributed to, so that no text is silently lost."""
-    table = Table(title="Import : segments attribués par fichier")
-    headers = ("Fichier", "Type", "État", "Participant", "Seg. participant", "Seg. enquêteur")
-    for header in (*headers, "Gardés/ajoutés/retirés"):
-        table.add_column(header)
+    """Per file, one line: who the segments were attributed to, so that no text is silently
+    lost to an imaginary interviewer."""
+    table = Table(
+        title="Import : segments attribués au participant (part.) et à un enquêteur (enq.)",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+    )
+    widest = max(len(Path(f.path).name) for f in report.files)
+    table.add_column("Fichier", no_wrap=True, min_width=min(widest, 40))
+    table.add_column("Type", no_wrap=True)
+    table.add_column("État", no_wrap=True)
+    table.add_column("Participant", no_wrap=True)
+    table.add_column("Seg. part.", justify="right", no_wrap=True)
+    table.add_column("Seg. enq.", justify="right", no_wrap=True)
+    changed = any(f.status == "mis à jour" for f in report.files)
+    if changed:
+        table.add_column("Gardés/ajoutés/retirés", no_wrap=True)
     for f in report.files:
-        flag = " ⚠" if f.mostly_interviewer else ""
-        table.add_row(
+        kind = SOURCE_KIND_NOUNS[f.kind][0] if f.kind else "—"
+        cells = [
             Path(f.path).name,
-            SOURCE_KIND_NOUNS[f.kind][0] if f.kind else "questionnaire",
+            "questionnaire" if f.status != "erreur" and f.kind is None else kind,
             f.status,
             f.participant_id or "—",
             str(f.participant_segments if f.kind else f.segments),
-            f"{f.interviewer_segments}{flag}",
-            f"{f.kept}/{f.added}/{f.retired}",
-        )
+            f"{f.interviewer_segments}{' ⚠' if f.mostly_interviewer else ''}",
+        ]
+        if changed:
+            cells.append(f"{f.kept}/{f.added}/{f.retired}")
+        table.add_row(*cells)
     console.print(table)
     own = sum(f.participant_segments for f in report.files)
     asked = sum(f.interviewer_segments for f in report.files)

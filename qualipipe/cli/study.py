@@ -53,10 +53,14 @@ def status_command(study: Path | None, per_code: bool) -> None:
 
     with open_study_at(study) as opened:
         table = Table(title=f"Étude « {opened.config.name} »")
+        statuses = territory_statuses(opened)
+        # Studies of written contributions have contributors, not founders and actors.
+        people = [("Fondateurs", "founders"), ("Acteurs", "actors")]
+        if any(s.contributors for s in statuses):
+            people.append(("Contributeurs", "contributors"))
         headers = (
             "Territoire",
-            "Fondateurs",
-            "Acteurs",
+            *(header for header, _ in people),
             "Sources",
             "Segments",
             "Revus",
@@ -64,15 +68,14 @@ def status_command(study: Path | None, per_code: bool) -> None:
         )
         for header in headers:
             table.add_column(header)
-        for s in territory_statuses(opened):
+        for s in statuses:
             rate = str(s.responses_total) if s.responses_total else "—"
             if s.response_rate is not None:
                 rate = f"{s.responses_total} ; invités : {s.responses}/{s.invited} ({s.response_rate:.0%})"
             reviewed = f"{s.reviewed_segments} ({s.reviewed_share:.0%})"
             table.add_row(
                 s.name,
-                str(s.founders),
-                str(s.actors),
+                *(str(getattr(s, field)) for _, field in people),
                 str(s.sources),
                 str(s.segments),
                 reviewed,

@@ -75,12 +75,12 @@ def accepted_labels(lines: list[_Line], known: Callable[[str], bool]) -> set[str
     if not any(known(label) for label in candidates) and (len(set(sequence)) < 2 or changes < 2):
         return set()
     # In a transcript that has speaker labels, a capitalised name used once is one too (but
-    # not a common word: « Mais : », « Objet : »).
+    # not a single common word: « Mais : », « Objet : »).
     common = common_french_words()
     return candidates | {
         label
         for label in counts
-        if _NAME_LIKE.match(label) and fold_key(label.split()[0]) not in common
+        if _NAME_LIKE.match(label) and (len(label.split()) > 1 or fold_key(label) not in common)
     }
 
 

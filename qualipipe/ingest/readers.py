@@ -527,6 +527,12 @@ def read_transcript(path: Path) -> ReadTranscript:
     if not transcript.turns and not transcript.paragraphs:
         raise InputError(
             f"{path.name} ne contient aucun texte.",
-            [Problem(str(path), "aucune parole trouvée dans ce fichier ; vérifiez son contenu.")],
+            [
+                Problem(
+                    str(path),
+                    "aucun texte trouvé (seulement des titres ou des lignes vides) ; vérifiez "
+                    "son contenu, ou retirez-le du dossier.",
+                )
+            ],
         )
     return transcript

@@ -42,7 +42,7 @@ from qualipipe.synthesize.model import (
 )
 from qualipipe.synthesize.priorities import prioritise
 from qualipipe.synthesize.verbatims import VerbatimPicker
-from qualipipe.synthesize.wording import analysed_phrase, ptce_description
+from qualipipe.synthesize.wording import analysed_phrase, authors_noun, ptce_description
 from qualipipe.synthesize.words import lemma_frequencies, name_matcher
 from qualipipe.synthesize.writers import Report, write_docx, write_markdown, write_xlsx
 
@@ -201,7 +201,7 @@ class TerritorySynthesis:
         wanted.append(
             (
                 "nuage_territoire.png",
-                f"Mots des personnes interrogées — {territory}",
+                f"Mots {authors_noun(self.data.source_counts)} — {territory}",
                 set(self.features),
             )
         )

@@ -13,7 +13,8 @@ FEMININE = frozenset({SourceKind.WRITTEN, SourceKind.WORKSHOP, SourceKind.SURVEY
 
 def analysed_phrase(counts: Iterable[tuple[SourceKind, int]]) -> str:
     """« 1 entretien analysé », « 13 contributions analysées », « aucun texte analysé »."""
-    present = [(kind, n) for kind, n in counts if n]
+    order = list(SourceKind)
+    present = sorted(((kind, n) for kind, n in counts if n), key=lambda item: order.index(item[0]))
     if not present:
         return "aucun texte analysé"
     parts = [f"{n} {SOURCE_KIND_NOUNS[kind][0 if n == 1 else 1]}" for kind, n in present]
@@ -28,3 +29,14 @@ def ptce_description(name: str, ptce: str, kinds: Iterable[str]) -> str:
     details = ", ".join(k for k in kinds if k)
     text = f"{name} — PTCE {ptce}" if ptce else name
     return f"{text} ({details})" if details else text
+
+
+def authors_noun(counts: Iterable[tuple[SourceKind, int]]) -> str:
+    """Whose words a word cloud shows: « des personnes interrogées » for interviews, « des
+    contributions » or « des comptes rendus » for written sources, « des textes » when mixed."""
+    present = {kind for kind, n in counts if n}
+    if present <= {SourceKind.TRANSCRIPT}:
+        return "des personnes interrogées"
+    if len(present) == 1:
+        return "des " + SOURCE_KIND_NOUNS[present.pop()][1]
+    return "des textes analysés"
