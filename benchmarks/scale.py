@@ -11,7 +11,8 @@ synthesize --all, and measures each step's time and peak memory (the child's own
 The 1,000 decisions are written into a copy of the exported workbook, on its first rows (the most
 uncertain: where an analyst starts), « accepter » or « rejeter » on the first proposed code.
 
-    python benchmarks/scale.py [--data ../shared/data] [--garder DOSSIER] [--delai SECONDES]
+    python benchmarks/scale.py [--data ../shared/data] [--garder DOSSIER [--reprendre]]
+                               [--delai SECONDES]
 
 Last line:
     SCALE territories=T segments=N export_rows=E export_rows_per_s=X import_rows_per_s=Y
@@ -244,47 +245,75 @@ def rows_written(output: str) -> int:
     return int(re.sub(r"\D", "", found[1]))
 
 
-def run(root: Path, data: Path, lines_per_part: int, timeout: float | None) -> str:
-    territories = build_study(root, data, lines_per_part)
+class Journal:
+    """Each finished step's measures, kept in the study folder: `--reprendre` continues a run
+    that was interrupted (a long benchmark on a shared machine) from its first missing step."""
+
+    def __init__(self, root: Path, timeout: float | None, resume: bool) -> None:
+        self.root, self.timeout = root, timeout
+        self.path = root / "banc_etapes.json"
+        self.done: dict[str, dict] = (
+            json.loads(self.path.read_text(encoding="utf-8"))
+            if resume and self.path.is_file()
+            else {}
+        )
+
+    def step(self, name: str, args: Sequence[str]) -> Step:
+        if name in self.done:
+            step = Step(name, **self.done[name])
+            print(
+                f"{name:<28} {step.seconds:8.1f} s  {step.peak_mib:6.0f} MiB (repris)", flush=True
+            )
+            return step
+        step = run_step(name, args, self.root, self.timeout)
+        self.done[name] = {
+            "seconds": step.seconds,
+            "peak_mib": step.peak_mib,
+            "output": step.output,
+        }
+        self.path.write_text(json.dumps(self.done, ensure_ascii=False), encoding="utf-8")
+        return step
+
+
+def count_territories(root: Path) -> int:
+    with sqlite3.connect(root / "study.db") as conn:
+        return int(conn.execute("SELECT count(*) FROM territories").fetchone()[0])
+
+
+def run(root: Path, data: Path, lines_per_part: int, timeout: float | None, resume: bool) -> str:
+    if not resume:
+        build_study(root, data, lines_per_part)
+    journal = Journal(root, timeout, resume)
     codebook = REPO / "codebooks" / "ptce.yaml"
-    steps = [run_step("codebook load", ["codebook", "load", str(codebook)], root, timeout)]
-    steps.append(
-        run_step("ingest", ["ingest", "sources", "--manifest", "participants.csv"], root, timeout)
-    )
-    segments = count_segments(root)
-    print(f"{len(territories)} territoires, {segments} segments", flush=True)
-    first_code = run_step("code", ["code"], root, timeout)
+    steps = [journal.step("codebook load", ["codebook", "load", str(codebook)])]
+    steps.append(journal.step("ingest", ["ingest", "sources", "--manifest", "participants.csv"]))
+    segments, territories = count_segments(root), count_territories(root)
+    print(f"{territories} territoires, {segments} segments", flush=True)
+    first_code = journal.step("code", ["code"])
     export_path = root / "revue_tout.xlsx"
-    export = run_step(
-        "review export --tout",
-        ["review", "export", "--tout", "--sortie", str(export_path)],
-        root,
-        timeout,
+    export = journal.step(
+        "review export --tout", ["review", "export", "--tout", "--sortie", str(export_path)]
     )
     exported = rows_written(export.output)
     decided_path = root / "revue_decisions.xlsx"
-    decided = fill_decisions(export_path, decided_path, DECISIONS)
-    imported = run_step(
-        f"review import ({decided} déc.)",
-        ["review", "import", str(decided_path), "--coder", "Analyste Banc"],
-        root,
-        timeout,
+    if "review import" not in journal.done:
+        decided = fill_decisions(export_path, decided_path, DECISIONS)
+        print(f"{decided} décisions écrites dans {decided_path.name}", flush=True)
+    imported = journal.step(
+        "review import", ["review", "import", str(decided_path), "--coder", "Analyste Banc"]
     )
-    recode = run_step("code (après décisions)", ["code"], root, timeout)
-    synth = run_step(
-        "synthesize --all",
-        ["synthesize", "--all", "--sortie", str(root / "outputs")],
-        root,
-        timeout,
+    recode = journal.step("code (après décisions)", ["code"])
+    synth = journal.step(
+        "synthesize --all", ["synthesize", "--all", "--sortie", str(root / "outputs")]
     )
     steps += [first_code, export, imported, recode, synth]
     peak = max(step.peak_mib for step in steps)
     return (
-        f"SCALE territories={len(territories)} segments={segments} export_rows={exported} "
+        f"SCALE territories={territories} segments={segments} export_rows={exported} "
         f"export_rows_per_s={exported / export.seconds:.0f} "
         f"import_rows_per_s={exported / imported.seconds:.0f} "
         f"recode_speedup={first_code.seconds / recode.seconds:.1f} "
-        f"synth_s_per_territory={synth.seconds / len(territories):.2f} peak_rss_mib={peak:.0f}"
+        f"synth_s_per_territory={synth.seconds / territories:.2f} peak_rss_mib={peak:.0f}"
     )
 
 
@@ -294,17 +323,22 @@ def main() -> int:
     parser.add_argument("--garder", type=Path, default=None, help="build the study there, keep it")
     parser.add_argument("--lignes-par-partie", type=int, default=250)
     parser.add_argument("--delai", type=float, default=None, help="kill a step after N seconds")
+    parser.add_argument(
+        "--reprendre", action="store_true", help="with --garder: continue an interrupted run"
+    )
     args = parser.parse_args()
     if not (args.data / "granddebat_reunions_locales").is_dir():
         print(f"Données absentes : {args.data}", file=sys.stderr)
         return 1
     if args.garder is not None:
-        shutil.rmtree(args.garder, ignore_errors=True)
-        args.garder.mkdir(parents=True)
-        line = run(args.garder, args.data, args.lignes_par_partie, args.delai)
+        resume = args.reprendre and (args.garder / "banc_etapes.json").is_file()
+        if not resume:
+            shutil.rmtree(args.garder, ignore_errors=True)
+            args.garder.mkdir(parents=True)
+        line = run(args.garder, args.data, args.lignes_par_partie, args.delai, resume)
     else:
         with tempfile.TemporaryDirectory() as folder:
-            line = run(Path(folder), args.data, args.lignes_par_partie, args.delai)
+            line = run(Path(folder), args.data, args.lignes_par_partie, args.delai, False)
     print(line)
     return 0
 
