@@ -89,6 +89,9 @@ class Table:
         self.caps = [(line_caps or {}).get(header, 0) for header in self.headers]
         self.ws.freeze_panes = "A2"
         fill_set = set(to_fill)
+        # Empty cells are left out of the file, except in the columns the analyst fills (their
+        # colour shows where to write): a wide row costs its values, not its width.
+        self.keep_empty = [header in fill_set for header in self.headers]
         header_style = self.style(font=HEADER_FONT, fill=HEADER_FILL)
         to_fill_style = self.style(font=HEADER_FONT, fill=HEADER_TO_FILL)
         self.ws.row_dimensions[1].height = 32
@@ -137,7 +140,12 @@ class Table:
         height = row_height(lines)
         if height is not None:
             self.ws.row_dimensions[self.rows + 2].height = height
-        self.ws.append([self.cell(v, s) for v, s in zip(values, styles, strict=True)])
+        self.ws.append(
+            [
+                None if value is None and not keep else self.cell(value, style)
+                for value, style, keep in zip(values, styles, self.keep_empty, strict=True)
+            ]
+        )
         self.rows += 1
 
     def list_validation(self, columns: Iterable[str], formula: str, message: str) -> None:
