@@ -13,6 +13,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
@@ -83,6 +84,7 @@ FILL_TO_FILL = PatternFill("solid", fgColor="FFF2CC")  # columns the analyst fil
 SEGMENT_FONT = Font(bold=True)
 
 
+@cache  # asked for every slot of every row read back: the same few tuples
 def slot_headers(k: int) -> tuple[str, str, str, str]:
     return (f"Code {k}", f"Score {k}", f"Raison {k}", f"Décision {k}")
 
