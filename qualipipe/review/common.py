@@ -233,7 +233,7 @@ class RowHiders:
     labels: Pseudonymizer  # source and location labels
     reasons: Pseudonymizer  # machine-written reasons: names and contacts, no spaCy
     seen: dict[str, dict[str, str]] = field(
-        default_factory=lambda: {"verbatims": {}, "labels": {}, "reasons": {}}
+        default_factory=lambda: {"verbatims": {}, "speakers": {}, "labels": {}, "reasons": {}}
     )
 
     @classmethod
@@ -250,14 +250,16 @@ def shown_contexts(
 ) -> list[tuple[str, str, str]]:
     """(before, segment, after) of each context as a review row shows them, pseudonymised.
 
-    Texts are hidden as verbatims and speaker labels as labels, apart: a segment's text is the
+    Texts and speaker labels are hidden apart: a segment's text is the
     same string in its own row and in its neighbours' context, so spaCy reads it once (and only
     when it has an upper-case letter, see `Pseudonymizer.apply_many`).
     """
     texts = [t for c in contexts for t in (c.before, c.segment.text, c.after)]
     hidden = iter(hide_all(texts, hiders.verbatims, hiders.seen["verbatims"]))
+    # Speaker labels as verbatims too (spaCy finds the people the manifest does not name); a
+    # source has a few distinct labels, so this costs little.
     speakers = [s for c in contexts for s in (c.before_speaker, c.after_speaker)]
-    hidden_speakers = iter(hide_all(speakers, hiders.labels, hiders.seen["labels"]))
+    hidden_speakers = iter(hide_all(speakers, hiders.verbatims, hiders.seen["speakers"]))
     shown = []
     for _ in contexts:
         before, text, after = next(hidden), next(hidden), next(hidden)
