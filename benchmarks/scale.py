@@ -72,6 +72,7 @@ class Step:
     seconds: float
     peak_mib: float
     output: str
+    cpu_seconds: float = 0.0  # user + system: the wall time is inflated on a shared machine
 
 
 def slug(text: str) -> str:
@@ -188,8 +189,9 @@ def run_step(name: str, args: Sequence[str], cwd: Path, timeout: float | None) -
     if process.returncode != 0:
         print(output[-3000:], file=sys.stderr)
         raise SystemExit(f"{name} a échoué (code {process.returncode}) après {seconds:.0f} s")
-    step = Step(name, seconds, usage.ru_maxrss / 1024, output)
-    print(f"{name:<28} {seconds:8.1f} s  {step.peak_mib:6.0f} MiB", flush=True)
+    cpu = usage.ru_utime + usage.ru_stime
+    step = Step(name, seconds, usage.ru_maxrss / 1024, output, cpu)
+    print(f"{name:<28} {seconds:8.1f} s  {step.peak_mib:6.0f} MiB  (CPU {cpu:.1f} s)", flush=True)
     return step
 
 
@@ -270,6 +272,7 @@ class Journal:
             "seconds": step.seconds,
             "peak_mib": step.peak_mib,
             "output": step.output,
+            "cpu_seconds": step.cpu_seconds,
         }
         self.path.write_text(json.dumps(self.done, ensure_ascii=False), encoding="utf-8")
         return step
