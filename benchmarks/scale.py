@@ -47,6 +47,11 @@ DECISIONS = 1_000
 REVIEW_SHEET = "Revue"  # the product's sheet and column names, as an analyst sees them
 FIRST_CODE, FIRST_DECISION = "Code 1", "Décision 1"
 
+# The CFPP2000 interviewers (its README), listed as an analyst would in the manifest: their
+# names are then hidden wherever they appear (speaker labels included).
+CFPP_INTERVIEWERS = (
+    "Sonia Branca-Rosoff|Florence Lefeuvre|Mat Pires|Océane Advocat|Laurence Lefebure"
+)
 FIRST_NAMES = [
     "Martine", "Thomas", "Nadia", "Julien", "Sophie", "Karim", "Isabelle", "Olivier", "Chantal",
     "Mehdi", "Hélène", "Bruno", "Aurélie", "Yannick", "Fatima", "Gérard", "Camille", "Loïc",
@@ -158,7 +163,8 @@ def manifest_csv(participants: Sequence[Participant]) -> str:
         "date_entretien;enqueteur;fichier;jeton;type_source"
     )
     rows = [
-        f"{p.id};{p.name};acteur;;citoyen;{p.territory};oui;2026-01-15;;{p.file};;{p.kind}"
+        f"{p.id};{p.name};acteur;;citoyen;{p.territory};oui;2026-01-15;"
+        f"{CFPP_INTERVIEWERS if p.kind == 'entretien' else ''};{p.file};;{p.kind}"
         for p in participants
     ]
     return "\n".join([header, *rows]) + "\n"
