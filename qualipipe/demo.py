@@ -1,19 +1,40 @@
-"""`qualipipe demo`: every stage on a fresh copy of the example study.
+"""The demo pipeline: every stage, in order, on a fresh copy of the example study.
 
-The example study (`examples/etude-demo/`) and the shared codebook and survey files live in the
-repository, beside the package. The demo copies the study into `outputs/demo/etude/` so that the
-original stays untouched, and writes every output under `outputs/demo/`.
+The example study ships with qualipipe (package data, see `qualipipe.resources`), so the demo runs
+from any folder, from a wheel as from a source checkout. `run_demo` copies it into
+`<out_dir>/etude/` (the shipped copy stays untouched) and writes every output under `out_dir`.
+Each step's result is handed to `on_result`, so that the command line prints it exactly as the
+stand-alone command would.
 """
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from qualipipe.errors import StudyError
-
-EXAMPLE_NAME = "etude-demo"
+from qualipipe import resources
+from qualipipe.codebook.changes import load_into_study
+from qualipipe.coding.suggest import suggest_codes
+from qualipipe.coding.themes import find_themes
+from qualipipe.ingest import ingest_paths
+from qualipipe.ingest.reconcile import SourceChange
+from qualipipe.report import (
+    import_postits,
+    import_preconisation_workbook,
+    write_bilan,
+    write_livrable,
+)
+from qualipipe.report.preconisations import ImportResult as PreconisationResult
+from qualipipe.review.agreement import agreement, export_disagreements
+from qualipipe.review.common import ReviewFilter
+from qualipipe.review.export import export_review
+from qualipipe.review.importer import import_decisions
+from qualipipe.store import Study, open_study
+from qualipipe.synthesize import synthesize_study
+from qualipipe.territory.storage import load_insee_files
 
 
 @dataclass(frozen=True)
@@ -36,61 +57,74 @@ class DemoPlan:
     decisions: Path
     review_workbook: Path
     disagreements: Path
+    insee_files: tuple[Path, ...] = ()  # INSEE comparateur rows of the example's territories
 
 
-def find_repository(start: Path | None = None) -> Path:
-    """The folder holding `examples/etude-demo`, `codebooks/` and `surveys/`.
-
-    Looked for from the current folder upwards, then beside the installed package (editable
-    installs and source checkouts).
-    """
-    candidates = []
-    here = (start or Path.cwd()).resolve()
-    candidates.extend([here, *here.parents])
-    candidates.append(Path(__file__).resolve().parents[1])
-    for folder in candidates:
-        if (folder / "examples" / EXAMPLE_NAME / "qualipipe.toml").is_file() and (
-            folder / "codebooks" / "ptce.yaml"
-        ).is_file():
-            return folder
-    raise StudyError(
-        "Étude d'exemple introuvable : lancez « qualipipe demo » depuis le dossier de qualipipe "
-        "(celui qui contient examples/ et codebooks/), ou indiquez-le avec --depot."
-    )
+@dataclass(frozen=True)
+class DisagreementsFile:
+    path: Path
 
 
-def _survey_exports(example: Path, surveys_dir: Path) -> tuple[SurveyExport, ...]:
+@dataclass(frozen=True)
+class BilanFile:
+    path: Path
+
+
+@dataclass(frozen=True)
+class PostitsImport:
+    file: Path
+    change: SourceChange
+
+
+@dataclass(frozen=True)
+class PreconisationsImport:
+    file: Path
+    result: PreconisationResult
+
+
+@dataclass
+class DemoReport:
+    plan: DemoPlan
+    files: list[Path] = field(default_factory=list)
+    first_territory: str = ""
+    seconds: float = 0.0
+
+
+def _survey_exports(example: Path) -> tuple[SurveyExport, ...]:
     # Export files are named <instrument>__<territory id>.csv.
+    shipped = {path.stem: path for path in resources.shipped_instruments()}
     exports = []
     for path in sorted((example / "questionnaires").glob("*.csv")):
         instrument, _, territory_id = path.stem.partition("__")
-        yaml_path = surveys_dir / f"{instrument}.yaml"
-        if territory_id and yaml_path.is_file():
-            exports.append(SurveyExport(path=path, instrument=yaml_path, territory_id=territory_id))
+        if territory_id and instrument in shipped:
+            exports.append(
+                SurveyExport(path=path, instrument=shipped[instrument], territory_id=territory_id)
+            )
     return tuple(exports)
 
 
-def prepare_demo(repository: Path, out_dir: Path) -> DemoPlan:
-    """Copy the example study into `out_dir/etude/` (replacing an earlier demo run)."""
-    example = repository / "examples" / EXAMPLE_NAME
+def prepare_demo(out_dir: Path) -> DemoPlan:
+    """Copy the shipped example study into `out_dir/etude/` (replacing an earlier demo run)."""
     study_dir = out_dir / "etude"
     if study_dir.exists():
         shutil.rmtree(study_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    # Helper scripts of the example are not study material.
     shutil.copytree(
-        example, study_dir, ignore=shutil.ignore_patterns("outils", "study.db*", "README.md")
+        resources.example_study(),
+        study_dir,
+        ignore=shutil.ignore_patterns("study.db*", "README.md", "__pycache__"),
     )
     return DemoPlan(
         study_dir=study_dir,
         out_dir=out_dir,
-        codebook=repository / "codebooks" / "ptce.yaml",
+        codebook=resources.shipped_codebook(),
         manifest=study_dir / "participants.csv",
         transcripts=study_dir / "entretiens",
-        survey_exports=_survey_exports(study_dir, repository / "surveys"),
+        survey_exports=_survey_exports(study_dir),
         decisions=study_dir / "revue" / "decisions_analyste.csv",
         review_workbook=out_dir / "revue" / "revue_a_faire.xlsx",
         disagreements=out_dir / "accord" / "desaccords.xlsx",
+        insee_files=tuple(sorted((study_dir / "insee").glob("*.csv"))),
     )
 
 
@@ -98,3 +132,86 @@ def written_files(out_dir: Path) -> list[Path]:
     """Outputs of the demo (the study copy itself excluded), sorted."""
     study_dir = out_dir / "etude"
     return sorted(p for p in out_dir.rglob("*") if p.is_file() and study_dir not in p.parents)
+
+
+def _steps(plan: DemoPlan) -> list[tuple[str, Callable[[Study], object]]]:
+    def surveys(study: Study) -> list[object]:
+        return [
+            ingest_paths(study, [e.path], instrument=e.instrument, territory=e.territory_id)
+            for e in plan.survey_exports
+        ]
+
+    def learn(study: Study) -> list[object]:
+        return [import_decisions(study, plan.decisions), suggest_codes(study)]
+
+    def review_and_agreement(study: Study) -> list[object]:
+        exported = export_review(
+            study, ReviewFilter(not_reviewed=True), output=plan.review_workbook
+        )
+        report = agreement(study)
+        written = export_disagreements(study, report, plan.disagreements)
+        return [exported, report, DisagreementsFile(written)]
+
+    def workshops(study: Study) -> list[object]:
+        # Workshop 1 typed from post-its (one workbook per territory, named postits__<id>.xlsx).
+        return [
+            PostitsImport(path, import_postits(study, path, path.stem.partition("__")[2]))
+            for path in sorted((plan.study_dir / "ateliers").glob("postits__*.xlsx"))
+        ]
+
+    def livrables(study: Study) -> list[object]:
+        results: list[object] = [
+            PreconisationsImport(
+                path,
+                import_preconisation_workbook(study, path, path.stem.partition("__")[2]),
+            )
+            for path in sorted((plan.study_dir / "preconisations").glob("preconisations__*.xlsx"))
+        ]
+        results += [write_livrable(study, plan.out_dir, t.id) for t in study.config.territories]
+        results.append(BilanFile(write_bilan(study, plan.out_dir)))
+        return results
+
+    return [
+        ("1. Codebook", lambda study: load_into_study(study, plan.codebook)),
+        (
+            "2. Participants et entretiens",
+            lambda study: ingest_paths(study, [plan.transcripts], manifest=plan.manifest),
+        ),
+        (
+            "2 bis. Données INSEE des territoires (portrait)",
+            lambda study: load_insee_files(study, plan.insee_files),
+        ),
+        ("3. Réponses aux questionnaires (exports LimeSurvey)", surveys),
+        ("3 bis. Post-its de l'atelier 1", workshops),
+        ("4. Suggestions de codes", lambda study: suggest_codes(study)),
+        ("5. Décisions de l'analyste, puis nouvelles suggestions apprises de ces décisions", learn),
+        ("6. Classeur de revue et accord entre codeurs", review_and_agreement),
+        ("7. Thèmes émergents", lambda study: find_themes(study)),
+        (
+            "8. Synthèses pour le livrable",
+            lambda study: synthesize_study(study, plan.out_dir, include_comparison=True),
+        ),
+        ("9. Préconisations, livrables et bilan", livrables),
+    ]
+
+
+def run_demo(
+    out_dir: Path,
+    *,
+    on_step: Callable[[str], None] = lambda title: None,
+    on_result: Callable[[object], None] = lambda result: None,
+) -> DemoReport:
+    """Run every stage on a fresh copy of the example study; results go to `on_result`."""
+    started = time.perf_counter()
+    plan = prepare_demo(out_dir)
+    report = DemoReport(plan=plan)
+    with open_study(plan.study_dir) as study:
+        for title, step in _steps(plan):
+            on_step(title)
+            result = step(study)
+            for item in result if isinstance(result, list) else [result]:
+                on_result(item)
+        report.first_territory = study.config.territories[0].id
+    report.files = written_files(out_dir)
+    report.seconds = time.perf_counter() - started
+    return report

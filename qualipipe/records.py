@@ -134,6 +134,23 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class Scope:
+    """Where a family or code applies: allow-lists of participant roles and source kinds.
+
+    None means "no restriction" on that axis. An allow-list excludes what it does not name,
+    including roles or kinds added later and segments without a participant.
+    """
+
+    roles: tuple[str, ...] | None = None
+    sources: tuple[str, ...] | None = None
+
+    def allows(self, role: str | None, kind: str) -> bool:
+        if self.roles is not None and role not in self.roles:
+            return False
+        return self.sources is None or kind in self.sources
+
+
+@dataclass(frozen=True)
 class Code:
     id: str  # stable identifier, e.g. BES_FINANCEMENT
     label: str
@@ -146,6 +163,7 @@ class Code:
     examples: tuple[str, ...] = ()
     color: str | None = None
     codable: bool = True
+    applies_to: Scope | None = None  # None: inherits its parent's scope (family: anywhere)
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,41 @@
 """The study store: one SQLite file (`study.db`) beside `qualipipe.toml`.
 
-Explicit schema, forward migrations recorded in `schema_version`, foreign keys on, WAL mode.
-Every CLI step runs inside `Study.transaction()`: it completes, or the file is left as it was.
+The schema lives in `qualipipe.schema` as named forward migrations recorded in `schema_version`;
+foreign keys on, WAL mode. Every CLI step runs inside `Study.transaction()`: it completes, or the
+file is left as it was. A nested `transaction()` is a SAVEPOINT (as sqlite-utils' `atomic()`):
+when it fails, its own writes are undone and the outer step may go on.
 
-The `decisions` table is append-only (triggers refuse UPDATE and DELETE): the current coding is
-derived from the history, never stored in place.
+The `decisions` table is append-only (triggers refuse UPDATE, DELETE and REPLACE on an existing
+id): the current coding is derived from the history, never stored in place.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
+import socket
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from qualipipe.config import StudyConfig, load_config
+from qualipipe.database import (
+    clean_coder,
+    coder_key,
+    connect,
+    french_store_error,
+    insert_row,
+    migrate,
+    now_iso,
+    rollback,
+    schema_version,
+    text_hash,
+    upsert_row,
+    upsert_rows,
+)
 from qualipipe.errors import StoreError, StudyError
-from qualipipe.migrations import migrate_v3
 from qualipipe.records import (
     Action,
     Code,
@@ -34,314 +49,10 @@ from qualipipe.records import (
     Suggestion,
     Territory,
 )
+from qualipipe.schema import MIGRATIONS, SCHEMA_VERSION
 
-SCHEMA_V1 = """
-CREATE TABLE study_meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE territories (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    ptce_name TEXT NOT NULL,
-    ptce_type TEXT NOT NULL CHECK (ptce_type IN ('filière', 'généraliste')),
-    stage TEXT NOT NULL CHECK (stage IN ('émergent', 'existant')),
-    setting TEXT NOT NULL CHECK (setting IN ('rural', 'urbain')),
-    communes TEXT NOT NULL DEFAULT '[]',     -- JSON list of INSEE codes (text)
-    epci_siren TEXT NOT NULL DEFAULT '[]'    -- JSON list of SIREN (text)
-);
-CREATE TABLE participants (
-    id TEXT PRIMARY KEY,
-    territory_id TEXT NOT NULL REFERENCES territories(id),
-    role TEXT NOT NULL CHECK (role IN ('fondateur', 'acteur')),
-    pseudonym TEXT NOT NULL UNIQUE,
-    organisation TEXT NOT NULL DEFAULT '',
-    actor_type TEXT NOT NULL DEFAULT 'autre',
-    consent INTEGER NOT NULL DEFAULT 1,
-    interview_date TEXT NOT NULL DEFAULT '',
-    interviewer TEXT NOT NULL DEFAULT ''
-);
--- Real names are personal data: kept apart so that outputs never join them by accident.
-CREATE TABLE participant_identities (
-    participant_id TEXT PRIMARY KEY REFERENCES participants(id) ON DELETE CASCADE,
-    real_name TEXT NOT NULL
-);
--- Closed survey answers, usable in syntheses (one value per participant, instrument, question).
-CREATE TABLE participant_attributes (
-    participant_id TEXT NOT NULL REFERENCES participants(id) ON DELETE CASCADE,
-    instrument TEXT NOT NULL,
-    question_code TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (participant_id, instrument, question_code)
-);
-CREATE TABLE sources (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,                 -- stable identity across re-ingests
-    kind TEXT NOT NULL CHECK (kind IN ('transcript', 'survey')),
-    participant_id TEXT REFERENCES participants(id),
-    territory_id TEXT REFERENCES territories(id),
-    path TEXT NOT NULL DEFAULT '',
-    format TEXT NOT NULL DEFAULT '',
-    instrument TEXT NOT NULL DEFAULT '',
-    question_code TEXT NOT NULL DEFAULT '',
-    text TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    metadata TEXT NOT NULL DEFAULT '{}',
-    ingested_at TEXT NOT NULL
-);
--- Segments are never deleted: a re-ingest keeps the rows whose text is unchanged (same id, new
--- offsets) and retires the others, so decisions always point at a real row.
-CREATE TABLE segments (
-    id INTEGER PRIMARY KEY,
-    source_id INTEGER NOT NULL REFERENCES sources(id),
-    ordinal INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    "end" INTEGER NOT NULL,
-    speaker TEXT NOT NULL DEFAULT '',
-    is_interviewer INTEGER NOT NULL DEFAULT 0,
-    section TEXT NOT NULL DEFAULT '',
-    start_time REAL,
-    end_time REAL,
-    text TEXT NOT NULL,
-    text_hash TEXT NOT NULL,
-    retired INTEGER NOT NULL DEFAULT 0,
-    CHECK ("end" >= start)
-);
-CREATE INDEX segments_source ON segments(source_id, retired, ordinal);
-CREATE INDEX segments_hash ON segments(text_hash);
-CREATE TABLE codebook_versions (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    version TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    source_path TEXT NOT NULL DEFAULT '',
-    document TEXT NOT NULL,                   -- the codebook as loaded (YAML text)
-    loaded_at TEXT NOT NULL
-);
-CREATE TABLE codes (
-    codebook_version_id INTEGER NOT NULL REFERENCES codebook_versions(id),
-    code_id TEXT NOT NULL,
-    label TEXT NOT NULL,
-    family TEXT NOT NULL,
-    parent TEXT,
-    definition TEXT NOT NULL DEFAULT '',
-    include_rule TEXT NOT NULL DEFAULT '',
-    exclude_rule TEXT NOT NULL DEFAULT '',
-    expressions TEXT NOT NULL DEFAULT '[]',
-    examples TEXT NOT NULL DEFAULT '[]',
-    color TEXT,
-    codable INTEGER NOT NULL DEFAULT 1,
-    PRIMARY KEY (codebook_version_id, code_id)
-);
--- Codebook changes (rename, merge, split, removal with a destination): decisions stay as they
--- were written; the current coding follows these redirects.
-CREATE TABLE code_redirects (
-    id INTEGER PRIMARY KEY,
-    codebook_version_id INTEGER NOT NULL REFERENCES codebook_versions(id),
-    old_code TEXT NOT NULL,
-    new_code TEXT NOT NULL,
-    change TEXT NOT NULL CHECK (change IN ('renommé', 'fusionné', 'scindé', 'supprimé')),
-    created_at TEXT NOT NULL
-);
-CREATE TABLE runs (
-    id INTEGER PRIMARY KEY,
-    step TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    parameters TEXT NOT NULL DEFAULT '{}',
-    summary TEXT NOT NULL DEFAULT '{}'
-);
--- Machine suggestions: replaced at every `qualipipe code` run, never mixed with decisions.
-CREATE TABLE suggestions (
-    segment_id INTEGER NOT NULL REFERENCES segments(id),
-    code_id TEXT NOT NULL,
-    score REAL NOT NULL,
-    method TEXT NOT NULL,
-    explanation TEXT NOT NULL DEFAULT '',
-    model_version TEXT NOT NULL DEFAULT '',
-    codebook_version_id INTEGER REFERENCES codebook_versions(id),
-    run_id INTEGER REFERENCES runs(id),
-    PRIMARY KEY (segment_id, code_id)
-);
-CREATE TABLE imports (
-    id INTEGER PRIMARY KEY,
-    file_name TEXT NOT NULL,
-    file_hash TEXT NOT NULL,
-    coder TEXT NOT NULL,
-    imported_at TEXT NOT NULL,
-    rows INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (file_hash, coder)
-);
-CREATE TABLE decisions (
-    id INTEGER PRIMARY KEY,
-    segment_id INTEGER NOT NULL REFERENCES segments(id),
-    code_id TEXT,                              -- NULL only for a comment on the segment
-    action TEXT NOT NULL CHECK (action IN ('accept', 'reject', 'add', 'comment')),
-    coder TEXT NOT NULL,
-    decided_at TEXT NOT NULL,
-    comment TEXT NOT NULL DEFAULT '',
-    origin TEXT NOT NULL DEFAULT '',
-    import_id INTEGER REFERENCES imports(id),
-    codebook_version_id INTEGER REFERENCES codebook_versions(id),
-    CHECK (code_id IS NOT NULL OR action = 'comment')
-);
-CREATE INDEX decisions_segment ON decisions(segment_id, code_id);
-CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
-BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
-CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
-BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
-CREATE TABLE emergent_themes (
-    id INTEGER PRIMARY KEY,
-    run_id INTEGER REFERENCES runs(id),
-    label TEXT NOT NULL,
-    top_terms TEXT NOT NULL DEFAULT '[]',
-    segment_ids TEXT NOT NULL DEFAULT '[]',
-    spread TEXT NOT NULL DEFAULT '{}',
-    created_at TEXT NOT NULL
-);
--- LimeSurvey: which survey id runs which instrument for which territory.
-CREATE TABLE survey_deployments (
-    instrument TEXT NOT NULL,
-    territory_id TEXT NOT NULL REFERENCES territories(id),
-    survey_id INTEGER NOT NULL,
-    lss_hash TEXT NOT NULL DEFAULT '',
-    deployed_at TEXT NOT NULL,
-    PRIMARY KEY (instrument, territory_id)
-);
-CREATE TABLE survey_invitations (
-    survey_id INTEGER NOT NULL,
-    participant_id TEXT NOT NULL REFERENCES participants(id),
-    token TEXT NOT NULL,
-    tid INTEGER,
-    invited_at TEXT,
-    reminded_at TEXT,
-    status TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (survey_id, participant_id)
-);
-CREATE TABLE survey_responses (
-    survey_id INTEGER NOT NULL,
-    response_id INTEGER NOT NULL,
-    instrument TEXT NOT NULL,
-    territory_id TEXT REFERENCES territories(id),
-    participant_id TEXT REFERENCES participants(id),
-    token TEXT NOT NULL DEFAULT '',
-    submitted INTEGER NOT NULL DEFAULT 0,
-    data TEXT NOT NULL,                       -- JSON: question code -> value
-    data_hash TEXT NOT NULL,
-    fetched_at TEXT NOT NULL,
-    PRIMARY KEY (survey_id, response_id)
-);
-"""
-
-# v2: the per-segment NLP cache (lemmas, POS, vectors), keyed by text hash and pipeline version,
-# so that re-suggesting never re-runs spaCy on unchanged text.
-SCHEMA_V2 = """
-CREATE TABLE nlp_cache (
-    text_hash TEXT NOT NULL,
-    pipeline TEXT NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (text_hash, pipeline)
-);
--- Coding state per segment (issue 6): last `code` run that scored it, and how much a decision on
--- it would teach the model (active learning order for the review export).
-CREATE TABLE IF NOT EXISTS coding_segments (
-    segment_id INTEGER PRIMARY KEY REFERENCES segments(id),
-    run_id INTEGER REFERENCES runs(id),
-    uncertainty REAL NOT NULL DEFAULT 0,
-    coded_at TEXT NOT NULL
-);
--- v2 extra tables: add above this line
-"""
-
-
-def _executescript_in_transaction(conn: sqlite3.Connection, script: str) -> None:
-    # executescript() would COMMIT first; run statements one by one to stay inside the transaction.
-    for statement in _split_sql(script):
-        conn.execute(statement)
-
-
-def _split_sql(script: str) -> list[str]:
-    statements: list[str] = []
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        if line.strip().startswith("--") and not buffer.strip():
-            continue
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip():
-        statements.append(buffer.strip())
-    return statements
-
-
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    lambda conn: _executescript_in_transaction(conn, SCHEMA_V1),
-    lambda conn: _executescript_in_transaction(conn, SCHEMA_V2),
-    migrate_v3,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    # isolation_level=None: we issue BEGIN/COMMIT ourselves so one CLI step == one transaction.
-    conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    return conn
-
-
-def schema_version(conn: sqlite3.Connection) -> int:
-    has_table = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
-    ).fetchone()
-    if not has_table:
-        return 0
-    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-    return int(row[0] or 0)
-
-
-def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Apply the missing migrations up to `target` in one transaction; return the new version."""
-    current = schema_version(conn)
-    if current > SCHEMA_VERSION:
-        raise StudyError(
-            f"Cette étude utilise le schéma n°{current}, plus récent que cette version de qualipipe "
-            f"(n°{SCHEMA_VERSION}). Mettez qualipipe à jour."
-        )
-    if current >= target:
-        return current
-    # Table rebuilds need foreign keys off (the pragma is a no-op inside a transaction); they
-    # are checked before the commit instead.
-    conn.execute("PRAGMA foreign_keys = OFF")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL)"
-        )
-        for version in range(current + 1, target + 1):
-            MIGRATIONS[version - 1](conn)
-            conn.execute("INSERT INTO schema_version VALUES (?, ?)", (version, now_iso()))
-        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise StoreError(f"Migration refusée : {len(broken)} référence(s) cassée(s).")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    finally:
-        conn.execute("PRAGMA foreign_keys = ON")
-    return target
+# Re-exported: stage modules and tests reach the schema through the store.
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "schema_version"]
 
 
 @dataclass
@@ -350,6 +61,7 @@ class Study:
 
     config: StudyConfig
     conn: sqlite3.Connection
+    _savepoints: int = field(default=0, repr=False)
 
     @property
     def root(self) -> Path:
@@ -357,18 +69,43 @@ class Study:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One step, all or nothing. Nested use joins the outer transaction."""
+        """One step, all or nothing. Nested use is a SAVEPOINT: a failure inside it undoes its
+        own writes only, and the caller decides whether the outer step goes on."""
         if self.conn.in_transaction:
-            yield self.conn
+            with self._savepoint():
+                yield self.conn
             return
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                rollback(self.conn)
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as error:
+            rollback(self.conn)
+            translated = french_store_error(error, self.config.db_path)
+            if translated is None:
+                raise
+            raise translated from None
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        self._savepoints += 1
+        name = f"qualipipe_{self._savepoints}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
             raise
         else:
-            self.conn.execute("COMMIT")
+            self.conn.execute(f"RELEASE {name}")
+        finally:
+            self._savepoints -= 1
 
     def close(self) -> None:
         self.conn.close()
@@ -392,13 +129,18 @@ def open_study(root: Path | str, *, create: bool = False) -> Study:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         migrate(conn)
     except sqlite3.DatabaseError as error:
+        translated = french_store_error(error, db_path)
+        if translated is not None:
+            raise translated from None
         raise StudyError(
             f"La base {db_path} est illisible ou corrompue ({error}). "
             f"Restaurez une sauvegarde, ou supprimez-la puis relancez l'ingestion."
         ) from None
     study = Study(config=config, conn=conn)
-    with study.transaction():
-        sync_territories(study.conn, config.territories)
+    if _territories_changed(conn, config.territories):
+        # Only write when qualipipe.toml changed: reading a study must work on a read-only copy.
+        with study.transaction():
+            sync_territories(study.conn, config.territories)
     return study
 
 
@@ -408,54 +150,64 @@ def open_study(root: Path | str, *, create: bool = False) -> Study:
 # ---------------------------------------------------------------------------------------------
 
 
-def sync_territories(conn: sqlite3.Connection, territories: Iterable[Territory]) -> None:
-    for t in territories:
-        conn.execute(
-            """INSERT INTO territories (id, name, ptce_name, ptce_type, stage, setting, communes, epci_siren)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT(id) DO UPDATE SET name=excluded.name, ptce_name=excluded.ptce_name,
-                 ptce_type=excluded.ptce_type, stage=excluded.stage, setting=excluded.setting,
-                 communes=excluded.communes, epci_siren=excluded.epci_siren""",
-            (
-                t.id,
-                t.name,
-                t.ptce_name,
-                t.ptce_type,
-                t.stage,
-                t.setting,
-                json.dumps(list(t.communes)),
-                json.dumps(list(t.epci_siren)),
-            ),
+def _territory_row(t: Territory) -> dict[str, object]:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "ptce_name": t.ptce_name,
+        "ptce_type": t.ptce_type,
+        "stage": t.stage,
+        "setting": t.setting,
+        "communes": json.dumps(list(t.communes)),
+        "epci_siren": json.dumps(list(t.epci_siren)),
+    }
+
+
+def _territories_changed(conn: sqlite3.Connection, territories: Iterable[Territory]) -> bool:
+    wanted = [_territory_row(t) for t in territories]
+    stored = {
+        r["id"]: dict(r)
+        for r in conn.execute(
+            "SELECT id, name, ptce_name, ptce_type, stage, setting, communes, epci_siren "
+            "FROM territories"
         )
+    }
+    return any(stored.get(str(row["id"])) != row for row in wanted)
+
+
+def sync_territories(conn: sqlite3.Connection, territories: Iterable[Territory]) -> None:
+    upsert_rows(conn, "territories", [_territory_row(t) for t in territories], key=["id"])
 
 
 def upsert_participant(conn: sqlite3.Connection, p: Participant) -> None:
-    conn.execute(
-        """INSERT INTO participants (id, territory_id, role, pseudonym, organisation, actor_type,
-                                     consent, interview_date, interviewer)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT(id) DO UPDATE SET territory_id=excluded.territory_id, role=excluded.role,
-             pseudonym=excluded.pseudonym, organisation=excluded.organisation,
-             actor_type=excluded.actor_type, consent=excluded.consent,
-             interview_date=excluded.interview_date, interviewer=excluded.interviewer""",
-        (
-            p.id,
-            p.territory_id,
-            p.role.value,
-            p.pseudonym,
-            p.organisation,
-            p.actor_type,
-            int(p.consent),
-            p.interview_date,
-            p.interviewer,
-        ),
+    upsert_row(
+        conn,
+        "participants",
+        {
+            "id": p.id,
+            "territory_id": p.territory_id,
+            "role": p.role.value,
+            "pseudonym": p.pseudonym,
+            "organisation": p.organisation,
+            "actor_type": p.actor_type,
+            "consent": int(p.consent),
+            "interview_date": p.interview_date,
+            "interviewer": p.interviewer,
+        },
+        key=["id"],
     )
     if p.real_name:
-        conn.execute(
-            """INSERT INTO participant_identities (participant_id, real_name) VALUES (?, ?)
-               ON CONFLICT(participant_id) DO UPDATE SET real_name=excluded.real_name""",
-            (p.id, p.real_name),
+        upsert_row(
+            conn,
+            "participant_identities",
+            {"participant_id": p.id, "real_name": p.real_name},
+            key=["participant_id"],
         )
+
+
+def participant_ids_by_key(conn: sqlite3.Connection) -> dict[str, str]:
+    """Case-folded identifier -> identifier as stored: `sc-f01` and `SC-F01` are one person."""
+    return {str(r[0]).casefold(): str(r[0]) for r in conn.execute("SELECT id FROM participants")}
 
 
 def list_participants(
@@ -746,36 +498,72 @@ def code_redirect_map(conn: sqlite3.Connection) -> dict[str, str]:
     return resolved
 
 
-def current_coding(
-    conn: sqlite3.Connection, *, coder: str | None = None
-) -> dict[tuple[int, str], bool]:
-    """(segment, code) -> applied?, derived from the decision history.
+@dataclass(frozen=True)
+class CurrentDecision:
+    """The latest decision on a (segment, code): applied or not, and whose it is."""
 
-    The latest decision per (segment, code) wins (per coder when `coder` is given; across all
-    coders otherwise). Codes are resolved through the codebook redirects so that renames and
-    merges carry decisions over without rewriting history.
+    applied: bool
+    coder: str
+
+
+def current_decisions(
+    conn: sqlite3.Connection, *, coder: str | None = None
+) -> dict[tuple[int, str], CurrentDecision]:
+    """(segment, code) -> latest decision, derived from the history, with its coder.
+
+    The latest decision per (segment, code) wins (of `coder` only when given — names compared
+    without case or extra spaces; across all coders otherwise). Codes are resolved through the
+    codebook redirects so that renames and merges carry decisions over without rewriting history.
     """
     redirects = code_redirect_map(conn)
     sql = "SELECT segment_id, code_id, action, coder FROM decisions WHERE code_id IS NOT NULL"
     params: list[object] = []
     if coder is not None:
-        sql += " AND coder = ?"
-        params.append(coder)
-    coding: dict[tuple[int, str], bool] = {}
+        sql += " AND coder_key(coder) = ?"
+        params.append(coder_key(coder))
+    latest: dict[tuple[int, str], CurrentDecision] = {}
     for r in conn.execute(sql + " ORDER BY id", params):
         code = redirects.get(r["code_id"], r["code_id"])
-        coding[(r["segment_id"], code)] = r["action"] in (Action.ACCEPT.value, Action.ADD.value)
-    return coding
+        applied = r["action"] in (Action.ACCEPT.value, Action.ADD.value)
+        latest[(r["segment_id"], code)] = CurrentDecision(applied, r["coder"])
+    return latest
+
+
+def current_coding(
+    conn: sqlite3.Connection, *, coder: str | None = None
+) -> dict[tuple[int, str], bool]:
+    """(segment, code) -> applied?, the latest decision (see `current_decisions`)."""
+    return {key: d.applied for key, d in current_decisions(conn, coder=coder).items()}
+
+
+def known_coders(conn: sqlite3.Connection) -> dict[str, str]:
+    """Coder key -> display form: the first spelling under which that coder was recorded."""
+    coders: dict[str, str] = {}
+    for r in conn.execute("SELECT coder FROM decisions GROUP BY coder ORDER BY MIN(id)"):
+        coders.setdefault(coder_key(r[0]), r[0])
+    return coders
+
+
+def resolve_coder(conn: sqlite3.Connection, name: str) -> str:
+    """The display form of coder `name`: how the history already spells them, else tidied."""
+    return known_coders(conn).get(coder_key(name), clean_coder(name))
 
 
 def start_run(
     conn: sqlite3.Connection, step: str, parameters: dict[str, object] | None = None
 ) -> int:
-    cur = conn.execute(
-        "INSERT INTO runs (step, started_at, parameters) VALUES (?, ?, ?)",
-        (step, now_iso(), json.dumps(parameters or {}, ensure_ascii=False, default=str)),
+    close_interrupted_runs(conn)
+    return insert_row(
+        conn,
+        "runs",
+        {
+            "step": step,
+            "started_at": now_iso(),
+            "parameters": json.dumps(parameters or {}, ensure_ascii=False, default=str),
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+        },
     )
-    return int(cur.lastrowid or 0)
 
 
 def finish_run(conn: sqlite3.Connection, run_id: int, summary: dict[str, object]) -> None:
@@ -785,11 +573,86 @@ def finish_run(conn: sqlite3.Connection, run_id: int, summary: dict[str, object]
     )
 
 
-def set_meta(conn: sqlite3.Connection, key: str, value: object) -> None:
-    conn.execute(
-        "INSERT INTO study_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-        (key, json.dumps(value, ensure_ascii=False)),
+def _process_alive(pid: int | None, host: str) -> bool:
+    if pid is None or host != socket.gethostname():
+        return host != socket.gethostname()  # another machine's run: cannot tell, assume alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def interrupted_runs(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Runs never finished whose process is gone (killed, power cut), oldest first."""
+    open_runs = conn.execute("SELECT * FROM runs WHERE finished_at IS NULL ORDER BY id").fetchall()
+    return [
+        r
+        for r in open_runs
+        if r["interrupted_at"] is not None or not _process_alive(r["pid"], r["host"] or "")
+    ]
+
+
+def close_interrupted_runs(conn: sqlite3.Connection) -> int:
+    """Mark dead runs as interrupted (and finished) so that nothing waits on them."""
+    stamp = now_iso()
+    dead = [r["id"] for r in interrupted_runs(conn) if r["interrupted_at"] is None]
+    conn.executemany(
+        "UPDATE runs SET interrupted_at = ?, finished_at = ? WHERE id = ?",
+        [(stamp, stamp, run_id) for run_id in dead],
     )
+    return len(dead)
+
+
+def run_history(conn: sqlite3.Connection, limit: int = 10) -> list[RunState]:
+    """The latest runs with their state, newest first (for `qualipipe status`)."""
+    dead = {r["id"] for r in interrupted_runs(conn)}
+    states = []
+    for r in conn.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)):
+        if r["interrupted_at"] is not None or r["id"] in dead:
+            state = "interrompue"
+        elif r["finished_at"] is None:
+            state = "en cours"
+        else:
+            state = "terminée"
+        states.append(RunState(r["id"], r["step"], r["started_at"], state))
+    return states
+
+
+@dataclass(frozen=True)
+class RunState:
+    run_id: int
+    step: str
+    started_at: str
+    state: str  # "terminée" | "en cours" | "interrompue"
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: object) -> None:
+    upsert_row(
+        conn, "study_meta", {"key": key, "value": json.dumps(value, ensure_ascii=False)}, ["key"]
+    )
+
+
+def study_identity(conn: sqlite3.Connection) -> str:
+    """The study's random identifier (written into review workbooks to recognise them)."""
+    return str(get_meta(conn, "study_id", ""))
+
+
+def latest_comments(
+    conn: sqlite3.Connection, coder: str | None = None
+) -> dict[int, tuple[str, str]]:
+    """Segment -> (latest comment, its coder); of `coder` only when given."""
+    sql = "SELECT segment_id, comment, coder FROM decisions WHERE action = 'comment'"
+    params: tuple[str, ...] = ()
+    if coder:
+        sql += " AND coder_key(coder) = ?"
+        params = (coder_key(coder),)
+    return {
+        int(r["segment_id"]): (r["comment"], r["coder"])
+        for r in conn.execute(sql + " ORDER BY id", params)
+    }
 
 
 def get_meta(conn: sqlite3.Connection, key: str, default: object = None) -> object:

@@ -4,11 +4,14 @@
 - `shared_dir`: `../shared` (read-only real data and LimeSurvey fixtures); tests that need it
   call `require_shared(...)` and are skipped cleanly when it is absent.
 - `make_study`: a real study folder with a real SQLite `study.db`, two territories.
+- `example_copy`: a fresh copy of the example study, built once per session (copied, manifest and
+  interviews ingested, shared codebook loaded); each test gets its own copy to change.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import zipfile
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
@@ -16,6 +19,8 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_DIR = REPO_ROOT / "examples" / "etude-demo"
+CODEBOOK = REPO_ROOT / "codebooks" / "ptce.yaml"
 SHARED_DIR = Path(os.environ.get("QUALIPIPE_SHARED", REPO_ROOT.parent / "shared"))
 
 TWO_TERRITORIES_TOML = """\
@@ -46,7 +51,7 @@ epci_siren = ["242500361"]
 
 
 @pytest.fixture(scope="session")
-def nlp():  # noqa: ANN201
+def nlp():
     """The real coding pipeline, loaded once for the whole session."""
     from qualipipe.nlp import coding_pipeline
 
@@ -87,7 +92,7 @@ def make_study(tmp_path: Path) -> Iterator[Callable[..., object]]:
 
 
 def insert_lines_source(
-    conn,  # noqa: ANN001 - sqlite3.Connection
+    conn,
     key: str,
     lines: Sequence[str],
     *,
@@ -135,3 +140,44 @@ def output_texts(folder: Path) -> dict[Path, str]:
         elif path.suffix in (".md", ".gexf", ".graphml"):
             texts[path] = path.read_text(encoding="utf-8")
     return texts
+
+
+@pytest.fixture(scope="session")
+def example_base(tmp_path_factory: pytest.TempPathFactory, nlp) -> Path:
+    """The example study, ingested once for the whole session: manifest, interviews, codebook.
+
+    Survey exports and analyst decisions are left to the tests that need them (they are quick).
+    """
+    from qualipipe.codebook.changes import load_into_study
+    from qualipipe.ingest import ingest_paths
+    from qualipipe.store import open_study
+
+    # The example study ships with the repository: a missing file is a failure, not a skip.
+    assert (EXAMPLE_DIR / "qualipipe.toml").is_file() and CODEBOOK.is_file()
+    root = tmp_path_factory.mktemp("exemple-base") / "etude-demo"
+    shutil.copytree(EXAMPLE_DIR, root, ignore=shutil.ignore_patterns("outils", "study.db*"))
+    with open_study(root) as study:
+        report = ingest_paths(study, [root / "entretiens"], manifest=root / "participants.csv")
+        assert report.ok, report.failed
+        load_into_study(study, CODEBOOK)
+    return root
+
+
+@pytest.fixture
+def example_copy(example_base: Path, tmp_path: Path) -> Callable[[str], Path]:
+    """Factory: a private copy of the session's example study, in this test's folder."""
+
+    def copy(name: str = "etude-demo") -> Path:
+        target = tmp_path / name
+        shutil.copytree(example_base, target)
+        return target
+
+    return copy
+
+
+@pytest.fixture(scope="module")
+def example_module_copy(example_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's example study shared by one test module."""
+    target = tmp_path_factory.mktemp("exemple") / "etude-demo"
+    shutil.copytree(example_base, target)
+    return target

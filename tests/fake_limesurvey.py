@@ -19,8 +19,18 @@ none of those files to run):
   `"status": "N left to send"` even when every mail failed (no mail server by default);
 - `get_summary`: `[]` when inactive, 3 counters without a participant table, 9 with one.
 
+Like the real 6.4.2 (see `../shared/limesurvey/README.md`): three refused logins lock every login
+for the next calls (`clear_failed_logins()` lifts it, as emptying `lime_failed_login_attempts`
+does); RPC `add_response` never marks the participant completed (only the web pages do:
+`complete_on_the_web()`); an imported survey keeps the .lss id when it is free; condition rows
+in an imported .lss replace the questions' relevance, rebuilt as LimeSurvey 6.4.2 does (an AND
+of one variable per condition field, wrong for multiple choice).
+
 Failures can be injected: wrong password (any other than the configured one), RPC disabled,
-stalled answers (timeouts), expired session keys, a survey deleted behind the study's back.
+stalled answers (timeouts), expired session keys, a survey deleted behind the study's back, a
+connection cut after the server did the work (`cut`), an import cut half-way (`cut(...,
+half=True)`: an inactive survey with part of its questions stays), errors that echo the request
+(`echo_errors`), answers whose id does not match the request's (`mismatch_ids`).
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import csv
 import io
 import json
 import random
+import re
 import string
 import threading
 import time
@@ -51,6 +62,11 @@ HTML_ERROR_PAGE = (
 )
 NOT_A_SURVEY = "Error: This is not a valid LimeSurvey survey structure XML file."
 MAIL_ERROR = "Could not instantiate mail function."
+LOCKOUT = (
+    "You have exceeded the number of maximum login attempts. Please wait 10 minutes before "
+    "trying again."
+)
+MAX_LOGIN_ATTEMPTS = 3
 
 
 def php_json(value: Any) -> str:
@@ -114,6 +130,11 @@ class FakeLimeSurvey:
         self.calls: list[str] = []  # method names, in order
         self.stalls: dict[str, int] = {}  # method -> how many upcoming calls to stall
         self.stall_seconds = 0.0
+        self.cuts: dict[str, int] = {}  # method -> how many upcoming calls to cut after doing them
+        self.cut_half = False  # a cut import leaves part of the survey only
+        self.failed_logins = 0
+        self.echo_errors = False  # answer every call with an error echoing the request
+        self.mismatch_ids = False  # answer with another id than the request's
         self._next_gid = 10
         self._next_qid = 76
         self._lock = threading.RLock()
@@ -133,7 +154,7 @@ class FakeLimeSurvey:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:
                 fake._handle(self)
 
             def log_message(self, *args: object) -> None:  # keep test output clean
@@ -174,6 +195,26 @@ class FakeLimeSurvey:
         self.stalls[method] = times
         self.stall_seconds = seconds
 
+    def cut(self, method: str, times: int = 1, *, half: bool = False) -> None:
+        """The next `times` calls of `method` are done, then the connection is closed unanswered.
+
+        `half` (import only): the server dies mid-import, leaving an inactive survey with its
+        groups and one question, as a killed LimeSurvey does.
+        """
+        self.cuts[method] = times
+        self.cut_half = half
+
+    def clear_failed_logins(self) -> None:
+        self.failed_logins = 0
+
+    def complete_on_the_web(self, sid: int, token: str) -> None:
+        """What a respondent submitting through the public pages does to the participant."""
+        with self._lock:
+            for p in self.surveys[sid].participants:
+                if p["token"] == token:
+                    p["completed"] = _now()[:16]
+                    p["usesleft"] = 0
+
     def delete_behind_the_back(self, sid: int) -> None:
         with self._lock:
             self.surveys.pop(sid, None)
@@ -203,9 +244,16 @@ class FakeLimeSurvey:
         method = str(payload.get("method", ""))
         params = list(payload.get("params") or [])
         self.calls.append(method)
+        if self.echo_errors:
+            echo = {"id": payload["id"], "result": None, "error": f"echo: {body.decode()}"}
+            self._send(request, 200, php_json(echo).encode("ascii"), "application/json")
+            return
         if self.stalls.get(method, 0) > 0:
             self.stalls[method] -= 1
             time.sleep(self.stall_seconds)
+        cut = self.cuts.get(method, 0) > 0
+        if cut:
+            self.cuts[method] -= 1
         try:
             result = self._dispatch(method, params)
         except _HttpCrash:
@@ -213,7 +261,12 @@ class FakeLimeSurvey:
             return
         except _StatusError as status:
             result = {"status": str(status)}
-        request_id = payload["id"]
+        if cut:
+            if method == "import_survey" and self.cut_half and isinstance(result, int):
+                self._leave_half(result)
+            request.close_connection = True  # closed without a word: the client sees a reset
+            return
+        request_id = payload["id"] if not self.mismatch_ids else int(payload["id"]) + 1
         if method == "export_responses" and isinstance(result, str):
             # Big results are streamed: note the space after the first comma.
             text = f'{{"id":{php_json(request_id)}, "result":{php_json(result)},"error":null}}'
@@ -233,6 +286,12 @@ class FakeLimeSurvey:
             request.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up waiting (a simulated timeout): nobody to answer
+
+    def _leave_half(self, sid: int) -> None:
+        survey = self.surveys[sid]
+        top = [q for q in survey.questions if q["parent_qid"] == 0]
+        survey.questions = top[:1]
+        survey.fields = [f for f in survey.fields if f.qid == top[0]["qid"]]
 
     def _dispatch(self, method: str, params: list[Any]) -> Any:
         handler: Callable[..., Any] | None = getattr(self, f"rpc_{method}", None)
@@ -255,7 +314,10 @@ class FakeLimeSurvey:
     # -- session and site ----------------------------------------------------------------------
 
     def rpc_get_session_key(self, username: str, password: str, plugin: str = "Authdb") -> Any:
+        if self.failed_logins >= MAX_LOGIN_ATTEMPTS:
+            raise _StatusError(LOCKOUT)  # the right password included
         if username != self.username or password != self.password:
+            self.failed_logins += 1
             raise _StatusError("Invalid user name or password")
         key = "".join(random.choices(string.ascii_letters + string.digits, k=32))
         self.sessions.add(key)
@@ -281,7 +343,9 @@ class FakeLimeSurvey:
             raise _StatusError(NOT_A_SURVEY)
         if document.find("surveys") is None or document.find("questions") is None:
             raise _StatusError(NOT_A_SURVEY)
-        wanted = int(sid) if sid not in (None, "") else None
+        # Without a wanted id, LimeSurvey keeps the one in the file when it is free.
+        in_file = document.findtext("./surveys/rows/row/sid") or ""
+        wanted = int(sid) if sid not in (None, "") else int(in_file) if in_file.isdigit() else None
         new_sid = wanted if wanted and wanted not in self.surveys else self._free_sid()
         survey = self._build_survey(document, new_sid, new_name)
         self.surveys[new_sid] = survey
@@ -324,9 +388,12 @@ class FakeLimeSurvey:
         attributes = {
             (r["qid"], r["attribute"]): r.get("value", "") for r in rows("question_attributes")
         }
+        rebuilt = self._relevance_from_conditions(rows("conditions"), {r["qid"]: r for r in top})
         listed: list[dict[str, Any]] = []
         fields: list[Field] = []
         for r in top:
+            if r["qid"] in rebuilt:
+                r = {**r, "relevance": rebuilt[r["qid"]]}
             gid, qid = gid_map[r["gid"]], qid_map[r["qid"]]
             sgq = f"{sid}X{gid}X{qid}"
             own_subs = sorted(
@@ -375,6 +442,7 @@ class FakeLimeSurvey:
             "usetokens": "N",
             "datestamp": survey_row.get("datestamp", "Y"),
             "alloweditaftercompletion": survey_row.get("alloweditaftercompletion", "N"),
+            "attributedescriptions": survey_row.get("attributedescriptions", ""),
             "expires": None,
         }
         return FakeSurvey(
@@ -399,6 +467,28 @@ class FakeLimeSurvey:
                 if old in qid_map
             },
         )
+
+    @staticmethod
+    def _relevance_from_conditions(
+        conditions: list[dict[str, str]], questions: dict[str, dict[str, str]]
+    ) -> dict[str, str]:
+        """What LimeSurvey 6.4.2 writes as relevance for questions with condition rows.
+
+        Rows on one field are OR-ed, different fields AND-ed; a multiple-choice field
+        `<sid>X<gid>X<qid>CODE` becomes the variable `<Q>_CODE<value>`, which does not exist
+        (recorded: `((E02_LIVRABLEY.NAOK == "Y") and (E02_RESTITY.NAOK == "Y"))`).
+        """
+        by_question: dict[str, dict[str, list[str]]] = {}
+        for c in conditions:
+            source = questions.get(c["cqid"], {})
+            suffix = re.sub(r"^\d+X\d+X\d+", "", c["cfieldname"])
+            variable = source.get("title", c["cqid"]) + (f"_{suffix}{c['value']}" if suffix else "")
+            term = f'{variable}.NAOK {c.get("method") or "=="} "{c["value"]}"'
+            by_question.setdefault(c["qid"], {}).setdefault(c["cfieldname"], []).append(term)
+        return {
+            qid: "(" + " and ".join(f"({' or '.join(terms)})" for terms in fields.values()) + ")"
+            for qid, fields in by_question.items()
+        }
 
     @staticmethod
     def _listed(
@@ -715,8 +805,7 @@ class FakeLimeSurvey:
             if name in known:
                 row[known[name].heading] = "" if value is None else str(value)
         survey.responses.append(row)
-        self._mark_completed(survey, row)
-        return str(row["id"])
+        return str(row["id"])  # the participant stays « completed = N », as on 6.4.2
 
     def rpc_update_response(self, key: str, sid: Any, data: dict[str, Any]) -> Any:
         survey = self._survey(sid)
@@ -731,15 +820,7 @@ class FakeLimeSurvey:
                 target[known[name].heading] = "" if value is None else str(value)
             elif name in ("submitdate", "lastpage"):
                 target[name] = value
-        self._mark_completed(survey, target)
         return True
-
-    @staticmethod
-    def _mark_completed(survey: FakeSurvey, row: dict[str, Any]) -> None:
-        if row["token"] and row["submitdate"]:
-            for p in survey.participants:
-                if p["token"] == row["token"]:
-                    p["completed"] = row["submitdate"][:16]
 
     def rpc_get_summary(self, key: str, sid: Any, stat: Any = None) -> Any:
         survey = self._survey(sid, "Invalid surveyid")

@@ -147,7 +147,7 @@ SENTENCES = [
 
 
 @pytest.fixture
-def study(make_study):  # noqa: ANN001, ANN201
+def study(make_study):
     s = make_study()
     with s.transaction():
         save_codebook_version(s.conn, Codebook("PTCE", "1", CODES), "codebook v1")
@@ -192,7 +192,7 @@ def study(make_study):  # noqa: ANN001, ANN201
     return s
 
 
-def test_agreement_from_the_decision_history(study) -> None:  # noqa: ANN001
+def test_agreement_from_the_decision_history(study) -> None:
     ids = study.segment_ids
     report = agreement(study, territory="auxois")
     assert report.coders == ("Alice", "Bruno")
@@ -213,7 +213,7 @@ def test_agreement_from_the_decision_history(study) -> None:  # noqa: ANN001
         agreement(study, coders=["Alice"])
 
 
-def test_machine_is_compared_as_one_more_coder(study) -> None:  # noqa: ANN001
+def test_machine_is_compared_as_one_more_coder(study) -> None:
     report = agreement(study, coders=["Alice"], machine=True)
     assert report.coders == ("Alice", MACHINE_CODER)
     by_code = {f.code_id: f for f in report.per_code}
@@ -223,7 +223,7 @@ def test_machine_is_compared_as_one_more_coder(study) -> None:  # noqa: ANN001
     assert len(report.disagreements) == 4
 
 
-def test_disagreements_workbook_round_trip_as_consensus(study, tmp_path: Path) -> None:  # noqa: ANN001
+def test_disagreements_workbook_round_trip_as_consensus(study, tmp_path: Path) -> None:
     ids = study.segment_ids
     report = agreement(study)
     path = export_disagreements(study, report, tmp_path / "desaccords.xlsx")
@@ -268,7 +268,7 @@ def test_disagreements_workbook_round_trip_as_consensus(study, tmp_path: Path) -
     assert agreement(study).coders == ("Alice", "Bruno")
 
 
-def test_disagreements_workbook_validation(study, tmp_path: Path) -> None:  # noqa: ANN001
+def test_disagreements_workbook_validation(study, tmp_path: Path) -> None:
     path = export_disagreements(study, agreement(study), tmp_path / "d.xlsx")
     book = load_workbook(path)
     sheet = book[wb.DISAGREEMENT_SHEET]
@@ -287,7 +287,7 @@ def test_disagreements_workbook_validation(study, tmp_path: Path) -> None:  # no
     assert not [d for d in decision_history(study.conn) if d.coder == "consensus"]
 
 
-def test_machine_needs_suggestions(study) -> None:  # noqa: ANN001
+def test_machine_needs_suggestions(study) -> None:
     with study.transaction():
         replace_suggestions(study.conn, study.segment_ids, [], None)
     with pytest.raises(StudyError, match="Aucune suggestion automatique"):
@@ -296,7 +296,7 @@ def test_machine_needs_suggestions(study) -> None:  # noqa: ANN001
 
 def test_agreement_command_prints_figures_and_writes_disagreements(
     study, tmp_path: Path, capsys
-) -> None:  # noqa: ANN001
+) -> None:
     from qualipipe.cli import main
 
     out = tmp_path / "desaccords.xlsx"

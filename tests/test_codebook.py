@@ -35,7 +35,7 @@ EXPECTED_PROBLEMS = {
     "08_couleur_invalide.yaml": [(11, "couleur « rouge » invalide")],
     "09_yaml_invalide.yaml": [(6, "n'est pas un YAML valide")],
     "10_famille_sans_codes.yaml": [(7, "famille BES : « codes » doit être une liste non vide")],
-    "11_champ_en_double.yaml": [(11, "le champ « definition » apparaît deux fois")],
+    "11_champ_en_double.yaml": [(11, "« definition » apparaît deux fois")],
     "12_parent_autre_famille.yaml": [
         (16, "le parent « BES_FINANCEMENT » est dans la famille BES, pas dans ENJ")
     ],
@@ -50,6 +50,17 @@ EXPECTED_PROBLEMS = {
         (11, "code MOT_VALEURS : « definition » est vide"),
         (12, "identifiant « mot_sens » mal formé"),
         (15, "le parent « MOT_INCONNU » n'existe pas"),
+    ],
+    "17_s_applique_a_invalide.yaml": [
+        (
+            8,
+            "« citoyen » n'est pas une valeur possible de « roles » ; valeurs possibles : fondateur",
+        ),
+        (9, "champ inconnu « source ». Vouliez-vous dire « sources » ?"),
+        (
+            15,
+            "« entretien » n'est pas une valeur possible de « sources » ; valeurs possibles : transcript",
+        ),
     ],
 }
 
@@ -83,7 +94,7 @@ def test_check_command_fails_with_french_message(
     assert "Traceback" not in err
     assert f"{BROKEN / name}" in err
     for line, fragment in EXPECTED_PROBLEMS[name]:
-        assert f"ligne {line} :" in err
+        assert f"ligne {line} :" in err or f"ligne {line}, colonne" in err
         assert fragment in err
 
 
@@ -146,6 +157,17 @@ def test_codebook_written_back_to_yaml_reads_the_same(tmp_path: Path) -> None:
     again = codebook_from_text(text, "copie.yaml")
     assert again.codes == codebook.codes
     assert again.description == codebook.description
+
+
+def test_ptce_codebook_says_where_motivations_and_needs_apply() -> None:
+    by_id = load_codebook(PTCE).by_id()
+    motivations, needs = by_id["MOT"].applies_to, by_id["BES"].applies_to
+    assert motivations is not None and needs is not None
+    assert motivations.allows("fondateur", "transcript")
+    assert not motivations.allows("acteur", "transcript")
+    assert not motivations.allows(None, "written")  # a citizen's contribution: no participant
+    assert needs.allows("acteur", "survey") and not needs.allows(None, "report")
+    assert by_id["ENJ"].applies_to is None  # territorial issues: anywhere
 
 
 def test_load_codebook_raises_one_error_listing_all_problems() -> None:

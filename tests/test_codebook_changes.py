@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from qualipipe.cli import main
-from qualipipe.codebook.model import load_into_study
+from qualipipe.codebook.changes import load_into_study
 from qualipipe.errors import InputError
 from qualipipe.records import Action, Decision, Suggestion
 from qualipipe.store import (
@@ -70,7 +70,7 @@ def write(tmp_path: Path, name: str, codes: list[tuple[str, str, str]]) -> Path:
 
 
 @pytest.fixture
-def coded_study(make_study, tmp_path: Path) -> CodedStudy:  # noqa: ANN001
+def coded_study(make_study, tmp_path: Path) -> CodedStudy:
     """A study with BASE loaded, four segments and decisions on several codes."""
     study = make_study()
     load_into_study(study, write(tmp_path, "v1.yaml", BASE))

@@ -152,10 +152,10 @@ def test_xlsx_codebook_reads_back(tmp_path: Path) -> None:
     assert sheet.freeze_panes == "C2" and sheet.print_title_rows == "$1:$1"
 
 
-def test_docx_codebook_reads_back(tmp_path: Path, make_study) -> None:  # noqa: ANN001
+def test_docx_codebook_reads_back(tmp_path: Path, make_study) -> None:
     from docx import Document
 
-    from qualipipe.codebook.model import load_into_study
+    from qualipipe.codebook.changes import load_into_study
 
     study = make_study()
     load_into_study(study, PTCE)

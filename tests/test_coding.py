@@ -79,7 +79,7 @@ TEXTS = {
 }
 
 
-def add_source(study, key, texts, *, kind=SourceKind.TRANSCRIPT, interviewer=(), feeds=None):  # noqa: ANN001, ANN201
+def add_source(study, key, texts, *, kind=SourceKind.TRANSCRIPT, interviewer=(), feeds=None):
     """Insert one source whose segments are `texts`; returns the new segment ids."""
     metadata = {"feeds": feeds} if feeds is not None else {}
     with study.transaction() as conn:
@@ -95,27 +95,27 @@ def add_source(study, key, texts, *, kind=SourceKind.TRANSCRIPT, interviewer=(),
 
 
 @pytest.fixture
-def study(make_study, nlp):  # noqa: ANN001, ANN201
+def study(make_study, nlp):
     opened = make_study()
     with opened.transaction() as conn:
         save_codebook_version(conn, CODEBOOK, json.dumps([c.id for c in CODEBOOK.codes]))
     return opened
 
 
-def suggestions_of(study, segment_id: int) -> dict[str, tuple[float, str, str]]:  # noqa: ANN001
+def suggestions_of(study, segment_id: int) -> dict[str, tuple[float, str, str]]:
     return {
         r["code_id"]: (r["score"], r["method"], r["explanation"])
         for r in study.conn.execute("SELECT * FROM suggestions WHERE segment_id = ?", (segment_id,))
     }
 
 
-def fitted_lexicon(study) -> LexiconSuggester:  # noqa: ANN001
+def fitted_lexicon(study) -> LexiconSuggester:
     codes = CodeIndex.from_codebook(CODEBOOK)
     analyse = lambda texts: compute_features(study, list(texts), progress=False)  # noqa: E731
     return LexiconSuggester(analyse).fit(codes, LabelledSet.empty(len(codes.codes)))
 
 
-def test_lexicon_finds_expressions_through_inflection_and_names_the_words(study) -> None:  # noqa: ANN001
+def test_lexicon_finds_expressions_through_inflection_and_names_the_words(study) -> None:
     lexicon = fitted_lexicon(study)
     column = CodeIndex.from_codebook(CODEBOOK).column()["MOT_COOPERER"]
     for key, written in (("cooperer", "coopérons"), ("cooperations", "coopérations")):
@@ -131,7 +131,7 @@ def test_lexicon_finds_expressions_through_inflection_and_names_the_words(study)
         assert "coopér" in reason and score >= get_meta(study.conn, "thresholds")["MOT_COOPERER"]
 
 
-def test_negated_expression_is_not_a_statement_of_the_code(study) -> None:  # noqa: ANN001
+def test_negated_expression_is_not_a_statement_of_the_code(study) -> None:
     negated, stated = add_source(study, "e1.txt", [TEXTS["negation"], TEXTS["affirmation"]])
     suggest_codes(study, progress=False)
     assert "ENJ_MOBILITE" not in suggestions_of(study, negated)
@@ -139,7 +139,7 @@ def test_negated_expression_is_not_a_statement_of_the_code(study) -> None:  # no
     assert "problème de mobilité" in suggestions_of(study, stated)["ENJ_MOBILITE"][2]
 
 
-def test_negative_expression_matches_only_when_negated_in_the_text(study) -> None:  # noqa: ANN001
+def test_negative_expression_matches_only_when_negated_in_the_text(study) -> None:
     lexicon = fitted_lexicon(study)
     column = CodeIndex.from_codebook(CODEBOOK).column()["BES_OFFRE"]
     with_negation, without = compute_features(
@@ -149,7 +149,7 @@ def test_negative_expression_matches_only_when_negated_in_the_text(study) -> Non
     assert column not in lexicon.find(without)
 
 
-def test_interviewer_segments_get_no_suggestion(study) -> None:  # noqa: ANN001
+def test_interviewer_segments_get_no_suggestion(study) -> None:
     question, answer = add_source(
         study, "e1.txt", [TEXTS["subvention"], TEXTS["subvention"] + " Vraiment."], interviewer=(0,)
     )
@@ -159,7 +159,7 @@ def test_interviewer_segments_get_no_suggestion(study) -> None:  # noqa: ANN001
     assert report.segments_processed == 1 and report.skipped_interviewer == 1
 
 
-def test_survey_answer_is_coded_within_the_families_its_question_feeds(study) -> None:  # noqa: ANN001
+def test_survey_answer_is_coded_within_the_families_its_question_feeds(study) -> None:
     text = TEXTS["subvention"]
     (transcript,) = add_source(study, "e1.txt", [text])
     (feeds_bes,) = add_source(
@@ -174,7 +174,7 @@ def test_survey_answer_is_coded_within_the_families_its_question_feeds(study) ->
     assert "BES_FINANCEMENT" not in suggestions_of(study, feeds_mot)
 
 
-def test_suggestions_carry_versions_thresholds_and_uncertainty(study) -> None:  # noqa: ANN001
+def test_suggestions_carry_versions_thresholds_and_uncertainty(study) -> None:
     ids = add_source(study, "e1.txt", list(TEXTS.values()))
     report = suggest_codes(study, progress=False)
     rows = study.conn.execute("SELECT * FROM suggestions").fetchall()
@@ -190,7 +190,7 @@ def test_suggestions_carry_versions_thresholds_and_uncertainty(study) -> None:  
     assert sum(report.suggestions_per_family.values()) == len(rows)
 
 
-def test_only_new_segments_keeps_earlier_suggestions(study) -> None:  # noqa: ANN001
+def test_only_new_segments_keeps_earlier_suggestions(study) -> None:
     (first,) = add_source(study, "e1.txt", [TEXTS["subvention"]])
     suggest_codes(study, progress=False)
     before = suggestions_of(study, first)
@@ -201,7 +201,7 @@ def test_only_new_segments_keeps_earlier_suggestions(study) -> None:  # noqa: AN
     assert "MOT_COOPERER" in suggestions_of(study, second)
 
 
-def test_rerun_never_touches_decisions_and_does_not_resuggest_decided_codes(study) -> None:  # noqa: ANN001
+def test_rerun_never_touches_decisions_and_does_not_resuggest_decided_codes(study) -> None:
     ids = add_source(study, "e1.txt", list(TEXTS.values()))
     suggest_codes(study, progress=False)
     with study.transaction() as conn:
@@ -216,21 +216,21 @@ def test_rerun_never_touches_decisions_and_does_not_resuggest_decided_codes(stud
     assert "MOT_COOPERER" not in suggestions_of(study, ids[0])
 
 
-def test_no_codebook_and_unknown_territory_give_french_errors(make_study, study) -> None:  # noqa: ANN001
+def test_no_codebook_and_unknown_territory_give_french_errors(make_study, study) -> None:
     empty = make_study(name="vide")
     with pytest.raises(QualipipeError, match="Aucun codebook"):
         suggest_codes(empty, progress=False)
-    with pytest.raises(QualipipeError, match="Territoire inconnu : « lune ».*auxois"):
+    with pytest.raises(QualipipeError, match="Territoire « lune » inconnu.*auxois"):
         suggest_codes(study, territory="lune", progress=False)
 
 
-def test_territory_option_limits_the_run(study) -> None:  # noqa: ANN001
+def test_territory_option_limits_the_run(study) -> None:
     (auxois,) = add_source(study, "e1.txt", [TEXTS["subvention"]])
     report = suggest_codes(study, territory="Besançon Nord", progress=False)
     assert report.segments_processed == 0 and suggestions_of(study, auxois) == {}
 
 
-def test_cli_code_prints_a_summary(study, capsys) -> None:  # noqa: ANN001
+def test_cli_code_prints_a_summary(study, capsys) -> None:
     from qualipipe.cli import main
 
     add_source(study, "e1.txt", list(TEXTS.values()))
@@ -244,10 +244,10 @@ def test_cli_code_prints_a_summary(study, capsys) -> None:  # noqa: ANN001
     with pytest.raises(SystemExit) as exited:
         main(["code", "-s", str(study.root), "--territory", "lune"])
     assert exited.value.code == 1
-    assert "Territoire inconnu" in capsys.readouterr().err
+    assert "Territoire « lune » inconnu" in capsys.readouterr().err
 
 
-def test_rerun_from_the_snapshot_gives_the_same_suggestions(study) -> None:  # noqa: ANN001
+def test_rerun_from_the_snapshot_gives_the_same_suggestions(study) -> None:
     add_source(study, "e1.txt", list(TEXTS.values()))
     suggest_codes(study, progress=False)
     first = [
@@ -256,9 +256,7 @@ def test_rerun_from_the_snapshot_gives_the_same_suggestions(study) -> None:  # n
             "SELECT segment_id, code_id, score, explanation FROM suggestions ORDER BY 1, 2"
         )
     ]
-    snapshots = study.conn.execute(
-        "SELECT COUNT(*) FROM nlp_cache WHERE pipeline = 'instantané-codage'"
-    ).fetchone()[0]
+    snapshots = study.conn.execute("SELECT COUNT(*) FROM coding_snapshots").fetchone()[0]
     assert snapshots == 1
     report = suggest_codes(study, progress=False)
     again = [
@@ -270,7 +268,7 @@ def test_rerun_from_the_snapshot_gives_the_same_suggestions(study) -> None:  # n
     assert again == first and report.texts_analysed == 0
 
 
-def test_tfidf_from_stored_counts_equals_the_vectorizer(study) -> None:  # noqa: ANN001
+def test_tfidf_from_stored_counts_equals_the_vectorizer(study) -> None:
     import numpy as np
 
     from qualipipe.coding.snapshot import bag_counts

@@ -5,7 +5,6 @@ The study is ingested once for the module.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -30,35 +29,18 @@ def run_cli(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def example(tmp_path_factory, nlp):  # noqa: ANN001, ANN201
+def example(example_module_copy: Path):
     """The whole example study ingested, codebook loaded, analyst decisions imported."""
-    needed = [EXAMPLE / "qualipipe.toml", EXAMPLE / "participants.csv", DECISIONS]
-    needed.append(REPO / "codebooks/ptce.yaml")
-    # The example study ships with the repository: a missing file is a failure, not a skip.
-    assert all(p.exists() for p in needed), [p for p in needed if not p.exists()]
-    root = tmp_path_factory.mktemp("coding") / "etude-demo"
-    shutil.copytree(EXAMPLE / "entretiens", root / "entretiens")
-    shutil.copy(EXAMPLE / "qualipipe.toml", root)
-    shutil.copy(EXAMPLE / "participants.csv", root)
-    run_cli(
-        "ingest",
-        str(root / "entretiens"),
-        "--manifest",
-        str(root / "participants.csv"),
-        "-s",
-        str(root),
-    )
-    run_cli("codebook", "load", str(REPO / "codebooks/ptce.yaml"), "-s", str(root))
     from qualipipe.review.importer import import_decisions
 
-    study = open_study(root)
+    study = open_study(example_module_copy)
     result = import_decisions(study, DECISIONS)
     assert result.rejected == ()
     yield study
     study.close()
 
 
-def source_of_segments(study) -> dict[int, str]:  # noqa: ANN001
+def source_of_segments(study) -> dict[int, str]:
     return {
         r[0]: r[1]
         for r in study.conn.execute(
@@ -67,7 +49,7 @@ def source_of_segments(study) -> dict[int, str]:  # noqa: ANN001
     }
 
 
-def test_supervised_ranks_accepted_codes_above_rejected_on_held_out_segments(example) -> None:  # noqa: ANN001
+def test_supervised_ranks_accepted_codes_above_rejected_on_held_out_segments(example) -> None:
     study = example
     codes = CodeIndex.from_codebook(current_codebook(study.conn))
     column = codes.column()
@@ -96,7 +78,7 @@ def test_supervised_ranks_accepted_codes_above_rejected_on_held_out_segments(exa
     assert auc > 0.6
 
 
-def test_code_on_the_example_keeps_every_decision_and_explains_in_french(example) -> None:  # noqa: ANN001
+def test_code_on_the_example_keeps_every_decision_and_explains_in_french(example) -> None:
     study = example
     snapshot = [tuple(r) for r in study.conn.execute("SELECT * FROM decisions ORDER BY id")]
     assert len(snapshot) >= 100

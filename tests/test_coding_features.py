@@ -17,7 +17,7 @@ TEXTS = [
 ]
 
 
-def _study_with_segments(make_study, texts):  # noqa: ANN001, ANN202
+def _study_with_segments(make_study, texts):
 
     study = make_study()
     with study.transaction() as conn:
@@ -25,7 +25,7 @@ def _study_with_segments(make_study, texts):  # noqa: ANN001, ANN202
     return study
 
 
-def test_features_hold_lemmas_pos_flags_and_vector(make_study, nlp) -> None:  # noqa: ANN001
+def test_features_hold_lemmas_pos_flags_and_vector(make_study, nlp) -> None:
     study = _study_with_segments(make_study, TEXTS)
     feats = compute_features(study, active_segments(study.conn), progress=False)
     first = feats[0]
@@ -37,7 +37,7 @@ def test_features_hold_lemmas_pos_flags_and_vector(make_study, nlp) -> None:  # 
     assert len(first.words) == len(first.lemmas) == len(first.is_stop) == len(first.is_alpha)
 
 
-def test_second_run_reads_the_cache_and_never_calls_spacy(make_study, nlp, monkeypatch) -> None:  # noqa: ANN001
+def test_second_run_reads_the_cache_and_never_calls_spacy(make_study, nlp, monkeypatch) -> None:
     study = _study_with_segments(make_study, TEXTS)
     segments = active_segments(study.conn)
     first = compute_features(study, segments, progress=False)
@@ -48,7 +48,7 @@ def test_second_run_reads_the_cache_and_never_calls_spacy(make_study, nlp, monke
     seen: list[str] = []
 
     class RecordingPipeline:
-        def pipe(self, texts, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        def pipe(self, texts, **kwargs):
             texts = list(texts)
             seen.extend(texts)
             return nlp.pipe(texts, **kwargs)
@@ -70,7 +70,7 @@ def test_fold_strips_accents_and_case() -> None:
     assert fold("Coopération Économique") == "cooperation economique"
 
 
-def test_duplicate_texts_are_annotated_once(make_study, nlp) -> None:  # noqa: ANN001
+def test_duplicate_texts_are_annotated_once(make_study, nlp) -> None:
     study = _study_with_segments(make_study, [TEXTS[0], TEXTS[0], TEXTS[1]])
     feats = compute_features(study, active_segments(study.conn), progress=False)
     assert feats[0].lemmas == feats[1].lemmas

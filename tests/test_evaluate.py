@@ -53,7 +53,7 @@ EXPECTED_COUNTS = {
 
 
 @pytest.fixture
-def coded_study(make_study, nlp):  # noqa: ANN001, ANN201
+def coded_study(make_study, nlp):
     """One interview, 11 segments + an interviewer turn, decisions of two coders."""
     study = make_study()
     turns = [(INTERVIEWER, True), *[(t, False) for t in FUNDING + MOBILITY]]
@@ -120,7 +120,7 @@ def coded_study(make_study, nlp):  # noqa: ANN001, ANN201
     return study
 
 
-def test_decision_counts_follow_renames_and_skip_comments(coded_study) -> None:  # noqa: ANN001
+def test_decision_counts_follow_renames_and_skip_comments(coded_study) -> None:
     counts = decision_counts(coded_study)
     for code, (accepted, rejected, added) in EXPECTED_COUNTS.items():
         assert (counts[code]["accept"], counts[code]["reject"], counts[code]["add"]) == (
@@ -172,11 +172,11 @@ class MemorySuggester:
         )
 
 
-def by_code(table):  # noqa: ANN001, ANN201
+def by_code(table):
     return {q.code_id: q for q in table}
 
 
-def test_precision_recall_match_hand_counts(coded_study) -> None:  # noqa: ANN001
+def test_precision_recall_match_hand_counts(coded_study) -> None:
     # "financ" appears in funding[0,1,3,5] (and in no mobility segment); "voiture" in mobility[0,2,4].
     rule = KeywordSuggester({"BES_FINANCEMENT": "financ", "ENJ_MOBILITE": "voiture"})
     quality = by_code(code_quality_table(coded_study, suggester=rule, n_folds=3))
@@ -214,7 +214,7 @@ def test_precision_recall_match_hand_counts(coded_study) -> None:  # noqa: ANN00
     assert untouched.decisions == 0 and untouched.precision is None and untouched.recall is None
 
 
-def test_held_out_segments_are_never_in_the_training_folds(coded_study) -> None:  # noqa: ANN001
+def test_held_out_segments_are_never_in_the_training_folds(coded_study) -> None:
     quality = by_code(code_quality_table(coded_study, suggester=MemorySuggester(), n_folds=5))
     for code in EXPECTED_COUNTS:
         assert quality[code].true_positives == 0  # it would be > 0 if a held-out text leaked
@@ -222,7 +222,7 @@ def test_held_out_segments_are_never_in_the_training_folds(coded_study) -> None:
         assert quality[code].precision is None
 
 
-def test_real_pipeline_is_cross_validated_on_every_decided_pair(coded_study) -> None:  # noqa: ANN001
+def test_real_pipeline_is_cross_validated_on_every_decided_pair(coded_study) -> None:
     quality = by_code(code_quality_table(coded_study, n_folds=3))
     funding, mobility = quality["BES_FINANCEMENT"], quality["ENJ_MOBILITE"]
     # Every explicit decision on an evaluated segment is scored once: 5 applied and 3 rejected.
@@ -235,7 +235,7 @@ def test_real_pipeline_is_cross_validated_on_every_decided_pair(coded_study) -> 
     assert mobility.recall is not None and mobility.recall >= 0.6
 
 
-def test_render_code_quality_in_french(coded_study) -> None:  # noqa: ANN001
+def test_render_code_quality_in_french(coded_study) -> None:
     rule = KeywordSuggester({"BES_FINANCEMENT": "financ"})
     table = code_quality_table(coded_study, suggester=rule, n_folds=3)
     console = Console(record=True, width=200)
@@ -250,5 +250,5 @@ def test_render_code_quality_in_french(coded_study) -> None:  # noqa: ANN001
     assert "—" in empty_line
 
 
-def test_no_codebook_no_rows(make_study) -> None:  # noqa: ANN001
+def test_no_codebook_no_rows(make_study) -> None:
     assert code_quality_table(make_study()) == []

@@ -29,7 +29,7 @@ def write_manifest(folder: Path, rows: str = ROWS, name: str = "participants.csv
     return path
 
 
-def segments_of(study, key_part: str) -> list:  # noqa: ANN001
+def segments_of(study, key_part: str) -> list:
     return study.conn.execute(
         """SELECT s.*, src.text AS source_text FROM segments s JOIN sources src ON src.id = s.source_id
            WHERE src.key LIKE ? AND s.retired = 0 ORDER BY s.ordinal""",
@@ -37,7 +37,7 @@ def segments_of(study, key_part: str) -> list:  # noqa: ANN001
     ).fetchall()
 
 
-def assert_offsets_hold(study) -> None:  # noqa: ANN001
+def assert_offsets_hold(study) -> None:
     rows = study.conn.execute(
         'SELECT s.start, s."end", s.text, src.text AS source_text FROM segments s '
         "JOIN sources src ON src.id = s.source_id WHERE s.retired = 0"
@@ -200,7 +200,7 @@ def test_interviewer_from_manifest_enqueteur(make_study, tmp_path: Path) -> None
     assert [r["is_interviewer"] for r in segments_of(study, "e1.txt")] == [1, 0, 1, 0]
 
 
-def test_long_turns_split_into_sentences_short_ones_merged(make_study, tmp_path: Path, nlp) -> None:  # noqa: ANN001
+def test_long_turns_split_into_sentences_short_ones_merged(make_study, tmp_path: Path, nlp) -> None:
     study = make_study()
     sentences = [
         "Le pôle est né en 2019 autour de trois structures de l'insertion par l'activité économique.",

@@ -26,7 +26,7 @@ def manifest(tmp_path: Path, rows: str) -> Path:
     return path
 
 
-def active_segments(study, key_part: str) -> list:  # noqa: ANN001
+def active_segments(study, key_part: str) -> list:
     return study.conn.execute(
         """SELECT s.*, src.text AS source_text FROM segments s JOIN sources src ON src.id = s.source_id
            WHERE src.key LIKE ? AND s.retired = 0 ORDER BY s.ordinal""",
@@ -83,7 +83,7 @@ def test_cfpp_speakers_roles_words(make_study, tmp_path: Path) -> None:
     assert max(len(s["text"]) for s in segments) <= 1500
 
 
-def survey_study(make_study, tmp_path: Path):  # noqa: ANN001, ANN201
+def survey_study(make_study, tmp_path: Path):
     study = make_study()
     # Participant 2's token from the recorded LimeSurvey server.
     rows = "AUX-A9;Jérôme N'Diaye;acteur;Communauté d'agglomération;collectivité;auxois;oui;;;;PMPSv352Ng7D3vv\n"

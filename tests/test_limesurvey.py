@@ -21,19 +21,17 @@ import requests
 from qualipipe.cli import main
 from qualipipe.records import Participant, Role
 from qualipipe.store import Study, upsert_participant
-from qualipipe.surveys.instruments import load_instrument
-from qualipipe.surveys.limesurvey import (
+from qualipipe.surveys.client import (
     Credentials,
     LimeSurveyError,
     LimeSurveyServer,
     RetryPolicy,
-    deploy,
-    fetch,
-    invite,
     parse_csv_export,
     parse_json_export,
 )
+from qualipipe.surveys.instruments import load_instrument
 from qualipipe.surveys.lss import read_lss
+from qualipipe.surveys.operations import deploy, fetch, invite
 from tests.fake_limesurvey import FakeLimeSurvey, add_response_by_code
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,7 +67,7 @@ def cli(
     study: Study,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-):  # noqa: ANN201
+):
     """Run `qualipipe …` in-process with the fake server's address in the environment."""
     monkeypatch.setenv("LIMESURVEY_URL", fake.base_url)
     monkeypatch.setenv("LIMESURVEY_USER", "admin")
@@ -114,7 +112,7 @@ def deployed(study: Study, fake: FakeLimeSurvey, name: str = "priorisation_enjeu
     with server_for(fake) as server:
         [deployment] = deploy(
             study, load_instrument(REPO / "surveys" / f"{name}.yaml"), server, ["auxois"]
-        )
+        ).deployments
     return deployment.survey_id
 
 
@@ -256,7 +254,9 @@ def test_whole_cycle_build_deploy_invite_respond_fetch_twice_status(
     # status: counts and completion per participant (pseudonyms, never real names).
     code, out, _ = cli("survey", "status")
     assert code == 0
-    assert "2 complète(s), 1 incomplète(s), 2 invitation(s) envoyée(s)" in out
+    assert "2 réponse(s) complète(s), 1 en cours" in out
+    # RPC-added responses leave « completed = N » (as on 6.4.2): the responses tell.
+    assert "1 complète(s), 1 en cours, 1 sans courriel" in out
     assert "Fondatrice 1 — Auxois" in out and "Jeanne Martin" not in out
     # remind: only the invited participant who has not completed (AUX-A1).
     code, out, _ = cli("survey", "remind", "priorisation_enjeux", "-t", "auxois")
@@ -362,16 +362,12 @@ def test_import_timeout_is_not_retried_and_leaves_nothing(
     fake: FakeLimeSurvey, study: Study
 ) -> None:
     fake.stall("import_survey", times=1, seconds=2.5)
+    instrument = load_instrument(REPO / "surveys" / "priorisation_enjeux.yaml")
     with (
         server_for(fake) as server,
-        pytest.raises(LimeSurveyError, match="vérifiez dans LimeSurvey"),
+        pytest.raises(LimeSurveyError, match="n'a pas eu de réponse en 1 s .* à l'aveugle"),
     ):
-        deploy(
-            study,
-            load_instrument(REPO / "surveys" / "priorisation_enjeux.yaml"),
-            server,
-            ["auxois"],
-        )
+        deploy(study, instrument, server, ["auxois"])
     assert fake.calls.count("import_survey") == 1  # retrying could import it twice
     assert snapshot(study)["survey_deployments"] == []
 
@@ -444,7 +440,9 @@ def test_invitations_failing_inside_a_successful_answer(
     )
     assert code == 1
     assert "2 invitation(s) sur 3 n'ont pas pu être envoyées" in err
-    assert "Could not instantiate mail function." in err and "Courriel" in err
+    # LimeSurvey's English mail error is said in French, with where to fix it.
+    assert "aucun serveur de messagerie" in err and "Could not instantiate" not in err + out
+    assert "liens_priorisation_enjeux_auxois.xlsx" in err
     rows = {r["participant_id"]: r for r in study.conn.execute("SELECT * FROM survey_invitations")}
     assert rows["AUX-F1"]["status"].startswith("échec") and rows["AUX-F1"]["invited_at"] is None
     assert "échec" in out
@@ -552,6 +550,7 @@ def test_fake_status_errors_use_the_recorded_wording(fake: FakeLimeSurvey) -> No
     assert str(refused.value) == wrong_password["citric_outcome"]["raised"]["message"]
     with pytest.raises(LimeSurveyError):
         _ = server_for(fake, password="non").client  # qualipipe wraps it in French
+    fake.clear_failed_logins()  # three refusals: the server now locks every login
     with server_for(fake) as server:
         client = server.client
         for name, call in (

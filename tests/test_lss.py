@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from lxml import etree
 
 from qualipipe.cli import app
 from qualipipe.surveys.instruments import Instrument, QuestionType, load_instrument
-from qualipipe.surveys.lss import build_lss, parse_lss, read_lss
+from qualipipe.surveys.lss import build_lss, parse_lss, read_lss, read_marker
 
 REPO = Path(__file__).resolve().parents[1]
 NAMES = [
@@ -55,7 +56,6 @@ def test_lss_follows_the_layout_limesurvey_6_exports() -> None:
     assert _tables(document) == [
         "answers",
         "answer_l10ns",
-        "conditions",
         "groups",
         "group_l10ns",
         "questions",
@@ -91,20 +91,45 @@ def test_lss_follows_the_layout_limesurvey_6_exports() -> None:
     assert attributes[(p07.findtext("qid"), "equals_num_value")] == "10"
 
 
-def test_conditions_are_written_as_condition_rows_and_relevance() -> None:
+def test_conditions_are_written_as_relevance_only() -> None:
+    """No `conditions` rows: LimeSurvey 6.4 would rebuild the relevance from them, wrongly for
+    multiple choice (see tests/test_limesurvey_live.py for what respondents then see)."""
     document = etree.fromstring(build_lss(load("priorisation_enjeux"), survey_id=424242))
     questions = {r.findtext("title"): r for r in document.findall("questions/rows/row")}
-    p11, p12 = questions["P11"], questions["P12"]
-    assert p12.findtext("relevance") == '((P11.NAOK == "Y"))'
-    [condition] = document.findall("conditions/rows/row")
-    assert condition.findtext("qid") == p12.findtext("qid")
-    assert condition.findtext("cqid") == p11.findtext("qid")
-    assert condition.findtext("cfieldname") == f"424242X{p11.findtext('gid')}X{p11.findtext('qid')}"
-    assert condition.findtext("method") == "==" and condition.findtext("value") == "Y"
-    # On a multiple-choice question the condition names the ticked subquestions.
+    assert questions["P12"].findtext("relevance") == '((P11.NAOK == "Y"))'
+    assert document.find("conditions") is None
+    # On a multiple-choice question any of the listed subquestions ticked shows the question.
     evaluation = etree.fromstring(build_lss(load("evaluation_diagnostic")))
     e05 = next(r for r in evaluation.findall("questions/rows/row") if r.findtext("title") == "E05")
     assert e05.findtext("relevance") == '((E02_LIVRABLE.NAOK == "Y" or E02_RESTIT.NAOK == "Y"))'
+    assert evaluation.find("conditions") is None
+
+
+def test_and_and_array_row_conditions_round_trip() -> None:
+    forms = load_instrument(REPO / "tests" / "fixtures" / "limesurvey" / "conditions_formes.yaml")
+    document = etree.fromstring(build_lss(forms))
+    relevance = {
+        r.findtext("title"): r.findtext("relevance") for r in document.findall("questions/rows/row")
+    }
+    assert relevance["C04"] == '((C01_UN.NAOK == "Y" and C01_DEUX.NAOK == "Y"))'
+    assert relevance["C05"] == '((C02_EMPLOI.NAOK == "4" or C02_EMPLOI.NAOK == "5"))'
+    assert relevance["C06"] == '((C03_COUT.NAOK == "MAL"))'
+    back = {q.code: q.condition for q in parse_lss(build_lss(forms)).questions}
+    assert back == {q.code: q.condition for q in forms.questions}
+
+
+def test_participant_attributes_are_described_and_carry_the_deploy_marker() -> None:
+    document = etree.fromstring(build_lss(load("priorisation_enjeux"), marker="qualipipe:x:y:z"))
+    descriptions = document.findtext("surveys/rows/row/attributedescriptions")
+    assert read_marker(descriptions) == "qualipipe:x:y:z"
+    assert {k: v["description"] for k, v in json.loads(descriptions).items()} == {
+        "attribute_1": "Rôle",
+        "attribute_2": "Identifiant qualipipe",
+        "attribute_3": "Territoire",
+    }
+    captions = document.findtext("surveys_languagesettings/rows/row/surveyls_attributecaptions")
+    assert json.loads(captions)["attribute_3"] == "Territoire"
+    assert read_marker(None) == read_marker("pas du json") == ""
 
 
 def test_a_server_exported_lss_is_read_with_every_type_and_option() -> None:

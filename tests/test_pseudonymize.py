@@ -4,7 +4,6 @@ and no manifest name in any synthesis output of the example study."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -127,22 +126,15 @@ def _output_texts(folder: Path) -> dict[Path, str]:
     return texts
 
 
-def test_no_manifest_name_in_any_synthesis_output_of_the_example_study(tmp_path: Path) -> None:
+def test_no_manifest_name_in_any_synthesis_output_of_the_example_study(
+    tmp_path: Path, example_copy
+) -> None:
     from qualipipe import synthesize
-    from qualipipe.codebook import model as codebook
-    from qualipipe.ingest import ingest_paths
     from qualipipe.records import Action, Decision
     from qualipipe.store import append_decision, current_codebook, list_participants, open_study
 
-    demo = tmp_path / "etude-demo"
-    shutil.copytree(
-        REPO / "examples" / "etude-demo", demo, ignore=shutil.ignore_patterns("study.db*")
-    )
-    study = open_study(demo)
+    study = open_study(example_copy())
     try:
-        report = ingest_paths(study, [demo / "entretiens"], manifest=demo / "participants.csv")
-        assert report.ok
-        codebook.load_into_study(study, REPO / "codebooks" / "ptce.yaml")
         codes = [c.id for c in current_codebook(study.conn).codable()]
         participants = list_participants(study.conn, with_real_names=True)
         names = [p.real_name for p in participants] + [

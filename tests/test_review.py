@@ -60,13 +60,13 @@ TURNS = [
 ]
 
 
-def load_codebook(study, codes=CODES, version="1") -> int:  # noqa: ANN001
+def load_codebook(study, codes=CODES, version="1") -> int:
     codebook = Codebook(name="PTCE", version=version, codes=codes)
     document = "\n".join(f"{c.id}:{c.label}:{c.family}:{c.codable}" for c in codes) + version
     return save_codebook_version(study.conn, codebook, document)
 
 
-def add_transcript(study, key: str, participant_id: str, territory: str, turns) -> list[int]:  # noqa: ANN001
+def add_transcript(study, key: str, participant_id: str, territory: str, turns) -> list[int]:
     return insert_lines_source(
         study.conn,
         key,
@@ -80,7 +80,7 @@ def add_transcript(study, key: str, participant_id: str, territory: str, turns) 
     )
 
 
-def suggest(study, pairs: list[tuple[int, str, float]]) -> None:  # noqa: ANN001
+def suggest(study, pairs: list[tuple[int, str, float]]) -> None:
     segment_ids = sorted({p[0] for p in pairs})
     replace_suggestions(
         study.conn,
@@ -94,7 +94,7 @@ def suggest(study, pairs: list[tuple[int, str, float]]) -> None:  # noqa: ANN001
 
 
 @pytest.fixture
-def study(make_study):  # noqa: ANN001, ANN201
+def study(make_study):
     s = make_study()
     with s.transaction():
         load_codebook(s)
@@ -161,7 +161,7 @@ def slot_of(record: dict[str, object], code: str) -> int:
     raise AssertionError(f"{code} absent de la ligne")
 
 
-def test_export_shows_pseudonymised_rows_with_context_and_suggestions(study, tmp_path) -> None:  # noqa: ANN001
+def test_export_shows_pseudonymised_rows_with_context_and_suggestions(study, tmp_path) -> None:
     ids = study.segment_ids
     result = export_review(study, ReviewFilter(territory="auxois"), output=tmp_path / "r.xlsx")
     assert result.rows == 5  # interviewer turns are context only
@@ -204,7 +204,7 @@ def _letter(index: int) -> str:
     return get_column_letter(index)
 
 
-def test_uncertain_suggestions_come_first_and_document_order_is_available(study, tmp_path) -> None:  # noqa: ANN001
+def test_uncertain_suggestions_come_first_and_document_order_is_available(study, tmp_path) -> None:
     ids = study.segment_ids
     uncertain = export_review(study, ReviewFilter(territory="auxois"), output=tmp_path / "u.xlsx")
     order = list(rows_by_segment(uncertain.path))
@@ -218,7 +218,7 @@ def test_uncertain_suggestions_come_first_and_document_order_is_available(study,
     assert list(rows_by_segment(document.path)) == [ids[1], ids[3], ids[4], ids[5], ids[6]]
 
 
-def test_filters_by_family_participant_and_not_reviewed(study, tmp_path) -> None:  # noqa: ANN001
+def test_filters_by_family_participant_and_not_reviewed(study, tmp_path) -> None:
     ids = study.segment_ids
     needs = export_review(study, ReviewFilter(family="BES"), output=tmp_path / "f.xlsx")
     assert set(rows_by_segment(needs.path)) == {ids[3], ids[4]}
@@ -234,7 +234,7 @@ def test_filters_by_family_participant_and_not_reviewed(study, tmp_path) -> None
     assert len(rows_by_segment(rest.path)) == 4
 
 
-def test_round_trip_history_holds_exactly_what_was_filled(study, tmp_path) -> None:  # noqa: ANN001
+def test_round_trip_history_holds_exactly_what_was_filled(study, tmp_path) -> None:
     ids = study.segment_ids
     exported = export_review(study, ReviewFilter(territory="auxois"), output=tmp_path / "r.xlsx")
     rows = rows_by_segment(exported.path)
@@ -289,7 +289,7 @@ def test_round_trip_history_holds_exactly_what_was_filled(study, tmp_path) -> No
     assert len(decision_history(study.conn)) == 5
 
 
-def test_same_file_twice_adds_nothing(study, tmp_path) -> None:  # noqa: ANN001
+def test_same_file_twice_adds_nothing(study, tmp_path) -> None:
     ids = study.segment_ids
     exported = export_review(study, output=tmp_path / "r.xlsx")
     fill(exported.path, {ids[1]: {"Décision 1": "rejeter"}})
@@ -304,7 +304,7 @@ def test_same_file_twice_adds_nothing(study, tmp_path) -> None:  # noqa: ANN001
     assert import_decisions(study, exported.path, "Bruno").decisions_added == 1
 
 
-def test_formula_injection_comes_back_as_text(study, tmp_path) -> None:  # noqa: ANN001
+def test_formula_injection_comes_back_as_text(study, tmp_path) -> None:
     ids = study.segment_ids
     exported = export_review(study, output=tmp_path / "r.xlsx")
     book = load_workbook(exported.path)
@@ -351,14 +351,14 @@ def _line_of(path: Path, segment_id: int) -> int:
     raise AssertionError(segment_id)
 
 
-def _import_error(study, path: Path) -> InputError:  # noqa: ANN001
+def _import_error(study, path: Path) -> InputError:
     with pytest.raises(InputError) as caught:
         import_decisions(study, path, "Alice")
     assert decision_history(study.conn) == []  # nothing imported
     return caught.value
 
 
-def test_unknown_code_to_add_is_refused(study, tmp_path) -> None:  # noqa: ANN001
+def test_unknown_code_to_add_is_refused(study, tmp_path) -> None:
     ids = study.segment_ids
     path = export_review(study, output=tmp_path / "r.xlsx").path
     fill(path, {ids[4]: {"Code à ajouter 2": "BES_TELEPORTATION", "Décision 1": "accepter"}})
@@ -371,7 +371,7 @@ def test_unknown_code_to_add_is_refused(study, tmp_path) -> None:  # noqa: ANN00
     assert "rien n'a été importé" in str(error)
 
 
-def test_family_is_not_a_code(study, tmp_path) -> None:  # noqa: ANN001
+def test_family_is_not_a_code(study, tmp_path) -> None:
     ids = study.segment_ids
     path = export_review(study, output=tmp_path / "r.xlsx").path
     fill(path, {ids[4]: {"Code à ajouter 1": "BES — Besoins"}})
@@ -379,7 +379,7 @@ def test_family_is_not_a_code(study, tmp_path) -> None:  # noqa: ANN001
     assert "est une famille du codebook" in problem.message
 
 
-def test_decision_outside_the_list_is_refused(study, tmp_path) -> None:  # noqa: ANN001
+def test_decision_outside_the_list_is_refused(study, tmp_path) -> None:
     ids = study.segment_ids
     path = export_review(study, output=tmp_path / "r.xlsx").path
     fill(path, {ids[1]: {"Décision 1": "oui"}, ids[3]: {"Décision 1": " Accepter "}})
@@ -389,7 +389,7 @@ def test_decision_outside_the_list_is_refused(study, tmp_path) -> None:  # noqa:
     assert problem.message.startswith("« oui » n'est pas une décision possible")
 
 
-def test_segment_that_no_longer_exists_is_refused(study, tmp_path) -> None:  # noqa: ANN001
+def test_segment_that_no_longer_exists_is_refused(study, tmp_path) -> None:
     ids = study.segment_ids
     path = export_review(study, output=tmp_path / "r.xlsx").path
     fill(path, {ids[4]: {"Décision 1": "accepter"}})
@@ -401,7 +401,7 @@ def test_segment_that_no_longer_exists_is_refused(study, tmp_path) -> None:  # n
     assert "n'existe plus" in problem.message
 
 
-def test_edited_hidden_identifier_is_refused(study, tmp_path) -> None:  # noqa: ANN001
+def test_edited_hidden_identifier_is_refused(study, tmp_path) -> None:
     ids = study.segment_ids
     path = export_review(study, output=tmp_path / "r.xlsx").path
     line_moved = _line_of(path, ids[4])
@@ -416,7 +416,7 @@ def test_edited_hidden_identifier_is_refused(study, tmp_path) -> None:  # noqa: 
     assert wb.COL_SEGMENT_ID in (by_line[line_erased].column or "")
 
 
-def test_duplicated_row_is_refused(study, tmp_path) -> None:  # noqa: ANN001
+def test_duplicated_row_is_refused(study, tmp_path) -> None:
     ids = study.segment_ids
     path = export_review(study, output=tmp_path / "r.xlsx").path
     book = load_workbook(path)
@@ -431,7 +431,7 @@ def test_duplicated_row_is_refused(study, tmp_path) -> None:  # noqa: ANN001
     assert f"ligne en double : la ligne {source_line}" in problem.message
 
 
-def test_all_problems_reported_at_once_and_partial_imports_valid_rows(study, tmp_path) -> None:  # noqa: ANN001
+def test_all_problems_reported_at_once_and_partial_imports_valid_rows(study, tmp_path) -> None:
     ids = study.segment_ids
     path = export_review(study, output=tmp_path / "r.xlsx").path
     fill(
@@ -454,7 +454,7 @@ def test_all_problems_reported_at_once_and_partial_imports_valid_rows(study, tmp
     }
 
 
-def test_not_a_review_workbook(study, tmp_path) -> None:  # noqa: ANN001
+def test_not_a_review_workbook(study, tmp_path) -> None:
     from openpyxl import Workbook
 
     path = tmp_path / "autre.xlsx"
@@ -463,11 +463,11 @@ def test_not_a_review_workbook(study, tmp_path) -> None:  # noqa: ANN001
         import_decisions(study, path, "Alice")
     broken = tmp_path / "casse.xlsx"
     broken.write_text("pas un classeur", encoding="utf-8")
-    with pytest.raises(InputError, match="Impossible de lire le classeur casse.xlsx"):
+    with pytest.raises(InputError, match="casse.xlsx : classeur Excel illisible"):
         import_decisions(study, broken, "Alice")
 
 
-def test_cli_prints_french_errors_without_traceback(study, tmp_path, capsys) -> None:  # noqa: ANN001
+def test_cli_prints_french_errors_without_traceback(study, tmp_path, capsys) -> None:
     from qualipipe.cli import main
 
     ids = study.segment_ids
@@ -498,7 +498,7 @@ def _csv(tmp_path: Path, body: str, name: str = "decisions_analyste.csv") -> Pat
     return path
 
 
-def test_decision_csv_is_imported_into_the_history(study, tmp_path) -> None:  # noqa: ANN001
+def test_decision_csv_is_imported_into_the_history(study, tmp_path) -> None:
     ids = study.segment_ids
     path = _csv(
         tmp_path,
@@ -520,7 +520,7 @@ def test_decision_csv_is_imported_into_the_history(study, tmp_path) -> None:  # 
     assert len(decision_history(study.conn)) == 3
 
 
-def test_decision_csv_problems_are_all_reported_with_line_and_column(study, tmp_path) -> None:  # noqa: ANN001
+def test_decision_csv_problems_are_all_reported_with_line_and_column(study, tmp_path) -> None:
     path = _csv(
         tmp_path,
         "absent.txt;un financement;BES_FINANCEMENT;accepter;Alice;\n"  # line 2
@@ -550,7 +550,7 @@ def test_decision_csv_problems_are_all_reported_with_line_and_column(study, tmp_
     assert result.decisions_added == 2 and len(result.rejected) == 6
 
 
-def test_decision_csv_missing_columns(study, tmp_path) -> None:  # noqa: ANN001
+def test_decision_csv_missing_columns(study, tmp_path) -> None:
     path = tmp_path / "d.csv"
     path.write_text("fichier;extrait;code\nf1.txt;x;BES_LOCAUX\n", encoding="utf-8")
     with pytest.raises(InputError) as caught:
@@ -566,7 +566,7 @@ def test_decision_csv_missing_columns(study, tmp_path) -> None:  # noqa: ANN001
 
 def _fill_randomly(
     path: Path, rng, codable: list[str], expected: dict[tuple[int, str], bool]
-) -> None:  # noqa: ANN001
+) -> None:
     """Decide like an analyst on a random half of the rows; record what the coding must become."""
     book = load_workbook(path)
     sheet = book[wb.REVIEW_SHEET]
@@ -596,7 +596,7 @@ def _fill_randomly(
     book.save(path)
 
 
-def test_many_cycles_never_lose_or_alter_a_decision(study, tmp_path) -> None:  # noqa: ANN001
+def test_many_cycles_never_lose_or_alter_a_decision(study, tmp_path) -> None:
     import random
 
     rng = random.Random(7)
@@ -660,7 +660,7 @@ def test_many_cycles_never_lose_or_alter_a_decision(study, tmp_path) -> None:  #
     assert len({d.origin for d in history_before}) >= 5
 
 
-def test_export_refuses_unknown_selection(study, tmp_path) -> None:  # noqa: ANN001
+def test_export_refuses_unknown_selection(study, tmp_path) -> None:
     from qualipipe.errors import StudyError
 
     with pytest.raises(StudyError, match="Participant « Z9 » inconnu"):
@@ -672,7 +672,7 @@ def test_export_refuses_unknown_selection(study, tmp_path) -> None:  # noqa: ANN
     assert not (tmp_path / "x.xlsx").exists()
 
 
-def test_survey_answers_filtered_by_instrument_and_question(study, tmp_path) -> None:  # noqa: ANN001
+def test_survey_answers_filtered_by_instrument_and_question(study, tmp_path) -> None:
     answers = {"P03": "Le manque de transport en commun.", "P04": "Un local partagé."}
     with study.transaction():
         for question, text in answers.items():
@@ -705,7 +705,7 @@ def test_survey_answers_filtered_by_instrument_and_question(study, tmp_path) -> 
     assert row[wb.COL_SEGMENT] == "Un local partagé." and row[wb.COL_ROLE] == "acteur"
 
 
-def test_second_coder_export_does_not_show_the_first_coders_choices(study, tmp_path) -> None:  # noqa: ANN001
+def test_second_coder_export_does_not_show_the_first_coders_choices(study, tmp_path) -> None:
     ids = study.segment_ids
     alice = export_review(study, ReviewFilter(coder="Alice"), output=tmp_path / "a.xlsx")
     fill(alice.path, {ids[3]: {"Décision 1": "rejeter", "Code à ajouter 1": "ENJ_MOBILITE"}})

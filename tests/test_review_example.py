@@ -29,7 +29,7 @@ def run_cli(*args: str) -> None:
     assert exited.value.code == 0, args
 
 
-def ingested_example(tmp_path: Path):  # noqa: ANN201
+def ingested_example(tmp_path: Path):
     needed = [EXAMPLE / "qualipipe.toml", EXAMPLE / "participants.csv"]
     needed += [EXAMPLE / "entretiens" / name for name in FILES]
     needed.append(REPO / "codebooks/ptce.yaml")
@@ -54,7 +54,7 @@ def ingested_example(tmp_path: Path):  # noqa: ANN201
 
 
 @pytest.fixture
-def example_study(tmp_path: Path, nlp):  # noqa: ANN001, ANN201
+def example_study(tmp_path: Path, nlp):
     """Ingested, codebook loaded, suggestions computed by the real coding step."""
     from qualipipe.coding.suggest import suggest_codes
 
@@ -65,7 +65,7 @@ def example_study(tmp_path: Path, nlp):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def example_without_suggestions(tmp_path: Path):  # noqa: ANN001, ANN201
+def example_without_suggestions(tmp_path: Path):
     study = ingested_example(tmp_path)
     yield study
     study.close()
@@ -76,7 +76,7 @@ def real_names() -> list[str]:
         return [row["nom"] for row in csv.DictReader(handle, delimiter=";") if row["nom"]]
 
 
-def test_example_round_trip(example_study, tmp_path: Path) -> None:  # noqa: ANN001
+def test_example_round_trip(example_study, tmp_path: Path) -> None:
     study = example_study
     root = str(study.root)
     first = tmp_path / "alice.xlsx"
@@ -144,7 +144,7 @@ def test_example_round_trip(example_study, tmp_path: Path) -> None:  # noqa: ANN
 
 def test_example_analyst_decision_file_imports_cleanly(
     example_without_suggestions, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     example_study = example_without_suggestions
     source = EXAMPLE / "revue" / "decisions_analyste.csv"
     from qualipipe.review.importer import import_decisions
@@ -160,7 +160,7 @@ def test_example_analyst_decision_file_imports_cleanly(
 
 def test_example_reingest_of_a_corrected_transcript_keeps_every_decision(
     example_without_suggestions, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     study = example_without_suggestions
     root = str(study.root)
     exported = tmp_path / "revue.xlsx"

@@ -6,16 +6,14 @@ import shlex
 import sqlite3
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from qualipipe.cli import app
-from qualipipe.coding.uncertainty import uncertainty
 from qualipipe.records import Participant, Role, Suggestion
 from qualipipe.review import workbook as wb
-from qualipipe.review.common import ReviewFilter, segment_uncertainty, suggestion_uncertainty
+from qualipipe.review.common import ReviewFilter
 from qualipipe.review.export import export_review
 from qualipipe.store import replace_suggestions, set_meta, upsert_participant
 from tests.conftest import insert_lines_source
@@ -23,21 +21,6 @@ from tests.test_review import load_codebook
 
 PARTICIPANTS = 120
 LINES = 40  # per interview: every other line is the interviewer's
-
-
-def test_uncertainty_by_hand() -> None:
-    # Threshold 0.3: 0.3 - 0.15 is half the room below it (0.3); 0.65 - 0.3 half the room above (0.7).
-    assert suggestion_uncertainty(0.3, 0.3) == pytest.approx(1.0)
-    assert suggestion_uncertainty(0.15, 0.3) == pytest.approx(0.5)
-    assert suggestion_uncertainty(0.65, 0.3) == pytest.approx(0.5)
-    assert suggestion_uncertainty(0.0, 0.3) == pytest.approx(0.0)  # a certain "no"
-    assert suggestion_uncertainty(1.0, 0.3) == pytest.approx(0.0)  # a certain "yes"
-    assert suggestion_uncertainty(0.7, 0.8) == pytest.approx(0.875)  # 1 - 0.1 / 0.8
-    # A segment takes its most uncertain code; the coding engine's matrix form agrees row by row.
-    limits = {"A": 0.3, "B": 0.8}
-    assert segment_uncertainty([("A", 0.65), ("B", 0.7)], limits) == pytest.approx(0.875)
-    matrix = uncertainty(np.array([[0.65, 0.7], [0.0, 1.0]]), np.array([0.3, 0.8]))
-    assert matrix.max(axis=1) == pytest.approx([0.875, 0.0])
 
 
 @pytest.fixture

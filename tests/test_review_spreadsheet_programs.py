@@ -59,7 +59,7 @@ TURNS = (
 
 
 @pytest.fixture
-def study(make_study):  # noqa: ANN001, ANN201
+def study(make_study):
     s = make_study()
     with s.transaction():
         save_codebook_version(s.conn, Codebook(name="PTCE", version="1", codes=CODES), "v1")
@@ -88,11 +88,11 @@ def study(make_study):  # noqa: ANN001, ANN201
     return s
 
 
-def _columns(sheet) -> dict[str, int]:  # noqa: ANN001 - openpyxl sheet
+def _columns(sheet) -> dict[str, int]:
     return {str(cell.value): cell.column for cell in sheet[1] if cell.value}
 
 
-def _row_of(sheet, segment_id: int) -> int:  # noqa: ANN001 - openpyxl sheet
+def _row_of(sheet, segment_id: int) -> int:
     id_column = _columns(sheet)[wb.COL_SEGMENT_ID]
     for row in range(2, sheet.max_row + 1):
         if int(sheet.cell(row, id_column).value) == segment_id:
@@ -100,7 +100,7 @@ def _row_of(sheet, segment_id: int) -> int:  # noqa: ANN001 - openpyxl sheet
     raise AssertionError(f"segment {segment_id} absent du classeur")
 
 
-def _slot(sheet, row: int, code: str) -> int:  # noqa: ANN001 - openpyxl sheet
+def _slot(sheet, row: int, code: str) -> int:
     columns = _columns(sheet)
     k = 1
     while f"Code {k}" in columns:
@@ -138,7 +138,7 @@ def _store_integers_as_floats(path: Path, letter: str) -> None:
             target.writestr(name, data)
 
 
-def _decisions(study) -> set[tuple[int, str | None, Action, str]]:  # noqa: ANN001
+def _decisions(study) -> set[tuple[int, str | None, Action, str]]:
     return {(d.segment_id, d.code_id, d.action, d.comment) for d in decision_history(study.conn)}
 
 
@@ -151,7 +151,7 @@ def _expected(ids: list[int]) -> set[tuple[int, str | None, Action, str]]:
     }
 
 
-def test_workbook_resaved_by_libreoffice_is_imported(study, tmp_path) -> None:  # noqa: ANN001
+def test_workbook_resaved_by_libreoffice_is_imported(study, tmp_path) -> None:
     ids = study.segment_ids
     path = export_review(study, ReviewFilter(), output=tmp_path / "revue.xlsx").path
     # What a re-save outside Excel changes: the metadata sheet is merely "hidden" (LibreOffice
@@ -174,7 +174,7 @@ def test_workbook_resaved_by_libreoffice_is_imported(study, tmp_path) -> None:  
     assert _decisions(study) == _expected(ids)
 
 
-def test_workbook_saved_as_ods_gets_a_french_way_out(study, tmp_path) -> None:  # noqa: ANN001
+def test_workbook_saved_as_ods_gets_a_french_way_out(study, tmp_path) -> None:
     path = export_review(study, ReviewFilter(), output=tmp_path / "revue.xlsx").path
     ods = tmp_path / "revue.ods"
     shutil.copy(path, ods)
@@ -185,7 +185,7 @@ def test_workbook_saved_as_ods_gets_a_french_way_out(study, tmp_path) -> None:  
     assert decision_history(study.conn) == []
 
 
-def test_wrapped_rows_get_a_height_for_libreoffice(study, tmp_path) -> None:  # noqa: ANN001
+def test_wrapped_rows_get_a_height_for_libreoffice(study, tmp_path) -> None:
     ids = study.segment_ids
     path = export_review(study, ReviewFilter(), output=tmp_path / "revue.xlsx").path
     sheet = load_workbook(path)[wb.REVIEW_SHEET]
@@ -207,7 +207,7 @@ def test_wrapped_rows_get_a_height_for_libreoffice(study, tmp_path) -> None:  # 
     assert sheet.row_dimensions[long_row].height <= (wb.REASON_MAX_LINES + 1) * layout.LINE_HEIGHT
 
 
-def test_report_table_rows_fit_their_verbatims(tmp_path) -> None:  # noqa: ANN001
+def test_report_table_rows_fit_their_verbatims(tmp_path) -> None:
     from qualipipe.synthesize.model import Table
     from qualipipe.synthesize.writers import Report, write_xlsx
 
@@ -255,7 +255,7 @@ def _libreoffice_resave(path: Path, out_dir: Path) -> Path:
     return out_dir / path.name
 
 
-def test_libreoffice_round_trip_keeps_lists_hidden_ids_and_imports(study, tmp_path) -> None:  # noqa: ANN001
+def test_libreoffice_round_trip_keeps_lists_hidden_ids_and_imports(study, tmp_path) -> None:
     ids = study.segment_ids
     exported = export_review(study, ReviewFilter(), output=tmp_path / "revue.xlsx").path
     path = _libreoffice_resave(exported, tmp_path / "libreoffice")

@@ -65,7 +65,7 @@ def test_reingest_failing_half_way_leaves_sources_segments_and_decisions_untouch
     real_insert = reconcile.insert_segment
     calls = {"n": 0}
 
-    def failing_insert(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def failing_insert(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
             raise ValueError("panne simulée pendant l'écriture des segments")

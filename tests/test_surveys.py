@@ -176,12 +176,83 @@ groupes:
     assert "« Peut-être »" in caught.value.problems[0].message
 
 
+def test_array_row_and_all_boxes_conditions_are_checked(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """titre: Essai
+groupes:
+  - titre: Groupe
+    questions:
+      - code: P01
+        type: tableau_5
+        texte: Notez
+        sous_questions: [{code: EMPLOI, texte: Emploi}]
+      - code: P02
+        type: liste
+        texte: Choisissez
+        options: [{code: A, texte: A}, {code: B, texte: B}]
+      - code: P03
+        type: texte_court
+        texte: Ligne inconnue
+        condition: {question: "P01[LOGEMENT]", reponses: ["4"]}
+      - code: P04
+        type: texte_court
+        texte: Note hors échelle
+        condition: {question: "P01[EMPLOI]", reponses: ["7"]}
+      - code: P05
+        type: texte_court
+        texte: Toutes sur une liste
+        condition: {question: P02, reponses: [A, B], toutes: true}
+      - code: P06
+        type: texte_court
+        texte: Ligne d'une liste
+        condition: {question: "P02[A]", reponses: [A]}
+""",
+    )
+    with pytest.raises(InputError) as caught:
+        load_instrument(path)
+    messages = [p.message for p in caught.value.problems]
+    assert "P01 n'a pas de ligne « LOGEMENT » (lignes : EMPLOI)" in messages[0]
+    assert "« 7 » en réponse à P01[EMPLOI]" in messages[1]
+    assert "« toutes » ne s'emploie qu'avec un choix_multiples" in messages[2]
+    assert "désigne une ligne de tableau" in messages[3]
+    assert len(messages) == 4
+
+
 def test_yaml_syntax_error_gives_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, "titre: Essai\ngroupes:\n  - titre: [ouvert\n")
     with pytest.raises(InputError) as caught:
         load_instrument(path)
     assert caught.value.problems[0].line == 4
-    assert "syntaxe YAML" in caught.value.problems[0].message
+    assert "n'est pas un YAML valide" in caught.value.problems[0].message
+
+
+def test_a_key_written_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    """PyYAML keeps the last of two keys silently; an instrument with `titre:` twice is refused."""
+    path = write(
+        tmp_path,
+        "titre: Essai\ntitre: Autre essai\ngroupes:\n  - titre: G1\n    questions:\n"
+        "      - code: P01\n        type: texte_court\n        texte: Une question ?\n"
+        "        texte: La même ?\n",
+    )
+    with pytest.raises(InputError) as caught:
+        load_instrument(path)
+    found = [(p.line, p.column, p.message) for p in caught.value.problems]
+    assert found == [
+        (
+            2,
+            "1",
+            "la clé « titre » apparaît deux fois dans le même bloc (déjà ligne 1) ; "
+            "gardez-en une seule.",
+        ),
+        (
+            9,
+            "9",
+            "la clé « texte » apparaît deux fois dans le même bloc (déjà ligne 8) ; "
+            "gardez-en une seule.",
+        ),
+    ]
+    assert str(path) in str(caught.value.problems[0])
 
 
 def test_missing_file_is_a_french_error(tmp_path: Path) -> None:

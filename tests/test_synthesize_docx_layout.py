@@ -1,4 +1,6 @@
-"""The Word report is laid out for reading: landscape pages, quotes in a wide column."""
+"""Documents laid out for a livrable: labels not ids, no word split by a narrow column, portrait
+unless a table needs landscape, header rows repeated, empty columns left out, workbooks that
+print on pages of the right width."""
 
 from __future__ import annotations
 
@@ -6,46 +8,145 @@ from pathlib import Path
 
 from docx import Document
 from docx.enum.section import WD_ORIENT
+from docx.oxml.ns import qn
+from openpyxl import load_workbook
 
-from qualipipe.synthesize.model import Table
-from qualipipe.synthesize.writers import (
-    MARGIN,
-    MIN_COLUMN,
-    PAGE_WIDTH,
-    Report,
-    column_widths,
-    write_docx,
-)
+from qualipipe.synthesize import docx_report as dr
+from qualipipe.synthesize.cells import document_table
+from qualipipe.synthesize.model import SUGGESTED, VALIDATED, Table
+from qualipipe.synthesize.writers import Report, write_docx, write_markdown, write_xlsx
 
 QUOTE = "« On n'a pas de légumerie sur le territoire, donc les cantines ne peuvent pas prendre nos carottes. »"
-TABLE = Table(
-    key="motivations",
-    title="Motivations",
-    columns=("Code", "Libellé", "Fondateurs", "% fondateurs", "Verbatims représentatifs"),
-    rows=tuple((f"MOT_{i}", "Faire ensemble", i, 0.5, QUOTE * 2) for i in range(6)),
-    percent_columns=frozenset({3}),
+FAMILY = Table(
+    key="MOT",
+    title="Motivations : mentions par code",
+    columns=(
+        "Code",
+        "Libellé",
+        "Statut",
+        "Fondateurs",
+        "% fondateurs",
+        "Acteurs",
+        "Verbatims représentatifs",
+    ),
+    rows=tuple(
+        (
+            f"MOT_BESOINS_NON_COUVERTS_{i}",
+            "Répondre à des besoins non couverts",
+            SUGGESTED if i % 2 else VALIDATED,
+            0,
+            None,
+            i + 1,
+            QUOTE * 2,
+        )
+        for i in range(6)
+    ),
+    percent_columns=frozenset({4}),
+    id_columns=frozenset({0}),
+    status_column=2,
+    optional_columns=frozenset({3, 4, 5}),
+    long_columns=frozenset({6}),
+)
+WIDE = Table(
+    key="Par type",
+    title="Mentions par type d'acteur",
+    columns=("Libellé", *(f"Établissements intercommunaux {k} (n=12)" for k in range(9))),
+    rows=(("Mobilité", *range(9)),),
 )
 
 
-def test_column_widths_give_room_to_quotes_and_fit_the_page() -> None:
-    available = int(PAGE_WIDTH - 2 * MARGIN)
-    widths = column_widths(TABLE, available)
-    assert sum(widths) <= available
-    assert widths[4] == max(widths) and widths[4] > 3 * widths[2]
-    assert min(widths) >= int(MIN_COLUMN)
-
-
-def test_word_report_is_landscape_with_those_widths(tmp_path: Path) -> None:
-    path = write_docx(
-        Report(title="Synthèse", intro=("Étude de test",), blocks=(TABLE,)), tmp_path / "s.docx"
-    )
+def word_text(path: Path) -> str:
     doc = Document(str(path))
-    section = doc.sections[0]
-    assert section.orientation == WD_ORIENT.LANDSCAPE and section.page_width > section.page_height
-    table = doc.tables[0]
-    expected = column_widths(TABLE, int(PAGE_WIDTH - 2 * MARGIN))
-    # Word stores widths in twentieths of a point (635 EMU): equal up to that rounding.
-    grid = [column.width for column in table.columns]
-    cells = [cell.width for cell in table.rows[1].cells]
-    for stored in (grid, cells):
-        assert all(abs(got - want) <= 635 for got, want in zip(stored, expected, strict=True))
+    cells = [c.text for t in doc.tables for row in t.rows for c in row.cells]
+    return "\n".join([p.text for p in doc.paragraphs] + cells)
+
+
+def test_label_instead_of_id_and_no_empty_founder_columns(tmp_path: Path) -> None:
+    report = Report("Synthèse", ("Étude",), (FAMILY,), tmp_path)
+    docx = write_docx(report, tmp_path / "s.docx")
+    table = Document(str(docx)).tables[0]
+    headers = [c.text for c in table.rows[0].cells]
+    assert headers == ["Libellé", "Revue", "Acteurs", "Verbatims représentatifs"]
+    assert [c.text for c in table.rows[1].cells][:2] == ["Répondre à des besoins non couverts", "✓"]
+    assert table.rows[2].cells[1].text == "○"
+    text = word_text(docx)
+    assert "MOT_BESOINS" not in text and "Fondateurs" not in text
+    assert "○ suggéré par la machine, non revu" in text  # the legend of the symbols
+    markdown = write_markdown(report, tmp_path / "s.md").read_text(encoding="utf-8")
+    assert "MOT_BESOINS" not in markdown and "| Libellé | Revue | Acteurs |" in markdown
+    # The workbook keeps the ids and the empty columns for filters, hidden from print.
+    ws = load_workbook(write_xlsx(report, tmp_path / "s.xlsx"))["MOT"]
+    assert ws["A5"].value == "MOT_BESOINS_NON_COUVERTS_0" and ws.column_dimensions["A"].hidden
+    assert ws["D4"].value == "Fondateurs" and ws.column_dimensions["D"].hidden
+    assert not ws.column_dimensions["B"].hidden and ws["C5"].value == VALIDATED
+
+
+def test_columns_never_narrower_than_their_longest_word() -> None:
+    view = document_table(FAMILY)
+    layout = dr.plan_columns(view)
+    assert not layout.landscape  # four columns fit a portrait page
+    assert sum(layout.widths) <= dr.PORTRAIT_PT + 0.01
+    for j, header in enumerate(view.headers):
+        words = header.split() + [w for row in view.rows for w in row[j].split()]
+        longest = max(dr.measure(w, bold=True) for w in words)
+        assert layout.widths[j] >= min(longest, dr.MAX_WORD_PT), header
+    assert layout.widths[3] == max(layout.widths)  # the quotes get the room left
+
+
+def test_free_text_never_pushes_a_table_off_the_page() -> None:
+    # Short columns already take most of a landscape page: free text gets what is left only.
+    crowded = Table(
+        key="Enjeux partagés",
+        title="Enjeux partagés",
+        columns=(*(f"Colonne numéro {k}" for k in range(8)), "Qui le partage"),
+        rows=((*(f"valeur{k} assez longue" for k in range(8)), QUOTE * 3),),
+        long_columns=frozenset({8}),
+    )
+    layout = dr.plan_columns(document_table(crowded))
+    assert layout.landscape and sum(layout.widths) <= dr.LANDSCAPE_PT + 0.01
+    assert layout.widths[8] >= dr.LONG_MIN_PT
+
+
+def test_wide_table_alone_in_landscape_with_repeated_header(tmp_path: Path) -> None:
+    report = Report("Synthèse", (), (FAMILY, WIDE, FAMILY), tmp_path)
+    doc = Document(str(write_docx(report, tmp_path / "s.docx")))
+    orientations = [s.orientation for s in doc.sections]
+    assert orientations == [WD_ORIENT.PORTRAIT, WD_ORIENT.LANDSCAPE, WD_ORIENT.PORTRAIT]
+    landscape = doc.sections[1]
+    assert landscape.page_width > landscape.page_height
+    for table in doc.tables:
+        assert table.style.name == dr.TABLE_STYLE
+        assert table.rows[0]._tr.trPr.find(qn("w:tblHeader")) is not None
+    captions = [p.text for p in doc.paragraphs if p.style.name == "Caption"]
+    assert captions[:2] == [
+        "Tableau 1 — Motivations : mentions par code",
+        "Tableau 2 — Mentions par type d'acteur",
+    ]
+
+
+def test_document_rows_summarise_the_rest(tmp_path: Path) -> None:
+    long = Table(
+        key="Participants",
+        title="Personnes rencontrées",
+        columns=("Participant", "Enjeux"),
+        rows=tuple((f"Acteur·rice {i}", i) for i in range(1, 110)),
+        document_rows=30,
+    )
+    report = Report("Synthèse", (), (long,), tmp_path)
+    doc = Document(str(write_docx(report, tmp_path / "s.docx")))
+    assert len(doc.tables[0].rows) == 31
+    assert "les 79 autres (feuille « Participants » du classeur)" in word_text(tmp_path / "s.docx")
+    ws = load_workbook(write_xlsx(report, tmp_path / "s.xlsx"))["Participants"]
+    assert ws.max_row == 4 + 109
+
+
+def test_workbook_prints_landscape_one_page_wide_with_title_rows(tmp_path: Path) -> None:
+    report = Report("Synthèse", ("Étude",), (FAMILY, WIDE), tmp_path)
+    workbook = load_workbook(write_xlsx(report, tmp_path / "s.xlsx"))
+    for ws in workbook.worksheets:
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert str(ws.page_setup.paperSize) == ws.PAPERSIZE_A4
+        assert ws.sheet_properties.pageSetUpPr.fitToPage
+        assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0
+        assert ws.page_margins.left <= 0.5
+    assert workbook["MOT"].print_title_rows == "$4:$4"

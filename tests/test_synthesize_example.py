@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import csv
 import re
-import shutil
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
 from docx import Document
 from openpyxl import load_workbook
 
+from benchmarks import render_outputs as render
 from qualipipe import store
 from qualipipe.records import Action, Role
 from tests.conftest import output_texts
@@ -34,26 +34,16 @@ def run_cli(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def example(example_module_copy: Path):
     needed = [EXAMPLE / "qualipipe.toml", EXAMPLE / "participants.csv", CODEBOOK, DECISIONS]
     # The example study ships with the repository: a missing file is a failure, not a skip.
     assert all(p.exists() for p in needed), [p for p in needed if not p.exists()]
     from qualipipe.review import importer as review
 
-    root = tmp_path_factory.mktemp("exemple") / "etude-demo"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("outils", "study.db*"))
-    run_cli(
-        "ingest",
-        str(root / "entretiens"),
-        "--manifest",
-        str(root / "participants.csv"),
-        "-s",
-        str(root),
-    )
+    root = example_module_copy
     for export in sorted((root / "questionnaires").glob("*.csv")):
         instrument, territory = export.stem.split("__")
         run_cli("ingest", str(export), "--instrument", instrument, "-t", territory, "-s", str(root))
-    run_cli("codebook", "load", str(CODEBOOK), "-s", str(root))
     study = store.open_study(root)
     result = review.import_decisions(study, DECISIONS)
     assert result.decisions_added == 120
@@ -106,7 +96,7 @@ def sheet_rows(path: Path, sheet: str) -> list[dict[str, object]]:
 
 
 @pytest.mark.parametrize("territory", ["sud-creuse", "limoges-nord"])
-def test_example_validated_figures_match_the_decisions(example, territory: str) -> None:  # noqa: ANN001
+def test_example_validated_figures_match_the_decisions(example, territory: str) -> None:
     study, report, out = example
     assert territory in report.territories
     expected = validated_mentions(study, territory)
@@ -143,7 +133,7 @@ def fold(text: str) -> str:
     )
 
 
-def test_example_outputs_carry_no_manifest_name(example) -> None:  # noqa: ANN001
+def test_example_outputs_carry_no_manifest_name(example) -> None:
     _, _, out = example
     with (EXAMPLE / "participants.csv").open(encoding="utf-8-sig") as handle:
         names = [row["nom"] for row in csv.DictReader(handle, delimiter=";") if row["nom"]]
@@ -179,7 +169,7 @@ def survey_totals(territory: str) -> tuple[dict[str, int], dict[str, float]]:
     return dict(borda), dict(points)
 
 
-def test_example_priorities_and_evaluation(example) -> None:  # noqa: ANN001
+def test_example_priorities_and_evaluation(example) -> None:
     _, _, out = example
     for territory in ("sud-creuse", "limoges-nord"):
         workbook = load_workbook(out / territory / "synthese.xlsx")
@@ -190,3 +180,49 @@ def test_example_priorities_and_evaluation(example) -> None:  # noqa: ANN001
         assert {r["Code"]: r["Points"] for r in rows} == points, territory
         scores = [r["Score de Borda"] for r in rows]
         assert scores == sorted(scores, reverse=True) and scores[0] > 0
+
+
+# Pages a reader gets per territory (tables, figures, notes) and for the comparison; a
+# regression that stacks letters in narrow columns multiplies pages and breaks these budgets.
+SYNTHESIS_PAGES_PER_TERRITORY = 40
+WORKBOOK_PAGES_PER_TERRITORY = 35
+COMPARISON_PAGES = 6
+
+
+def code_and_header_words(docx: Path) -> Counter[str]:
+    """Words of the table headers and of the first column (code labels, names), as written."""
+    words: Counter[str] = Counter()
+    for table in Document(str(docx)).tables:
+        cells = [c.text for c in table.rows[0].cells] + [r.cells[0].text for r in table.rows[1:]]
+        words.update(w for text in cells for w in re.findall(r"\w{4,}", text))
+    return words
+
+
+def test_rendered_documents_split_no_word_and_keep_to_a_page_budget(
+    example, tmp_path: Path
+) -> None:
+    if not render.tools_available():
+        pytest.skip("LibreOffice (soffice) et poppler absents : rendu PDF non vérifié")
+    study, _, _ = example
+    from qualipipe.synthesize import synthesize_study
+
+    out = tmp_path / "sorties"
+    report = synthesize_study(study, out, include_comparison=True, today="15/06/2026")
+    rendered = {
+        r.source.relative_to(out): r
+        for r in render.render_folder(out, tmp_path / "rendu", pngs=False)
+    }
+    territories = len(report.territories)
+    assert len(rendered) == 2 * territories + 2
+    for relative, r in rendered.items():
+        if relative.suffix == ".docx":
+            # Every header / label word printed whole as often as the document holds it: a
+            # word split by a narrow column ("Fonda" / "teurs") would be missing once.
+            printed = Counter(re.findall(r"\w{4,}", r.text))
+            for word, count in code_and_header_words(r.source).items():
+                assert printed[word] >= count, (relative, word)
+        budget = {
+            "synthese.docx": SYNTHESIS_PAGES_PER_TERRITORY,
+            "synthese.xlsx": WORKBOOK_PAGES_PER_TERRITORY,
+        }.get(relative.name, COMPARISON_PAGES)
+        assert r.pages <= budget, (relative, r.pages)

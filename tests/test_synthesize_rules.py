@@ -110,7 +110,7 @@ def test_dissensus_flag(scores: list[float], expected: bool) -> None:
         (1, 2, 3, 2, 3, "fondateurs et acteurs ; ≥ 3 participants de plusieurs types d'acteurs"),
     ],
 )
-def test_shared_issue_rule(founders, actors, participants, types, threshold, expected) -> None:  # noqa: ANN001
+def test_shared_issue_rule(founders, actors, participants, types, threshold, expected) -> None:
     assert shared_criterion(founders, actors, participants, types, threshold) == expected
 
 

@@ -11,13 +11,8 @@ import pytest
 from scipy import sparse
 
 from qualipipe.codebook.model import load_codebook
-from qualipipe.coding.themes import (
-    ThemeFinder,
-    append_draft_code,
-    find_themes,
-    npmi_coherence,
-    propose_label,
-)
+from qualipipe.coding.themes import append_draft_code, find_themes, propose_label
+from qualipipe.coding.topics import ThemeFinder, npmi_coherence
 from qualipipe.records import (
     Action,
     Decision,
@@ -67,7 +62,7 @@ INTERVIEWER = (
 )
 
 
-def add_participant(study, pid: str, territory: str, actor_type: str, real_name: str) -> None:  # noqa: ANN001
+def add_participant(study, pid: str, territory: str, actor_type: str, real_name: str) -> None:
     upsert_participant(
         study.conn,
         Participant(
@@ -83,7 +78,7 @@ def add_participant(study, pid: str, territory: str, actor_type: str, real_name:
 
 def add_transcript(
     study, key: str, participant: str, territory: str, turns: list[tuple[str, bool]]
-) -> list[int]:  # noqa: ANN001
+) -> list[int]:
     """A transcript whose segments are the given (text, is_interviewer) turns; returns their ids."""
     return insert_lines_source(
         study.conn,
@@ -96,7 +91,7 @@ def add_transcript(
 
 
 @pytest.fixture
-def wolf_study(make_study, nlp):  # noqa: ANN001, ANN201
+def wolf_study(make_study, nlp):
     """Two territories, three interviews, one suggestion and three accepted codes."""
     study = make_study()
     with study.transaction():
@@ -154,7 +149,7 @@ def wolf_study(make_study, nlp):  # noqa: ANN001, ANN201
     return study
 
 
-def test_wolf_theme_found_with_pseudonymised_excerpts_and_spread(wolf_study) -> None:  # noqa: ANN001
+def test_wolf_theme_found_with_pseudonymised_excerpts_and_spread(wolf_study) -> None:
     result = find_themes(wolf_study, progress=False)
 
     wolf = [t for t in result.themes if "loup" in t.top_terms[:5]]
@@ -183,7 +178,7 @@ def test_wolf_theme_found_with_pseudonymised_excerpts_and_spread(wolf_study) -> 
     assert wolf_theme.label.lower().startswith(("loup", "brebis", "troupeau", "éleveur"))
 
 
-def test_themes_are_saved_and_deterministic(wolf_study) -> None:  # noqa: ANN001
+def test_themes_are_saved_and_deterministic(wolf_study) -> None:
     first = find_themes(wolf_study, progress=False)
     second = find_themes(wolf_study, progress=False)
     assert [t.top_terms for t in first.themes] == [t.top_terms for t in second.themes]
@@ -200,7 +195,7 @@ def test_themes_are_saved_and_deterministic(wolf_study) -> None:  # noqa: ANN001
     assert step["step"] == "themes"
 
 
-def test_territory_filter_and_too_few_segments_error(wolf_study) -> None:  # noqa: ANN001
+def test_territory_filter_and_too_few_segments_error(wolf_study) -> None:
     from qualipipe.errors import QualipipeError
 
     with pytest.raises(QualipipeError, match="peu couverts"):
@@ -208,7 +203,7 @@ def test_territory_filter_and_too_few_segments_error(wolf_study) -> None:  # noq
     assert wolf_study.conn.execute("SELECT count(*) FROM emergent_themes").fetchone()[0] == 0
 
 
-def test_draft_code_appended_and_codebook_still_loads(wolf_study, tmp_path: Path) -> None:  # noqa: ANN001
+def test_draft_code_appended_and_codebook_still_loads(wolf_study, tmp_path: Path) -> None:
     codebook_path = tmp_path / "ptce.yaml"
     shutil.copy(PTCE_CODEBOOK, codebook_path)
     before = load_codebook(codebook_path)
@@ -236,7 +231,7 @@ def test_draft_code_appended_and_codebook_still_loads(wolf_study, tmp_path: Path
 
 def test_draft_code_unknown_theme_or_family_leaves_file_unchanged(
     wolf_study, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     from qualipipe.errors import QualipipeError
 
     codebook_path = tmp_path / "ptce.yaml"
@@ -343,7 +338,7 @@ def test_label_takes_two_terms_without_repeating_a_word() -> None:
     assert propose_label([]) == "Thème sans libellé"
 
 
-def test_failed_save_leaves_no_half_written_run(wolf_study) -> None:  # noqa: ANN001
+def test_failed_save_leaves_no_half_written_run(wolf_study) -> None:
     # One extraction is one transaction: a failure while saving leaves no half-written run.
     wolf_study.conn.execute(
         "CREATE TEMP TRIGGER refuse BEFORE INSERT ON emergent_themes BEGIN SELECT RAISE(ABORT, 'non'); END"
@@ -356,7 +351,7 @@ def test_failed_save_leaves_no_half_written_run(wolf_study) -> None:  # noqa: AN
     )
 
 
-def test_cli_prints_themes_then_turns_one_into_a_draft_code(wolf_study, tmp_path: Path) -> None:  # noqa: ANN001
+def test_cli_prints_themes_then_turns_one_into_a_draft_code(wolf_study, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from qualipipe.cli import app
@@ -392,7 +387,7 @@ def test_cli_prints_themes_then_turns_one_into_a_draft_code(wolf_study, tmp_path
 
 
 def test_a_theme_of_one_or_two_segments_is_not_chosen() -> None:
-    from qualipipe.coding.themes import _smallest_theme
+    from qualipipe.coding.topics import _smallest_theme
 
     vocabularies = (VOCABULARIES + MORE_VOCABULARIES)[:4]
     documents = constructed_documents(vocabularies, (25, 2, 2, 2), seed=2)
@@ -401,3 +396,13 @@ def test_a_theme_of_one_or_two_segments_is_not_chosen() -> None:
     finder = ThemeFinder(k_range=(2, 6)).fit(documents)
     assert finder.n_themes_ < anecdotes_allowed.n_themes_
     assert _smallest_theme(finder.document_weights_) >= 3
+
+
+def test_console_table_names_a_few_territories_and_counts_the_rest() -> None:
+    from qualipipe.coding.themes import spread_summary
+
+    spread = {f"territoire-{i:02d}": 1 + i % 3 for i in range(50)}
+    cell = spread_summary(spread)
+    assert cell.startswith("territoire-02 3, territoire-05 3, territoire-08 3 + 47 autre(s)")
+    assert cell.endswith(f"({sum(spread.values()) - 9} seg.)")
+    assert spread_summary({"auxois": 2}) == "auxois 2"

@@ -15,7 +15,7 @@ import docx
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from qualipipe.codebook import model as codebook
+from qualipipe.codebook import changes as codebook
 from qualipipe.config import load_config
 from qualipipe.errors import InputError
 from qualipipe.ingest import ingest_paths
@@ -76,7 +76,7 @@ def _manifest(path: Path) -> Path:
 
 
 @pytest.fixture
-def written_study(make_study, tmp_path: Path):  # noqa: ANN201
+def written_study(make_study, tmp_path: Path):
     study = make_study()
     folder = tmp_path / "contributions"
     folder.mkdir()
@@ -95,7 +95,7 @@ def written_study(make_study, tmp_path: Path):  # noqa: ANN201
     yield study
 
 
-def test_written_sources_keep_all_their_text_as_the_authors(written_study) -> None:  # noqa: ANN001
+def test_written_sources_keep_all_their_text_as_the_authors(written_study) -> None:
     conn = written_study.conn
     kinds = dict(conn.execute("SELECT participant_id, kind FROM sources").fetchall())
     assert kinds == {"C01": "written", "R01": "report", "C04": "written"}
@@ -120,7 +120,7 @@ def test_written_sources_keep_all_their_text_as_the_authors(written_study) -> No
     assert len(letter_segments) < LETTER.count("\n") / 2
 
 
-def test_review_export_shows_readable_pseudonymised_verbatims(written_study, tmp_path) -> None:  # noqa: ANN001
+def test_review_export_shows_readable_pseudonymised_verbatims(written_study, tmp_path) -> None:
     codebook.load_into_study(written_study, REPO / "codebooks" / "ptce.yaml")
     result = export_review(written_study, ReviewFilter(), output=tmp_path / "revue.xlsx")
     sheet = load_workbook(result.path)[wb.REVIEW_SHEET]
@@ -148,7 +148,7 @@ def test_review_export_shows_readable_pseudonymised_verbatims(written_study, tmp
     assert not any("Petit" in s or ".md" in s or ".docx" in s for s in sources)
 
 
-def test_anonymous_author_gets_a_pseudonym(written_study) -> None:  # noqa: ANN001
+def test_anonymous_author_gets_a_pseudonym(written_study) -> None:
     row = written_study.conn.execute(
         "SELECT p.pseudonym, p.role, i.real_name FROM participants p "
         "LEFT JOIN participant_identities i ON i.participant_id = p.id WHERE p.id = 'C04'"
@@ -156,7 +156,7 @@ def test_anonymous_author_gets_a_pseudonym(written_study) -> None:  # noqa: ANN0
     assert tuple(row) == ("Contributeur·rice 1 — Besançon Nord", "contributeur", None)
 
 
-def test_manifest_warns_about_name_pieces_that_are_common_words(written_study) -> None:  # noqa: ANN001
+def test_manifest_warns_about_name_pieces_that_are_common_words(written_study) -> None:
     notes = " ".join(written_study.report.manifest.notes)
     assert "« Petit »" in notes and "« Blanc »" in notes and "« Claire »" in notes
     assert "Saint-Trojan-les-Bains" in notes
@@ -260,7 +260,7 @@ def test_shipped_common_words_match_the_model() -> None:
     assert set(gzip.decompress(shipped).decode().split()) == set(french_words_from_model())
 
 
-def test_synthesis_of_written_sources_speaks_of_contributions(written_study, tmp_path) -> None:  # noqa: ANN001
+def test_synthesis_of_written_sources_speaks_of_contributions(written_study, tmp_path) -> None:
     from qualipipe.synthesize import synthesize_study
 
     codebook.load_into_study(written_study, REPO / "codebooks" / "ptce.yaml")
@@ -289,7 +289,7 @@ def test_synthesis_of_written_sources_speaks_of_contributions(written_study, tmp
         ([], "aucun texte analysé"),
     ],
 )
-def test_analysed_phrase_follows_the_kinds(counts, phrase) -> None:  # noqa: ANN001
+def test_analysed_phrase_follows_the_kinds(counts, phrase) -> None:
     from qualipipe.synthesize.wording import analysed_phrase
 
     assert analysed_phrase(counts) == phrase

@@ -12,9 +12,21 @@ import click
 from rich.markup import escape
 
 from qualipipe import __version__
-from qualipipe.cli import codebook, coding, demo, ingest, review, study, survey, synthesize
+from qualipipe.cli import (
+    codebook,
+    coding,
+    demo,
+    ingest,
+    report,
+    review,
+    study,
+    survey,
+    synthesize,
+    territory,
+)
 from qualipipe.cli.common import CONTEXT, FrenchGroup, err_console
 from qualipipe.errors import QualipipeError
+from qualipipe.files import french_os_error
 
 
 @click.group(cls=FrenchGroup, context_settings=CONTEXT)
@@ -42,6 +54,8 @@ for command in (
     review.review_group,
     review.agreement_command,
     synthesize.synthesize_command,
+    territory.territory_group,
+    report.report_group,
     demo.demo_command,
 ):
     app.add_command(command)
@@ -54,6 +68,14 @@ def main(argv: list[str] | None = None) -> None:
     except QualipipeError as error:
         err_console.print(
             f"[bold red]Erreur :[/] {escape(str(error))}", highlight=False, soft_wrap=True
+        )
+        sys.exit(1)
+    except OSError as error:
+        # Disk full, read-only folder, file locked by Excel…: one French line, no traceback.
+        err_console.print(
+            f"[bold red]Erreur :[/] {escape(french_os_error(error))}",
+            highlight=False,
+            soft_wrap=True,
         )
         sys.exit(1)
     except sqlite3.DatabaseError as error:

@@ -8,6 +8,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from qualipipe import resolve
 from qualipipe.cli.common import (
     CONTEXT,
     FrenchGroup,
@@ -15,8 +16,9 @@ from qualipipe.cli.common import (
     open_study_at,
     study_option,
 )
+from qualipipe.codebook.changes import CodebookLoad, load_into_study
 from qualipipe.codebook.exchange import export_codebook, import_qdc_to_yaml
-from qualipipe.codebook.model import load_codebook, load_into_study, study_codebook
+from qualipipe.codebook.model import load_codebook, study_codebook
 
 
 @click.group("codebook", cls=FrenchGroup, context_settings=CONTEXT)
@@ -138,7 +140,11 @@ def codebook_load_command(
             destinations=_code_pairs("--destination", destinations),
             dry_run=essai,
         )
-        decisions = opened.conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
+    print_codebook_load(result, opened.root, trial=essai)
+
+
+def print_codebook_load(result: CodebookLoad, study_root: Path, *, trial: bool = False) -> None:
+    path = result.path
     if result.changes and result.previous is not None:
         table = Table(title=f"Changements du codebook ({path})")
         for header in ("Changement", "Code", "Détail", "Décisions"):
@@ -152,15 +158,15 @@ def codebook_load_command(
         if result.count(kind)
     )
     first_or_none = "premier chargement" if result.previous is None else "aucun code changé"
-    if essai:
+    if trial:
         console.print(f"Essai : {counts or 'aucun changement'} ; rien n'a été modifié.")
     elif not result.new_version:
         console.print(f"Codebook identique à celui de l'étude : rien à charger ({path}).")
     else:
         console.print(
             f"Codebook « {result.codebook.name} » version {result.codebook.version} chargé dans "
-            f"{opened.root} (version n°{result.version_id}) : {counts or first_or_none}. "
-            f"{decisions} décision(s) d'analystes conservées ; "
+            f"{study_root} (version n°{result.version_id}) : {counts or first_or_none}. "
+            f"{result.decisions_kept} décision(s) d'analystes conservées ; "
             f"{result.suggestions_dropped} suggestion(s) de codes retirés effacées."
         )
 
@@ -197,7 +203,7 @@ def codebook_export_command(
     else:
         with open_study_at(study) as opened:
             codebook = study_codebook(opened)
-            default = Path("outputs") / opened.root.name / "codebook" / f"codebook.{fmt}"
+            default = resolve.output_dir(opened.root, "codebook", f"codebook.{fmt}")
     written = export_codebook(codebook, fmt, output or default)
     console.print(
         f"Codebook « {codebook.name} » ({len(codebook.codable())} codes codables) exporté en "

@@ -13,8 +13,10 @@ from qualipipe.cli.common import (
     study_option,
     territory_option,
 )
+from qualipipe.codebook import drafts
 from qualipipe.coding import themes
-from qualipipe.coding.suggest import suggest_codes
+from qualipipe.coding.policy import REJECTIONS_TO_MUTE
+from qualipipe.coding.suggest import CodingReport, suggest_codes
 
 # -- code (issue 6, suggestions) ----------------------------------------------------------------
 
@@ -51,6 +53,10 @@ def code_command(study: Path | None, territory: str | None, only_new: bool, n_pr
         report = suggest_codes(
             opened, territory=territory, only_new=only_new, n_process=n_process, progress=True
         )
+    print_code_report(report)
+
+
+def print_code_report(report: CodingReport) -> None:
     where = f" (territoire {report.territory})" if report.territory else ""
     console.print(
         f"Codage terminé{where} en {report.seconds:.1f} s : {report.segments_processed} segments "
@@ -60,6 +66,16 @@ def code_command(study: Path | None, territory: str | None, only_new: bool, n_pr
     console.print(
         f"Appris sur {report.reviewed_segments} segments revus ; score {report.combination}."
     )
+    if report.muted_codes:
+        console.print(
+            f"Codes rejetés {REJECTIONS_TO_MUTE} fois de suite, plus suggérés jusqu'à ce qu'un "
+            f"analyste les accepte de nouveau : {', '.join(report.muted_codes)}."
+        )
+    if report.out_of_scope:
+        console.print(
+            f"{report.out_of_scope} suggestions écartées : le codebook dit que ces codes ne "
+            f"s'appliquent pas à ces segments (champ s_applique_a)."
+        )
     table = Table(title="Suggestions enregistrées par famille")
     table.add_column("Famille")
     table.add_column("Suggestions", justify="right")
@@ -139,7 +155,7 @@ def themes_command(
 
     with open_study_at(study) as opened:
         if to_code is not None:
-            path = codebook_path or themes.default_codebook_path(opened)
+            path = codebook_path or drafts.default_codebook_path(opened)
             draft = themes.append_draft_code(opened, to_code, path, family=family)
             console.print(
                 f"Code brouillon [bold]{draft.code_id}[/] (« {draft.label} ») ajouté à la famille "
@@ -150,8 +166,12 @@ def themes_command(
         result = themes.find_themes(
             opened, territory=territory, n_themes=n_themes, score_max=score_max
         )
-        console.print(themes.render_themes(result))
-        console.print("Extraits représentatifs :")
-        for line in themes.excerpt_lines(result):
-            console.print(line, highlight=False)
-        console.print(themes.summary_line(result))
+    print_themes(result)
+
+
+def print_themes(result: themes.ThemesResult) -> None:
+    console.print(themes.render_themes(result))
+    console.print("Extraits représentatifs :")
+    for line in themes.excerpt_lines(result):
+        console.print(line, highlight=False)
+    console.print(themes.summary_line(result))

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 
+from qualipipe import resolve
 from qualipipe.cli import french
+from qualipipe.config import CONFIG_NAME, load_config
+from qualipipe.errors import QualipipeError
 from qualipipe.store import Study, open_study
 
 french.install()
@@ -18,25 +23,84 @@ err_console = Console(stderr=True)
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-def study_option(function):  # noqa: ANN001, ANN201 - click decorator
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class TerritoryType(click.ParamType):
+    """A territory typed by the analyst, resolved to its id by the one territory resolver.
+
+    `--study` is eager, so the study folder is known whichever order the options come in.
+    When the folder is not a readable study, the value is left as typed: opening the study
+    reports that problem in its own words.
+    """
+
+    name = "territoire"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        root = (ctx.params.get("study") if ctx else None) or Path.cwd()
+        try:
+            config = load_config(root)
+        except QualipipeError:
+            return str(value)
+        # An unknown territory raises the resolver's own error: the same line, and the same exit
+        # status, as when a library function resolves it.
+        return config.territory(str(value)).id
+
+
+class InstrumentType(click.ParamType):
+    """A survey instrument: a YAML path, or a name looked up in the study then the shipped ones."""
+
+    name = "questionnaire"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        root = (ctx.params.get("study") if ctx else None) or Path.cwd()
+        study_root = root if (Path(root) / CONFIG_NAME).is_file() else None
+        return str(resolve.instrument(str(value), study_root=study_root))
+
+
+TERRITORY = TerritoryType()
+INSTRUMENT = InstrumentType()
+
+
+def study_option(function: F) -> F:
     return click.option(
         "--study",
         "-s",
         "study",
         type=click.Path(path_type=Path, file_okay=False),
         default=None,
+        is_eager=True,
         help="Dossier de l'étude (par défaut : le dossier courant).",
     )(function)
 
 
-def territory_option(function):  # noqa: ANN001, ANN201 - click decorator
+def output_root_option(where: str) -> Callable[[F], F]:
+    """`--sortie DOSSIER`: the root of the outputs (default `outputs/`); `where` says, in French,
+    what goes where under it (the folder layout is `resolve.output_dir`'s)."""
+    return click.option(
+        "--sortie",
+        "out_root",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=resolve.OUTPUTS,
+        show_default=True,
+        help=f"Dossier des sorties ; {where}.",
+    )
+
+
+def territory_option(function: F, *, required: bool = False) -> F:
     return click.option(
         "--territory",
         "-t",
         "territory",
+        type=TERRITORY,
         default=None,
-        help="Limiter à un territoire (identifiant ou nom).",
+        required=required,
+        help="Territoire (identifiant ou nom, majuscules et accents indifférents).",
     )(function)
+
+
+def required_territory_option(function: F) -> F:
+    return territory_option(function, required=True)
 
 
 def open_study_at(study: Path | None) -> Study:
@@ -48,6 +112,6 @@ class FrenchGroup(click.Group):
 
     group_class = type  # click: sub-groups made with @group.group() use this same class
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - click's signature
+    def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("subcommand_metavar", "COMMANDE [ARGUMENTS]...")
         super().__init__(*args, **kwargs)

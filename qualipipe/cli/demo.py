@@ -1,22 +1,47 @@
-"""`qualipipe demo`: every stage on a fresh copy of the example study."""
+"""`qualipipe demo`: every stage on a fresh copy of the example study, printed step by step."""
 
 from __future__ import annotations
 
-import time
+from functools import singledispatch
 from pathlib import Path
 
 import click
 
-from qualipipe.cli.codebook import codebook_load_command
-from qualipipe.cli.coding import code_command, themes_command
-from qualipipe.cli.common import (
-    console,
+from qualipipe.cli.codebook import print_codebook_load
+from qualipipe.cli.coding import print_code_report, print_themes
+from qualipipe.cli.common import console
+from qualipipe.cli.ingest import print_ingest_report
+from qualipipe.cli.report import (
+    print_bilan,
+    print_livrable,
+    print_postit_import,
+    print_preconisation_import,
 )
-from qualipipe.cli.ingest import ingest_command
-from qualipipe.cli.review import agreement_command, review_export_command, review_import_command
-from qualipipe.demo import find_repository, prepare_demo, written_files
-from qualipipe.store import open_study
-from qualipipe.synthesize import synthesize_study
+from qualipipe.cli.review import (
+    print_agreement,
+    print_disagreements_file,
+    print_review_export,
+    print_review_import,
+)
+from qualipipe.cli.synthesize import print_synthesis
+from qualipipe.cli.territory import print_insee_load
+from qualipipe.codebook.changes import CodebookLoad
+from qualipipe.coding.suggest import CodingReport
+from qualipipe.coding.themes import ThemesResult
+from qualipipe.demo import (
+    BilanFile,
+    DemoReport,
+    DisagreementsFile,
+    PostitsImport,
+    PreconisationsImport,
+    run_demo,
+)
+from qualipipe.ingest import IngestReport
+from qualipipe.report.livrable import LivrableReport
+from qualipipe.review.agreement import AgreementReport
+from qualipipe.review.common import ExportResult, ImportResult
+from qualipipe.synthesize import SynthesisReport
+from qualipipe.territory.storage import LoadReport
 
 
 @click.command("demo")
@@ -28,80 +53,60 @@ from qualipipe.synthesize import synthesize_study
     show_default=True,
     help="Dossier où écrire l'étude copiée et toutes les sorties.",
 )
-@click.option(
-    "--depot",
-    "repository",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    default=None,
-    help="Dossier de qualipipe contenant examples/, codebooks/ et surveys/ (par défaut : trouvé seul).",
-)
-@click.pass_context
-def demo_command(ctx: click.Context, out_dir: Path, repository: Path | None) -> None:
+def demo_command(out_dir: Path) -> None:
     """Démonstration : toutes les étapes sur une copie de l'étude d'exemple.
 
-    Copie examples/etude-demo dans SORTIE/etude, charge le codebook, importe manifeste, entretiens
-    et questionnaires, suggère les codes, importe les décisions de l'analyste, recode, écrit le
-    classeur de revue, l'accord entre codeurs, les thèmes émergents et les synthèses par territoire.
+    Copie l'étude d'exemple livrée avec qualipipe dans SORTIE/etude, charge le codebook, importe
+    manifeste, entretiens et questionnaires, suggère les codes, importe les décisions de
+    l'analyste, recode, écrit le classeur de revue, l'accord entre codeurs, les thèmes émergents et
+    les synthèses par territoire. Fonctionne depuis n'importe quel dossier.
 
     Exemple : qualipipe demo
     """
 
-    started = time.perf_counter()
-    plan = prepare_demo(repository or find_repository(), out_dir)
-    study = plan.study_dir
-
     def step(title: str) -> None:
         console.rule(f"[bold]{title}")
 
-    step("1. Codebook")
-    ctx.invoke(codebook_load_command, path=plan.codebook, study=study)
-    step("2. Participants et entretiens")
-    ctx.invoke(
-        ingest_command,
-        paths=(plan.transcripts,),
-        study=study,
-        manifest=plan.manifest,
-        instrument=None,
-        territory=None,
-    )
-    step("3. Réponses aux questionnaires (exports LimeSurvey)")
-    for export in plan.survey_exports:
-        ctx.invoke(
-            ingest_command,
-            paths=(export.path,),
-            study=study,
-            manifest=None,
-            instrument=str(export.instrument),
-            territory=export.territory_id,
-        )
-    step("4. Suggestions de codes")
-    ctx.invoke(code_command, study=study)
-    step("5. Décisions de l'analyste, puis nouvelles suggestions apprises de ces décisions")
-    ctx.invoke(review_import_command, study=study, file=plan.decisions)
-    ctx.invoke(code_command, study=study)
-    step("6. Classeur de revue et accord entre codeurs")
-    ctx.invoke(review_export_command, study=study, not_reviewed=True, output=plan.review_workbook)
-    ctx.invoke(agreement_command, study=study, output=plan.disagreements)
-    step("7. Thèmes émergents")
-    ctx.invoke(themes_command, study=study)
-    step("8. Synthèses pour le livrable")
+    study_db = out_dir / "etude" / "study.db"
+    show.register(IngestReport, lambda report: print_ingest_report(report, study_db))
+    show.register(CodebookLoad, lambda result: print_codebook_load(result, study_db.parent))
+    report = run_demo(out_dir, on_step=step, on_result=show)
+    print_summary(report)
 
-    with open_study(study) as opened, console.status("Synthèses, figures et nuages de mots…"):
-        report = synthesize_study(opened, plan.out_dir, include_comparison=True)
-    for warning in report.warnings:
-        console.print(f"[yellow]Attention :[/] {warning}")
 
-    files = written_files(plan.out_dir)
+@singledispatch
+def show(result: object) -> None:
+    """Print one step's result as the stand-alone command prints it."""
+
+
+show.register(CodingReport, print_code_report)
+show.register(ImportResult, print_review_import)
+show.register(ExportResult, print_review_export)
+show.register(AgreementReport, print_agreement)
+show.register(DisagreementsFile, lambda written: print_disagreements_file(written.path))
+show.register(BilanFile, lambda written: print_bilan(written.path))
+show.register(PostitsImport, lambda done: print_postit_import(done.file, done.change))
+show.register(PreconisationsImport, lambda done: print_preconisation_import(done.file, done.result))
+show.register(LivrableReport, print_livrable)
+show.register(ThemesResult, print_themes)
+show.register(LoadReport, print_insee_load)
+show.register(SynthesisReport, lambda report: print_synthesis(report, with_comparison=True))
+
+
+def print_summary(report: DemoReport) -> None:
+    plan = report.plan
     console.rule("[bold]Résumé")
     console.print(
-        f"Étude d'exemple copiée et traitée dans [bold]{study}[/] (base : {study / 'study.db'})."
+        f"Étude d'exemple copiée et traitée dans [bold]{plan.study_dir}[/] "
+        f"(base : {plan.study_dir / 'study.db'})."
     )
     folders: dict[Path, int] = {}
-    for path in files:
+    for path in report.files:
         folders[path.parent] = folders.get(path.parent, 0) + 1
     for folder, count in sorted(folders.items()):
         console.print(f"  {folder} : {count} fichier(s)")
     console.print(
-        f"{len(files)} fichiers écrits sous [bold]{plan.out_dir}[/] en {time.perf_counter() - started:.0f} s. "
-        f"Ouvrez par exemple {plan.out_dir / report.territories[0] / 'synthese.docx'}."
+        f"{len(report.files)} fichiers écrits sous [bold]{plan.out_dir}[/] en "
+        f"{report.seconds:.0f} s. Ouvrez par exemple "
+        f"{plan.out_dir / report.first_territory / 'synthese.docx'}."
     )

@@ -11,6 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from qualipipe.cli.common import (
+    INSTRUMENT,
+    TERRITORY,
     console,
     err_console,
     open_study_at,
@@ -35,6 +37,7 @@ from qualipipe.records import INGEST_TYPES, SOURCE_KIND_NOUNS, SOURCE_KIND_WORDS
 @click.option(
     "--instrument",
     "-i",
+    type=INSTRUMENT,
     default=None,
     help="Questionnaire des exports LimeSurvey .csv/.xlsx (nom dans surveys/ ou fichier YAML).",
 )
@@ -42,6 +45,7 @@ from qualipipe.records import INGEST_TYPES, SOURCE_KIND_NOUNS, SOURCE_KIND_WORDS
     "--territory",
     "-t",
     "territory",
+    type=TERRITORY,
     default=None,
     help="Territoire des réponses d'un export LimeSurvey (identifiant ou nom ; avec --instrument).",
 )
@@ -106,12 +110,12 @@ def ingest_command(
                 progress=advance,
                 kind=SOURCE_KIND_WORDS[source_type.lower()] if source_type else None,
             )
-        _print_ingest_report(report, opened.config.db_path)
+        print_ingest_report(report, opened.config.db_path)
     if not report.ok:
         sys.exit(1)
 
 
-def _print_ingest_report(report: IngestReport, db_path: Path) -> None:
+def print_ingest_report(report: IngestReport, db_path: Path) -> None:
     if report.manifest is not None:
         console.print(
             f"Manifeste {report.manifest.path} : {len(report.manifest.added)} participant(s) "

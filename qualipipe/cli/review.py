@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import time
 from pathlib import Path
 
 import click
@@ -18,8 +17,8 @@ from qualipipe.cli.common import (
     study_option,
     territory_option,
 )
-from qualipipe.review.agreement import agreement, export_disagreements
-from qualipipe.review.common import Order, ReviewFilter
+from qualipipe.review.agreement import AgreementReport, agreement, export_disagreements
+from qualipipe.review.common import ExportResult, ImportResult, Order, ReviewFilter
 from qualipipe.review.export import DEFAULT_BATCH, export_review
 from qualipipe.review.importer import import_decisions
 
@@ -106,7 +105,6 @@ def review_export_command(
         not_reviewed=not_reviewed,
         coder=coder,
     )
-    start = time.perf_counter()
     with open_study_at(study) as opened, _progress_bar() as bar:
         task = bar.add_task("Sélection des extraits", total=None)
 
@@ -121,11 +119,13 @@ def review_export_command(
             limit=None if everything else limit,
             progress=advance,
         )
-        command = import_command(result.path, opened.root, coder)
-    seconds = time.perf_counter() - start
+    print_review_export(result)
+
+
+def print_review_export(result: ExportResult) -> None:
     console.print(
         f"Classeur de revue écrit : [bold]{result.path.resolve()}[/] ({result.rows} extraits, "
-        f"{result.suggestions} codes proposés, {seconds:.1f} s).",
+        f"{result.suggestions} codes proposés, {result.seconds:.1f} s).",
         highlight=False,
     )
     if result.selected > result.rows:
@@ -135,8 +135,9 @@ def review_export_command(
             highlight=False,
         )
     console.print("Remplissez-le puis importez-le avec :", highlight=False)
+    command = import_command(result.path, result.study_root, result.coder)
     console.print(command, highlight=False, markup=False, soft_wrap=True)
-    if not coder:
+    if not result.coder:
         console.print("(remplacez VOTRE_NOM par votre nom)", highlight=False)
 
 
@@ -182,6 +183,10 @@ def review_import_command(study: Path | None, file: Path, coder: str | None, par
 
     with open_study_at(study) as opened, console.status("Vérification puis import des décisions…"):
         result = import_decisions(opened, file, coder, partial=partial)
+    print_review_import(result)
+
+
+def print_review_import(result: ImportResult) -> None:
     who = ", ".join(result.coders) or "—"
     if result.already_imported:
         console.print(f"{result.file} a déjà été importé pour {who} : aucune décision ajoutée.")
@@ -190,6 +195,12 @@ def review_import_command(study: Path | None, file: Path, coder: str | None, par
             f"{result.file} ({who}) : {result.rows_read} lignes lues, "
             f"{result.decisions_added} décision(s) ajoutée(s) à l'historique, "
             f"{result.unchanged} déjà enregistrée(s)."
+        )
+    if result.prefilled_ignored:
+        console.print(
+            f"{result.prefilled_ignored} décision(s) ou commentaire(s) pré-rempli(s) d'autres "
+            "codeurs laissé(s) tel(s) quel(s) : non enregistré(s) à votre nom (pour les reprendre, "
+            "choisissez vous-même « accepter » ou « rejeter »)."
         )
     if result.rejected:
         console.print(f"[yellow]{len(result.rejected)} problème(s), lignes non importées :[/]")
@@ -233,30 +244,37 @@ def agreement_command(
 
     names = [c.strip() for c in coders.split(",") if c.strip()] if coders else None
 
+    with open_study_at(study) as opened:
+        report = agreement(opened, territory=territory, coders=names, machine=machine)
+        print_agreement(report)
+        if output is not None or report.disagreements:
+            print_disagreements_file(export_disagreements(opened, report, output))
+
+
+def print_agreement(report: AgreementReport) -> None:
     def show(value: float | None, percent: bool = False) -> str:
         if value is None:
             return "—"
         return f"{value:.0%}" if percent else f"{value:.2f}"
 
-    with open_study_at(study) as opened:
-        report = agreement(opened, territory=territory, coders=names, machine=machine)
-        table = Table(title=f"Accord entre {', '.join(report.coders)}")
-        for header in ("Code", "Libellé", "Extraits (n)", "Accord", "Kappa", "Alpha"):
-            table.add_column(header)
-        for f in (*report.per_code, report.overall):
-            table.add_row(
-                f.code_id or "[bold]Tous[/]",
-                f.label,
-                str(f.n_segments),
-                show(f.percent, percent=True),
-                show(f.kappa),
-                show(f.alpha),
-            )
-        console.print(table)
-        console.print(f"{len(report.disagreements)} désaccord(s) à discuter.")
-        if output is not None or report.disagreements:
-            path = export_disagreements(opened, report, output)
-            console.print(
-                f"Désaccords écrits dans [bold]{path}[/] : notez la décision retenue puis "
-                f"« qualipipe review import {path.name} »."
-            )
+    table = Table(title=f"Accord entre {', '.join(report.coders)}")
+    for header in ("Code", "Libellé", "Extraits (n)", "Accord", "Kappa", "Alpha"):
+        table.add_column(header)
+    for f in (*report.per_code, report.overall):
+        table.add_row(
+            f.code_id or "[bold]Tous[/]",
+            f.label,
+            str(f.n_segments),
+            show(f.percent, percent=True),
+            show(f.kappa),
+            show(f.alpha),
+        )
+    console.print(table)
+    console.print(f"{len(report.disagreements)} désaccord(s) à discuter.")
+
+
+def print_disagreements_file(path: Path) -> None:
+    console.print(
+        f"Désaccords écrits dans [bold]{path}[/] : notez la décision retenue puis "
+        f"« qualipipe review import {path.name} »."
+    )

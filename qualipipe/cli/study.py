@@ -14,6 +14,7 @@ from qualipipe.cli.common import (
 )
 from qualipipe.coding.evaluate import code_quality_table, render_code_quality
 from qualipipe.status import territory_statuses
+from qualipipe.store import RunState, run_history
 from qualipipe.study import init_study
 
 
@@ -71,7 +72,8 @@ def status_command(study: Path | None, per_code: bool) -> None:
         for s in statuses:
             rate = str(s.responses_total) if s.responses_total else "—"
             if s.response_rate is not None:
-                rate = f"{s.responses_total} ; invités : {s.responses}/{s.invited} ({s.response_rate:.0%})"
+                # Registered in LimeSurvey (mailed or given their link), not necessarily mailed.
+                rate = f"{s.responses_total} ; inscrits : {s.responses}/{s.invited} ({s.response_rate:.0%})"
             reviewed = f"{s.reviewed_segments} ({s.reviewed_share:.0%})"
             table.add_row(
                 s.name,
@@ -82,6 +84,7 @@ def status_command(study: Path | None, per_code: bool) -> None:
                 rate,
             )
         console.print(table)
+        _print_interrupted_steps(run_history(opened.conn, limit=20))
         if per_code:
             with console.status("Validation croisée des suggestions sur les décisions…"):
                 quality = code_quality_table(opened)
@@ -91,3 +94,15 @@ def status_command(study: Path | None, per_code: bool) -> None:
                 console.print(
                     "Aucun codebook chargé : chargez-en un avec « qualipipe codebook load »."
                 )
+
+
+def _print_interrupted_steps(runs: list[RunState]) -> None:
+    """Steps killed mid-way (kill -9, power cut): nothing of them was kept, say it."""
+    interrupted = [r for r in runs if r.state == "interrompue"]
+    for run in interrupted[:5]:
+        console.print(
+            f"[yellow]Étape « {run.step} » du {run.started_at} interrompue[/] (processus arrêté "
+            "avant la fin) : ce qu'elle n'avait pas enregistré est perdu, l'étude est cohérente ; "
+            "relancez-la si besoin.",
+            highlight=False,
+        )

@@ -8,19 +8,31 @@ import click
 from rich.progress import Progress
 from rich.table import Table
 
+from qualipipe import resolve
 from qualipipe.cli.common import (
     CONTEXT,
+    INSTRUMENT,
     FrenchGroup,
     console,
     open_study_at,
+    required_territory_option,
     study_option,
     territory_option,
 )
-from qualipipe.surveys.instruments import instrument_path, load_instrument
-from qualipipe.surveys.limesurvey import (
-    LimeSurveyError,
-    LimeSurveyServer,
-    credentials_from_env,
+from qualipipe.surveys.client import LimeSurveyError, LimeSurveyServer, credentials_from_env
+from qualipipe.surveys.instruments import (
+    Instrument,
+    load_instrument,
+)
+from qualipipe.surveys.links import write_links
+from qualipipe.surveys.lss import write_lss
+from qualipipe.surveys.operations import (
+    COMPLETE,
+    INVITED,
+    MAIL_FAILED,
+    NO_EMAIL,
+    PARTIAL,
+    REGISTERED,
     deploy,
     deployments,
     fetch,
@@ -29,7 +41,16 @@ from qualipipe.surveys.limesurvey import (
     remind,
     status,
 )
-from qualipipe.surveys.lss import write_lss
+
+# How `survey status` sums up participants (label for the count), in the order shown.
+STATE_LABELS = {
+    COMPLETE: "complète(s)",
+    PARTIAL: "en cours",
+    INVITED: "invité(s) par courriel",
+    MAIL_FAILED: "courriel en échec",
+    NO_EMAIL: "sans courriel (lien à envoyer soi-même)",
+    REGISTERED: "inscrit(s)",
+}
 
 
 @click.group("survey", cls=FrenchGroup, context_settings=CONTEXT)
@@ -41,24 +62,24 @@ def survey_group() -> None:
     """
 
 
-def _survey_instrument(instrument: str, study_root: Path | None = None):  # noqa: ANN202 - Instrument
+def _survey_instrument(instrument: str, study_root: Path | None = None) -> Instrument:
+    # Resolved before any login: an unknown name lists the ones that would have worked.
+    return load_instrument(resolve.instrument(instrument, study_root=study_root))
 
-    return load_instrument(instrument_path(instrument, study_root=study_root))
 
-
-def _survey_server():  # noqa: ANN202 - LimeSurveyServer
+def _survey_server():
 
     return LimeSurveyServer(credentials_from_env())
 
 
-def _survey_territories(opened, territory: str | None) -> list[str]:  # noqa: ANN001 - Study
+def _survey_territories(opened, territory: str | None) -> list[str]:
     if territory:
         return [opened.config.territory(territory).id]
     return [t.id for t in opened.config.territories]
 
 
 @survey_group.command("build")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False), metavar="FICHIER.yaml")
+@click.argument("file", type=INSTRUMENT, metavar="QUESTIONNAIRE")
 @click.option(
     "--sortie",
     "output",
@@ -66,15 +87,19 @@ def _survey_territories(opened, territory: str | None) -> list[str]:  # noqa: AN
     default=None,
     help="Fichier .lss à écrire (par défaut : <nom du questionnaire>.lss dans le dossier courant).",
 )
-def survey_build_command(file: Path, output: Path | None) -> None:
+def survey_build_command(file: str, output: Path | None) -> None:
     """Vérifier un questionnaire YAML et écrire sa structure LimeSurvey (.lss).
 
+    QUESTIONNAIRE est un fichier .yaml, ou le nom d'un questionnaire de l'étude (dossier
+    surveys/) ou livré avec qualipipe (priorisation_enjeux, evaluation_diagnostic, …).
     Le .lss s'importe dans LimeSurvey 6 (Questionnaires > Créer > Importer).
 
     Exemple : qualipipe survey build surveys/priorisation_enjeux.yaml --sortie priorisation.lss
+
+    Exemple : qualipipe survey build priorisation_enjeux
     """
 
-    instrument = load_instrument(file)
+    instrument = load_instrument(Path(file))
     destination = write_lss(instrument, output or Path(f"{instrument.name}.lss"))
     console.print(
         f"{len(instrument.questions)} questions en {len(instrument.groups)} groupes, "
@@ -101,12 +126,13 @@ def survey_deploy_command(
     Exemple : qualipipe survey deploy entretien_fondateurs -t auxois
     """
 
-    with open_study_at(study) as opened, _survey_server() as server:
+    with open_study_at(study) as opened:
+        # Everything local is checked before logging in to the server.
         loaded = _survey_instrument(instrument, opened.root)
         territories = _survey_territories(opened, territory)
-        with Progress(console=console, transient=True) as bar:
+        with _survey_server() as server, Progress(console=console, transient=True) as bar:
             task = bar.add_task(f"Déploiement de « {loaded.name} »", total=len(territories))
-            done = deploy(
+            report = deploy(
                 opened,
                 loaded,
                 server,
@@ -114,16 +140,27 @@ def survey_deploy_command(
                 replace=remplacer,
                 progress=lambda _territory: bar.advance(task),
             )
-        for d in done:
-            state = "créé et activé" if d.created else "déjà déployé"
-            console.print(f"{d.territory_id} : questionnaire n°{d.survey_id} ({state})")
-        console.print(f"Déploiements enregistrés dans {opened.config.db_path}.")
+        for sid in report.removed_leftovers:
+            console.print(
+                f"Questionnaire n°{sid} laissé incomplet par un déploiement interrompu : supprimé."
+            )
+        for d in report.deployments:
+            state = (
+                "créé et activé"
+                if d.created
+                else "déjà déployé ; --remplacer pour en déployer un nouveau"
+            )
+            console.print(f"{d.territory_id} : questionnaire n°{d.survey_id}, {state}")
+        if report.created:
+            console.print(f"Déploiements enregistrés dans {opened.config.db_path}.")
+        else:
+            console.print("Rien de nouveau : l'étude n'a pas été modifiée.")
 
 
 @survey_group.command("invite")
 @click.argument("instrument", metavar="QUESTIONNAIRE")
 @study_option
-@click.option("--territory", "-t", "territory", required=True, help="Territoire (identifiant).")
+@required_territory_option
 @click.option(
     "--courriels",
     "emails",
@@ -137,16 +174,19 @@ def survey_invite_command(
     """Inscrire les participants du territoire (avec leur rôle) et envoyer les invitations.
 
     Fondateurs pour entretien_fondateurs, acteurs pour entretien_acteurs, tous pour les autres.
-    Sans courriel, le participant reçoit un code d'accès à transmettre soi-même.
+    Chaque participant a un lien personnel ; tous les liens sont écrits dans
+    invitations/liens_<questionnaire>_<territoire>.xlsx (à envoyer soi-même à ceux qui n'ont pas
+    de courriel, ou si LimeSurvey ne peut pas envoyer de courriel).
 
     Exemple : qualipipe survey invite entretien_acteurs -t auxois --courriels courriels.csv
     """
 
-    with open_study_at(study) as opened, _survey_server() as server:
+    with open_study_at(study) as opened:
         name = _survey_instrument(instrument, opened.root).name
-        report = invite(
-            opened, name, territory, server, emails=read_emails(emails) if emails else None
-        )
+        addresses = read_emails(emails) if emails else None
+        with _survey_server() as server:
+            report = invite(opened, name, territory, server, emails=addresses)
+        links = write_links(opened.root, report)
         table = Table(
             title=f"Invitations « {name} » — questionnaire n°{report.deployment.survey_id}"
         )
@@ -155,16 +195,17 @@ def survey_invite_command(
         for o in report.outcomes:
             table.add_row(o.pseudonym, o.token, o.status + (f" ({o.error})" if o.error else ""))
         console.print(table)
+        console.print(f"Liens personnels des participants : [bold]{links}[/]", soft_wrap=True)
         for pseudonym in report.skipped_no_consent:
             console.print(f"{pseudonym} : sans consentement, non inscrit.")
         failures = report.failures
         if failures:
             raise LimeSurveyError(
                 f"{len(failures)} invitation(s) sur {len(report.outcomes)} n'ont pas pu être "
-                f"envoyées par LimeSurvey ({failures[0].error}). Les participants sont inscrits "
-                "avec leur code d'accès ; réglez l'envoi de courriels de LimeSurvey (Configuration >"
-                " Paramètres globaux > Courriel) puis relancez cette commande : seuls les envois "
-                "en échec seront retentés."
+                f"envoyées ({failures[0].error}). Les participants sont inscrits : envoyez-leur "
+                f"leur lien personnel vous-même ({links.name}), ou réglez l'envoi de courriels de "
+                "LimeSurvey puis relancez cette commande : seuls les envois en échec seront "
+                "retentés."
             )
         console.print(
             f"{report.count('invité')} invitation(s) envoyée(s), {report.count('sans courriel')} "
@@ -175,16 +216,17 @@ def survey_invite_command(
 @survey_group.command("remind")
 @click.argument("instrument", metavar="QUESTIONNAIRE")
 @study_option
-@click.option("--territory", "-t", "territory", required=True, help="Territoire (identifiant).")
+@required_territory_option
 def survey_remind_command(instrument: str, study: Path | None, territory: str) -> None:
     """Relancer les participants invités qui n'ont pas encore répondu.
 
     Exemple : qualipipe survey remind entretien_acteurs -t auxois
     """
 
-    with open_study_at(study) as opened, _survey_server() as server:
+    with open_study_at(study) as opened:
         name = _survey_instrument(instrument, opened.root).name
-        report = remind(opened, name, territory, server)
+        with _survey_server() as server:
+            report = remind(opened, name, territory, server)
         if report.failed:
             raise LimeSurveyError(
                 f"{len(report.failed)} relance(s) non envoyée(s) par LimeSurvey "
@@ -212,29 +254,30 @@ def survey_status_command(
     Exemple : qualipipe survey status priorisation_enjeux
     """
 
-    with open_study_at(study) as opened, _survey_server() as server:
+    with open_study_at(study) as opened:
         name = _survey_instrument(instrument, opened.root).name if instrument else None
         territory_id = opened.config.territory(territory).id if territory else None
-        states = status(opened, server, instrument=name, territory=territory_id)
+        with _survey_server() as server:
+            states = status(opened, server, instrument=name, territory=territory_id)
         if not states:
             console.print("Aucun questionnaire déployé (qualipipe survey deploy …).")
         for s in states:
             d = s.deployment
             console.print(
                 f"{d.instrument} — {d.territory_id} (n°{d.survey_id}) : {s.completed} "
-                f"complète(s), {s.incomplete} incomplète(s), {s.invited} invitation(s) envoyée(s)",
+                f"réponse(s) complète(s), {s.incomplete} en cours ; participants : "
+                + ", ".join(
+                    f"{s.count(state)} {label}"
+                    for state, label in STATE_LABELS.items()
+                    if s.count(state)
+                ),
                 soft_wrap=True,
             )
             table = Table()
-            for header in ("Participant", "Invité", "A répondu", "Réponses récupérées"):
+            for header in ("Participant", "Où il en est", "Réponses récupérées"):
                 table.add_column(header)
             for p in s.participants:
-                table.add_row(
-                    p.pseudonym,
-                    "oui" if p.invited else "non",
-                    "oui" if p.completed else "non",
-                    str(p.stored_responses),
-                )
+                table.add_row(p.pseudonym, p.state, str(p.stored_responses))
             console.print(table)
 
 
@@ -250,10 +293,10 @@ def survey_fetch_command(instrument: str | None, study: Path | None, territory: 
     Exemple : qualipipe survey fetch -t auxois
     """
 
-    with open_study_at(study) as opened, _survey_server() as server:
+    with open_study_at(study) as opened:
         name = _survey_instrument(instrument, opened.root).name if instrument else None
         territory_id = opened.config.territory(territory).id if territory else None
-        with Progress(console=console, transient=True) as bar:
+        with _survey_server() as server, Progress(console=console, transient=True) as bar:
             total = len(deployments(opened, instrument=name, territory=territory_id))
             task = bar.add_task("Export des réponses", total=total)
             report = fetch(

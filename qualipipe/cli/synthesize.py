@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from qualipipe import resolve
 from qualipipe.cli.common import (
     console,
     open_study_at,
+    output_root_option,
     study_option,
     territory_option,
 )
-from qualipipe.synthesize import synthesize_study
+from qualipipe.synthesize import SynthesisReport, synthesize_study
 
 
 @click.command("synthesize")
@@ -50,14 +52,7 @@ from qualipipe.synthesize import synthesize_study
     is_flag=True,
     help="Tableaux seulement (plus rapide), sans images ni nuages de mots.",
 )
-@click.option(
-    "--sortie",
-    "out_root",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("outputs"),
-    show_default=True,
-    help="Dossier des sorties ; la synthèse va dans SORTIE/<dossier de l'étude>/<territoire>/.",
-)
+@output_root_option("la synthèse va dans SORTIE/<dossier de l'étude>/<territoire>/")
 def synthesize_command(
     study: Path | None,
     territory: str | None,
@@ -79,8 +74,14 @@ def synthesize_command(
     if territory and all_territories:
         raise click.UsageError("Choisissez --territory OU --all, pas les deux.")
     with open_study_at(study) as opened:
-        out_dir = out_root / opened.root.resolve().name
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as bar:
+        out_dir = resolve.output_dir(opened.root, root=out_root)
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("Synthèse", total=None)
             report = synthesize_study(
                 opened,
@@ -92,19 +93,40 @@ def synthesize_command(
                 keep_names=keep_names,
                 with_figures=not no_figures,
                 on_step=lambda label: bar.update(task, description=label),
+                on_territory=lambda done, total, name: bar.update(
+                    task, completed=done, total=total, description=f"Synthèse ({name})"
+                ),
             )
-    for territory_id in report.territories:
-        counts = report.counts[territory_id]
-        console.print(
-            f"{territory_id} : {counts['tableaux']} tableaux, {counts['figures']} figures "
-            f"→ {out_dir / territory_id}"
-        )
-    if all_territories:
+    print_synthesis(report, with_comparison=all_territories, keep_names=keep_names)
+
+
+def print_synthesis(
+    report: SynthesisReport, *, with_comparison: bool, keep_names: bool = False
+) -> None:
+    out_dir = report.out_dir
+    if len(report.territories) <= 10:
+        for territory_id in report.territories:
+            counts = report.counts[territory_id]
+            console.print(
+                f"{territory_id} : {counts['tableaux']} tableaux, {counts['figures']} figures "
+                f"→ {out_dir / territory_id}"
+            )
+    if with_comparison:
         console.print(f"Comparaison des territoires → {out_dir / 'comparaison'}")
-    for warning in report.warnings:
+    for warning in report.warnings[:10]:
         console.print(f"[yellow]Attention :[/] {warning}")
+    if len(report.warnings) > 10:
+        console.print(
+            f"[yellow]Attention :[/] {len(report.warnings) - 10} autre(s) avertissement(s)."
+        )
     if keep_names:
         console.print(
             "[yellow]Noms réels conservés : ces fichiers ne doivent pas être diffusés.[/]"
         )
-    console.print(f"{len(report.files)} fichiers écrits sous {out_dir}.")
+    figures = sum(c["figures"] for c in report.counts.values())
+    console.print(
+        f"Synthèse : {len(report.territories)} territoire(s) en {report.seconds:.0f} s "
+        f"({report.seconds / max(1, len(report.territories)):.1f} s par territoire) — "
+        f"{len(report.files)} fichiers dont {figures} figures, "
+        f"{report.size_bytes() / 1e6:.1f} Mo, sous {out_dir}."
+    )

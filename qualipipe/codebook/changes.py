@@ -87,6 +87,7 @@ class CodebookLoad:
     version_id: int | None = None
     new_version: bool = False
     suggestions_dropped: int = 0
+    decisions_kept: int = 0  # analysts' decisions in the study after the load (all kept)
 
     def count(self, kind: str) -> int:
         return sum(1 for change in self.changes if change.kind == kind)
@@ -358,4 +359,5 @@ def _apply(
         version_id=version_id,
         new_version=version_id != previous_id,
         suggestions_dropped=dropped,
+        decisions_kept=conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0],
     )

@@ -19,23 +19,27 @@ from pathlib import Path
 
 from lxml import etree
 
+from qualipipe import resources
 from qualipipe.codebook.model import (
     CODE_ID_PATTERN,
     COLOR_PATTERN,
     children_map,
     code_depths,
+    codebook_to_yaml,
     normalize_color,
     normalize_text,
     suggest_identifier,
 )
+from qualipipe.containers import MB, ContainerLimits
 from qualipipe.errors import InputError, Problem
-from qualipipe.records import Code, Codebook
+from qualipipe.files import atomic_write, write_bytes_atomic, write_text_atomic
+from qualipipe.records import Code, Codebook, Scope
 from qualipipe.xlsx_layout import fit_row_heights
 
 QDC_NAMESPACE = "urn:QDA-XML:codebook:1.0"
 QDC = f"{{{QDC_NAMESPACE}}}"
 GUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:qualipipe:codebook")
-XSD_PATH = Path(__file__).resolve().parents[1] / "data" / "refi-qda-codebook.xsd"
+XSD_PATH = resources.data_dir() / "refi-qda-codebook.xsd"
 ORIGIN_PATTERN = re.compile(r"^qualipipe : (?P<name>.*) \(version (?P<version>.*)\)$")
 
 HEAD_INCLUDE = "Quand l'utiliser : "
@@ -43,6 +47,8 @@ HEAD_EXCLUDE = "Quand ne pas l'utiliser : "
 HEAD_EXPRESSIONS = "Expressions :"
 HEAD_EXAMPLES = "Exemples :"
 HEAD_ID = "Identifiant qualipipe : "
+HEAD_ROLES = "S'applique aux rôles : "  # codebook `s_applique_a.roles`
+HEAD_SOURCES = "S'applique aux sources : "  # codebook `s_applique_a.sources`
 
 
 def code_guid(code_id: str) -> str:
@@ -70,6 +76,13 @@ def describe(code: Code) -> str:
         blocks.append("\n".join([HEAD_EXPRESSIONS, *(f"- {e}" for e in code.expressions)]))
     if code.examples:
         blocks.append("\n".join([HEAD_EXAMPLES, *(f"- {e}" for e in code.examples)]))
+    if code.applies_to is not None:
+        for head, values in (
+            (HEAD_ROLES, code.applies_to.roles),
+            (HEAD_SOURCES, code.applies_to.sources),
+        ):
+            if values is not None:
+                blocks.append(head + ", ".join(values))
     blocks.append(HEAD_ID + code.id)
     return "\n\n".join(block for block in blocks if block)
 
@@ -127,6 +140,12 @@ class _Described:
     expressions: list[str] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)
     code_id: str = ""
+    scope: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def applies_to(self) -> Scope | None:
+        if not self.scope:
+            return None
+        return Scope(roles=self.scope.get("roles"), sources=self.scope.get("sources"))
 
 
 def parse_description(text: str) -> _Described:
@@ -143,6 +162,12 @@ def parse_description(text: str) -> _Described:
             section = "expressions"
         elif line.strip() == HEAD_EXAMPLES.strip():
             section = "examples"
+        elif line.startswith((HEAD_ROLES, HEAD_SOURCES)):
+            key, head = (
+                ("roles", HEAD_ROLES) if line.startswith(HEAD_ROLES) else ("sources", HEAD_SOURCES)
+            )
+            values = (v.strip() for v in line[len(head) :].split(","))
+            section, result.scope[key] = "scope", tuple(v for v in values if v)
         elif line.startswith(HEAD_ID):
             section, result.code_id = "id", line[len(HEAD_ID) :].strip()
         elif section == "definition":
@@ -159,28 +184,53 @@ def parse_description(text: str) -> _Described:
     return result
 
 
+def _qdc_problem(path: Path, message: str, line: int | None = None) -> InputError:
+    return InputError(
+        f"{path} n'est pas un fichier XML lisible.",
+        [Problem(str(path), f"{message} ; réexportez-le depuis votre logiciel.", line)],
+    )
+
+
+def _parse_qdc(path: Path) -> etree._ElementTree:
+    """Parse without DTD, entities or network; a DOCTYPE (entities, XXE) is refused outright:
+    REFI-QDA files never need one."""
+    if not path.is_file():
+        raise InputError(
+            f"Fichier introuvable : {path}", [Problem(str(path), "vérifiez le chemin.")]
+        )
+    limits = ContainerLimits.from_environment()
+    if path.stat().st_size > limits.max_xml:
+        raise _qdc_problem(
+            path, f"fichier de plus de {limits.max_xml // MB} Mo (limite QUALIPIPE_MAX_XML_MO)"
+        )
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False
+    )
+    try:
+        tree = etree.parse(str(path), parser)
+    except OSError as error:
+        raise _qdc_problem(path, f"lecture impossible ({error.strerror or error})") from None
+    except etree.XMLSyntaxError as error:
+        raise _qdc_problem(path, f"XML invalide ({error.msg})", error.lineno) from None
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise _qdc_problem(
+            path,
+            "le fichier déclare un DOCTYPE (entités XML) : refusé par sécurité, un codebook "
+            "REFI-QDA n'en contient pas",
+        )
+    return tree
+
+
 def read_qdc(path: Path | str) -> QdcImport:
     """Read a .qdc written by qualipipe or another REFI-QDA tool into a codebook."""
     path = Path(path)
-    try:
-        tree = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True))
-    except OSError:
-        raise InputError(
-            f"Fichier introuvable : {path}", [Problem(str(path), "vérifiez le chemin.")]
-        ) from None
-    except etree.XMLSyntaxError as error:
-        raise InputError(
-            f"{path} n'est pas un fichier XML lisible.",
-            [
-                Problem(
-                    str(path),
-                    f"XML invalide ({error.msg}) ; réexportez-le depuis votre logiciel.",
-                    error.lineno,
-                )
-            ],
-        ) from None
+    tree = _parse_qdc(path)
     schema = codebook_schema()
-    if not schema.validate(tree):
+    try:
+        valid = schema.validate(tree)
+    except etree.Error as error:  # libxml2 gives up on some malformed inputs
+        raise _qdc_problem(path, f"validation impossible ({error})") from None
+    if not valid:
         raise InputError(
             f"{path} n'est pas un codebook REFI-QDA valide (Codebook.xsd, QDA-XML 1.0).",
             [
@@ -236,6 +286,7 @@ class _QdcReader:
             examples=tuple(described.examples),
             color=normalize_color(color) if color and COLOR_PATTERN.match(color) else None,
             codable=codable,
+            applies_to=described.applies_to(),
         )
         self.codes.append(code)
         for child in element.findall(QDC + "Code"):
@@ -402,7 +453,7 @@ def codebook_to_docx(codebook: Codebook, path: Path) -> None:
     document.save(str(path))
 
 
-def _docx_summary_table(document, codebook: Codebook) -> None:  # noqa: ANN001 - docx Document
+def _docx_summary_table(document, codebook: Codebook) -> None:
     depths = code_depths(codebook)
     document.add_heading("Vue d'ensemble", level=1)
     table = document.add_table(rows=1, cols=3)
@@ -416,7 +467,7 @@ def _docx_summary_table(document, codebook: Codebook) -> None:  # noqa: ANN001 -
         cells[2].text = "oui" if code.codable else "non"
 
 
-def _labelled(document, label: str, text: str) -> None:  # noqa: ANN001 - docx Document
+def _labelled(document, label: str, text: str) -> None:
     if not text:
         return
     paragraph = document.add_paragraph()
@@ -444,18 +495,15 @@ EXPORTERS = {"xlsx": codebook_to_xlsx, "docx": codebook_to_docx}
 
 def export_codebook(codebook: Codebook, fmt: str, path: Path) -> Path:
     """Write the codebook as `fmt` (qdc, xlsx, docx) to `path`; return the path written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "qdc":
-        path.write_bytes(codebook_to_qdc(codebook))
-    else:
-        EXPORTERS[fmt](codebook, path)
+        return write_bytes_atomic(path, codebook_to_qdc(codebook))
+    with atomic_write(path) as temporary:
+        EXPORTERS[fmt](codebook, temporary)
     return path
 
 
 def import_qdc_to_yaml(path: Path, target: Path, *, overwrite: bool = False) -> QdcImport:
     """Read `path` (.qdc) and write it as a qualipipe YAML codebook at `target`."""
-    from qualipipe.codebook.model import codebook_to_yaml
-
     if target.exists() and not overwrite:
         raise InputError(
             f"{target} existe déjà : rien n'a été écrit.",
@@ -463,6 +511,5 @@ def import_qdc_to_yaml(path: Path, target: Path, *, overwrite: bool = False) -> 
         )
     result = read_qdc(path)
     header = f"# Codebook importé de {path.name} (REFI-QDA). Format : docs/codebook.md\n"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(codebook_to_yaml(result.codebook, header=header), encoding="utf-8")
+    write_text_atomic(target, codebook_to_yaml(result.codebook, header=header))
     return result

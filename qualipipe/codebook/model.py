@@ -25,6 +25,9 @@ Schema (documented for analysts in docs/codebook.md)::
             couleur: "#RRGGBB"       # optional
             codable: oui             # optional, default oui
             parent: BES_AUTRE        # optional: another code of the same family (default: family)
+            s_applique_a:            # optional (family or code): where it applies (allow-lists)
+              roles: [fondateur]     # participant roles (records.Role values)
+              sources: [transcript]  # source kinds (records.SourceKind values)
 """
 
 from __future__ import annotations
@@ -32,26 +35,27 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from qualipipe import yamlio
 from qualipipe.errors import InputError, Problem
-from qualipipe.records import Code, Codebook
-
-if TYPE_CHECKING:
-    from qualipipe.codebook.changes import CodebookLoad
-    from qualipipe.store import Study
+from qualipipe.records import Code, Codebook, Role, Scope, SourceKind
+from qualipipe.store import Study
 
 CODE_ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
 COLOR_PATTERN = re.compile(r"^#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")
 
 TOP_KEYS = ("nom", "version", "description", "familles")
-FAMILY_KEYS = ("id", "libelle", "definition", "couleur", "codes")
+FAMILY_KEYS = ("id", "libelle", "definition", "couleur", "s_applique_a", "codes")
+SCOPE_KEY = "s_applique_a"
+SCOPE_VALUES = {
+    "roles": tuple(r.value for r in Role),
+    "sources": tuple(k.value for k in SourceKind),
+}
 CODE_KEYS = (
     "id",
     "libelle",
@@ -63,6 +67,7 @@ CODE_KEYS = (
     "couleur",
     "codable",
     "parent",
+    "s_applique_a",
 )
 TRUE_WORDS = {"oui", "vrai", "true", "yes", "o"}
 FALSE_WORDS = {"non", "faux", "false", "no", "n"}
@@ -113,13 +118,7 @@ class _Reader:
             return {}
         fields: dict[str, Node] = {}
         for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in fields:
-                self.problem(
-                    key_node,
-                    f"{where} : le champ « {key} » apparaît deux fois ; gardez-en un seul.",
-                )
-                continue
+            key = str(key_node.value)  # duplicate keys were refused by yamlio.compose
             if key not in allowed:
                 close = difflib.get_close_matches(normalize_key(key), allowed, n=1, cutoff=0.6)
                 hint = f" Vouliez-vous dire « {close[0]} » ?" if close else ""
@@ -199,6 +198,33 @@ class _Reader:
         self.problem(node, f"{where} : « {key} » doit valoir oui ou non (lu : « {word} »).")
         return default
 
+    def scope(self, fields: dict[str, Node], where: str) -> Scope | None:
+        """`s_applique_a: {roles: [...], sources: [...]}`, values checked against the enums."""
+        node = fields.get(SCOPE_KEY)
+        if node is None or (isinstance(node, ScalarNode) and node.tag.endswith(":null")):
+            return None
+        inner = self.mapping(node, f"{where}, {SCOPE_KEY}", tuple(SCOPE_VALUES))
+        lists: dict[str, tuple[str, ...]] = {}
+        for key, allowed in SCOPE_VALUES.items():
+            if key not in inner:
+                continue
+            values = self.text_list(inner, key, f"{where}, {SCOPE_KEY}")
+            for value_node, value in zip(_items(inner[key]), values, strict=False):
+                if value not in allowed:
+                    self.problem(
+                        value_node,
+                        f"{where}, {SCOPE_KEY} : « {value} » n'est pas une valeur possible de "
+                        f"« {key} » ; valeurs possibles : {', '.join(allowed)}.",
+                    )
+            lists[key] = tuple(v for v in values if v in allowed)
+        if isinstance(node, MappingNode) and not lists:
+            self.problem(
+                node,
+                f"{where} : « {SCOPE_KEY} » doit contenir « roles » et/ou « sources » (listes).",
+            )
+            return None
+        return Scope(roles=lists.get("roles"), sources=lists.get("sources"))
+
     def identifier(self, fields: dict[str, Node], node: Node, where: str) -> str:
         id_node = fields.get("id")
         if id_node is None or not isinstance(id_node, ScalarNode) or not str(id_node.value):
@@ -213,6 +239,10 @@ class _Reader:
                 f"accent, des chiffres et des « _ » (par exemple « {suggestion} »).",
             )
         return value
+
+
+def _items(node: Node) -> list[Node]:
+    return list(node.value) if isinstance(node, SequenceNode) else []
 
 
 def normalize_key(key: str) -> str:
@@ -233,19 +263,9 @@ def parse_codebook(text: str, file_label: str) -> tuple[Codebook | None, list[Pr
     """Parse codebook YAML text; return the codebook (None if unusable) and every problem."""
     reader = _Reader(file_label)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else None
-        reason = error.problem or "syntaxe invalide"
-        return None, [
-            Problem(
-                file=file_label,
-                line=line,
-                message=f"le fichier n'est pas un YAML valide ({reason}) ; vérifiez l'indentation "
-                f"(espaces, pas de tabulations) et les guillemets autour de cette ligne.",
-            )
-        ]
+        root = yamlio.compose(text, file_label)
+    except InputError as error:
+        return None, list(error.problems)
     if root is None:
         return None, [Problem(file=file_label, message="le fichier est vide.")]
     reader._last_anchor = root
@@ -289,6 +309,7 @@ def _read_families(reader: _Reader, node: Node | None, root: Node) -> list[_Entr
             definition=reader.text(fields, "definition", where, required=True),
             color=reader.color(fields, where),
             codable=False,
+            applies_to=reader.scope(fields, where),
         )
         line = family_node.start_mark.line + 1
         entries.append(_Entry(family, line, line, explicit_parent=False))
@@ -339,6 +360,7 @@ def _read_code(reader: _Reader, node: Node, family_id: str) -> _Entry | None:
         examples=reader.text_list(fields, "exemples", where),
         color=reader.color(fields, where),
         codable=reader.flag(fields, "codable", where, default=True),
+        applies_to=reader.scope(fields, where),
     )
     line = node.start_mark.line + 1
     parent_line = parent_node.start_mark.line + 1 if parent_node is not None else line
@@ -520,6 +542,8 @@ def codebook_to_yaml(codebook: Codebook, *, header: str = "") -> str:
         }
         if family.color:
             entry["couleur"] = family.color
+        if family.applies_to is not None:
+            entry[SCOPE_KEY] = scope_mapping(family.applies_to)
         entry["codes"] = [
             _code_to_mapping(code)
             for code in codebook.codes
@@ -551,36 +575,23 @@ def _code_to_mapping(code: Code) -> dict[str, object]:
         entry["couleur"] = code.color
     if not code.codable:
         entry["codable"] = False
+    if code.applies_to is not None:
+        entry[SCOPE_KEY] = scope_mapping(code.applies_to)
+    return entry
+
+
+def scope_mapping(scope: Scope) -> dict[str, list[str]]:
+    entry = {}
+    if scope.roles is not None:
+        entry["roles"] = list(scope.roles)
+    if scope.sources is not None:
+        entry["sources"] = list(scope.sources)
     return entry
 
 
 # ---------------------------------------------------------------------------------------------
 # Loading into a study (implemented in codebook_changes, which needs the store)
 # ---------------------------------------------------------------------------------------------
-
-
-def load_into_study(
-    study: Study,
-    path: Path | str,
-    *,
-    renames: Mapping[str, str] | None = None,
-    merges: Mapping[str, str] | None = None,
-    splits: Mapping[str, Sequence[str]] | None = None,
-    destinations: Mapping[str, str] | None = None,
-    dry_run: bool = False,
-) -> CodebookLoad:
-    """Load the codebook file into the study, keeping every decision; see codebook_changes."""
-    from qualipipe.codebook.changes import load_into_study as load
-
-    return load(
-        study,
-        path,
-        renames=renames,
-        merges=merges,
-        splits=splits,
-        destinations=destinations,
-        dry_run=dry_run,
-    )
 
 
 def study_codebook(study: Study) -> Codebook:

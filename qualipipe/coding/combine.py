@@ -4,8 +4,9 @@ Before enough decisions exist, a fixed prior combination is used (a lexicon hit 
 closest code definition is likely). Once analysts have reviewed segments, a logistic regression
 ("stacker") learns how much each signal is worth on this study, from out-of-fold signals of the
 reviewed segments, so its output is a probability calibrated on the analysts' own decisions.
-Thresholds are then tuned per code on those decisions: F2 (recall) while a code has few accepted
-segments, F1, then F0.5 (precision) once they accumulate.
+Thresholds are then tuned per code on those decisions for precision at the review stage: the
+lowest threshold at which the out-of-fold suggestions reach PRECISION_TARGET (the share of
+suggestions an analyst accepts), never under THRESHOLD_FLOOR however few the decisions.
 """
 
 from __future__ import annotations
@@ -31,15 +32,16 @@ SIGNALS = (
     "feeds_in",
     "feeds_out",
 )
-# Prior weights (log-odds) used until decisions allow fitting the stacker.
+# Prior weights (log-odds) used until decisions allow fitting the stacker. An expression matched
+# as a whole phrase is a strong clue: only a clearly unrelated meaning (z < -1.4) vetoes it.
 PRIOR_WEIGHTS = {
-    "lexicon": 3.5,
+    "lexicon": 4.0,
     "lexicon_weak": 2.0,
     "lexicon_negated": -2.5,
     "semantic_z": 0.7,
     "semantic_top": 1.0,
     "feeds_in": 0.3,
-    "feeds_out": -2.5,
+    "feeds_out": -3.0,  # as strong against as a whole-phrase expression is for
 }
 PRIOR_BIAS = -3.0
 DEFAULT_THRESHOLD = 0.5
@@ -117,56 +119,61 @@ class Combiner:
         return "calibré sur les décisions" if self.stacker is not None else "a priori"
 
 
-def beta_for(positives: int) -> float:
-    """Recall first (few accepted segments), precision once the code is well documented."""
-    if positives < 10:
-        return 2.0
-    if positives < 40:
-        return 1.0
-    return 0.5
+PRECISION_TARGET = 0.6  # at least 6 suggestions out of 10 accepted at review
+THRESHOLD_FLOOR = 0.35  # a threshold never falls under this, whatever the decisions say
+THRESHOLD_CEILING = 0.95
+MIN_SUGGESTED_FOR_PRECISION = 3  # a precision measured on fewer suggestions is not trusted
 
 
-def best_threshold(scores: np.ndarray, labels: np.ndarray, beta: float) -> float | None:
-    """Threshold maximising F-beta on (score, label) pairs; None without positives."""
+def precision_threshold(
+    scores: np.ndarray, labels: np.ndarray, target: float = PRECISION_TARGET
+) -> float | None:
+    """Lowest threshold whose suggestions reach `target` precision on (score, label) pairs.
+
+    Among cuts between distinct scores with at least MIN_SUGGESTED_FOR_PRECISION suggestions
+    kept, the one with the most accepted segments whose precision reaches the target. When no cut
+    reaches it, the cut of best F0.5 (precision weighs more than recall). None without positives.
+    """
     positives = int(labels.sum())
     if positives == 0 or scores.size == 0:
         return None
-    order = np.argsort(-scores)
+    order = np.argsort(-scores, kind="stable")
     sorted_scores, sorted_labels = scores[order], labels[order]
     true_pos = np.cumsum(sorted_labels)
-    predicted = np.arange(1, len(sorted_scores) + 1)
-    precision = true_pos / predicted
-    recall = true_pos / positives
-    b2 = beta * beta
-    f = (
-        (1 + b2)
-        * precision
-        * recall
-        / np.where(b2 * precision + recall > 0, b2 * precision + recall, 1)
-    )
+    kept = np.arange(1, len(sorted_scores) + 1)
+    precision = true_pos / kept
     # Only cut between distinct scores; place the threshold at the last kept score.
     distinct = np.r_[sorted_scores[1:] < sorted_scores[:-1], True]
-    f = np.where(distinct, f, -1)
-    best = int(np.argmax(f))
-    return float(np.clip(sorted_scores[best], 0.02, 0.98))
+    reaching = (
+        distinct & (precision >= target) & (kept >= min(MIN_SUGGESTED_FOR_PRECISION, positives))
+    )
+    if reaching.any():
+        best = int(np.flatnonzero(reaching)[-1])
+    else:
+        recall = true_pos / positives
+        b2 = 0.25
+        denominator = b2 * precision + recall
+        f = (1 + b2) * precision * recall / np.where(denominator > 0, denominator, 1)
+        best = int(np.argmax(np.where(distinct, f, -1)))
+    return float(sorted_scores[best])
+
+
+def with_floor(threshold: float) -> float:
+    return float(np.clip(threshold, THRESHOLD_FLOOR, THRESHOLD_CEILING))
 
 
 def tune_thresholds(
     probabilities: np.ndarray, labels: np.ndarray, code_ids: list[str]
 ) -> dict[str, float]:
-    """Per-code thresholds from reviewed segments (global one for sparsely documented codes)."""
+    """Per-code thresholds from reviewed segments (common one for sparsely documented codes)."""
     if len(labels) == 0:
         return {code: DEFAULT_THRESHOLD for code in code_ids}
-    total = int(labels.sum())
-    overall = best_threshold(
-        probabilities.ravel(), labels.ravel(), beta_for(total // max(1, len(code_ids)))
-    )
-    fallback = overall if overall is not None else DEFAULT_THRESHOLD
+    overall = precision_threshold(probabilities.ravel(), labels.ravel())
+    fallback = with_floor(overall if overall is not None else DEFAULT_THRESHOLD)
     thresholds = {}
     for j, code in enumerate(code_ids):
-        positives = int(labels[:, j].sum())
         own = None
-        if positives >= MIN_POSITIVES_FOR_OWN_THRESHOLD:
-            own = best_threshold(probabilities[:, j], labels[:, j], beta_for(positives))
-        thresholds[code] = round(own if own is not None else fallback, 4)
+        if int(labels[:, j].sum()) >= MIN_POSITIVES_FOR_OWN_THRESHOLD:
+            own = precision_threshold(probabilities[:, j], labels[:, j])
+        thresholds[code] = round(with_floor(own) if own is not None else fallback, 4)
     return thresholds

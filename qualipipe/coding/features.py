@@ -201,10 +201,12 @@ def compute_features(
     *,
     n_process: int = 1,
     progress: bool = True,
+    cache: bool = True,
 ) -> list[SegmentFeatures]:
     """Features for each segment (or raw text), in order; spaCy runs only on uncached texts.
 
-    New results are written to `nlp_cache` inside the study's transaction. `n_process` > 1 lets
+    New results are written to `nlp_cache` inside the study's transaction, unless `cache` is
+    false (a step that must leave the study as it was, like the synthesis, only reads it). `n_process` > 1 lets
     spaCy fork worker processes (worth it on long streams only: each worker loads the model).
     """
     texts = [s if isinstance(s, str) else s.text for s in segments]
@@ -215,12 +217,14 @@ def compute_features(
         if digest not in known:
             missing.setdefault(digest, text)
     if missing:
-        known.update(_annotate_and_cache(study, missing, n_process=n_process, progress=progress))
+        known.update(
+            _annotate_and_cache(study, missing, n_process=n_process, progress=progress, cache=cache)
+        )
     return [known[d] for d in digests]
 
 
 def _annotate_and_cache(
-    study: Study, texts_by_hash: dict[str, str], *, n_process: int, progress: bool
+    study: Study, texts_by_hash: dict[str, str], *, n_process: int, progress: bool, cache: bool
 ) -> dict[str, SegmentFeatures]:
     signature = feature_signature()
     nlp = coding_pipeline()
@@ -230,8 +234,11 @@ def _annotate_and_cache(
     )
     computed: dict[str, SegmentFeatures] = {}
     pending: list[tuple[str, str, bytes]] = []
+    annotated = zip(digests, _with_progress(docs, len(digests), progress), strict=False)
+    if not cache:
+        return {digest: features_from_doc(doc, digest) for digest, doc in annotated}
     with study.transaction() as conn:
-        for digest, doc in zip(digests, _with_progress(docs, len(digests), progress), strict=False):
+        for digest, doc in annotated:
             features = features_from_doc(doc, digest)
             computed[digest] = features
             pending.append((digest, signature, features.to_bytes()))

@@ -1,11 +1,19 @@
-"""Lexicon suggester: the codebook's expressions matched on lemmas.
+"""Lexicon suggester: the codebook's expressions matched as whole phrases, on lemmas.
 
 Expressions (and the parts of each code's label) are lemmatised with the same cached pipeline as
-the segments, then matched on the sequence of meaningful tokens (stop words and punctuation
-skipped, accents and case folded): "coopération" finds "coopérations", "coopérer" finds
-"nous coopérons", "taxe habitation" finds "taxe d'habitation". A match preceded in the same clause
-by a negation ("pas de problème de mobilité") is not a statement of the code: it is reported as
-negated and counts against the code.
+the segments. An expression matches only as the whole phrase: every word of it, in order, each
+word found by its lemma or its surface form (accents and case folded). Inflection is covered
+("coopération" finds "coopérations", "service à la personne" finds "services à la personne");
+derivational neighbours are different words ("alimentation" does not find "alimente", "travail"
+does not find "on travaille"); a single word matches only where the codebook lists a single word.
+Between two words the codebook may write « … » (or "...") to allow up to three determiners or
+adjectives there: "manque de … moyens" finds "manque de moyens" and "manque de vrais moyens";
+nothing else is ever inserted, and nowhere else.
+Label parts (the words of a code's label) follow the same rule, except that their stop words may
+be absent or different in the text ("taxe habitation" finds "taxe d'habitation"); they remain a
+weaker clue than an expression. A match preceded in the same clause by a negation ("pas de
+problème de mobilité") is not a statement of the code: it is reported as negated and counts
+against the code, unless the expression itself is negative ("pas d'offre").
 """
 
 from __future__ import annotations
@@ -28,6 +36,12 @@ NEGATION_MARKS = NEGATIONS | {"ne", "n'", "n’"}
 NEGATION_WINDOW = 5  # tokens looked back from the first matched word, within the clause
 CLAUSE_BREAKS = frozenset({"PUNCT"})
 _LABEL_PARTS = re.compile(r"[()\[\]/,;]")
+GAP_MARKS = frozenset({"…", "...", "[...]", "[…]"})
+GAP_POS = frozenset({"DET", "ADJ"})  # what a « … » between two words may stand for
+MAX_GAP = 3
+_SKIPPED = frozenset({"SPACE"})
+_JOINERS = frozenset({"-", "‑", "'", "’"})  # "vide-grenier" is one phrase with or without "-"
+LABEL_STOP_WINDOW = 3  # label parts: stop words of the text skipped between two content words
 
 Analyse = Callable[[Sequence[str]], list[SegmentFeatures]]
 
@@ -35,12 +49,44 @@ Analyse = Callable[[Sequence[str]], list[SegmentFeatures]]
 @dataclass(frozen=True)
 class Pattern:
     text: str  # as written in the codebook
-    keys: tuple[frozenset[str], ...]  # per meaningful token: folded lemma and folded word
+    keys: tuple[frozenset[str], ...]  # per word: folded lemma and folded word
+    # gaps[n]: a « … » is written before word n (determiners/adjectives may stand there)
+    gaps: tuple[bool, ...] = ()
     # False for a label part that only repeats the family's words or that several codes share
     # ("TVA" in four TVA codes): a weaker clue than an expression proper to the code.
     specific: bool = True
-    # The expression itself is negative ("pas d'offre"): it matches only a negated mention.
+    # The expression itself is negative ("pas d'offre", "il n'y a rien"): found as written, it
+    # is a positive statement of the code.
     negative: bool = False
+    # A label part (not an expression listed by the codebook): only its content words are kept,
+    # and stop words of the text may stand between them.
+    loose: bool = False
+    # A single word: its part of speech in the codebook ("NOUN" for "commune") and its form.
+    pos: str = ""
+    word: str = ""
+
+    def fits(self, features: SegmentFeatures, i: int) -> bool:
+        """Whether the text's token i can be this single word (not only share its lemma).
+
+        A noun of the codebook is not the adjective or verb of the text with the same spelling
+        or lemma ("commune" ≠ "politique commune", "données" ≠ "les aides données"); a light
+        verb (pouvoir, faire…) has too many senses to be matched through its lemma: "pouvoir"
+        does not find "ils peuvent" nor "puis", only the word itself; a function word of the
+        text (conjunction, preposition, pronoun…) is never a single-word expression.
+        """
+        if features.pos[i] in FUNCTION_POS:  # "car" the bus is not "car" the conjunction
+            return False
+        if self.pos == "NOUN" and features.pos[i] not in ("NOUN", "PROPN"):
+            return False
+        if self.keys[0] & LIGHT_VERBS:
+            return features.folded_words[i] == self.word
+        return True
+
+
+FUNCTION_POS = frozenset({"CCONJ", "SCONJ", "ADP", "DET", "PRON", "AUX", "PART"})
+LIGHT_VERBS = frozenset(
+    {"pouvoir", "devoir", "vouloir", "falloir", "faire", "etre", "avoir", "aller", "savoir"}
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +98,7 @@ class Match:
 
 
 def meaningful_tokens(features: SegmentFeatures) -> list[int]:
-    """Indices of tokens that can carry an expression: not stop words, not punctuation."""
+    """Indices of tokens that can carry a content word: not stop words, not punctuation."""
     return [
         i
         for i, (lemma, stop, pos) in enumerate(
@@ -73,15 +119,12 @@ def _has_alnum(text: str) -> bool:
 STEM = 6  # shortest shared beginning taken as the same word family
 
 
-def bucket(word: str) -> str:
-    return word[:STEM]
-
-
 def similar(a: str, b: str) -> bool:
     """Same folded lemma, or same word family: "fiscal"/"fiscalité", "écologie"/"écologique".
 
-    One word must start with the other (at least 6 letters), or both (8+ letters) share their
-    first 7 letters. "commune"/"communication" or "transport"/"transition" do not match.
+    Only used to tell whether a label part merely repeats its family's words (a weaker clue),
+    never to match text. One word must start with the other (at least 6 letters), or both (8+
+    letters) share their first 7 letters.
     """
     if a == b:
         return True
@@ -94,11 +137,62 @@ def similar(a: str, b: str) -> bool:
 SHARED_BY = 3  # a label part found in this many codes' labels tells them apart poorly
 
 
-def _pattern_keys(features: SegmentFeatures) -> tuple[frozenset[str], ...]:
-    return tuple(
-        frozenset({features.folded_lemmas[i], features.folded_words[i]})
-        for i in meaningful_tokens(features)
+def phrase_tokens(features: SegmentFeatures) -> list[int]:
+    """Indices of the tokens a phrase is made of (spaces and joining hyphens left out)."""
+    return [
+        i
+        for i, (pos, word) in enumerate(zip(features.pos, features.words, strict=False))
+        if pos not in _SKIPPED and word not in _JOINERS and word.strip()
+    ]
+
+
+def _token_keys(features: SegmentFeatures, i: int) -> frozenset[str]:
+    return frozenset({features.folded_lemmas[i], features.folded_words[i]})
+
+
+def pattern_from(features: SegmentFeatures, *, loose: bool) -> tuple[tuple, tuple]:
+    """(keys, gaps) of an expression: every word in order, « … » marking a gap before a word."""
+    keys: list[frozenset[str]] = []
+    gaps: list[bool] = []
+    gap = False
+    kept = set(meaningful_tokens(features)) if loose else None
+    for i in phrase_tokens(features):
+        word = features.words[i]
+        if word in GAP_MARKS or set(word) <= {"."} and len(word) >= 3:
+            gap = bool(keys)
+            continue
+        if features.pos[i] == "PUNCT" or (kept is not None and i not in kept):
+            continue
+        keys.append(_token_keys(features, i))
+        gaps.append(gap)
+        gap = False
+    return tuple(keys), tuple(gaps)
+
+
+def heads_compound(features: SegmentFeatures, tokens: list[int], position: int) -> bool:
+    """The noun at `position` heads a French compound noun « N de N » ("pouvoir d'achat",
+    "taxe d'habitation"): as a single-word expression it is then another word."""
+    if position + 2 >= len(tokens):
+        return False
+    noun, de, complement = (tokens[position + n] for n in range(3))
+    return (
+        features.pos[noun] == "NOUN"
+        and features.folded_words[de] in COMPOUND_LINKS
+        and features.pos[complement] in ("NOUN", "PROPN")
     )
+
+
+COMPOUND_LINKS = frozenset({"de", "d'", "d’"})
+
+
+def quote_words(words: Sequence[str]) -> str:
+    """Tokens back to text: no space after an elided word ("d'offre") nor around a hyphen."""
+    text = ""
+    for word in words:
+        if text and not text.endswith(("'", "’", "-")) and word not in ("-", ",", "."):
+            text += " "
+        text += word
+    return text
 
 
 def _mark_shared(patterns: list[list[Pattern]]) -> list[list[Pattern]]:
@@ -108,7 +202,16 @@ def _mark_shared(patterns: list[list[Pattern]]) -> list[list[Pattern]]:
             owners.setdefault(p.keys, set()).add(column)
     return [
         [
-            Pattern(p.text, p.keys, p.specific and len(owners[p.keys]) < SHARED_BY, p.negative)
+            Pattern(
+                p.text,
+                p.keys,
+                p.gaps,
+                p.specific and len(owners[p.keys]) < SHARED_BY,
+                p.negative,
+                p.loose,
+                p.pos,
+                p.word,
+            )
             for p in items
         ]
         for items in patterns
@@ -130,8 +233,6 @@ class LexiconSuggester:
         self.use_labels = use_labels
         self.patterns: list[list[Pattern]] = []
         self._by_first_key: dict[str, list[tuple[int, Pattern]]] = {}
-        self._keys_by_bucket: dict[str, set[str]] = {}
-        self._memo: dict[str, frozenset[str]] = {}
 
     def fit(self, codes: CodeIndex, labelled: LabelledSet) -> LexiconSuggester:
         """Lemmatise the expressions (decisions are not needed: the codebook is the lexicon)."""
@@ -151,74 +252,96 @@ class LexiconSuggester:
         analysed = dict(zip(flat, self.analyse(flat), strict=False)) if flat else {}
         raw: list[list[Pattern]] = []
         for column, texts in enumerate(texts_per_code):
+            context = analysed[contexts[column]] if contexts[column] else None
             context_keys = (
-                set(_pattern_keys(analysed[contexts[column]])) if contexts[column] else set()
+                {_token_keys(context, i) for i in meaningful_tokens(context)} if context else set()
             )
             patterns = []
             for text, explicit in texts:
-                keys = _pattern_keys(analysed[text])
-                if not keys or (not explicit and all(k <= NEGATIONS for k in keys)):
-                    continue  # "Aucun" as a label part would match every refusal
-                generic = not explicit and all(
-                    any(similar(a, b) for a in k for ck in context_keys for b in ck) for k in keys
-                )
-                negative = any(fold_key(w) in NEGATION_MARKS for w in analysed[text].words)
-                patterns.append(Pattern(text, keys, specific=not generic, negative=negative))
+                pattern = self._pattern(analysed[text], text, explicit, context_keys)
+                if pattern is not None:
+                    patterns.append(pattern)
             raw.append(patterns)
         self.patterns = _mark_shared(raw)
         self._by_first_key = {}
-        self._keys_by_bucket = {}
-        self._memo = {}
         for column, patterns in enumerate(self.patterns):
             for pattern in patterns:
                 for first in pattern.keys[0]:
                     self._by_first_key.setdefault(first, []).append((column, pattern))
-                for alternatives in pattern.keys:
-                    for key in alternatives:
-                        self._keys_by_bucket.setdefault(bucket(key), set()).add(key)
         return self
 
-    def _similar_keys(self, token: str) -> frozenset[str]:
-        """Pattern words similar to this token (memoised: vocabularies are small)."""
-        known = self._memo.get(token)
-        if known is None:
-            known = frozenset(
-                k for k in self._keys_by_bucket.get(bucket(token), ()) if similar(token, k)
-            )
-            self._memo[token] = known
-        return known
+    @staticmethod
+    def _pattern(
+        features: SegmentFeatures, text: str, explicit: bool, context_keys: set[frozenset[str]]
+    ) -> Pattern | None:
+        keys, gaps = pattern_from(features, loose=not explicit)
+        if not keys or (not explicit and all(k <= NEGATIONS for k in keys)):
+            return None  # "Aucun" as a label part would match every refusal
+        generic = not explicit and all(
+            any(similar(a, b) for a in k for ck in context_keys for b in ck) for k in keys
+        )
+        negative = explicit and any(fold_key(w) in NEGATION_MARKS for w in features.words)
+        single = phrase_tokens(features) if len(keys) == 1 else []
+        pos, word = (
+            (features.pos[single[0]], features.folded_words[single[0]]) if single else ("", "")
+        )
+        return Pattern(text, keys, gaps, not generic, negative, not explicit, pos, word)
 
     def find(self, features: SegmentFeatures) -> dict[int, list[Match]]:
         """Matches per code column in one segment."""
-        tokens = meaningful_tokens(features)
-        lemmas, words = features.folded_lemmas, features.folded_words
-        token_sims = [self._similar_keys(lemmas[i]) | self._similar_keys(words[i]) for i in tokens]
+        tokens = phrase_tokens(features)
+        token_keys = [_token_keys(features, i) for i in tokens]
         found: dict[int, list[Match]] = {}
-        for position, sims in enumerate(token_sims):
-            if not sims:
-                continue
-            candidates = {id(p): (c, p) for k in sims for c, p in self._by_first_key.get(k, ())}
+        for position, keys in enumerate(token_keys):
+            candidates = {id(p): (c, p) for k in keys for c, p in self._by_first_key.get(k, ())}
             for column, pattern in candidates.values():
-                end = position + len(pattern.keys)
-                if end > len(tokens) or not all(
-                    pattern.keys[n] & token_sims[position + n] for n in range(1, len(pattern.keys))
+                end = self._match_end(features, tokens, token_keys, position, pattern)
+                if end is None or (
+                    len(pattern.keys) == 1
+                    and (
+                        heads_compound(features, tokens, position)
+                        or not pattern.fits(features, tokens[position])
+                    )
                 ):
                     continue
-                first, last = tokens[position], tokens[end - 1]
-                negated = self._negated(features, first)
-                if pattern.negative:
-                    if not negated:
-                        continue
-                    negated = False  # "pas d'offre" found as written: a positive match
+                first, last = tokens[position], tokens[end]
+                negated = False if pattern.negative else self._negated(features, first)
                 found.setdefault(column, []).append(
                     Match(
                         pattern.text,
-                        " ".join(features.words[first : last + 1]),
+                        quote_words(features.words[first : last + 1]),
                         negated,
                         pattern.specific,
                     )
                 )
         return found
+
+    @staticmethod
+    def _match_end(
+        features: SegmentFeatures,
+        tokens: list[int],
+        token_keys: list[frozenset[str]],
+        position: int,
+        pattern: Pattern,
+    ) -> int | None:
+        """Position of the last matched token when the whole phrase starts here, else None."""
+        cursor = position
+        for n in range(1, len(pattern.keys)):
+            cursor += 1
+            allowed = MAX_GAP if pattern.gaps[n] else 0
+            stops = LABEL_STOP_WINDOW if pattern.loose else 0
+            while cursor < len(tokens) and not pattern.keys[n] & token_keys[cursor]:
+                i = tokens[cursor]
+                if allowed and features.pos[i] in GAP_POS:
+                    allowed -= 1
+                elif stops and features.is_stop[i] and features.pos[i] not in CLAUSE_BREAKS:
+                    stops -= 1
+                else:
+                    return None
+                cursor += 1
+            if cursor >= len(tokens):
+                return None
+        return cursor
 
     @staticmethod
     def _negated(features: SegmentFeatures, first: int) -> bool:

@@ -2,7 +2,7 @@
 
 After a review session only the decisions change: the segments' vectors, their bags of lemmas and
 the lexicon matches (which depend on the text and the codebook only) are the same as last time.
-The run stores them as one matrix snapshot in `nlp_cache` (pipeline "instantané-codage"), keyed by
+The run stores them as one matrix snapshot in the `coding_snapshots` table, keyed by
 the feature signature, the codebook version and the exact list of segment texts; the next run
 with the same key reads three matrices instead of re-reading and re-scanning every segment.
 Any text or codebook change gives another key: the snapshot is then simply rebuilt.
@@ -23,9 +23,9 @@ from scipy import sparse
 
 from qualipipe.coding.base import SuggesterOutput
 from qualipipe.coding.features import SegmentFeatures, feature_signature
+from qualipipe.store import insert_row, now_iso
 
-PIPELINE = "instantané-codage"
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 5  # bump when the stored matrices or the lexicon matching rules change
 
 
 @dataclass
@@ -114,9 +114,7 @@ def snapshot_key(text_hashes: Sequence[str], codebook_hash: str) -> str:
 
 
 def load_snapshot(conn: sqlite3.Connection, key: str) -> StaticInputs | None:
-    row = conn.execute(
-        "SELECT data FROM nlp_cache WHERE text_hash = ? AND pipeline = ?", (key, PIPELINE)
-    ).fetchone()
+    row = conn.execute("SELECT data FROM coding_snapshots WHERE key = ?", (key,)).fetchone()
     if row is None:
         return None
     with np.load(io.BytesIO(row[0]), allow_pickle=False) as stored:
@@ -159,8 +157,7 @@ def save_snapshot(conn: sqlite3.Connection, key: str, inputs: StaticInputs) -> N
         reason_columns=np.array([c for _, c in cells], dtype=np.int64),
         strings=np.frombuffer(strings, dtype=np.uint8),
     )
-    conn.execute("DELETE FROM nlp_cache WHERE pipeline = ?", (PIPELINE,))
-    conn.execute(
-        "INSERT INTO nlp_cache (text_hash, pipeline, data) VALUES (?, ?, ?)",
-        (key, PIPELINE, buffer.getvalue()),
+    conn.execute("DELETE FROM coding_snapshots")
+    insert_row(
+        conn, "coding_snapshots", {"key": key, "data": buffer.getvalue(), "created_at": now_iso()}
     )

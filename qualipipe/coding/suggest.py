@@ -3,7 +3,8 @@
 Flow: read the current codebook and the decision history → cached spaCy features for the
 segments to score and the reviewed ones (spaCy runs on new text only) → fit the lexicon, semantic
 and supervised suggesters on the reviewed segments → combine their signals into one calibrated
-probability per (segment, code) → tune per-code thresholds → store, in one transaction, the
+probability per (segment, code) → tune per-code thresholds (raised by the analysts' runs of
+rejections, see policy.py) → leave out codes outside their codebook scope → store, in one transaction, the
 suggestions at or above threshold (with a French reason, the model version and the codebook
 version), the thresholds (study_meta "thresholds") and each segment's uncertainty (active learning).
 Decisions are only read, never written.
@@ -19,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -26,6 +28,13 @@ from qualipipe.coding.base import CodeIndex, LabelledSet, SegmentBatch, Suggeste
 from qualipipe.coding.combine import SIGNALS, Combiner, signal_tensor, tune_thresholds
 from qualipipe.coding.features import compute_features, feature_signature
 from qualipipe.coding.lexicon import LexiconSuggester
+from qualipipe.coding.policy import (
+    Placement,
+    after_rejections,
+    rejection_streaks,
+    scope_mask,
+    stored_scopes,
+)
 from qualipipe.coding.semantic import SemanticSuggester
 from qualipipe.coding.snapshot import (
     build_static_inputs,
@@ -36,7 +45,7 @@ from qualipipe.coding.snapshot import (
 from qualipipe.coding.supervised import SupervisedSuggester
 from qualipipe.coding.uncertainty import uncertainty
 from qualipipe.errors import QualipipeError
-from qualipipe.pseudonymize import Policy, pseudonymizer_for
+from qualipipe.pseudonymize import Policy, Pseudonymizer, pseudonymizer_for
 from qualipipe.records import Codebook, Suggestion
 from qualipipe.store import (
     Study,
@@ -48,16 +57,11 @@ from qualipipe.store import (
     replace_suggestions,
     set_meta,
     start_run,
+    upsert_rows,
 )
 
 MODEL_NAME = "codage-v1"
 N_FOLDS = 3
-CODING_STATE_TABLE = """CREATE TABLE IF NOT EXISTS coding_segments (
-    segment_id INTEGER PRIMARY KEY REFERENCES segments(id),
-    run_id INTEGER REFERENCES runs(id),
-    uncertainty REAL NOT NULL DEFAULT 0,
-    coded_at TEXT NOT NULL
-)"""
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ class CodingReport:
     run_id: int = 0
     territory: str | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)  # time per step of the run
+    muted_codes: tuple[str, ...] = ()  # rejected too many times in a row: not suggested
+    out_of_scope: int = 0  # suggestions left out because the codebook scope excludes the segment
 
 
 class _StageClock:
@@ -101,6 +107,7 @@ class SegmentRow:
     retired: bool
     territory_id: str | None
     feeds: tuple[str, ...]
+    placement: Placement = Placement(None, "transcript")
 
 
 @dataclass
@@ -147,8 +154,7 @@ def _suggest_codes(
     conn = study.conn
     codebook = _require_codebook(conn)
     codebook_version_id = current_codebook_version_id(conn) or 0
-    territory_id = _resolve_territory(conn, territory)
-    _ensure_state_table(study)
+    territory_id = study.config.territory(territory).id if territory else None
     rows = segment_rows(conn)
     reviewed_ids = _reviewed_segment_ids(conn)
     already_coded = _coded_segment_ids(conn) if only_new else set()
@@ -183,9 +189,10 @@ def _suggest_codes(
 
     codes = CodeIndex.from_codebook(codebook)
     labelled = labelled_set(conn, codes, training, by_id)
-    show = pseudonymizer_for(conn, Policy.REASON)
+    show = reason_pseudonymizer(conn)
     analyse = analyser(study)
     models = fit_models(codes, labelled, feeds_matrix(codes, training), analyse, show)
+    models.thresholds, muted = after_rejections(models.thresholds, rejection_streaks(conn))
     clock.lap("apprentissage")
 
     new_snapshot = static is None
@@ -198,6 +205,12 @@ def _suggest_codes(
     )
     feeds = feeds_matrix(codes, targets)
     outputs, probabilities = score_batch(models, target_batch, feeds)
+    allowed = scope_mask(
+        stored_scopes(conn, codebook_version_id, codes), [r.placement for r in targets]
+    )
+    probabilities, out_of_scope = within_scope(probabilities, allowed, thresholds_row(models))
+    # Muted codes: no suggestion, and no pull on the review order either.
+    probabilities[:, [codes.column()[c] for c in muted]] = 0.0
     clock.lap("scores")
     decided = _decided_pairs(conn)
     model_version = f"{MODEL_NAME}/{feature_signature()}/décisions:{_last_decision_id(conn)}"
@@ -217,14 +230,14 @@ def _suggest_codes(
         if new_snapshot:
             save_snapshot(tx, key, static)
         coded_at = now_iso()
-        tx.executemany(
-            """INSERT INTO coding_segments (segment_id, run_id, uncertainty, coded_at) VALUES (?, ?, ?, ?)
-               ON CONFLICT(segment_id) DO UPDATE SET run_id=excluded.run_id,
-                 uncertainty=excluded.uncertainty, coded_at=excluded.coded_at""",
-            [
-                (sid, run_id, float(u), coded_at)
+        upsert_rows(
+            tx,
+            "coding_segments",
+            (
+                {"segment_id": sid, "run_id": run_id, "uncertainty": float(u), "coded_at": coded_at}
                 for sid, u in zip(target_batch.segment_ids, uncertainty, strict=False)
-            ],
+            ),
+            key=["segment_id"],
         )
         set_meta(tx, "thresholds", models.thresholds)
         per_family = Counter(codes.all_codes[s.code_id].family for s in suggestions)
@@ -244,6 +257,8 @@ def _suggest_codes(
             run_id=run_id,
             territory=territory_id,
             stage_seconds=clock.laps,
+            muted_codes=tuple(muted),
+            out_of_scope=out_of_scope,
         )
         clock.lap("écriture")
         finish_run(
@@ -269,7 +284,6 @@ def uncertainty_by_segment(study: Study) -> dict[int, float]:
     Segments never scored by `qualipipe code` are absent. Sort by decreasing value to review
     first the segments the model is least sure about.
     """
-    _ensure_state_table(study)
     return {
         int(r[0]): float(r[1])
         for r in study.conn.execute("SELECT segment_id, uncertainty FROM coding_segments")
@@ -308,35 +322,17 @@ def _require_codebook(conn: sqlite3.Connection) -> Codebook:
     return codebook
 
 
-def _resolve_territory(conn: sqlite3.Connection, territory: str | None) -> str | None:
-    if not territory:
-        return None
-    rows = conn.execute("SELECT id, name FROM territories ORDER BY id").fetchall()
-    wanted = territory.strip().casefold()
-    for r in rows:
-        if wanted in (r["id"].casefold(), r["name"].casefold()):
-            return str(r["id"])
-    known = ", ".join(f"{r['id']} ({r['name']})" for r in rows) or "aucun"
-    raise QualipipeError(
-        f"Territoire inconnu : « {territory} ». Territoires de l'étude : {known}. "
-        f"Corrigez l'option --territory."
-    )
-
-
-def _ensure_state_table(study: Study) -> None:
-    # Studies created before this table was added to the schema get it on first use.
-    with study.transaction() as conn:
-        conn.execute(CODING_STATE_TABLE)
-
-
 def segment_rows(conn: sqlite3.Connection) -> list[SegmentRow]:
     rows = []
     for r in conn.execute(
-        """SELECT s.id, s.text, s.text_hash, s.is_interviewer, s.retired, src.territory_id, src.kind, src.metadata
-           FROM segments s JOIN sources src ON src.id = s.source_id ORDER BY s.source_id, s.ordinal"""
+        """SELECT s.id, s.text, s.text_hash, s.is_interviewer, s.retired, src.territory_id, src.kind,
+                  src.metadata, p.role
+           FROM segments s JOIN sources src ON src.id = s.source_id
+           LEFT JOIN participants p ON p.id = src.participant_id
+           ORDER BY s.source_id, s.ordinal"""
     ):
         feeds: tuple[str, ...] = ()
-        if r["kind"] == "survey":
+        if r["kind"] in ("survey", "workshop"):  # answers (workshop 1 too) feed their families
             feeds = _parse_feeds(json.loads(r["metadata"] or "{}").get("feeds"))
         rows.append(
             SegmentRow(
@@ -347,6 +343,7 @@ def segment_rows(conn: sqlite3.Connection) -> list[SegmentRow]:
                 retired=bool(r["retired"]),
                 territory_id=r["territory_id"],
                 feeds=feeds,
+                placement=Placement(r["role"], r["kind"]),
             )
         )
     return rows
@@ -408,6 +405,24 @@ def labelled_set(
         [r.id for r in training], [r.text for r in training], [by_id[r.id] for r in training]
     )
     return LabelledSet(batch=batch, labels=labels)
+
+
+def reason_pseudonymizer(conn: sqlite3.Connection) -> Callable[[str], str]:
+    """The factory's REASON pseudonymiser, built on first use and memoised per text.
+
+    A run quotes the same few validated segments in thousands of reasons: each is pseudonymised
+    once (measured before the memo: one pass per suggestion dominated a re-run on 800 names).
+    """
+
+    @cache
+    def built() -> Pseudonymizer:
+        return pseudonymizer_for(conn, Policy.REASON)
+
+    @cache
+    def show(text: str) -> str:
+        return built().apply(text)
+
+    return show
 
 
 def analyser(study: Study) -> Callable[[Sequence[str]], list]:
@@ -502,6 +517,17 @@ def score_batch(
 
 def thresholds_row(models: FittedModels) -> np.ndarray:
     return np.array([models.thresholds[c] for c in models.codes.ids])
+
+
+def within_scope(
+    probabilities: np.ndarray, allowed: np.ndarray, thresholds: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Probabilities with out-of-scope cells set to 0 (neither suggested nor uncertain), and how
+    many suggestions that removed."""
+    if probabilities.size == 0:
+        return probabilities, 0
+    removed = int(((probabilities >= thresholds) & ~allowed).sum())
+    return np.where(allowed, probabilities, 0.0), removed
 
 
 def _uncertainty(probabilities: np.ndarray, models: FittedModels) -> np.ndarray:

@@ -12,11 +12,9 @@ and can be turned into a draft code appended to the codebook YAML for an analyst
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import unicodedata
-import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,8 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
 
+from qualipipe.codebook import drafts
+from qualipipe.coding.topics import (
+    ThemeFinder,
+    share_a_word,
+)
 from qualipipe.errors import QualipipeError
 from qualipipe.pseudonymize import pseudonymizer_for
 from qualipipe.records import Segment
@@ -42,7 +44,6 @@ if TYPE_CHECKING:
     import sqlite3
 
     from rich.table import Table
-    from yaml.nodes import Node
 
 # Nouns, adjectives and verbs carry topics. Proper nouns are left out on purpose: in interviews they
 # are mostly people's names, which must never surface as a theme's top terms.
@@ -64,9 +65,6 @@ _EXTRA_STOP_TEXT = """
 EXTRA_STOP_LEMMAS = frozenset(_EXTRA_STOP_TEXT.split())
 
 DEFAULT_SCORE_MAX = 0.5
-DEFAULT_K_RANGE = (2, 8)
-N_TOP_TERMS = 10
-MIN_RELATIVE_WEIGHT = 0.1
 N_REPRESENTATIVES = 3
 MIN_SEGMENTS = 6
 UNKNOWN = "non renseigné"
@@ -142,204 +140,6 @@ def content_terms(lemmas: Sequence[str], pos: Sequence[str]) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Coherence
-# ---------------------------------------------------------------------------------------------
-
-
-def _share_a_word(a: str, b: str) -> bool:
-    # "circuit" and "circuit court" co-occur by construction: such pairs would inflate coherence.
-    return bool(set(a.split()) & set(b.split()))
-
-
-def npmi_coherence(
-    presence: sparse.spmatrix, topics: Sequence[Sequence[int]], terms: Sequence[str]
-) -> np.ndarray:
-    """Mean normalised PMI of each topic's top-term pairs, from document co-occurrence.
-
-    `presence` is the binary document × term matrix. NPMI(i, j) = log(p_ij / (p_i p_j)) / -log p_ij,
-    in [-1, 1]; -1 when the two terms never share a document. Pairs sharing a word (a bigram and
-    one of its words) are skipped.
-    """
-    presence = sparse.csc_matrix(presence, dtype=np.float64)
-    presence.data[:] = 1.0
-    n_docs = presence.shape[0]
-    used = sorted({index for topic in topics for index in topic})
-    position = {index: p for p, index in enumerate(used)}
-    sub = presence[:, used]
-    together = (sub.T @ sub).toarray() / n_docs
-    alone = np.diag(together)
-    scores = []
-    for topic in topics:
-        pair_scores = []
-        for i, j in itertools.combinations(topic, 2):
-            if _share_a_word(terms[i], terms[j]):
-                continue
-            p_ij = together[position[i], position[j]]
-            if p_ij <= 0:
-                pair_scores.append(-1.0)
-            elif p_ij >= 1:
-                pair_scores.append(1.0)
-            else:
-                p_i, p_j = alone[position[i]], alone[position[j]]
-                pair_scores.append(float(np.log(p_ij / (p_i * p_j)) / -np.log(p_ij)))
-        scores.append(float(np.mean(pair_scores)) if pair_scores else 0.0)
-    return np.array(scores)
-
-
-def topic_diversity(topics: Sequence[Sequence[int]], terms: Sequence[str]) -> float:
-    """Share of distinct single-word terms among all themes' top terms (1 = no word shared).
-
-    Bigrams are left out: they repeat their own words by construction.
-    """
-    words = [terms[i] for topic in topics for i in topic if " " not in terms[i]]
-    return len(set(words)) / len(words) if words else 0.0
-
-
-def topic_quality(coherence: float, topics: Sequence[Sequence[int]], terms: Sequence[str]) -> float:
-    """Coherence × diversity (Dieng et al. 2020), NPMI rescaled to [0, 1] to keep it monotone.
-
-    Coherence alone rewards splitting a theme in two halves whose words still co-occur; the
-    halves share their top words, which diversity penalises.
-    """
-    return (coherence + 1.0) / 2.0 * topic_diversity(topics, terms)
-
-
-# ---------------------------------------------------------------------------------------------
-# The topic model
-# ---------------------------------------------------------------------------------------------
-
-
-def _identity(tokens: Sequence[str]) -> Sequence[str]:
-    return tokens
-
-
-def _smallest_theme(weights: np.ndarray) -> int:
-    """Number of documents of the least frequent dominant theme (0 if one dominates none)."""
-    explained = weights.max(axis=1) > 0
-    dominant = np.argmax(weights, axis=1)[explained]
-    return int(np.bincount(dominant, minlength=weights.shape[1]).min())
-
-
-class ThemeFinder:
-    """NMF on lemma TF-IDF (1-2 grams); K chosen by the coherence (NPMI) × diversity of top terms.
-
-    scikit-learn-like: `fit(term_lists)` sets `n_themes_`, `coherence_by_k_` (mean NPMI),
-    `quality_by_k_` (what chooses K), `terms_`,
-    `components_` (themes × terms), `document_weights_` (documents × themes) and
-    `topic_coherence_`. Deterministic for a given `random_state`.
-    """
-
-    def __init__(
-        self,
-        *,
-        n_themes: int | None = None,
-        k_range: tuple[int, int] = DEFAULT_K_RANGE,
-        n_top_terms: int = N_TOP_TERMS,
-        min_df: int = 2,
-        max_df: float = 0.85,
-        min_theme_size: int = 3,
-        random_state: int = 0,
-    ) -> None:
-        self.n_themes = n_themes
-        self.k_range = k_range
-        self.n_top_terms = n_top_terms
-        self.min_df = min_df
-        self.max_df = max_df
-        self.min_theme_size = min_theme_size
-        self.random_state = random_state
-
-    def fit(self, documents: Sequence[Sequence[str]]) -> ThemeFinder:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        vectorizer = TfidfVectorizer(
-            tokenizer=_identity,
-            preprocessor=_identity,
-            lowercase=False,
-            token_pattern=None,
-            ngram_range=(1, 2),
-            min_df=self.min_df,
-            max_df=self.max_df,
-            sublinear_tf=True,
-        )
-        try:
-            matrix = vectorizer.fit_transform([list(d) for d in documents])
-        except ValueError:
-            raise QualipipeError(
-                "Les segments peu couverts n'ont pas assez de mots en commun pour dégager des "
-                "thèmes (il faut des mots présents dans au moins deux segments)."
-            ) from None
-        self.terms_ = [str(t) for t in vectorizer.get_feature_names_out()]
-        self.coherence_by_k_: dict[int, float] = {}
-        self.quality_by_k_: dict[int, float] = {}
-        best: tuple[float, int, object, np.ndarray] | None = None
-        fallback: tuple[float, int, object, np.ndarray] | None = None  # the smallest K
-        for k in self._candidate_ks(matrix.shape[0], matrix.shape[1]):
-            model, weights = self._factorise(matrix, k)
-            tops = self._top_indices(model.components_)  # type: ignore[attr-defined]
-            coherence = float(npmi_coherence(matrix, tops, self.terms_).mean())
-            quality = topic_quality(coherence, tops, self.terms_)
-            self.coherence_by_k_[k] = round(coherence, 4)
-            self.quality_by_k_[k] = round(quality, 4)
-            if self.n_themes is None and _smallest_theme(weights) < self.min_theme_size:
-                # A theme carried by one or two segments is an anecdote, not a pattern.
-                fallback = fallback or (quality, k, model, weights)
-                continue
-            # Strictly better only: on a tie the smaller number of themes wins.
-            if best is None or quality > best[0] + 1e-9:
-                best = (quality, k, model, weights)
-        best = best or fallback
-        assert best is not None
-        _, self.n_themes_, model, self.document_weights_ = best
-        self.components_ = model.components_  # type: ignore[attr-defined]
-        self.topic_coherence_ = npmi_coherence(
-            matrix, self._top_indices(self.components_), self.terms_
-        )
-        return self
-
-    def _candidate_ks(self, n_docs: int, n_terms: int) -> list[int]:
-        if self.n_themes is not None:
-            return [max(1, min(self.n_themes, n_docs, n_terms))]
-        low, high = self.k_range
-        # At least three segments per theme on average, or a theme is an anecdote.
-        high = max(low, min(high, n_docs // 3, n_terms))
-        return list(range(low, high + 1))
-
-    def _factorise(self, matrix: sparse.spmatrix, k: int) -> tuple[object, np.ndarray]:
-        from sklearn.decomposition import NMF
-        from sklearn.exceptions import ConvergenceWarning
-
-        model = NMF(n_components=k, init="nndsvda", random_state=self.random_state, max_iter=800)
-        with warnings.catch_warnings():
-            # A factorisation still short of full convergence ranks terms just as well; the
-            # warning would only worry analysts.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            weights = model.fit_transform(matrix)
-        return model, weights
-
-    def _top_indices(self, components: np.ndarray, *, min_relative: float = 0.0) -> list[list[int]]:
-        tops = []
-        for row in components:
-            order = np.argsort(-row, kind="stable")[: self.n_top_terms]
-            floor = max(min_relative * row.max(), 0.0)
-            tops.append([int(i) for i in order if row[i] > floor])
-        return tops
-
-    def top_terms(self, theme: int) -> list[str]:
-        """The theme's leading terms. Coherence is measured on the full top-N (the standard
-        measure); the terms shown drop those weighing under a tenth of the first (noise)."""
-        rows = self.components_[theme : theme + 1]
-        return [
-            self.terms_[i] for i in self._top_indices(rows, min_relative=MIN_RELATIVE_WEIGHT)[0]
-        ]
-
-    def dominant_theme(self) -> np.ndarray:
-        """Index of each document's main theme, -1 for documents no theme explains."""
-        dominant = np.argmax(self.document_weights_, axis=1)
-        dominant[self.document_weights_.max(axis=1) <= 0] = -1
-        return dominant
-
-
-# ---------------------------------------------------------------------------------------------
 # Labels
 # ---------------------------------------------------------------------------------------------
 
@@ -352,7 +152,7 @@ def propose_label(top_terms: Sequence[str]) -> str:
     """
     chosen: list[str] = []
     for term in top_terms:
-        if not any(_share_a_word(term, c) for c in chosen):
+        if not any(share_a_word(term, c) for c in chosen):
             chosen.append(term)
         if len(chosen) == 2:
             break
@@ -480,12 +280,6 @@ def theme_documents(
     ]
 
 
-def resolve_territory(study: Study, territory: str | None) -> str | None:
-    if not territory:
-        return None
-    return study.config.territory(territory).id
-
-
 def find_themes(
     study: Study,
     *,
@@ -496,7 +290,7 @@ def find_themes(
     progress: bool = True,
 ) -> ThemesResult:
     """Extract emergent themes from the poorly covered segments and save them (one run)."""
-    territory_id = resolve_territory(study, territory)
+    territory_id = study.config.territory(territory).id if territory else None
     candidates = poorly_covered_segments(study, territory_id=territory_id, score_max=score_max)
     documents = [d for d in theme_documents(study, candidates, progress=progress) if d.terms]
     if len(documents) < MIN_SEGMENTS:
@@ -665,29 +459,20 @@ def append_draft_code(
     *,
     family: str = DEFAULT_DRAFT_FAMILY,
 ) -> DraftCode:
-    """Append theme `theme_id` as a draft code at the end of `family` in the codebook file.
-
-    The file is edited as text (its comments and layout are kept), checked with the codebook
-    loader, and only then replaced: a failure leaves it as it was.
-    """
-    from qualipipe.codebook.model import codebook_from_text, load_codebook, read_codebook_text
-
-    path = Path(codebook_path)
-    codebook = load_codebook(path)  # refuses to edit a file that is already invalid
-    families = [c.id for c in codebook.codes if c.parent is None]
-    if family not in families:
-        raise QualipipeError(
-            f"Famille « {family} » absente de {path} (familles : {', '.join(families)}) ; "
-            f"choisissez-en une avec --famille."
-        )
+    """Append theme `theme_id` as a draft code at the end of `family` in the codebook file."""
     theme = load_theme(study, theme_id)
-    code_id = _unique_id(slug_code_id(theme.label, family), {c.id for c in codebook.codes})
-    text = read_codebook_text(path)
-    new_text, line = _insert_into_family(text, family, draft_code_entry(theme, code_id), theme_id)
-    codebook_from_text(new_text, str(path))  # the loader must accept the result
-    temporary = path.with_name(f".{path.name}.brouillon")
-    temporary.write_text(new_text, encoding="utf-8")
-    temporary.replace(path)
+    path = Path(codebook_path)
+    comment = (
+        f"# BROUILLON issu du thème émergent n°{theme_id} (qualipipe themes, {now_iso()[:10]}) :\n"
+        "# relire, réécrire la définition, puis mettre « codable: oui »."
+    )
+    code_id, line = drafts.add_draft_code(
+        path,
+        family,
+        id_base=slug_code_id(theme.label, family),
+        entry=lambda code_id: draft_code_entry(theme, code_id),
+        comment=comment,
+    )
     return DraftCode(
         code_id=code_id,
         family=family,
@@ -698,99 +483,23 @@ def append_draft_code(
     )
 
 
-def _quoted(text: object) -> str:
-    # A JSON string is a valid YAML double-quoted scalar: every character is escaped safely.
-    return json.dumps(str(text), ensure_ascii=False)
-
-
-def draft_entry_yaml(entry: dict[str, object]) -> str:
-    """The entry in the codebook's own style: "- id: ...", flow list of expressions, examples."""
-    lines: list[str] = []
-    for key, value in entry.items():
-        prefix = "- " if not lines else "  "
-        if key == "id" or key == "codable":
-            lines.append(f"{prefix}{key}: {value}")
-        elif isinstance(value, list) and key == "expressions":
-            lines.append(f"{prefix}{key}: [{', '.join(_quoted(v) for v in value)}]")
-        elif isinstance(value, list):
-            lines.append(f"{prefix}{key}:")
-            lines.extend(f"    - {_quoted(v)}" for v in value)
-        else:
-            lines.append(f"{prefix}{key}: {_quoted(value)}")
-    return "\n".join(lines) + "\n"
-
-
-def _last_scalar(node: Node) -> Node:
-    """The last scalar of a node, in document order (mapping and sequence ends overshoot)."""
-    from yaml.nodes import MappingNode, SequenceNode
-
-    while isinstance(node, MappingNode | SequenceNode) and node.value:
-        last = node.value[-1]
-        node = last[1] if isinstance(node, MappingNode) else last
-    return node
-
-
-def _is_comment(line: str) -> bool:
-    return line.lstrip().startswith("#")
-
-
-def _unique_id(base: str, taken: set[str]) -> str:
-    candidate, n = base, 2
-    while candidate in taken:
-        candidate, n = f"{base}_{n}", n + 1
-    return candidate
-
-
-def _insert_into_family(
-    text: str, family: str, entry: dict[str, object], theme_id: int
-) -> tuple[str, int]:
-    """Insert `entry` after the last code of `family`; return the new text and the entry's line."""
-    import yaml
-    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
-
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    codes_node = None
-    assert isinstance(root, MappingNode)
-    for key, value in root.value:
-        if key.value != "familles" or not isinstance(value, SequenceNode):
-            continue
-        for family_node in value.value:
-            fields = {k.value: v for k, v in family_node.value}
-            id_node = fields.get("id")
-            if isinstance(id_node, ScalarNode) and id_node.value == family:
-                codes_node = fields.get("codes")
-    assert isinstance(codes_node, SequenceNode) and codes_node.value
-    lines = text.splitlines(keepends=True)
-    first_item_line = lines[codes_node.value[0].start_mark.line]
-    indent = len(first_item_line) - len(first_item_line.lstrip(" "))
-    end = _last_scalar(codes_node.value[-1]).end_mark
-    # A scalar ends on its own line (column > 0) or at the start of a later one (block scalars);
-    # blank lines and comments right before the insertion point belong to what follows.
-    insert_at = end.line if end.column == 0 else end.line + 1
-    while insert_at > 0 and (not lines[insert_at - 1].strip() or _is_comment(lines[insert_at - 1])):
-        insert_at -= 1
-    block = draft_entry_yaml(entry)
-    comment = (
-        f"# BROUILLON issu du thème émergent n°{theme_id} (qualipipe themes, {now_iso()[:10]}) :\n"
-        f"{' ' * indent}# relire, réécrire la définition, puis mettre « codable: oui ».\n"
-    )
-    pad = " " * indent
-    addition = ["\n", pad + comment] + [
-        pad + ln if ln.strip() else ln for ln in block.splitlines(True)
-    ]
-    if insert_at > 0 and not lines[insert_at - 1].endswith("\n"):
-        lines[insert_at - 1] += "\n"
-    new_lines = lines[:insert_at] + addition + lines[insert_at:]
-    return "".join(new_lines), insert_at + 4
-
-
 # ---------------------------------------------------------------------------------------------
 # Display
 # ---------------------------------------------------------------------------------------------
 
 
-def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+CONSOLE_TOP = 3  # territories / actor types named per theme in the console table
+
+
+def spread_summary(counts: dict[str, int], limit: int = CONSOLE_TOP) -> str:
+    """The `limit` largest counts, then how many others: a theme spread over 50 territories
+    stays one short cell instead of 50 lines."""
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{name} {n}" for name, n in ranked[:limit])
+    rest = ranked[limit:]
+    if rest:
+        shown += f" + {len(rest)} autre(s) ({sum(n for _, n in rest)} seg.)"
+    return shown
 
 
 def render_themes(result: ThemesResult) -> Table:
@@ -813,8 +522,8 @@ def render_themes(result: ThemesResult) -> Table:
             theme.label,
             ", ".join(theme.top_terms[:8]),
             str(len(theme.segment_ids)),
-            _counts(theme.territories),
-            _counts(theme.actor_types),
+            spread_summary(theme.territories),
+            spread_summary(theme.actor_types),
         )
     return table
 
@@ -842,25 +551,4 @@ def summary_line(result: ThemesResult) -> str:
         f"(qualité cohérence × diversité par nombre de thèmes : {by_k}). Enregistrés dans la base de l'étude "
         f"(extraction n°{result.run_id}). Pour faire d'un thème un code à relire : "
         f"qualipipe themes --vers-code {first}"
-    )
-
-
-def default_codebook_path(study: Study) -> Path:
-    """The codebook file to extend: the study's setting, else the file last loaded in it."""
-    candidates: list[Path] = []
-    if study.config.codebook:
-        candidates.append(study.root / study.config.codebook)
-    row = study.conn.execute(
-        "SELECT source_path FROM codebook_versions ORDER BY id DESC LIMIT 1"
-    ).fetchone()
-    if row is not None and row["source_path"]:
-        loaded = Path(row["source_path"])
-        candidates.append(loaded if loaded.is_absolute() else study.root / loaded)
-        candidates.append(loaded)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise QualipipeError(
-        "Aucun fichier de codebook connu pour cette étude : indiquez-le avec "
-        "--codebook codebooks/ptce.yaml."
     )

@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from qualipipe import resolve
 from qualipipe.errors import InputError, Problem, QualipipeError
 from qualipipe.ingest.manifest import ManifestReport, ParticipantLinks, apply_manifest, load_links
 from qualipipe.ingest.plaintext import join_short_paragraphs
@@ -46,12 +46,10 @@ from qualipipe.ingest.turns import (
     is_interviewer_label,
 )
 from qualipipe.pseudonymize import name_variants
-from qualipipe.records import Participant, Segment, Source, SourceKind
+from qualipipe.records import Participant, Segment, Source, SourceKind, SurveyResponse
 from qualipipe.store import Study, finish_run, list_participants, set_meta, start_run, text_hash
+from qualipipe.surveys.instruments import Instrument, load_instrument
 from qualipipe.text import fold_key
-
-if TYPE_CHECKING:
-    from qualipipe.surveys.instruments import Instrument
 
 __all__ = [
     "FileOutcome",
@@ -379,44 +377,87 @@ def ingest_paths(
             [Problem("--territory", "indiquez le territoire des réponses avec --territory ID.")],
         )
     files, report.skipped = collect_files(paths, with_surveys=loaded_instrument is not None)
-    with study.transaction() as conn:
-        run_id = start_run(conn, "ingest", {"files": [str(f) for f in files], **params.as_dict()})
-        set_meta(conn, SEGMENTATION_META_KEY, params.as_dict())
     links = load_links(study)
     participants = {p.id: p for p in list_participants(study.conn, with_real_names=True)}
-    lazy_splitter = _LazySplitter(splitter)
+    # Every file is read (and refused, for a bad one) before the study is written: when no file
+    # is usable, the study stays byte for byte as it was.
+    read: dict[Path, _Read | FileOutcome] = {}
     for index, path in enumerate(files):
         if progress:
             progress(path.name, index, len(files))
         if path.suffix.lower() in SURVEY_EXTENSIONS and loaded_instrument is not None:
-            outcome = _ingest_survey_file(
-                study, path, loaded_instrument, territory_id or "", params, lazy_splitter, report
-            )
+            read[path] = _read_survey_file(path, loaded_instrument, territory_id or "")
         else:
-            outcome = _ingest_transcript_file(
-                study, path, links, participants, params, lazy_splitter, kind
-            )
-        report.files.append(outcome)
+            read[path] = _read_transcript_file(path, links, participants, kind)
     if progress:
         progress("", len(files), len(files))
+    if all(isinstance(r, FileOutcome) for r in read.values()) and report.manifest is None:
+        report.files = [r for r in read.values() if isinstance(r, FileOutcome)]
+        return report
+    with study.transaction() as conn:
+        run_id = start_run(conn, "ingest", {"files": [str(f) for f in files], **params.as_dict()})
+        set_meta(conn, SEGMENTATION_META_KEY, params.as_dict())
+    lazy_splitter = _LazySplitter(splitter)
+    for path, prepared in read.items():
+        if isinstance(prepared, FileOutcome):
+            report.files.append(prepared)
+        elif isinstance(prepared, _ReadSurvey):
+            report.files.append(
+                _ingest_survey_file(study, path, prepared, params, lazy_splitter, report)
+            )
+        else:
+            report.files.append(
+                _ingest_transcript_file(study, path, prepared, params, lazy_splitter)
+            )
     with study.transaction() as conn:
         finish_run(conn, run_id, summarize(report))
     return report
 
 
-def _ingest_transcript_file(
-    study: Study,
+@dataclass(frozen=True)
+class _ReadTranscript:
+    transcript: ReadTranscript
+    participant: Participant
+    kind: SourceKind
+
+
+@dataclass(frozen=True)
+class _ReadSurvey:
+    instrument: Instrument
+    responses: list[SurveyResponse]
+
+
+_Read = _ReadTranscript | _ReadSurvey
+
+
+def _read_transcript_file(
     path: Path,
     links: ParticipantLinks,
     participants: dict[str, Participant],
-    params: SegmentationParams,
-    splitter: SentenceSplitter,
     default_kind: SourceKind | None,
-) -> FileOutcome:
+) -> _ReadTranscript | FileOutcome:
     try:
         transcript = read_transcript(path)
         participant = participant_for_file(path, links, participants)
         kind = links.kinds.get(participant.id) or default_kind or SourceKind.TRANSCRIPT
+    except QualipipeError as error:
+        return _error_outcome(path, error)
+    except OSError as error:
+        return _error_outcome(path, _read_error(path, error))
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
+        return _error_outcome(path, _unexpected_error(path, error))
+    return _ReadTranscript(transcript, participant, kind)
+
+
+def _ingest_transcript_file(
+    study: Study,
+    path: Path,
+    read: _ReadTranscript,
+    params: SegmentationParams,
+    splitter: SentenceSplitter,
+) -> FileOutcome:
+    transcript, participant, kind = read.transcript, read.participant, read.kind
+    try:
         change = ingest_transcript(
             study,
             path,
@@ -428,8 +469,6 @@ def _ingest_transcript_file(
         )
     except QualipipeError as error:
         return _error_outcome(path, error)
-    except OSError as error:
-        return _error_outcome(path, _read_error(path, error))
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
         return _error_outcome(path, _unexpected_error(path, error))
     own, asked, share = speaker_split(study, change.source_id)
@@ -467,28 +506,35 @@ def speaker_split(study: Study, source_id: int) -> tuple[int, int, float]:
     return counts[0][0], counts[1][0], counts[1][1] / chars if chars else 0.0
 
 
+def _read_survey_file(
+    path: Path, instrument: Instrument, territory_id: str
+) -> _ReadSurvey | FileOutcome:
+    try:
+        return _ReadSurvey(instrument, list(read_survey_export(path, instrument, territory_id)))
+    except QualipipeError as error:
+        return _error_outcome(path, error)
+    except OSError as error:
+        return _error_outcome(path, _read_error(path, error))
+
+
 def _ingest_survey_file(
     study: Study,
     path: Path,
-    instrument: Instrument,
-    territory_id: str,
+    read: _ReadSurvey,
     params: SegmentationParams,
     splitter: SentenceSplitter,
     report: IngestReport,
 ) -> FileOutcome:
     try:
-        responses = read_survey_export(path, instrument, territory_id)
         survey = ingest_survey_responses(
             study,
-            instrument,
-            responses,
+            read.instrument,
+            read.responses,
             params=params,
             splitter=splitter,
         )
     except QualipipeError as error:
         return _error_outcome(path, error)
-    except OSError as error:
-        return _error_outcome(path, _read_error(path, error))
     report.surveys.append(survey)
     changed = survey.responses_new + survey.responses_updated
     status = NEW if survey.responses_new else UPDATED if changed else UNCHANGED
@@ -505,21 +551,7 @@ def _ingest_survey_file(
 
 
 def _load_instrument(study: Study, instrument: Path | str) -> Instrument:
-    from qualipipe.surveys.instruments import instrument_path, load_instrument
-
-    candidate = instrument_path(str(instrument), study_root=study.root)
-    if not candidate.is_file():
-        raise InputError(
-            f"Instrument « {instrument} » introuvable.",
-            [
-                Problem(
-                    str(candidate),
-                    "donnez le chemin du fichier YAML du questionnaire (ex. "
-                    "surveys/priorisation_enjeux.yaml) ou son nom s'il est dans surveys/.",
-                )
-            ],
-        )
-    return load_instrument(candidate)
+    return load_instrument(resolve.instrument(str(instrument), study_root=study.root))
 
 
 class _LazySplitter:

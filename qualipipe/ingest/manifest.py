@@ -13,16 +13,24 @@ import csv
 import io
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
 from qualipipe.config import StudyConfig
+from qualipipe.containers import check_container
 from qualipipe.errors import InputError, Problem
 from qualipipe.ingest.encoding import decode_bytes
 from qualipipe.pseudonymize import name_piece_warnings
 from qualipipe.records import SOURCE_KIND_WORDS, ActorType, Participant, Role, SourceKind
-from qualipipe.store import Study, get_meta, list_participants, set_meta, upsert_participant
+from qualipipe.store import (
+    Study,
+    get_meta,
+    list_participants,
+    participant_ids_by_key,
+    set_meta,
+    upsert_participant,
+)
 from qualipipe.text import fold_key
 
 COLUMNS = (
@@ -112,8 +120,13 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]], str 
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
 
+        check_container(path, "classeur Excel")
         try:
+            # Read-only sheets are parsed while iterating: the rows belong inside the guard.
             workbook = load_workbook(path, read_only=True, data_only=True)
+            sheet = workbook.worksheets[0]
+            rows = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            workbook.close()
         except Exception as error:  # openpyxl raises zipfile/KeyError/... for bad files
             raise InputError(
                 f"{path.name} n'est pas un classeur Excel lisible.",
@@ -124,9 +137,6 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]], str 
                     )
                 ],
             ) from None
-        sheet = workbook.worksheets[0]
-        rows = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-        workbook.close()
         numbered = [(i + 1, row) for i, row in enumerate(rows)]
         sheet_name: str | None = sheet.title
     else:
@@ -189,14 +199,6 @@ def _match_role(value: str) -> Role | None:
     return None
 
 
-def _match_territory(value: str, config: StudyConfig) -> str | None:
-    folded = fold_key(value).strip()
-    for territory in config.territories:
-        if folded in (fold_key(territory.id), fold_key(territory.name)):
-            return territory.id
-    return None
-
-
 def _split_list(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in re.split(r"[|\n]", value) if part.strip())
 
@@ -248,15 +250,16 @@ def read_manifest(path: Path, config: StudyConfig) -> list[ManifestEntry]:
         if not participant_id:
             problem("identifiant", "identifiant vide ; chaque participant a un identifiant unique.")
             continue
-        ids[participant_id] += 1
-        if ids[participant_id] == 2:
+        # `SC-F01` and `sc-f01` are the same person typed twice.
+        ids[participant_id.casefold()] += 1
+        if ids[participant_id.casefold()] == 2:
             problem(
                 "identifiant",
                 f"identifiant « {participant_id} » en double ; chaque participant n'apparaît "
                 "qu'une fois (séparez plusieurs fichiers par « | » dans la colonne fichier).",
             )
             continue
-        if ids[participant_id] > 2:
+        if ids[participant_id.casefold()] > 2:
             continue
         # An optional "prenom" column is common in French spreadsheets: "Prénom" + "Nom".
         # No name at all is allowed: authors of written contributions may be anonymous.
@@ -283,7 +286,8 @@ def read_manifest(path: Path, config: StudyConfig) -> list[ManifestEntry]:
                 f"type d'acteur « {get('type_acteur')} » inconnu ; valeurs possibles : "
                 f"{', '.join(t.value for t in ActorType)}.",
             )
-        territory = _match_territory(get("territoire"), config)
+        found = config.find_territory(get("territoire"))
+        territory = found.id if found else None
         if territory is None:
             problem(
                 "territoire",
@@ -393,8 +397,6 @@ def assign_pseudonyms(
 
 
 def _with_pseudonym(participant: Participant, pseudonym: str) -> Participant:
-    from dataclasses import replace
-
     return replace(participant, pseudonym=pseudonym)
 
 
@@ -428,11 +430,26 @@ def load_links(study: Study) -> ParticipantLinks:
     return ParticipantLinks(files, tokens, kinds)
 
 
+def _with_stored_ids(entries: list[ManifestEntry], stored: dict[str, str]) -> list[ManifestEntry]:
+    """An identifier already in the study, typed with another case, keeps its stored spelling."""
+    return [
+        replace(
+            entry,
+            participant=replace(
+                entry.participant,
+                id=stored.get(entry.participant.id.casefold(), entry.participant.id),
+            ),
+        )
+        for entry in entries
+    ]
+
+
 def apply_manifest(study: Study, path: Path) -> ManifestReport:
     """Load or update the participants of `path` into the study, in one transaction."""
     entries = read_manifest(path, study.config)
     report = ManifestReport(str(path), notes=name_piece_warnings(e.participant for e in entries))
     with study.transaction() as conn:
+        entries = _with_stored_ids(entries, participant_ids_by_key(conn))
         existing = list_participants(conn)
         known = {p.id for p in existing}
         links = dict(get_meta(conn, LINKS_META_KEY, {}) or {})  # type: ignore[call-overload]

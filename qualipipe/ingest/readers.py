@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qualipipe.containers import check_container
 from qualipipe.errors import InputError, Problem
 from qualipipe.ingest.encoding import decode_bytes, normalize_text
 from qualipipe.ingest.plaintext import (
@@ -193,6 +194,7 @@ def _docx_paragraph_label(paragraph: object) -> tuple[str, int] | None:
 
 
 def read_docx(path: Path) -> ReadTranscript:
+    check_container(path, "document Word")
     try:
         import docx
         from docx.table import Table
@@ -247,6 +249,7 @@ def read_docx(path: Path) -> ReadTranscript:
 
 
 def read_odt(path: Path) -> ReadTranscript:
+    check_container(path, "document OpenDocument")
     try:
         from odf import teletype
         from odf.namespaces import TEXTNS

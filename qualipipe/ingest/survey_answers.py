@@ -18,12 +18,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from qualipipe.containers import check_container
 from qualipipe.errors import InputError, Problem
 from qualipipe.ingest.encoding import decode_bytes
 from qualipipe.ingest.manifest import load_links
 from qualipipe.ingest.reconcile import SourceChange, store_source
 from qualipipe.ingest.segment import SegmentationParams, SentenceSplitter, segment_answer
-from qualipipe.records import Source, SourceKind, SurveyResponse
+from qualipipe.ingest.workshop import answer_metadata, answer_source_kind
+from qualipipe.records import Source, SurveyResponse
 from qualipipe.store import Study, now_iso, text_hash
 
 if TYPE_CHECKING:
@@ -124,27 +126,33 @@ def _table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
 
+        check_container(path, "classeur Excel")
         try:
+            # Read-only sheets are parsed while iterating: the rows belong inside the guard.
             workbook = load_workbook(path, read_only=True, data_only=True)
+            rows = [
+                (number, ["" if v is None else str(v) for v in row])
+                for number, row in enumerate(workbook.worksheets[0].iter_rows(values_only=True), 1)
+            ]
+            workbook.close()
         except Exception as error:  # openpyxl raises several types for bad files
             raise InputError(
                 f"{path.name} n'est pas un classeur Excel lisible.",
                 [Problem(str(path), f"fichier corrompu ({type(error).__name__}) ; réexportez-le.")],
             ) from None
-        rows = [
-            (number, ["" if v is None else str(v) for v in row])
-            for number, row in enumerate(workbook.worksheets[0].iter_rows(values_only=True), 1)
-        ]
-        workbook.close()
     else:
         text = decode_bytes(path.read_bytes(), str(path)).text
         first = text.split("\n", 1)[0]
         reader = csv.reader(
             io.StringIO(text), delimiter=";" if first.count(";") >= first.count(",") else ","
         )
-        rows = []
-        for row in reader:
-            rows.append((reader.line_num, row))
+        try:
+            rows = [(reader.line_num, row) for row in reader]
+        except csv.Error as error:
+            raise InputError(
+                f"{path.name} n'est pas un fichier CSV lisible.",
+                [Problem(str(path), f"CSV invalide ({error}) ; réexportez-le.", reader.line_num)],
+            ) from None
     rows = [(n, r) for n, r in rows if any(cell.strip() for cell in r)]
     if not rows:
         raise InputError(f"{path.name} est vide.", [Problem(str(path), "aucune ligne.")])
@@ -337,7 +345,7 @@ def _store_answer(
     question = column.question
     source = Source(
         key=survey_source_key(response, column.name),
-        kind=SourceKind.SURVEY,
+        kind=answer_source_kind(response.instrument),  # workshop-1 answers: workshop notes
         text=text,
         participant_id=participant_id,
         territory_id=response.territory_id,
@@ -351,7 +359,15 @@ def _store_answer(
             "column": column.name,
             "response_id": str(response.response_id),
             "survey_id": str(response.survey_id),
+            **answer_metadata(response.instrument, question.text, _subquestion_text(column)),
         },
     )
     segments = segment_answer(text, params=params, splitter=splitter)
     return store_source(conn, source, segments, signature=signature)
+
+
+def _subquestion_text(column: ExportColumn) -> str:
+    """The wording of the column's sub-question (a workshop theme), or ""."""
+    return next(
+        (sub.text for sub in column.question.subquestions if sub.code == column.subquestion), ""
+    )

@@ -18,6 +18,7 @@ value everywhere) is None, shown as "—".
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +41,16 @@ from qualipipe.review.common import (
     source_label,
 )
 from qualipipe.review.export import codebook_entries
-from qualipipe.store import Study, code_redirect_map, current_coding, now_iso
+from qualipipe.store import (
+    Study,
+    code_redirect_map,
+    coder_key,
+    current_coding,
+    known_coders,
+    now_iso,
+    resolve_coder,
+    study_identity,
+)
 
 MACHINE_CODER = "machine"
 APPLIED = "appliqué"
@@ -184,11 +194,10 @@ def compare(codings: Codings, coders: Sequence[str], labels: dict[str, str]) -> 
 
 
 def study_coders(study: Study) -> list[str]:
-    return [
-        r[0]
-        for r in study.conn.execute("SELECT DISTINCT coder FROM decisions ORDER BY coder")
-        if r[0] != CONSENSUS_CODER
-    ]
+    """Display names of the human coders (`alice` and `Alice` are one coder), sorted."""
+    consensus = coder_key(CONSENSUS_CODER)
+    coders = known_coders(study.conn)
+    return sorted((name for key, name in coders.items() if key != consensus), key=coder_key)
 
 
 def study_codings(study: Study, coders: Sequence[str], segment_ids: set[int]) -> Codings:
@@ -201,7 +210,8 @@ def study_codings(study: Study, coders: Sequence[str], segment_ids: set[int]) ->
         coded = {
             int(r[0])
             for r in study.conn.execute(
-                "SELECT DISTINCT segment_id FROM decisions WHERE coder = ?", (coder,)
+                "SELECT DISTINCT segment_id FROM decisions WHERE coder_key(coder) = ?",
+                (coder_key(coder),),
             )
         } & segment_ids
         applied: dict[int, set[str]] = {s: set() for s in coded}
@@ -230,7 +240,11 @@ def agreement(
     machine: bool = False,
 ) -> AgreementReport:
     territory_id = study.config.territory(territory).id if territory else None
-    chosen = list(coders) if coders else study_coders(study)
+    chosen = (
+        list(dict.fromkeys(_display_name(study, c) for c in coders))
+        if coders
+        else study_coders(study)
+    )
     known = set(study_coders(study)) | {CONSENSUS_CODER}
     unknown = [c for c in chosen if c not in known and c != MACHINE_CODER]
     if unknown:
@@ -254,6 +268,12 @@ def agreement(
     labels = {code.id: code.label for code in check.codebook.codes}
     segment_ids = set(coded_segment_ids(study, territory_id))
     return compare(study_codings(study, chosen, segment_ids), chosen, labels)
+
+
+def _display_name(study: Study, coder: str) -> str:
+    if coder_key(coder) in (coder_key(MACHINE_CODER), coder_key(CONSENSUS_CODER)):
+        return coder_key(coder)
+    return resolve_coder(study.conn, coder)
 
 
 def _cell(value: bool | None) -> str:
@@ -308,5 +328,7 @@ def export_disagreements(study: Study, report: AgreementReport, output: Path | N
             "dossier": study.root.name,
             "exporte_le": now_iso(),
             "codeurs": ",".join(report.coders),
+            wb.META_STUDY_ID: study_identity(study.conn),
+            wb.META_EXPORT_ID: uuid.uuid4().hex,
         },
     )

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
+from qualipipe import resolve
 from qualipipe.coding.uncertainty import uncertainty
 from qualipipe.errors import Problem, StudyError
 from qualipipe.pseudonymize import Policy, Pseudonymizer, pseudonymizer_for
@@ -77,6 +78,9 @@ class ExportResult:
     rows: int
     suggestions: int
     selected: int = 0  # segments matching the selection (rows + those left for a later batch)
+    study_root: Path = Path()  # for the import command to paste
+    coder: str | None = None  # whose decisions pre-fill it (None: the latest of anyone)
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class ImportResult:
     unchanged: int  # decisions already in the history for that coder, not appended again
     already_imported: bool = False
     rejected: tuple[Problem, ...] = ()
+    prefilled_ignored: int = 0  # cells still holding another coder's pre-filled decision
 
 
 @dataclass(frozen=True)
@@ -162,9 +167,12 @@ def suggestion_uncertainty(score: float, threshold: float = DEFAULT_THRESHOLD) -
     return float(uncertainty(score, threshold))
 
 
-def segment_uncertainty(scores: Iterable[tuple[str, float]], limits: dict[str, float]) -> float:
-    """Largest uncertainty over a segment's (code, score) suggestions."""
-    pairs = list(scores)
+def segment_uncertainty(suggestions: Iterable[Suggestion], limits: dict[str, float]) -> float:
+    """Largest uncertainty over a segment's suggestions."""
+    return _largest_uncertainty([(s.code_id, s.score) for s in suggestions], limits)
+
+
+def _largest_uncertainty(pairs: Sequence[tuple[str, float]], limits: dict[str, float]) -> float:
     if not pairs:
         return 0.0
     values = uncertainty(
@@ -199,7 +207,7 @@ def review_priorities(study: Study, segment_ids: Sequence[int]) -> dict[int, flo
             scores[int(r[0])].append((str(r[1]), float(r[2])))
         limits = thresholds(study)
         for segment_id in unscored:
-            priorities[segment_id] = segment_uncertainty(scores.get(segment_id, []), limits)
+            priorities[segment_id] = _largest_uncertainty(scores.get(segment_id, []), limits)
     return priorities
 
 
@@ -301,7 +309,7 @@ def code_check(study: Study) -> CodeCheck:
 
 
 def default_output_dir(study: Study) -> Path:
-    return Path("outputs") / study.root.name / "revue"
+    return resolve.output_dir(study.root, "revue")
 
 
 def fold_key(text: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -36,7 +38,15 @@ from qualipipe.review.common import (
     shown_contexts,
     source_label,
 )
-from qualipipe.store import Study, code_redirect_map, list_participants, now_iso
+from qualipipe.store import (
+    CurrentDecision,
+    Study,
+    code_redirect_map,
+    coder_key,
+    list_participants,
+    now_iso,
+    study_identity,
+)
 
 DEFAULT_BATCH = 400  # rows an analyst reviews in one sitting; --tout for everything
 CHUNK = 500  # rows pseudonymised and written at a time (progress, bounded memory)
@@ -49,8 +59,8 @@ Progress = Callable[[str, int, int], None]
 class SegmentDecisions:
     """What the decision history says about the selected segments (of one coder when given)."""
 
-    coded: dict[int, dict[str, bool]]  # segment -> code -> currently applied?
-    comments: dict[int, str]  # latest comment
+    coded: dict[int, dict[str, CurrentDecision]]  # segment -> code -> latest decision, whose
+    comments: dict[int, tuple[str, str]]  # latest comment, its coder
     history: dict[int, str]  # "coder : code accepté ; …"
 
 
@@ -65,20 +75,21 @@ def _decisions(study: Study, segment_ids: Sequence[int], coder: str | None) -> S
     sql = f"SELECT segment_id, code_id, action, coder, comment FROM decisions WHERE segment_id IN {IDS}"
     params: list[str] = [ids_param(segment_ids)]
     if coder:
-        sql += " AND coder = ?"
-        params.append(coder)
-    coded: dict[int, dict[str, bool]] = defaultdict(dict)
-    comments: dict[int, str] = {}
+        sql += " AND coder_key(coder) = ?"
+        params.append(coder_key(coder))
+    coded: dict[int, dict[str, CurrentDecision]] = defaultdict(dict)
+    comments: dict[int, tuple[str, str]] = {}
     latest: dict[tuple[int, str, str], str] = {}
     for r in study.conn.execute(sql + " ORDER BY id", params):
         segment_id = int(r["segment_id"])
         if r["action"] == Action.COMMENT.value:
-            comments[segment_id] = r["comment"]
+            comments[segment_id] = (r["comment"], r["coder"])
             continue
         if r["code_id"] is None:
             continue
         code = redirects.get(r["code_id"], r["code_id"])
-        coded[segment_id][code] = r["action"] in (Action.ACCEPT.value, Action.ADD.value)
+        applied = r["action"] in (Action.ACCEPT.value, Action.ADD.value)
+        coded[segment_id][code] = CurrentDecision(applied, r["coder"])
         latest[(segment_id, r["coder"], code)] = r["action"]
     words = {"accept": "accepté", "add": "ajouté", "reject": "rejeté"}
     lines: dict[int, list[str]] = defaultdict(list)
@@ -88,25 +99,12 @@ def _decisions(study: Study, segment_ids: Sequence[int], coder: str | None) -> S
     return SegmentDecisions(coded=dict(coded), comments=comments, history=history)
 
 
-def _latest_comments(study: Study, coder: str | None) -> dict[int, str]:
-    """Latest comment per segment (of `coder` when given), over the whole history."""
-    sql = "SELECT segment_id, comment FROM decisions WHERE action = 'comment'"
-    params: tuple[str, ...] = ()
-    if coder:
-        sql += " AND coder = ?"
-        params = (coder,)
-    comments: dict[int, str] = {}
-    for r in study.conn.execute(sql + " ORDER BY id", params):
-        comments[int(r["segment_id"])] = r["comment"]
-    return comments
-
-
 def _decided_among(study: Study, segment_ids: Sequence[int], coder: str | None) -> set[int]:
     sql = f"SELECT DISTINCT segment_id FROM decisions WHERE segment_id IN {IDS}"
     params: list[str] = [ids_param(segment_ids)]
     if coder:
-        sql += " AND coder = ?"
-        params.append(coder)
+        sql += " AND coder_key(coder) = ?"
+        params.append(coder_key(coder))
     return {int(r[0]) for r in study.conn.execute(sql, params)}
 
 
@@ -124,8 +122,8 @@ def _in_family(
     sql = f"SELECT segment_id, code_id FROM decisions WHERE code_id IS NOT NULL AND segment_id IN {IDS}"
     params = [ids]
     if coder:
-        sql += " AND coder = ?"
-        params.append(coder)
+        sql += " AND coder_key(coder) = ?"
+        params.append(coder_key(coder))
     pairs += list(study.conn.execute(sql, params))
     found = set()
     for segment_id, code_id in pairs:
@@ -198,6 +196,7 @@ def export_review(
     rows written: only the chosen segments, their neighbours, suggestions and decisions are read,
     and rows are pseudonymised and streamed to the workbook by chunks.
     """
+    started = time.perf_counter()
     selection = selection or ReviewFilter()
     check = code_check(study)
     if selection.family and selection.family not in check.families | check.codable:
@@ -245,8 +244,10 @@ def export_review(
             "etude": study.config.name,
             "dossier": study.root.name,
             "exporte_le": now_iso(),
-            "codeur": selection.coder or "",
+            wb.META_CODER: selection.coder or "",
             "codebook": f"{check.codebook.name} {check.codebook.version}",
+            wb.META_STUDY_ID: study_identity(study.conn),
+            wb.META_EXPORT_ID: uuid.uuid4().hex,
         },
         slot_count=slot_count,
     )
@@ -255,6 +256,9 @@ def export_review(
         rows=len(chosen),
         suggestions=sum(len(suggested[segment_id]) for segment_id in chosen),
         selected=len(candidates),
+        study_root=study.root,
+        coder=selection.coder,
+        seconds=time.perf_counter() - started,
     )
 
 
@@ -284,7 +288,7 @@ def _pseudonymised_rows(
                 suggested[segment_id],
                 decisions.coded.get(segment_id, {}),
                 labels,
-                decisions.comments.get(segment_id, ""),
+                decisions.comments.get(segment_id, ("", "")),
                 decisions.history.get(segment_id, ""),
             )
             for segment_id in chunk
@@ -322,9 +326,9 @@ def _review_row(
     context: SegmentContext,
     shown: tuple[str, str, str],
     suggested: list[Suggestion],
-    coded: dict[str, bool],
+    coded: dict[str, CurrentDecision],
     labels: dict[str, str],
-    comment: str,
+    comment: tuple[str, str],
     history: str,
 ) -> wb.ReviewRow:
     """The row with its context texts `shown` (pseudonymised); `pseudonymise_rows` hides the
@@ -342,11 +346,12 @@ def _review_row(
                 score=s.score,
                 reason=s.explanation,
                 decision=_decision_word(coded.get(s.code_id)),
+                decided_by=_decided_by(coded.get(s.code_id)),
             )
         )
     # Codes applied by analysts without a suggestion stay visible, with their current decision.
-    for code, applied in sorted(coded.items()):
-        if code in seen or not applied:
+    for code, decided in sorted(coded.items()):
+        if code in seen or not decided.applied:
             continue
         seen.add(code)
         slots.append(
@@ -356,6 +361,7 @@ def _review_row(
                 score=None,
                 reason="ajouté par un·e analyste",
                 decision=wb.ACCEPT,
+                decided_by=decided.coder,
             )
         )
     segment = context.segment
@@ -374,12 +380,17 @@ def _review_row(
         text=shown[1],
         after=shown[2],
         slots=tuple(slots),
-        comment=comment,
+        comment=comment[0],
+        comment_by=comment[1],
         history=history,
     )
 
 
-def _decision_word(applied: bool | None) -> str:
-    if applied is None:
+def _decision_word(decided: CurrentDecision | None) -> str:
+    if decided is None:
         return ""
-    return wb.ACCEPT if applied else wb.REJECT
+    return wb.ACCEPT if decided.applied else wb.REJECT
+
+
+def _decided_by(decided: CurrentDecision | None) -> str:
+    return decided.coder if decided else ""

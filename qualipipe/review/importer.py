@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-import unicodedata
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from openpyxl.utils import get_column_letter
+
 from qualipipe.errors import InputError, Problem
-from qualipipe.records import Action, Decision, Segment
+from qualipipe.records import Action, Decision
+from qualipipe.review import reading as rd
 from qualipipe.review import workbook as wb
 from qualipipe.review.common import (
-    ADDED,
     CONSENSUS_CODER,
-    CSV_DECISIONS,
     CodeCheck,
     ImportResult,
     PlannedDecision,
@@ -26,16 +23,16 @@ from qualipipe.review.common import (
     fold_key,
     review_fingerprint,
 )
-from qualipipe.review.export import (
-    _latest_comments,
-)
+from qualipipe.review.decision_csv import validate_decision_csv
 from qualipipe.store import (
     Study,
     append_decision,
     code_redirect_map,
     current_coding,
+    latest_comments,
     now_iso,
-    row_to_segment,
+    resolve_coder,
+    study_identity,
 )
 
 
@@ -56,7 +53,7 @@ def _segment_states(study: Study) -> dict[int, _SegmentState]:
     }
 
 
-def _check_headers(sheet: wb.ReadSheet, required: Sequence[str], file: str) -> None:
+def _check_headers(sheet: rd.ReadSheet, required: Sequence[str], file: str) -> None:
     missing = [h for h in required if h not in sheet.headers]
     if missing:
         raise InputError(
@@ -82,7 +79,7 @@ def _slot_count(headers: Sequence[str]) -> int:
 
 
 def _row_segment(
-    row: wb.SheetRow,
+    row: rd.SheetRow,
     file: str,
     sheet: str,
     states: dict[int, _SegmentState],
@@ -149,7 +146,7 @@ DECISION_CHOICE_MESSAGE = (
 
 
 def _slot_decisions(
-    row: wb.SheetRow, slots: int, check: CodeCheck
+    row: rd.SheetRow, slots: int, check: CodeCheck, prefilled: _Prefilled
 ) -> tuple[list[tuple[str, Action]], list[tuple[str, str]]]:
     """(code, accept|reject) filled in the "Décision k" columns, and (header, problem) found."""
     decisions: list[tuple[str, Action]] = []
@@ -157,7 +154,7 @@ def _slot_decisions(
     for k in range(1, slots + 1):
         code_header, _, _, decision_header = wb.slot_headers(k)
         code = wb.code_id_of(row.text(code_header))
-        word = _normalise_choice(row.text(decision_header))
+        word = prefilled.choice(code, row.text(decision_header))
         if not word:
             continue
         if word not in wb.DECISION_CHOICES:
@@ -173,7 +170,46 @@ def _slot_decisions(
     return decisions, problems
 
 
-def _added_codes(row: wb.SheetRow, check: CodeCheck) -> tuple[list[str], list[tuple[str, str]]]:
+@dataclass
+class _Prefilled:
+    """What the export pre-filled on one row, and whose it was.
+
+    A cell still holding another coder's pre-filled decision (or comment) is not the importer's
+    decision: it is skipped and counted. The importer confirms it by choosing the value from the
+    list (« accepter » instead of « accepté par Claire »)."""
+
+    prefills: dict[tuple[int, str], wb.Prefill]
+    coder: str
+    segment_id: int | None = None
+    ignored: int = 0
+
+    def _untouched(self, code: str, text: str) -> wb.Prefill | None:
+        if self.segment_id is None:
+            return None
+        prefill = self.prefills.get((self.segment_id, code))
+        if prefill is None or fold_key(text) != fold_key(prefill.shown):
+            return None
+        return prefill
+
+    def choice(self, code: str, text: str) -> str:
+        """The decision word of a cell: "" when empty or another coder's untouched pre-fill."""
+        prefill = self._untouched(code, text) if text else None
+        if prefill is None:
+            return _normalise_choice(text)
+        if wb.same_coder(prefill.coder, self.coder):
+            return prefill.decision  # the importer's own decision, unchanged
+        self.ignored += 1
+        return ""
+
+    def comment(self, text: str) -> str:
+        prefill = self._untouched("", text) if text else None
+        if prefill is None or wb.same_coder(prefill.coder, self.coder):
+            return text
+        self.ignored += 1
+        return ""
+
+
+def _added_codes(row: rd.SheetRow, check: CodeCheck) -> tuple[list[str], list[tuple[str, str]]]:
     """Codes chosen in the "Code à ajouter k" columns (";" also separates several codes)."""
     codes: list[str] = []
     problems: list[tuple[str, str]] = []
@@ -190,8 +226,9 @@ def _added_codes(row: wb.SheetRow, check: CodeCheck) -> tuple[list[str], list[tu
 
 
 def validate_review_sheet(
-    study: Study, read: wb.ReadWorkbook, coder: str, check: CodeCheck
-) -> tuple[list[PlannedDecision], list[Problem]]:
+    study: Study, read: rd.ReadWorkbook, coder: str, check: CodeCheck
+) -> tuple[list[PlannedDecision], list[Problem], int]:
+    """Planned decisions, problems, and how many pre-filled cells of other coders were left."""
     file = read.path.name
     sheet = read.sheet
     _check_headers(sheet, [wb.COL_SEGMENT_ID, wb.COL_FINGERPRINT, wb.COL_COMMENT], file)
@@ -200,6 +237,7 @@ def validate_review_sheet(
     seen: dict[int | tuple[int, str], int] = {}
     planned: list[PlannedDecision] = []
     problems: list[Problem] = []
+    prefilled = _Prefilled(read.prefills, coder)
     for row in sheet.rows:
         shown = [
             wb.code_id_of(row.text(wb.slot_headers(k)[0]))
@@ -208,7 +246,8 @@ def validate_review_sheet(
         ]
         row_problems: list[Problem] = []
         segment_id = _row_segment(row, file, sheet.name, states, seen, None, shown, row_problems)
-        decided, slot_problems = _slot_decisions(row, slots, check)
+        prefilled.segment_id = segment_id
+        decided, slot_problems = _slot_decisions(row, slots, check, prefilled)
         added, add_problems = _added_codes(row, check)
         row_problems.extend(
             Problem(file, message, line=row.line, column=row.where(header), sheet=sheet.name)
@@ -219,16 +258,16 @@ def validate_review_sheet(
             continue
         decisions = [_decision(segment_id, code, action, coder, file) for code, action in decided]
         decisions += [_decision(segment_id, code, Action.ADD, coder, file) for code in added]
-        if comment := row.text(wb.COL_COMMENT):
+        if comment := prefilled.comment(row.text(wb.COL_COMMENT)):
             decisions.append(
                 _decision(segment_id, None, Action.COMMENT, coder, file, comment=comment)
             )
         planned.extend(PlannedDecision(decision=d, line=row.line) for d in decisions)
-    return planned, problems
+    return planned, problems, prefilled.ignored
 
 
 def validate_disagreement_sheet(
-    study: Study, read: wb.ReadWorkbook, coder: str, check: CodeCheck
+    study: Study, read: rd.ReadWorkbook, coder: str, check: CodeCheck
 ) -> tuple[list[PlannedDecision], list[Problem]]:
     file = read.path.name
     sheet = read.sheet
@@ -300,203 +339,6 @@ def _decision(
 
 
 # ---------------------------------------------------------------------------------------------
-# Import: the analyst decision CSV (fichier;extrait;code;decision;codeur;commentaire)
-# ---------------------------------------------------------------------------------------------
-
-CSV_COLUMNS = ("fichier", "extrait", "code", "decision", "codeur", "commentaire")
-CSV_REQUIRED = ("fichier", "extrait", "code", "decision")
-
-
-def _read_csv_text(path: Path) -> str:
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Excel "CSV (séparateur : point-virgule)" on Windows writes cp1252.
-        return raw.decode("cp1252", errors="replace")
-
-
-def _squash(text: str) -> str:
-    # Tolerate what copy-paste from Word or Excel changes: spacing, case, apostrophes.
-    text = unicodedata.normalize("NFC", text).replace("’", "'").casefold()
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def _sources_by_file(study: Study) -> dict[str, list[int]]:
-    index: dict[str, list[int]] = defaultdict(list)
-    for r in study.conn.execute("SELECT id, key, path FROM sources ORDER BY id"):
-        names = {r["key"], r["path"], Path(r["path"]).name, Path(r["key"]).name}
-        for name in names - {""}:
-            if r["id"] not in index[name]:
-                index[name].append(r["id"])
-    return index
-
-
-def _active_by_source(study: Study) -> dict[int, list[Segment]]:
-    found: dict[int, list[Segment]] = defaultdict(list)
-    for r in study.conn.execute(
-        "SELECT * FROM segments WHERE retired = 0 ORDER BY source_id, ordinal"
-    ):
-        found[r["source_id"]].append(row_to_segment(r))
-    return found
-
-
-def _find_segment(extract: str, segments: Sequence[Segment]) -> list[Segment]:
-    exact = [s for s in segments if extract in s.text]
-    if exact:
-        return exact
-    squashed = _squash(extract)
-    return [s for s in segments if squashed in _squash(s.text)]
-
-
-@dataclass(frozen=True)
-class _CsvRow:
-    line: int
-    values: dict[str, str]  # folded header -> stripped value
-
-    def get(self, name: str) -> str:
-        return self.values.get(name, "")
-
-
-def _read_decision_csv(
-    path: Path, default_coder: str | None
-) -> tuple[list[_CsvRow], dict[str, str]]:
-    """Rows keyed by folded header, and the column letter of each known header."""
-    file = path.name
-    text = _read_csv_text(path)
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") >= first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = next(reader, None)
-    if header is None:
-        raise InputError(f"{file} est vide.", [Problem(file, "aucune ligne d'en-tête.", line=1)])
-    columns = {fold_key(name): index for index, name in enumerate(header)}
-    missing = [name for name in CSV_REQUIRED if name not in columns]
-    if not default_coder and "codeur" not in columns:
-        missing.append("codeur")
-    if missing:
-        raise InputError(
-            f"{file} : colonnes obligatoires absentes, rien n'a été importé.",
-            [
-                Problem(
-                    file,
-                    f"colonne « {name} » absente ; en-têtes attendus : {';'.join(CSV_COLUMNS)} "
-                    "(ou donnez --coder si la colonne codeur manque).",
-                    line=1,
-                )
-                for name in missing
-            ],
-        )
-    rows = []
-    for values in reader:
-        if any(v.strip() for v in values):
-            rows.append(
-                _CsvRow(
-                    line=reader.line_num,
-                    values={
-                        name: values[index].strip()
-                        for name, index in columns.items()
-                        if index < len(values)
-                    },
-                )
-            )
-    letters = {name: _column_letter(columns[name]) for name in CSV_COLUMNS if name in columns}
-    return rows, letters
-
-
-def _locate_extract(
-    name: str, extract: str, sources: dict[str, list[int]], segments: dict[int, list[Segment]]
-) -> tuple[Segment | None, tuple[str, str] | None]:
-    """The one active segment of file `name` holding `extract`, or (column, French problem)."""
-    source_ids = sources.get(name, [])
-    if not source_ids:
-        return None, (
-            "fichier",
-            f"aucune source ingérée ne s'appelle « {name} » : vérifiez le nom du fichier "
-            "(tel qu'il est dans le dossier entretiens/) et que l'ingestion a été faite.",
-        )
-    if not extract:
-        return None, ("extrait", "extrait vide : copiez un passage exact du segment concerné.")
-    found = _find_segment(extract, [s for sid in source_ids for s in segments.get(sid, [])])
-    if not found:
-        return None, (
-            "extrait",
-            f"extrait introuvable dans les segments actuels de « {name} » (texte modifié ou "
-            "ré-ingéré ?) : copiez un passage exact de la transcription.",
-        )
-    if len(found) > 1:
-        numbers = ", ".join(str(s.ordinal + 1) for s in found[:5])
-        return None, (
-            "extrait",
-            f"extrait ambigu : il apparaît dans {len(found)} segments (n° {numbers}) ; "
-            "allongez-le pour qu'il désigne un seul segment.",
-        )
-    return found[0], None
-
-
-def validate_decision_csv(
-    study: Study, path: Path, default_coder: str | None, check: CodeCheck
-) -> tuple[list[PlannedDecision], list[Problem], int]:
-    file = path.name
-    rows, letters = _read_decision_csv(path, default_coder)
-    sources = _sources_by_file(study)
-    segments = _active_by_source(study)
-    planned: list[PlannedDecision] = []
-    problems: list[Problem] = []
-    seen: dict[tuple[int, str, str], int] = {}
-    for row in rows:
-        found: list[tuple[str, str]] = []  # (column, message)
-        code, word = row.get("code"), fold_key(row.get("decision"))
-        coder = row.get("codeur") or (default_coder or "")
-        if not coder:
-            found.append(("codeur", "codeur manquant : indiquez qui a pris la décision."))
-        if word not in CSV_DECISIONS:
-            found.append(
-                (
-                    "decision",
-                    f"« {row.get('decision')} » n'est pas une décision possible : écrivez "
-                    f"« {wb.ACCEPT} », « {wb.REJECT} » ou « {ADDED} ».",
-                )
-            )
-        reason = check.problem(code) if code else "code manquant."
-        if reason:
-            found.append(("code", reason))
-        segment, located = _locate_extract(
-            row.get("fichier"), row.get("extrait"), sources, segments
-        )
-        if located:
-            found.append(located)
-        if segment is not None and coder and not reason:
-            key = (segment.id or 0, check.resolve(code), coder)
-            if key in seen:
-                found.append(
-                    (
-                        "extrait",
-                        f"ligne en double : la ligne {seen[key]} porte déjà sur le même extrait, "
-                        "le même code et le même codeur. Supprimez l'une des deux.",
-                    )
-                )
-            seen.setdefault(key, row.line)
-        problems.extend(
-            Problem(file, message, line=row.line, column=f"{letters.get(column, '?')} ({column})")
-            for column, message in found
-        )
-        if found or segment is None:
-            continue
-        decision = _decision(
-            segment.id, code, CSV_DECISIONS[word], coder, file, comment=row.get("commentaire")
-        )
-        planned.append(PlannedDecision(decision=decision, line=row.line))
-    return planned, problems, len(rows)
-
-
-def _column_letter(index: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(index + 1)
-
-
-# ---------------------------------------------------------------------------------------------
 # Import: applying
 # ---------------------------------------------------------------------------------------------
 
@@ -510,12 +352,16 @@ def import_decisions(
         raise InputError(
             f"Fichier introuvable : {path}", [Problem(str(path), "ce fichier n'existe pas.")]
         )
+    coder = resolve_coder(study.conn, coder) if coder and coder.strip() else None
     check = code_check(study)
     suffix = path.suffix.lower()
+    ignored = 0
     if suffix == ".csv":
         planned, problems, rows = validate_decision_csv(study, path, coder, check)
     elif suffix in (".xlsx", ".xlsm"):
-        read = wb.read_workbook(path)
+        read = rd.read_workbook(path)
+        check_identity(study, read)
+        check_columns(read)
         if read.kind == wb.KIND_DISAGREEMENTS:
             coder = coder or CONSENSUS_CODER
             planned, problems = validate_disagreement_sheet(study, read, coder, check)
@@ -530,7 +376,8 @@ def import_decisions(
                         )
                     ],
                 )
-            planned, problems = validate_review_sheet(study, read, coder, check)
+            check_coder(read, coder)
+            planned, problems, ignored = validate_review_sheet(study, read, coder, check)
         rows = len(read.sheet.rows)
     else:
         raise InputError(
@@ -545,7 +392,93 @@ def import_decisions(
             problems,
         )
     coders = tuple(sorted({p.decision.coder for p in planned} | ({coder} if coder else set())))
-    return _append(study, path, planned, coders, rows, tuple(problems))
+    result = _append(study, path, planned, coders, rows, tuple(problems))
+    return replace(result, prefilled_ignored=ignored)
+
+
+def check_identity(study: Study, read: rd.ReadWorkbook) -> None:
+    """A workbook exported from another study (or by a qualipipe without study identity) is
+    refused as a whole: its hidden ids would point at unrelated segments."""
+    name = read.path.name
+    theirs = read.meta.get(wb.META_STUDY_ID, "")
+    if not theirs:
+        raise InputError(
+            f"{name} : classeur sans identité d'étude, rien n'a été importé.",
+            [
+                Problem(
+                    name,
+                    "ce classeur a été exporté par une version antérieure de qualipipe (ou sa "
+                    "feuille cachée a été modifiée) : exportez un nouveau classeur avec "
+                    "« qualipipe review export » et reportez-y vos décisions.",
+                )
+            ],
+        )
+    if theirs != study_identity(study.conn):
+        origin = read.meta.get("etude", "") or "?"
+        folder = read.meta.get("dossier", "") or "?"
+        raise InputError(
+            f"{name} : classeur d'une autre étude, rien n'a été importé.",
+            [
+                Problem(
+                    name,
+                    f"il a été exporté de l'étude « {origin} » (dossier {folder}), pas de "
+                    f"« {study.config.name} » ({study.root.name}) : importez-le dans l'étude "
+                    "d'où il vient, ou exportez un classeur depuis celle-ci.",
+                )
+            ],
+        )
+
+
+def check_coder(read: rd.ReadWorkbook, coder: str) -> None:
+    """A workbook pre-filled for one coder (`--codeur`) shows that coder's decisions as bare
+    choices: nobody else can tell them from their own, so nobody else may import it."""
+    owner = read.meta.get(wb.META_CODER, "")
+    if owner and not wb.same_coder(owner, coder):
+        raise InputError(
+            f"{read.path.name} : classeur pré-rempli pour {owner}, rien n'a été importé.",
+            [
+                Problem(
+                    read.path.name,
+                    f"ce classeur a été exporté avec --codeur « {owner} » : ses cases montrent les "
+                    f"décisions de {owner}. Importez-le avec --coder « {owner} », ou exportez votre "
+                    f"propre classeur (qualipipe review export --codeur « {coder} ») ou un classeur "
+                    "sans --codeur.",
+                )
+            ],
+        )
+
+
+def check_columns(read: rd.ReadWorkbook) -> None:
+    """Columns renamed or deleted since the export are named, once, before any row is read.
+
+    Moving columns is harmless (cells are read by header) and accepted."""
+    expected = read.columns
+    found = read.sheet.letters
+    if not expected:
+        return
+    missing = [(index, header) for index, header in enumerate(expected) if header not in found]
+    extra = {letter: header for header, letter in found.items() if header not in expected}
+    problems = []
+    for index, header in missing:
+        letter = get_column_letter(index + 1)
+        if letter in extra:
+            message = (
+                f"la colonne « {header} » a été renommée « {extra[letter]} » : rendez-lui "
+                "son nom d'origine."
+            )
+        else:
+            message = (
+                f"la colonne « {header} » a été supprimée (ou renommée) : reprenez-la depuis "
+                "le classeur exporté, même vide."
+            )
+        problems.append(
+            Problem(read.path.name, message, line=1, column=letter, sheet=read.sheet.name)
+        )
+    if problems:
+        raise InputError(
+            f"{read.path.name} : colonnes modifiées depuis l'export, rien n'a été importé.",
+            problems,
+        )
 
 
 def _unsupported_format_hint(suffix: str) -> str:
@@ -573,11 +506,11 @@ def _append(
     rejected: tuple[Problem, ...],
 ) -> ImportResult:
     digest = file_hash(path)
-    coder_key = ",".join(coders)
+    coders_key = ",".join(coders)
     with study.transaction() as conn:
         previous = conn.execute(
             "SELECT imported_at FROM imports WHERE file_hash = ? AND coder = ?",
-            (digest, coder_key),
+            (digest, coders_key),
         ).fetchone()
         if previous:
             return ImportResult(
@@ -592,7 +525,7 @@ def _append(
         fresh = _new_decisions(study, planned)
         cur = conn.execute(
             "INSERT INTO imports (file_name, file_hash, coder, imported_at, rows) VALUES (?, ?, ?, ?, ?)",
-            (path.name, digest, coder_key, now_iso(), len(fresh)),
+            (path.name, digest, coders_key, now_iso(), len(fresh)),
         )
         import_id = int(cur.lastrowid or 0)
         stamp = now_iso()
@@ -622,7 +555,9 @@ def _new_decisions(study: Study, planned: Sequence[PlannedDecision]) -> list[Dec
         d = item.decision
         if d.coder not in by_coder:
             by_coder[d.coder] = current_coding(study.conn, coder=d.coder)
-            comments[d.coder] = _latest_comments(study, d.coder)
+            comments[d.coder] = {
+                segment: text for segment, (text, _) in latest_comments(study.conn, d.coder).items()
+            }
         if d.action is Action.COMMENT:
             if comments[d.coder].get(d.segment_id) == d.comment:
                 continue

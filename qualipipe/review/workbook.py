@@ -1,4 +1,4 @@
-"""The review workbooks as files: writing them with openpyxl and reading them back.
+"""The review workbooks as files: writing them with openpyxl (`reading` reads them back).
 
 This module knows sheets, columns, styles and drop-down lists; it knows nothing of the study store.
 `qualipipe.review` builds the rows to write and validates what is read back.
@@ -9,23 +9,19 @@ rows written); every text goes through its formula-injection-safe `put_text`.
 
 from __future__ import annotations
 
+import json
 import re
-import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
-from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from openpyxl.worksheet.worksheet import Worksheet
 
-from qualipipe.errors import InputError, Problem
+from qualipipe.files import atomic_write
 from qualipipe.review.xlsx_table import (
     WRAP,
     Table,
@@ -34,6 +30,7 @@ from qualipipe.review.xlsx_table import (
     put_text,
     row_height,
 )
+from qualipipe.review.xlsx_table import put as put  # re-exported for the other workbooks
 from qualipipe.xlsx_layout import wrapped_lines
 
 # Sheet names and the format marker written in the hidden metadata sheet.
@@ -43,9 +40,17 @@ AGREEMENT_SHEET = "Accord"
 CODEBOOK_SHEET = "Codebook"
 HELP_SHEET = "Mode d'emploi"
 META_SHEET = "_qualipipe"
+PREFILL_SHEET = "_qualipipe_prerempli"
 KIND_REVIEW = "revue"
 KIND_DISAGREEMENTS = "desaccords"
-FORMAT_VERSION = "1"
+# 2: study identity, export id, column list and pre-filled decisions with their coder.
+FORMAT_VERSION = "2"
+META_STUDY_ID = "id_etude"
+META_EXPORT_ID = "id_export"
+META_CODER = "codeur"
+META_COLUMNS = "colonnes"
+PREFILL_COMMENT = "commentaire"
+PREFILL_HEADERS = ("id_segment", "id_code", "decision", "codeur", "texte_affiche")
 
 ACCEPT = "accepter"
 REJECT = "rejeter"
@@ -102,6 +107,7 @@ class CodeSlot:
     score: float | None
     reason: str
     decision: str = ""  # "accepter" | "rejeter" | "" (pre-filled from the current coding)
+    decided_by: str = ""  # the coder whose decision pre-fills the cell
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,16 @@ class ReviewRow:
     slots: tuple[CodeSlot, ...]
     comment: str = ""
     history: str = ""
+    comment_by: str = ""  # the coder whose comment pre-fills the cell
+
+
+@dataclass(frozen=True)
+class Prefill:
+    """A cell the export pre-filled, as recorded in the hidden sheet: what, whose, as shown."""
+
+    decision: str  # "accepter" | "rejeter" | "commentaire"
+    coder: str
+    shown: str  # the exact cell text written
 
 
 @dataclass(frozen=True)
@@ -158,45 +174,6 @@ class AgreementLine:
     percent: float | None
     kappa: float | None
     alpha: float | None
-
-
-@dataclass(frozen=True)
-class SheetCell:
-    text: str  # the cell as text, stripped; "" when empty
-    column: str  # letter, for error messages
-
-
-@dataclass(frozen=True)
-class SheetRow:
-    line: int
-    cells: dict[str, SheetCell]
-
-    def text(self, header: str) -> str:
-        cell = self.cells.get(header)
-        return cell.text if cell else ""
-
-    def where(self, header: str) -> str:
-        cell = self.cells.get(header)
-        return f"{cell.column} ({header})" if cell else header
-
-    def is_blank(self) -> bool:
-        return all(not cell.text for cell in self.cells.values())
-
-
-@dataclass(frozen=True)
-class ReadSheet:
-    name: str
-    headers: tuple[str, ...]
-    rows: tuple[SheetRow, ...]
-
-
-@dataclass(frozen=True)
-class ReadWorkbook:
-    path: Path
-    meta: dict[str, str]
-    sheet: ReadSheet  # the sheet that carries decisions ("Revue" or "Désaccords")
-    kind: str = KIND_REVIEW
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def code_choice(code_id: str, label: str) -> str:
@@ -266,18 +243,70 @@ def _new_workbook() -> Workbook:
     return Workbook(write_only=True)
 
 
-def _write_meta(workbook: Workbook, meta: dict[str, str]) -> None:
+def prefill_text(decision: str, decided_by: str, coder: str) -> str:
+    """The cell text of a pre-filled decision: the bare choice when it is the workbook's own
+    coder's, else « accepté par Claire » — not a choice of the list, so that leaving it as it is
+    never records it under the importer's name, and choosing « accepter » confirms it."""
+    if not decision or not decided_by or same_coder(decided_by, coder):
+        return decision
+    done = "accepté" if decision == ACCEPT else "rejeté"
+    return f"{done} par {decided_by}"
+
+
+def same_coder(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def write_identity_sheets(
+    workbook: Workbook, meta: dict[str, str], prefills: Iterable[tuple[int, str, Prefill]] = ()
+) -> None:
+    """The hidden sheets that identify the workbook (study, export, columns) and record every
+    pre-filled cell with its coder. Rows are appended only, so this works in write-only mode."""
     ws = workbook.create_sheet(META_SHEET)
     # Only visible through Excel's VBA editor: nobody edits it by mistake.
     ws.sheet_state = "veryHidden"
     for key, value in meta.items():
         ws.append([clean_text(key), _plain(ws, value)])
+    filled = workbook.create_sheet(PREFILL_SHEET)
+    filled.sheet_state = "veryHidden"
+    filled.append(list(PREFILL_HEADERS))
+    for segment_id, code_id, prefill in prefills:
+        filled.append(
+            [
+                segment_id,
+                _plain(filled, code_id),
+                prefill.decision,
+                _plain(filled, prefill.coder),
+                _plain(filled, prefill.shown),
+            ]
+        )
 
 
 def _plain(ws: WriteOnlyWorksheet, value: str) -> WriteOnlyCell:
     cell = WriteOnlyCell(ws)
     put_text(cell, value)
     return cell
+
+
+def row_prefills(row: ReviewRow, coder: str) -> list[tuple[int, str, Prefill]]:
+    """Every decision and comment the export pre-fills on `row`, with its coder and cell text."""
+    found: list[tuple[int, str, Prefill]] = []
+    for slot in row.slots:
+        if slot.decision:
+            shown = prefill_text(slot.decision, slot.decided_by, coder)
+            found.append(
+                (row.segment_id, slot.code_id, Prefill(slot.decision, slot.decided_by, shown))
+            )
+    if row.comment:
+        found.append(
+            (row.segment_id, "", Prefill(PREFILL_COMMENT, row.comment_by or coder, row.comment))
+        )
+    return found
+
+
+def review_prefills(rows: Iterable[ReviewRow], coder: str) -> list[tuple[int, str, Prefill]]:
+    """Every decision and comment the export pre-fills, with its coder and its cell text."""
+    return [prefill for row in rows for prefill in row_prefills(row, coder)]
 
 
 CODEBOOK_HEADERS = (
@@ -320,6 +349,13 @@ REVIEW_HELP = [
     "1. Colonnes « Code 1, 2… » : codes proposés par la machine (avec le score de 0 à 1 et la raison) "
     "ou déjà appliqués par un·e analyste. Dans « Décision » à côté de chaque code, choisissez "
     "« accepter » ou « rejeter » dans la liste. Laissez vide si vous ne décidez pas.",
+    "   Décisions pré-remplies : « accepté par Claire » ou « rejeté par Claire » rappelle la "
+    "décision d'un·e autre codeur·se. Laissée telle quelle, elle reste la sienne et n'est jamais "
+    "enregistrée à votre nom. Pour la reprendre à votre compte, choisissez vous-même « accepter » "
+    "ou « rejeter » dans la liste : c'est votre confirmation explicite. De même, un commentaire "
+    "pré-rempli d'un·e autre codeur·se n'est enregistré à votre nom que si vous le modifiez. Un "
+    "classeur exporté pour un·e codeur·se (--codeur) affiche ses décisions sans « par … » : "
+    "seul·e ce codeur ou cette codeuse peut l'importer.",
     "2. Colonnes « Code à ajouter 1 à 3 » : choisissez dans la liste un code du codebook qui manque "
     "(la feuille « Codebook » donne les définitions et les règles d'usage).",
     "3. Colonne « Commentaire » : toute remarque utile à l'équipe (texte libre).",
@@ -372,15 +408,9 @@ def _write_help(workbook: Workbook, lines: Sequence[str]) -> None:
 
 
 def _save(workbook: Workbook, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     # Write beside, then rename: a crash never leaves a half-written workbook under the real name.
-    partial = path.with_name(f".{path.name}.partiel")
-    try:
-        workbook.save(partial)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    partial.replace(path)
+    with atomic_write(path) as temporary:
+        workbook.save(temporary)
     return path
 
 
@@ -399,6 +429,7 @@ def write_review_workbook(
         slot_count = max([len(row.slots) for row in rows] + [1])
     slot_count = max(slot_count, 1)
     headers = review_headers(slot_count)
+    coder = meta.get(META_CODER, "")
     decision_headers = [slot_headers(k)[3] for k in range(1, slot_count + 1)]
     add_headers = [add_header(k) for k in range(1, ADD_COLUMNS + 1)]
     to_fill = {*decision_headers, *add_headers, COL_COMMENT}
@@ -426,8 +457,10 @@ def write_review_workbook(
         else plain
         for header in headers
     ]
+    prefills: list[tuple[int, str, Prefill]] = []  # gathered as rows stream by
     for number, row in enumerate(rows, start=1):
-        table.append(_review_values(number, row, slot_count), styles)
+        table.append(_review_values(number, row, slot_count, coder), styles)
+        prefills.extend(row_prefills(row, coder))
     table.finish()
     choices_range = _write_codebook(workbook, codebook)
     table.list_validation(
@@ -439,11 +472,20 @@ def write_review_workbook(
         add_headers, choices_range, "Choisissez un code du codebook (feuille « Codebook »)."
     )
     _write_help(workbook, REVIEW_HELP)
-    _write_meta(workbook, {**meta, "format": KIND_REVIEW, "version_format": FORMAT_VERSION})
+    write_identity_sheets(
+        workbook,
+        {
+            **meta,
+            "format": KIND_REVIEW,
+            "version_format": FORMAT_VERSION,
+            META_COLUMNS: json.dumps(headers, ensure_ascii=False),
+        },
+        prefills,
+    )
     return _save(workbook, path)
 
 
-def _review_values(number: int, row: ReviewRow, slot_count: int) -> list[Value]:
+def _review_values(number: int, row: ReviewRow, slot_count: int, coder: str) -> list[Value]:
     values: list[Value] = [
         number,
         row.territory,
@@ -465,7 +507,7 @@ def _review_values(number: int, row: ReviewRow, slot_count: int) -> list[Value]:
                     code_choice(slot.code_id, slot.label),
                     round(slot.score, 3) if slot.score is not None else None,
                     slot.reason,
-                    slot.decision or None,
+                    prefill_text(slot.decision, slot.decided_by, coder) or None,
                 ]
             )
     values.extend([None] * ADD_COLUMNS)
@@ -536,7 +578,15 @@ def write_disagreement_workbook(
     _write_agreement_sheet(workbook, agreement)
     _write_codebook(workbook, codebook)
     _write_help(workbook, DISAGREEMENT_HELP)
-    _write_meta(workbook, {**meta, "format": KIND_DISAGREEMENTS, "version_format": FORMAT_VERSION})
+    write_identity_sheets(
+        workbook,
+        {
+            **meta,
+            "format": KIND_DISAGREEMENTS,
+            "version_format": FORMAT_VERSION,
+            META_COLUMNS: json.dumps(headers, ensure_ascii=False),
+        },
+    )
     return _save(workbook, path)
 
 
@@ -566,109 +616,3 @@ def _write_agreement_sheet(workbook: Workbook, lines: Sequence[AgreementLine]) -
             *("—" if value is None else value for value in figures),
         ]
         table.append(values, styles)
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading
-# ---------------------------------------------------------------------------------------------
-
-
-def cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def read_workbook(path: Path) -> ReadWorkbook:
-    """Open a review or disagreement workbook; French errors when it is not one."""
-    name = path.name
-    try:
-        # Read-only mode streams the sheet XML: time proportional to the workbook, flat memory.
-        # The sheets are parsed while read, so reading stays inside the unreadable-file guard.
-        workbook = load_workbook(path, read_only=True, data_only=False)
-        try:
-            return _read_open_workbook(workbook, path)
-        finally:
-            workbook.close()
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
-        raise InputError(
-            f"Impossible de lire le classeur {name}.",
-            [
-                Problem(
-                    name,
-                    f"ce n'est pas un classeur Excel .xlsx lisible ({error}). Enregistrez-le au "
-                    "format « Classeur Excel (.xlsx) » puis recommencez.",
-                )
-            ],
-        ) from None
-
-
-def _read_open_workbook(workbook: Workbook, path: Path) -> ReadWorkbook:
-    name = path.name
-    if META_SHEET not in workbook.sheetnames:
-        raise InputError(
-            f"{name} n'est pas un classeur exporté par qualipipe.",
-            [
-                Problem(
-                    name,
-                    "la feuille cachée de qualipipe est absente : utilisez un classeur produit par "
-                    "« qualipipe review export » ou « qualipipe agreement --sortie ».",
-                )
-            ],
-        )
-    meta_sheet = read_sheet(workbook[META_SHEET], header_row=False)
-    meta = {
-        row.text(KEY_COLUMN): row.text(VALUE_COLUMN)
-        for row in meta_sheet.rows
-        if row.text(KEY_COLUMN)
-    }
-    kind = meta.get("format", "")
-    sheet_name = {KIND_REVIEW: REVIEW_SHEET, KIND_DISAGREEMENTS: DISAGREEMENT_SHEET}.get(kind)
-    if sheet_name is None or sheet_name not in workbook.sheetnames:
-        raise InputError(
-            f"{name} : classeur qualipipe incomplet.",
-            [
-                Problem(
-                    name,
-                    f"la feuille « {sheet_name or REVIEW_SHEET} » est introuvable (renommée ou "
-                    "supprimée ?). Rendez-lui son nom d'origine ou exportez à nouveau.",
-                )
-            ],
-        )
-    return ReadWorkbook(path=path, meta=meta, sheet=read_sheet(workbook[sheet_name]), kind=kind)
-
-
-# Headers given to the two columns of the metadata sheet, which has no header row.
-KEY_COLUMN, VALUE_COLUMN = "clé", "valeur"
-
-
-def read_sheet(ws: Worksheet | ReadOnlyWorksheet, *, header_row: bool = True) -> ReadSheet:
-    """Every non-blank row as text cells keyed by header (the first row, or clé/valeur)."""
-    if isinstance(ws, ReadOnlyWorksheet):
-        # A file saved by another program may carry a wrong <dimension>: read every row it has.
-        ws.reset_dimensions()
-    rows = ws.iter_rows(values_only=True)
-    header_values: Sequence[object] = (KEY_COLUMN, VALUE_COLUMN)
-    if header_row:
-        try:
-            header_values = next(rows)
-        except StopIteration:
-            return ReadSheet(name=ws.title, headers=(), rows=())
-    headers: list[tuple[str, str]] = [
-        (cell_text(value), get_column_letter(index))
-        for index, value in enumerate(header_values, start=1)
-    ]
-    read_rows: list[SheetRow] = []
-    for line, values in enumerate(rows, start=2 if header_row else 1):
-        cells: dict[str, SheetCell] = {}
-        for (header, letter), value in zip(headers, values, strict=False):
-            if header:
-                cells[header] = SheetCell(text=cell_text(value), column=letter)
-        row = SheetRow(line=line, cells=cells)
-        if not row.is_blank():
-            read_rows.append(row)
-    return ReadSheet(
-        name=ws.title, headers=tuple(h for h, _ in headers if h), rows=tuple(read_rows)
-    )

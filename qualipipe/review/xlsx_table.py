@@ -50,6 +50,13 @@ def put_text(cell: Cell | WriteOnlyCell, value: str) -> None:
         cell.quotePrefix = True
 
 
+def put(cell: Cell | WriteOnlyCell, value: Value) -> None:
+    if isinstance(value, str):
+        put_text(cell, value)
+    else:
+        cell.value = value
+
+
 def row_height(lines: int) -> float | None:
     """Stored height of a row of `lines` wrapped lines; None for one line (the default)."""
     return min(MAX_ROW_HEIGHT, lines * LINE_HEIGHT + 3) if lines > 1 else None

@@ -18,8 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from qualipipe import yamlio
 from qualipipe.errors import InputError, Problem
 
 
@@ -113,11 +112,24 @@ class Condition:
     """Show the question only if `question` got one of `answers`.
 
     For a single-choice question (liste, oui_non, echelle_5) `answers` are answer codes; for a
-    multiple-choice question they are subquestion codes, any of which must be ticked.
+    multiple-choice question they are subquestion codes, any of which must be ticked (all of
+    them when `all`); for one row of an array, `question` is `CODE[ROW]` and `answers` are the
+    array's answer codes.
     """
 
     question: str
     answers: tuple[str, ...]
+    all: bool = False
+
+    @property
+    def source(self) -> str:
+        """The code of the question the condition reads (without the array row)."""
+        return self.question.split("[", 1)[0]
+
+    @property
+    def row(self) -> str:
+        """The array row (`P04[EMPLOI]` → `EMPLOI`), or ""."""
+        return self.question.partition("[")[2].rstrip("]")
 
 
 @dataclass(frozen=True)
@@ -239,57 +251,7 @@ def question_columns(question: Question) -> list[ExportColumn]:
 # ---------------------------------------------------------------------------------------------
 
 
-class _Map(dict):  # type: ignore[type-arg]
-    line: int = 0
-    key_lines: dict[str, int]
-
-
-class _Seq(list):  # type: ignore[type-arg]
-    line: int = 0
-    item_lines: list[int]
-
-
-Node = dict[Any, Any]  # a YAML mapping (a _Map when it comes from the file)
-
-
-def _item_lines(seq: list[Any]) -> list[int | None]:
-    return list(getattr(seq, "item_lines", [None] * len(seq)))
-
-
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader whose mappings and sequences remember their (1-based) line numbers."""
-
-
-def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> _Map:
-    mapping = _Map()
-    mapping.line = node.start_mark.line + 1
-    mapping.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        mapping[key] = loader.construct_object(value_node, deep=True)
-        mapping.key_lines[str(key)] = key_node.start_mark.line + 1
-    return mapping
-
-
-def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> _Seq:
-    seq = _Seq(loader.construct_object(child, deep=True) for child in node.value)
-    seq.line = node.start_mark.line + 1
-    seq.item_lines = [child.start_mark.line + 1 for child in node.value]
-    return seq
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
-
-
-def _line_of(node: Any, key: str | None = None) -> int | None:
-    if isinstance(node, _Map):
-        if key is not None and key in node.key_lines:
-            return node.key_lines[key]
-        return node.line
-    if isinstance(node, _Seq):
-        return node.line
-    return None
+Node = dict[Any, Any]  # a YAML mapping (a yamlio.LineMap when it comes from the file)
 
 
 class _Reader:
@@ -306,12 +268,12 @@ class _Reader:
         value = node.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
-                self.problem(f"{where} : le champ « {key} » est obligatoire.", _line_of(node))
+                self.problem(f"{where} : le champ « {key} » est obligatoire.", yamlio.line_of(node))
             return ""
         if isinstance(value, (dict, list)):
             self.problem(
                 f"{where} : « {key} » doit être un texte, pas une liste ni un bloc.",
-                _line_of(node, key),
+                yamlio.line_of(node, key),
             )
             return ""
         return str(value).strip()
@@ -323,7 +285,7 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             self.problem(
                 f"{where} : « {key} » doit être un nombre entier positif (lu : {value!r}).",
-                _line_of(node, key),
+                yamlio.line_of(node, key),
             )
             return None
         return value
@@ -334,7 +296,8 @@ class _Reader:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.problem(
-                f"{where} : « {key} » doit être un nombre (lu : {value!r}).", _line_of(node, key)
+                f"{where} : « {key} » doit être un nombre (lu : {value!r}).",
+                yamlio.line_of(node, key),
             )
             return None
         return float(value)
@@ -346,9 +309,9 @@ class _Reader:
         if raw is None:
             return ()
         if not isinstance(raw, list):
-            self.problem(f"{where} : « {key} » doit être une liste.", _line_of(node, key))
+            self.problem(f"{where} : « {key} » doit être une liste.", yamlio.line_of(node, key))
             return ()
-        lines = _item_lines(raw)
+        lines = yamlio.item_lines(raw)
         result: list[Option] = []
         seen: set[str] = set()
         for item, line in zip(raw, lines, strict=False):
@@ -398,20 +361,20 @@ def _read_question(reader: _Reader, node: Any, line: int | None) -> Question | N
         if key not in ALLOWED_QUESTION_KEYS:
             reader.problem(
                 f"{where} : champ « {key} » inconnu (champs permis : {', '.join(sorted(ALLOWED_QUESTION_KEYS))}).",
-                _line_of(node, str(key)),
+                yamlio.line_of(node, str(key)),
             )
     if code and not QUESTION_CODE.match(code):
         reader.problem(
             f"{where} : le code doit commencer par une lettre et ne contenir que des lettres et "
             "chiffres sans accent (20 au plus), par exemple F01.",
-            _line_of(node, "code"),
+            yamlio.line_of(node, "code"),
         )
     type_name = reader.text(node, "type", required=True, where=where)
     qtype = TYPE_NAMES.get(type_name)
     if type_name and qtype is None:
         reader.problem(
             f"{where} : type « {type_name} » inconnu. Types permis : {', '.join(TYPE_NAMES)}.",
-            _line_of(node, "type"),
+            yamlio.line_of(node, "type"),
         )
     text = reader.text(node, "texte", required=True, where=where)
     options = reader.options(
@@ -429,7 +392,7 @@ def _read_question(reader: _Reader, node: Any, line: int | None) -> Question | N
     for key, value in (("obligatoire", mandatory), ("autre", other)):
         if not isinstance(value, bool):
             reader.problem(
-                f"{where} : « {key} » vaut oui ou non (lu : {value!r}).", _line_of(node, key)
+                f"{where} : « {key} » vaut oui ou non (lu : {value!r}).", yamlio.line_of(node, key)
             )
     feeds = _read_feeds(reader, node, where)
     condition = _read_condition(reader, node, where)
@@ -451,7 +414,7 @@ def _read_question(reader: _Reader, node: Any, line: int | None) -> Question | N
         total=reader.integer(node, "total", where=where),
         minimum=reader.number(node, "min", where=where),
         maximum=reader.number(node, "max", where=where),
-        line=_line_of(node) or 0,
+        line=yamlio.line_of(node) or 0,
     )
 
 
@@ -462,7 +425,7 @@ def _read_feeds(reader: _Reader, node: Node, where: str) -> tuple[str, ...]:
     if not isinstance(raw, list):
         reader.problem(
             f"{where} : « alimente » est une liste de familles ou de codes.",
-            _line_of(node, "alimente"),
+            yamlio.line_of(node, "alimente"),
         )
         return ()
     feeds = []
@@ -471,7 +434,7 @@ def _read_feeds(reader: _Reader, node: Node, where: str) -> tuple[str, ...]:
             reader.problem(
                 f"{where} : « {item} » n'est pas un identifiant de famille ou de code du livre de "
                 "codes (majuscules, chiffres, _ ; ex. MOT, BES_FINANCEMENT).",
-                _line_of(node, "alimente"),
+                yamlio.line_of(node, "alimente"),
             )
             continue
         feeds.append(item)
@@ -482,11 +445,22 @@ def _read_condition(reader: _Reader, node: Node, where: str) -> Condition | None
     raw = node.get("condition")
     if raw is None:
         return None
-    line = _line_of(node, "condition")
-    if not isinstance(raw, dict) or "question" not in raw or "reponses" not in raw:
+    line = yamlio.line_of(node, "condition")
+    if (
+        not isinstance(raw, dict)
+        or "question" not in raw
+        or "reponses" not in raw
+        or set(raw) - {"question", "reponses", "toutes"}
+    ):
         reader.problem(
-            f"{where} : une condition s'écrit {{question: F02, reponses: [A1, A2]}}.", line
+            f"{where} : une condition s'écrit {{question: F02, reponses: [A1, A2]}} (plus "
+            "« toutes: true » pour exiger toutes les cases d'un choix multiple).",
+            line,
         )
+        return None
+    every = raw.get("toutes", False)
+    if not isinstance(every, bool):
+        reader.problem(f"{where} : « toutes » de la condition vaut oui ou non.", line)
         return None
     answers = raw["reponses"]
     if isinstance(answers, (str, int)):
@@ -494,7 +468,7 @@ def _read_condition(reader: _Reader, node: Node, where: str) -> Condition | None
     if not isinstance(answers, list) or not answers:
         reader.problem(f"{where} : « reponses » de la condition est une liste non vide.", line)
         return None
-    return Condition(question=str(raw["question"]).strip(), answers=tuple(str(a) for a in answers))
+    return Condition(str(raw["question"]).strip(), tuple(str(a) for a in answers), every)
 
 
 def _check_type_needs(
@@ -506,34 +480,35 @@ def _check_type_needs(
     subquestions: tuple[Option, ...],
     other: bool,
 ) -> None:
-    line = _line_of(node)
+    line = yamlio.line_of(node)
     label = TYPE_LABELS[qtype]
     if qtype in NEEDS_OPTIONS and not options:
         reader.problem(f"{where} : le type {label} demande une liste « options ».", line)
     if qtype not in NEEDS_OPTIONS and options:
         reader.problem(
-            f"{where} : le type {label} n'a pas d'« options ».", _line_of(node, "options")
+            f"{where} : le type {label} n'a pas d'« options ».", yamlio.line_of(node, "options")
         )
     if qtype in NEEDS_SUBQUESTIONS and not subquestions:
         reader.problem(f"{where} : le type {label} demande une liste « sous_questions ».", line)
     if qtype not in NEEDS_SUBQUESTIONS and subquestions:
         reader.problem(
             f"{where} : le type {label} n'a pas de « sous_questions ».",
-            _line_of(node, "sous_questions"),
+            yamlio.line_of(node, "sous_questions"),
         )
     if other and qtype not in ALLOWS_OTHER:
         reader.problem(
             f"{where} : « autre » n'existe que pour liste, liste_deroulante et choix_multiples.",
-            _line_of(node, "autre"),
+            yamlio.line_of(node, "autre"),
         )
     if "total" in node and qtype is not QuestionType.MULTIPLE_NUMERICAL:
         reader.problem(
-            f"{where} : « total » n'existe que pour numeriques_multiples.", _line_of(node, "total")
+            f"{where} : « total » n'existe que pour numeriques_multiples.",
+            yamlio.line_of(node, "total"),
         )
     if "max_reponses" in node and qtype not in (QuestionType.RANKING, QuestionType.MULTIPLE_CHOICE):
         reader.problem(
             f"{where} : « max_reponses » n'existe que pour classement et choix_multiples.",
-            _line_of(node, "max_reponses"),
+            yamlio.line_of(node, "max_reponses"),
         )
     if ("min" in node or "max" in node) and qtype is not QuestionType.NUMERICAL:
         reader.problem(f"{where} : « min » et « max » n'existent que pour numerique.", line)
@@ -559,39 +534,65 @@ def _check_cross_references(reader: _Reader, name: str, questions: list[Question
         seen.setdefault(question.code, question)
 
 
+def _condition_answers(target: Question, row: str) -> set[str]:
+    """What a condition on `target` (on its array row `row`, if any) may list."""
+    if target.type in (QuestionType.FIVE_POINT, QuestionType.ARRAY_5):
+        return {"1", "2", "3", "4", "5"}
+    if target.type is QuestionType.YES_NO:
+        return {"Y", "N"}
+    if target.type is QuestionType.MULTIPLE_CHOICE:
+        return {s.code for s in target.subquestions}
+    return {o.code for o in target.options} | ({"-oth-"} if target.other and not row else set())
+
+
 def _check_condition(
     reader: _Reader, question: Question, condition: Condition, earlier: dict[str, Question]
 ) -> None:
-    where = f"question {question.code}"
-    target = earlier.get(condition.question)
+    where, line = f"question {question.code}", question.line
+    target = earlier.get(condition.source)
     if target is None:
         reader.problem(
             f"{where} : la condition porte sur « {condition.question} », qui n'est pas une "
             "question posée avant celle-ci.",
-            question.line,
+            line,
         )
         return
-    if target.type not in CONDITION_SOURCES:
+    arrays = (QuestionType.ARRAY_5, QuestionType.ARRAY)
+    if condition.row and (target.type not in arrays or condition.all):
+        reader.problem(
+            f"{where} : « {condition.question} » désigne une ligne de tableau : la question "
+            f"{condition.source} doit être un tableau, et « toutes » ne s'y emploie pas.",
+            line,
+        )
+        return
+    rows = {s.code for s in target.subquestions}
+    if condition.row and condition.row not in rows:
+        reader.problem(
+            f"{where} : {condition.source} n'a pas de ligne « {condition.row} » (lignes : "
+            f"{', '.join(sorted(rows))}).",
+            line,
+        )
+    if not condition.row and target.type not in CONDITION_SOURCES:
         reader.problem(
             f"{where} : une condition ne peut porter que sur une question liste, oui_non, "
-            f"echelle_5 ou choix_multiples ({condition.question} est {TYPE_LABELS[target.type]}).",
-            question.line,
+            f"echelle_5, choix_multiples ou une ligne de tableau ({condition.question} est "
+            f"{TYPE_LABELS[target.type]}).",
+            line,
         )
         return
-    if target.type is QuestionType.YES_NO:
-        valid = {"Y", "N"}
-    elif target.type is QuestionType.FIVE_POINT:
-        valid = {"1", "2", "3", "4", "5"}
-    elif target.type is QuestionType.MULTIPLE_CHOICE:
-        valid = {s.code for s in target.subquestions}
-    else:
-        valid = {o.code for o in target.options} | ({"-oth-"} if target.other else set())
+    if condition.all and target.type is not QuestionType.MULTIPLE_CHOICE:
+        reader.problem(
+            f"{where} : « toutes » ne s'emploie qu'avec un choix_multiples "
+            f"({condition.question} est {TYPE_LABELS[target.type]}).",
+            line,
+        )
+    valid = _condition_answers(target, condition.row)
     for answer in condition.answers:
         if answer not in valid:
             reader.problem(
                 f"{where} : la condition attend « {answer} » en réponse à {condition.question}, "
                 f"qui n'a pas cette réponse (réponses possibles : {', '.join(sorted(valid))}).",
-                question.line,
+                line,
             )
 
 
@@ -609,21 +610,7 @@ def load_instrument(path: Path | str) -> Instrument:
             "Questionnaire illisible.",
             [Problem(str(path), "le fichier n'est pas en UTF-8 ; enregistrez-le en UTF-8.")],
         ) from None
-    try:
-        document = yaml.load(raw_text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise InputError(
-            "Le questionnaire n'est pas un YAML valide.",
-            [
-                Problem(
-                    str(path),
-                    f"syntaxe YAML : {getattr(error, 'problem', None) or error} "
-                    "(vérifiez l'indentation et les deux-points).",
-                    line=mark.line + 1 if mark else None,
-                )
-            ],
-        ) from None
+    document = yamlio.load(raw_text, str(path))
     reader = _Reader(path)
     instrument = _read_instrument(reader, path, document)
     if reader.problems or instrument is None:
@@ -642,7 +629,7 @@ def _read_instrument(reader: _Reader, path: Path, document: Any) -> Instrument |
         if key not in ALLOWED_TOP_KEYS:
             reader.problem(
                 f"champ « {key} » inconnu en tête de fichier (permis : {', '.join(sorted(ALLOWED_TOP_KEYS))}).",
-                _line_of(document, str(key)),
+                yamlio.line_of(document, str(key)),
             )
     title = reader.text(document, "titre", required=True, where="questionnaire")
     language = reader.text(document, "langue", required=False, where="questionnaire") or "fr"
@@ -650,12 +637,12 @@ def _read_instrument(reader: _Reader, path: Path, document: Any) -> Instrument |
     if not isinstance(groups_raw, list) or not groups_raw:
         reader.problem(
             "« groupes » doit être une liste non vide de groupes de questions.",
-            _line_of(document, "groupes"),
+            yamlio.line_of(document, "groupes"),
         )
         return None
     groups: list[Group] = []
     all_questions: list[Question] = []
-    for group_node, group_line in zip(groups_raw, _item_lines(groups_raw), strict=False):
+    for group_node, group_line in zip(groups_raw, yamlio.item_lines(groups_raw), strict=False):
         if not isinstance(group_node, dict):
             reader.problem("un groupe doit être un bloc avec titre et questions.", group_line)
             continue
@@ -668,7 +655,7 @@ def _read_instrument(reader: _Reader, path: Path, document: Any) -> Instrument |
             )
             continue
         questions = []
-        for q_node, q_line in zip(questions_raw, _item_lines(questions_raw), strict=False):
+        for q_node, q_line in zip(questions_raw, yamlio.item_lines(questions_raw), strict=False):
             question = _read_question(reader, q_node, q_line)
             if question is not None:
                 questions.append(question)
@@ -691,22 +678,6 @@ def _read_instrument(reader: _Reader, path: Path, document: Any) -> Instrument |
         groups=tuple(groups),
         path=str(path),
     )
-
-
-def instruments_dir(root: Path | None = None) -> Path:
-    """The `surveys/` folder of the repository (the four shipped instruments)."""
-    return (root or Path(__file__).resolve().parents[2]) / "surveys"
-
-
-def instrument_path(name_or_path: str, *, study_root: Path | None = None) -> Path:
-    """Resolve an instrument given as a path, or a name like "priorisation_enjeux"."""
-    candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
-        return candidate
-    for folder in [study_root / "surveys" if study_root else None, instruments_dir()]:
-        if folder is not None and (folder / f"{name_or_path}.yaml").exists():
-            return folder / f"{name_or_path}.yaml"
-    return candidate.with_suffix(".yaml")
 
 
 __all__ = [

@@ -3,10 +3,19 @@
 The layout follows what LimeSurvey 6.4 itself exports (DBVersion 620, see
 `../shared/fixtures/limesurvey/survey_424242_structure.lss`): one table per element with
 `<fields>` then `<rows>`, texts in separate `*_l10ns` tables, every value in CDATA, subquestions
-in their own table carrying their parent's type. Simple conditions are written twice, as rows of
-the `conditions` table (what the LimeSurvey condition editor shows) and as the question's
-relevance equation (what the survey engine evaluates); LimeSurvey rebuilds the latter from the
-former on import, so both always agree.
+in their own table carrying their parent's type.
+
+Conditions are written only as the question's relevance equation (ExpressionScript, what the
+survey engine evaluates), never as rows of the `conditions` table: on import LimeSurvey 6.4
+rebuilds the relevance of every question that has condition rows from those rows, and turns a
+multiple-choice condition (`<sid>X<gid>X<qid>CODE == "Y"`, OR-ed in one scenario) into an AND of
+variables that do not exist, which the page script then treats as always true. Without condition
+rows the equation is kept as written (checked on a real 6.4.2 through the respondent pages, see
+tests/test_limesurvey_live.py).
+
+The participant table's attributes get French descriptions (role, identifier, territory), and
+the description of the identifier carries qualipipe's deploy marker, which LimeSurvey keeps but
+never shows: a deploy cut short can find and remove what it left (surveys/operations.py).
 
 Group and question ids in the file are only internal references: LimeSurvey renumbers them on
 import. Question codes (`title`) are the stable keys.
@@ -15,6 +24,7 @@ import. Question codes (`title`) are the stable keys.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -23,6 +33,7 @@ from pathlib import Path
 from lxml import etree
 
 from qualipipe.errors import InputError, Problem
+from qualipipe.files import write_bytes_atomic
 from qualipipe.surveys.instruments import (
     Condition,
     Group,
@@ -115,6 +126,42 @@ SURVEY_SETTINGS: dict[str, str] = {
 }
 
 
+# Participant table extra columns: attribute_1 = role, attribute_2 = participant id,
+# attribute_3 = territory id. No real name is sent to LimeSurvey.
+PARTICIPANT_ATTRIBUTES = [1, 2, 3]
+ATTRIBUTE_CAPTIONS = {
+    "attribute_1": "Rôle",
+    "attribute_2": "Identifiant qualipipe",
+    "attribute_3": "Territoire",
+}
+MARKER_KEY = "qualipipe"
+
+
+def attribute_descriptions(marker: str = "") -> str:
+    """The survey's `attributedescriptions` JSON, with the deploy marker under the identifier."""
+    descriptions: dict[str, dict[str, str]] = {}
+    for name, caption in ATTRIBUTE_CAPTIONS.items():
+        descriptions[name] = {
+            "description": caption,
+            "mandatory": "N",
+            "encrypted": "N",
+            "show_register": "N",
+            "cpdbmap": "",
+        }
+    if marker:
+        descriptions["attribute_2"][MARKER_KEY] = marker
+    return json.dumps(descriptions, ensure_ascii=False)
+
+
+def read_marker(descriptions: object) -> str:
+    """The deploy marker in a survey's `attributedescriptions`, or "" if it has none."""
+    try:
+        data = json.loads(str(descriptions or ""))
+        return str(data["attribute_2"][MARKER_KEY])
+    except (ValueError, TypeError, KeyError):
+        return ""
+
+
 def survey_id_for(instrument: Instrument) -> int:
     """A stable 6-digit survey id proposed to LimeSurvey (it picks another one if taken)."""
     digest = hashlib.sha256(instrument.name.encode("utf-8")).hexdigest()
@@ -178,14 +225,21 @@ class _Ids:
 
 
 def relevance_equation(condition: Condition | None, target: Question | None) -> str:
-    """ExpressionScript for a simple condition (LimeSurvey's `relevance` column)."""
+    """ExpressionScript for a condition (LimeSurvey's `relevance` column).
+
+    A subquestion (multiple-choice box, array row) is the variable `CODE_SUB`; `.NAOK` keeps
+    the equation usable when the source question was itself hidden.
+    """
     if condition is None or target is None:
         return "1"
+    code = condition.source
     if target.type is QuestionType.MULTIPLE_CHOICE:
-        terms = [f'{condition.question}_{answer}.NAOK == "Y"' for answer in condition.answers]
+        terms = [f'{code}_{answer}.NAOK == "Y"' for answer in condition.answers]
+    elif condition.row:
+        terms = [f'{code}_{condition.row}.NAOK == "{answer}"' for answer in condition.answers]
     else:
-        terms = [f'{condition.question}.NAOK == "{answer}"' for answer in condition.answers]
-    return "((" + " or ".join(terms) + "))"
+        terms = [f'{code}.NAOK == "{answer}"' for answer in condition.answers]
+    return "((" + (" and " if condition.all else " or ").join(terms) + "))"
 
 
 def question_attributes(question: Question) -> list[tuple[str, str]]:
@@ -208,16 +262,17 @@ def _number(value: float) -> str:
 
 
 def build_lss(
-    instrument: Instrument, *, survey_id: int | None = None, title: str | None = None
+    instrument: Instrument,
+    *,
+    survey_id: int | None = None,
+    title: str | None = None,
+    marker: str = "",
 ) -> bytes:
-    """The .lss document (UTF-8 bytes) for `instrument`."""
+    """The .lss document (UTF-8 bytes) for `instrument`; `marker`: see `attribute_descriptions`."""
     ids = _Ids(sid=survey_id or survey_id_for(instrument))
     lang = instrument.language
     answers = _Table("answers", ("aid", "qid", "code", "sortorder", "assessment_value", "scale_id"))
     answer_l10ns = _Table("answer_l10ns", ("id", "aid", "answer", "language"))
-    conditions = _Table(
-        "conditions", ("cid", "qid", "cqid", "cfieldname", "method", "value", "scenario")
-    )
     groups = _Table("groups", ("gid", "sid", "group_order", "randomization_group", "grelevance"))
     group_l10ns = _Table("group_l10ns", ("id", "gid", "group_name", "description", "language"))
     questions = _Table("questions", QUESTION_FIELDS)
@@ -236,7 +291,7 @@ def build_lss(
         )
         for order, question in enumerate(group.questions, start=1):
             qid = ids.qid()
-            target = placed.get(question.condition.question) if question.condition else None
+            target = placed.get(question.condition.source) if question.condition else None
             questions.add(
                 **_question_row(question, qid, 0, ids.sid, gid, order),
                 relevance=relevance_equation(question.condition, target[2] if target else None),
@@ -267,12 +322,15 @@ def build_lss(
                 answer_l10ns.add(id=aid, aid=aid, answer=option.text, language=lang)
             for name, value in question_attributes(question):
                 attributes.add(qid=qid, attribute=name, value=value, language="")
-            if question.condition and target:
-                _add_conditions(conditions, ids.sid, qid, question.condition, target)
             placed[question.code] = (gid, qid, question)
 
-    surveys = _Table("surveys", ("sid", *SURVEY_SETTINGS, "language"))
-    surveys.add(sid=ids.sid, language=lang, **SURVEY_SETTINGS)
+    surveys = _Table("surveys", ("sid", *SURVEY_SETTINGS, "language", "attributedescriptions"))
+    surveys.add(
+        sid=ids.sid,
+        language=lang,
+        attributedescriptions=attribute_descriptions(marker),
+        **SURVEY_SETTINGS,
+    )
     settings = _Table(
         "surveys_languagesettings",
         (
@@ -286,6 +344,7 @@ def build_lss(
             "surveyls_urldescription",
             "surveyls_dateformat",
             "surveyls_numberformat",
+            "surveyls_attributecaptions",
         ),
     )
     settings.add(
@@ -299,6 +358,7 @@ def build_lss(
         surveyls_urldescription="",
         surveyls_dateformat="5",  # dd/mm/yyyy
         surveyls_numberformat="1",  # decimal comma
+        surveyls_attributecaptions=json.dumps(ATTRIBUTE_CAPTIONS, ensure_ascii=False),
     )
 
     document = etree.Element("document")
@@ -309,7 +369,6 @@ def build_lss(
     for table in (
         answers,
         answer_l10ns,
-        conditions,
         groups,
         group_l10ns,
         questions,
@@ -319,7 +378,7 @@ def build_lss(
         surveys,
         settings,
     ):
-        if table.rows or table.name not in ("conditions", "answers", "answer_l10ns"):
+        if table.rows or table.name not in ("answers", "answer_l10ns"):
             table.to_element(document)
     etree.indent(document, space=" ")
     # The declaration exactly as LimeSurvey writes it (lxml would use single quotes).
@@ -350,34 +409,9 @@ def _question_row(
     }
 
 
-def _add_conditions(
-    table: _Table, sid: int, qid: int, condition: Condition, target: tuple[int, int, Question]
-) -> None:
-    gid, cqid, question = target
-    base = f"{sid}X{gid}X{cqid}"
-    for answer in condition.answers:
-        if question.type is QuestionType.MULTIPLE_CHOICE:
-            fieldname, value = f"{base}{answer}", "Y"
-        else:
-            fieldname, value = base, answer
-        table.add(
-            cid=len(table.rows) + 1,
-            qid=qid,
-            cqid=cqid,
-            cfieldname=fieldname,
-            method="==",
-            value=value,
-            scenario=1,  # one scenario: the rows on one question are OR-ed
-        )
-
-
 def write_lss(instrument: Instrument, destination: Path, **options: object) -> Path:
-    destination.parent.mkdir(parents=True, exist_ok=True)
     data = build_lss(instrument, **options)  # type: ignore[arg-type]
-    temporary = destination.with_suffix(destination.suffix + ".tmp")
-    temporary.write_bytes(data)
-    temporary.replace(destination)  # never leave a half-written .lss behind
-    return destination
+    return write_bytes_atomic(destination, data)  # never leave a half-written .lss behind
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,14 +512,29 @@ def _read_conditions(
             answer = r.get("value", "")
         entry = found.setdefault(r["qid"], (code_by_qid.get(cqid, cqid), []))
         entry[1].append(answer)
+    conditions = {qid: Condition(code, tuple(answers)) for qid, (code, answers) in found.items()}
+    type_by_code = {r["title"]: r["type"] for r in question_rows}
     for r in question_rows:
-        if r["qid"] in found or r.get("relevance", "1").strip() in ("", "1"):
+        if r["qid"] in conditions or r.get("relevance", "1").strip() in ("", "1"):
             continue
-        terms = RELEVANCE_TERM.findall(r["relevance"])
-        if terms:
-            code = terms[0][0]
-            found[r["qid"]] = (code, [sub if sub else value for _, sub, value in terms])
-    return {qid: Condition(code, tuple(answers)) for qid, (code, answers) in found.items()}
+        condition = _condition_from_relevance(r["relevance"], type_by_code)
+        if condition:
+            conditions[r["qid"]] = condition
+    return conditions
+
+
+def _condition_from_relevance(relevance: str, type_by_code: dict[str, str]) -> Condition | None:
+    """The Condition of an equation qualipipe writes (`relevance_equation`), else None."""
+    terms = RELEVANCE_TERM.findall(relevance)
+    if not terms:
+        return None
+    code, sub, _ = terms[0]
+    every = " and " in relevance
+    if type_by_code.get(code) == QuestionType.MULTIPLE_CHOICE.value:
+        return Condition(code, tuple(s for _, s, _ in terms), all=every)
+    if sub:  # an array row: CODE_ROW == "answer"
+        return Condition(f"{code}[{sub}]", tuple(v for _, _, v in terms), all=every)
+    return Condition(code, tuple(v for _, _, v in terms), all=every)
 
 
 def _question_from_row(

@@ -8,19 +8,25 @@ date, number of interviews). The only module that draws.
 from __future__ import annotations
 
 import textwrap
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
 
-import matplotlib.pyplot as plt  # noqa: E402
-import networkx as nx  # noqa: E402
-from matplotlib.figure import Figure as MplFigure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib.pyplot as plt
+import networkx as nx
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure as MplFigure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+from PIL import Image
+
+from qualipipe.synthesize.cells import natural_key
 
 FIGURE_WIDTH_IN = 8.0
 FIGURE_HEIGHT_IN = 6.0
@@ -51,12 +57,21 @@ def new_figure() -> MplFigure:
 
 
 def save_figure(fig: MplFigure, path: Path, title: str, source: SourceLine) -> Path:
-    """Title on top, source line at the bottom, fixed pixel size (no tight bbox)."""
+    """Title on top, source line at the bottom, fixed pixel size (no tight bbox).
+
+    Saved with a 256-colour palette: a third of the size of a full-colour PNG for the same look
+    (flat colours and text), which keeps a study's outputs and Word files small."""
     fig.suptitle("\n".join(textwrap.wrap(title, 70)), fontsize=13, fontweight="bold")
     fig.text(0.01, 0.012, "\n".join(textwrap.wrap(source.text(), 130)), fontsize=7, color="#444444")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=FIGURE_DPI, format="png", metadata={"Software": None})
+    canvas = fig.canvas
+    assert isinstance(canvas, FigureCanvasAgg)  # matplotlib.use("Agg") above
+    canvas.draw()  # render once to pixels, encode once (no intermediate PNG)
+    width, height = canvas.get_width_height()
+    image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     plt.close(fig)
+    palette = image.convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE)
+    palette.save(path, format="PNG", compress_level=6, dpi=(FIGURE_DPI, FIGURE_DPI))
     return path
 
 
@@ -114,6 +129,40 @@ def build_actor_graph(
     return graph
 
 
+def aggregate_by_actor_type(graph: nx.Graph) -> nx.Graph:
+    """The same map with one node per actor type (its participants counted) instead of one per
+    participant: readable above a few dozen participants. Edge weight: participants of the type
+    who raise the issue."""
+    merged = nx.Graph(name=graph.graph.get("name", ""), aggregated=True)
+    members: Counter[str] = Counter()
+    founders: set[str] = set()
+    for _, d in graph.nodes(data=True):
+        if d["genre"] == "participant":
+            members[d["type_acteur"]] += 1
+            if d["role"] == "fondateur":
+                founders.add(d["type_acteur"])
+    node_of = {t: f"T{i}" for i, t in enumerate(sorted(members, key=str.casefold), start=1)}
+    for actor_type, node in node_of.items():
+        merged.add_node(
+            node,
+            label=f"{actor_type} ({members[actor_type]})",
+            genre="participant",
+            role="fondateur" if actor_type in founders else "acteur",
+            type_acteur=actor_type,
+            enjeux_partages=0,
+            effectif=members[actor_type],
+        )
+    weights: defaultdict[tuple[str, str], int] = defaultdict(int)
+    for n, d in graph.nodes(data=True):
+        if d["genre"] == "enjeu":
+            merged.add_node(n, **d)
+            for person in graph.neighbors(n):
+                weights[(node_of[graph.nodes[person]["type_acteur"]], n)] += 1
+    for (a, b), weight in weights.items():
+        merged.add_edge(a, b, weight=weight)
+    return merged
+
+
 def write_graph_files(graph: nx.Graph, gexf: Path, graphml: Path) -> tuple[Path, Path]:
     gexf.parent.mkdir(parents=True, exist_ok=True)
     nx.write_gexf(graph, gexf)
@@ -139,9 +188,13 @@ def draw_actor_map(graph: nx.Graph, path: Path, title: str, source: SourceLine) 
     ax.set_axis_off()
     ax.set_xlim(-2.45, 2.45)
     ax.set_ylim(-1.08, 1.08)
+    aggregated = bool(graph.graph.get("aggregated"))
     people = sorted(
         (n for n, d in graph.nodes(data=True) if d["genre"] == "participant"),
-        key=lambda n: (graph.nodes[n]["type_acteur"].casefold(), graph.nodes[n]["label"]),
+        key=lambda n: (
+            graph.nodes[n]["type_acteur"].casefold(),
+            natural_key(graph.nodes[n]["label"]),
+        ),
     )
     issues = sorted(
         (n for n, d in graph.nodes(data=True) if d["genre"] == "enjeu"),
@@ -159,7 +212,16 @@ def draw_actor_map(graph: nx.Graph, path: Path, title: str, source: SourceLine) 
     }
     types = sorted({graph.nodes[n]["type_acteur"] for n in people}, key=str.casefold)
     colours = colour_for(types)
-    nx.draw_networkx_edges(graph, pos, ax=ax, edge_color="#c8c8c8", width=0.8)
+    weights = [d.get("weight", 1) for _, _, d in graph.edges(data=True)]
+    top = max(weights, default=1)
+    nx.draw_networkx_edges(
+        graph,
+        pos,
+        ax=ax,
+        edge_color="#9a9a9a",
+        alpha=0.6,
+        width=[0.4 + 2.6 * w / top for w in weights] if aggregated else 0.6,
+    )
     for node in issues:
         shared = graph.nodes[node]["partage"]
         label = textwrap.shorten(graph.nodes[node]["label"], 30, placeholder="…")
@@ -184,13 +246,22 @@ def draw_actor_map(graph: nx.Graph, path: Path, title: str, source: SourceLine) 
         nodelist=people,
         ax=ax,
         node_color=[colours[graph.nodes[n]["type_acteur"]] for n in people],
-        node_size=[60 + 80 * graph.nodes[n]["enjeux_partages"] for n in people],
+        node_size=[
+            60
+            + (
+                12 * graph.nodes[n]["effectif"]
+                if aggregated
+                else 80 * graph.nodes[n]["enjeux_partages"]
+            )
+            for n in people
+        ],
         edgecolors=["black" if graph.nodes[n]["role"] == "fondateur" else "white" for n in people],
     )
+    gap = 0.2 if aggregated else 0.1  # clear of the (larger) rounds of an aggregated map
     for node in people:
         x, y = pos[node]
         ax.text(
-            x + (0.1 if x > 0 else -0.1),
+            x + (gap if x > 0 else -gap),
             y,
             textwrap.shorten(graph.nodes[node]["label"], 36, placeholder="…"),
             ha="left" if x > 0 else "right",
@@ -229,9 +300,17 @@ def draw_actor_map(graph: nx.Graph, path: Path, title: str, source: SourceLine) 
     )
     fig.text(
         0.02,
-        0.065,
-        "Enjeux (au centre) : entre parenthèses, nombre de participants qui les "
-        "citent. Taille des ronds : nombre d'enjeux partagés portés.",
+        0.05,
+        textwrap.fill(
+            "Enjeux (au centre) : entre parenthèses, nombre de participants qui les citent. "
+            + (
+                "Un rond par type d'acteur (taille : participants du type) ; épaisseur des liens : "
+                "participants du type qui citent l'enjeu."
+                if aggregated
+                else "Taille des ronds : nombre d'enjeux partagés portés."
+            ),
+            170,
+        ),
         fontsize=7,
     )
     return save_figure(fig, path, title, source)
@@ -250,9 +329,17 @@ def draw_wordcloud(
         return None
     from wordcloud import WordCloud
 
+    # The cloud is laid out on a half-size canvas and drawn at twice the size (`scale`): the
+    # layout search costs a quarter, the words are as sharp. Its pixels match the axes exactly,
+    # so the image is copied, not resampled.
+    fig = new_figure()
+    left, bottom, width, height = 0.02, 0.07, 0.96, 0.82
+    pixels_w = round(width * FIGURE_PIXELS[0]) // 2
+    pixels_h = round(height * FIGURE_PIXELS[1]) // 2
     cloud = WordCloud(
-        width=1100,
-        height=720,
+        width=pixels_w,
+        height=pixels_h,
+        scale=2,
         background_color="white",
         max_words=WORDCLOUD_MAX_WORDS,
         random_state=42,
@@ -260,9 +347,8 @@ def draw_wordcloud(
         prefer_horizontal=0.9,
         collocations=False,
     ).generate_from_frequencies(dict(sorted(frequencies.items())))
-    fig = new_figure()
-    ax = fig.add_axes((0.02, 0.07, 0.96, 0.82))
-    ax.imshow(cloud.to_array(), interpolation="bilinear")
+    ax = fig.add_axes((left, bottom, width, height))
+    ax.imshow(cloud.to_array(), interpolation="none")
     ax.set_axis_off()
     return save_figure(fig, path, title, source)
 
@@ -272,6 +358,66 @@ def draw_wordcloud(
 # ---------------------------------------------------------------------------------------------
 
 
+# Label offsets tried in turn (points from the marker), nearest first: right, left, above, below…
+LABEL_OFFSETS = (
+    (5, 3, "left"),
+    (-5, 3, "right"),
+    (5, -9, "left"),
+    (-5, -9, "right"),
+    (0, 8, "center"),
+    (0, -14, "center"),
+    (5, 12, "left"),
+    (-5, 12, "right"),
+    (5, -18, "left"),
+    (-5, -18, "right"),
+    (5, 21, "left"),
+    (-5, 21, "right"),
+    (5, -27, "left"),
+    (-5, -27, "right"),
+)
+
+
+def place_labels(ax, points: Sequence[tuple[str, float, float]], fontsize: float) -> None:
+    """Annotate each point at the first offset of LABEL_OFFSETS where its label stays in the axes
+    and overlaps no label already placed and no marker (else at the first one inside the axes)."""
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    markers = [tuple(ax.transData.transform((x, y))) for _, x, y in points]
+    taken: list[Any] = []
+
+    def annotate(label: str, x: float, y: float, offset: tuple[int, int, str]) -> Any:
+        dx, dy, ha = offset
+        return ax.annotate(
+            label,
+            (x, y),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            ha=ha,
+            va="bottom" if dy >= 0 else "top",
+            fontsize=fontsize,
+        )
+
+    for label, x, y in points:
+        fallback = None
+        for offset in LABEL_OFFSETS:
+            text = annotate(label, x, y, offset)
+            box = text.get_window_extent(renderer).expanded(1.04, 1.15)
+            inside = frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1)
+            if (
+                inside
+                and not any(box.overlaps(other) for other in taken)
+                and not any(box.contains(mx, my) for mx, my in markers)
+            ):
+                taken.append(box)
+                break
+            text.remove()
+            if inside and fallback is None:
+                fallback = offset
+        else:
+            text = annotate(label, x, y, fallback or LABEL_OFFSETS[0])
+            taken.append(text.get_window_extent(renderer))
+
+
 def draw_priority_matrix(
     points: Sequence[tuple[str, float, float, bool]],  # (label, importance, feasibility, dissensus)
     path: Path,
@@ -279,17 +425,21 @@ def draw_priority_matrix(
     source: SourceLine,
     middle: float = 3.0,
 ) -> Path:
+    """Issues placed by mean importance and feasibility (1–5), with a margin so that no point sits
+    on an axis, and labels placed where they overlap nothing."""
     fig = new_figure()
     ax = fig.add_axes((0.10, 0.13, 0.86, 0.72))
-    ax.set_xlim(1, 5)
-    ax.set_ylim(1, 5)
+    ax.set_xlim(0.75, 5.25)
+    ax.set_ylim(0.75, 5.25)
+    ax.set_xticks(range(1, 6))
+    ax.set_yticks(range(1, 6))
     ax.axvline(middle, color="#999999", linewidth=0.8)
     ax.axhline(middle, color="#999999", linewidth=0.8)
     for x, y, text in (
-        (4.9, 4.9, "prioritaires"),
-        (4.9, 1.1, "à préparer"),
-        (1.1, 4.9, "opportunités"),
-        (1.1, 1.1, "secondaires"),
+        (5.2, 5.2, "prioritaires"),
+        (5.2, 0.8, "à préparer"),
+        (0.8, 5.2, "opportunités"),
+        (0.8, 0.8, "secondaires"),
     ):
         ax.text(
             x,
@@ -301,7 +451,7 @@ def draw_priority_matrix(
             color="#777777",
             style="italic",
         )
-    for label, importance, feasibility, dissensus in points:
+    for _, importance, feasibility, dissensus in points:
         ax.scatter(
             importance,
             feasibility,
@@ -311,18 +461,17 @@ def draw_priority_matrix(
             linewidths=0.5,
             zorder=3,
         )
-        ax.annotate(
-            textwrap.shorten(label, 32, placeholder="…"),
-            (importance, feasibility),
-            xytext=(4, 4),
-            textcoords="offset points",
-            fontsize=7,
-        )
+    place_labels(
+        ax,
+        [(textwrap.shorten(label, 32, placeholder="…"), x, y) for label, x, y, _ in points],
+        fontsize=7,
+    )
     ax.set_xlabel("Importance pour le territoire (moyenne, 1–5)")
     ax.set_ylabel("Capacité du pôle à agir (moyenne, 1–5)")
     if any(p[3] for p in points):
         ax.scatter([], [], color="#d62728", label="dissensus")
-        ax.legend(loc="lower right", fontsize=7)
+        # Above the axes: inside, it would cover a quadrant's name or a point.
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
     return save_figure(fig, path, title, source)
 
 

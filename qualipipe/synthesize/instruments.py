@@ -12,23 +12,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from qualipipe import resources
 from qualipipe.errors import QualipipeError
+from qualipipe.surveys.instruments import Instrument, load_instrument
 from qualipipe.synthesize.priorities import PrioritisationQuestions
 from qualipipe.text import fold_key
 
 PRIORITISATION = "priorisation_enjeux"
 EVALUATION = "evaluation_diagnostic"
-SHIPPED_SURVEYS = Path(__file__).resolve().parents[2] / "surveys"
 
 
-def find_instrument(study_root: Path, name: str) -> Any | None:
-    """The loaded instrument `name`, or None when no file (or no surveys module) is available."""
-    try:
-        from qualipipe.surveys.instruments import load_instrument
-    except ImportError:
-        return None
-    for folder in (study_root / "surveys", SHIPPED_SURVEYS):
-        path = folder / f"{name}.yaml"
+def find_instrument(study_root: Path, name: str) -> Instrument | None:
+    """The loaded instrument `name` (the study's own copy first, else the shipped one), or None."""
+    candidates = [study_root / "surveys" / f"{name}.yaml"]
+    candidates += [p for p in resources.shipped_instruments() if p.stem == name]
+    for path in candidates:
         if path.is_file():
             try:
                 return _load_cached(load_instrument, path.resolve(), path.stat().st_mtime_ns)

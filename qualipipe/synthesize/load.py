@@ -7,20 +7,21 @@ import re
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from qualipipe import store
 from qualipipe.errors import StudyError
 from qualipipe.pseudonymize import Policy, pseudonymizer_for
-from qualipipe.records import Codebook, SourceKind, Territory
+from qualipipe.records import Codebook, Participant, SourceKind, Territory
 from qualipipe.synthesize.model import AnswerSheet, Coding, SegmentText, TerritoryData
 
 SEGMENTS_SQL = """
-SELECT s.id, s.source_id, s.text, src.participant_id, src.kind, src.instrument, src.question_code
+SELECT s.id, s.source_id, s.text, src.participant_id, src.kind, src.instrument, src.question_code,
+       COALESCE(src.territory_id, p.territory_id) AS territory_id
 FROM segments s
 JOIN sources src ON src.id = s.source_id
 LEFT JOIN participants p ON p.id = src.participant_id
 WHERE s.retired = 0 AND s.is_interviewer = 0
-  AND COALESCE(src.territory_id, p.territory_id) = ?
 ORDER BY s.source_id, s.ordinal
 """
 
@@ -35,9 +36,11 @@ def require_codebook(conn: sqlite3.Connection) -> Codebook:
     return codebook
 
 
-def load_segments(conn: sqlite3.Connection, territory_id: str) -> dict[int, SegmentText]:
-    return {
-        r["id"]: SegmentText(
+def load_segments(conn: sqlite3.Connection) -> dict[str, dict[int, SegmentText]]:
+    """Every interviewee segment of the study, by territory id, in source order."""
+    by_territory: dict[str, dict[int, SegmentText]] = defaultdict(dict)
+    for r in conn.execute(SEGMENTS_SQL):
+        by_territory[r["territory_id"] or ""][r["id"]] = SegmentText(
             id=r["id"],
             source_id=r["source_id"],
             participant_id=r["participant_id"],
@@ -46,39 +49,55 @@ def load_segments(conn: sqlite3.Connection, territory_id: str) -> dict[int, Segm
             instrument=r["instrument"],
             question_code=r["question_code"],
         )
-        for r in conn.execute(SEGMENTS_SQL, (territory_id,))
-    }
+    return by_territory
 
 
-def load_codings(
-    conn: sqlite3.Connection,
-    segments: dict[int, SegmentText],
-    codable_ids: set[str],
-    *,
-    validated_only: bool,
-) -> list[Coding]:
-    """Validated codings (latest decision per segment and code, all coders, redirects followed),
-    then, unless `validated_only`, suggestions on which no analyst decided anything."""
-    decided = store.current_coding(conn)
-    codings = [
-        Coding(segment_id, code_id, segments[segment_id].participant_id, validated=True)
-        for (segment_id, code_id), applied in sorted(decided.items())
-        if applied and segment_id in segments and code_id in codable_ids
-    ]
-    if validated_only:
+@dataclass(frozen=True)
+class StudyCodings:
+    """The study's current coding, read once and indexed by segment: analysts' decisions (latest
+    per segment and code, redirects followed) and the best suggestion score per (segment, code)
+    nobody decided on (none when read with `validated_only`)."""
+
+    validated: dict[int, list[str]]  # segment -> applied codes
+    suggested: dict[int, dict[str, float]]  # segment -> code -> best score
+
+    @classmethod
+    def read(cls, conn: sqlite3.Connection, *, validated_only: bool) -> StudyCodings:
+        decided = store.current_coding(conn)
+        validated: dict[int, list[str]] = defaultdict(list)
+        for (segment_id, code_id), applied in sorted(decided.items()):
+            if applied:
+                validated[segment_id].append(code_id)
+        suggested: dict[int, dict[str, float]] = defaultdict(dict)
+        if not validated_only:
+            redirects = store.code_redirect_map(conn)
+            for segment_id, code_id, score in conn.execute(
+                "SELECT segment_id, code_id, score FROM suggestions"
+            ):
+                code = redirects.get(code_id, code_id)
+                if (segment_id, code) in decided:
+                    continue
+                best = suggested[segment_id]
+                if best.get(code, float("-inf")) < score:
+                    best[code] = float(score)
+        return cls(dict(validated), dict(suggested))
+
+    def for_segments(self, segments: dict[int, SegmentText], codable_ids: set[str]) -> list[Coding]:
+        """Validated codings of these segments, then suggested-only ones, by segment and code."""
+        ids = sorted(segments)
+        codings = [
+            Coding(i, code, segments[i].participant_id, validated=True)
+            for i in ids
+            for code in self.validated.get(i, ())
+            if code in codable_ids
+        ]
+        codings.extend(
+            Coding(i, code, segments[i].participant_id, False, score)
+            for i in ids
+            for code, score in sorted(self.suggested.get(i, {}).items())
+            if code in codable_ids
+        )
         return codings
-    redirects = store.code_redirect_map(conn)
-    best: dict[tuple[int, str], float] = {}
-    for r in conn.execute("SELECT segment_id, code_id, score FROM suggestions"):
-        key = (r["segment_id"], redirects.get(r["code_id"], r["code_id"]))
-        if key in decided or key[0] not in segments or key[1] not in codable_ids:
-            continue
-        best[key] = max(best.get(key, float("-inf")), float(r["score"]))
-    codings.extend(
-        Coding(segment_id, code_id, segments[segment_id].participant_id, False, score)
-        for (segment_id, code_id), score in sorted(best.items())
-    )
-    return codings
 
 
 def load_answers(conn: sqlite3.Connection, territory_id: str) -> list[AnswerSheet]:
@@ -112,43 +131,77 @@ def load_answers(conn: sqlite3.Connection, territory_id: str) -> list[AnswerShee
     return sheets
 
 
+@dataclass
+class StudySnapshot:
+    """What every territory's synthesis needs, read from the store once for the whole study;
+    `territory()` then cuts one territory's `TerritoryData` out of it without touching SQL
+    beyond that territory's survey answers."""
+
+    study: store.Study
+    codebook: Codebook
+    participants: dict[str, tuple[Participant, ...]]  # territory id -> participants
+    segments: dict[str, dict[int, SegmentText]]  # territory id -> segments
+    codings: StudyCodings
+    interviews: dict[str, int]  # territory id -> transcript sources
+    # territory id -> (kind, count) of its sources other than survey answers (wording by kind)
+    source_counts: dict[str, tuple[tuple[SourceKind, int], ...]]
+
+    @classmethod
+    def read(cls, study: store.Study, *, validated_only: bool) -> StudySnapshot:
+        conn = study.conn
+        codebook = require_codebook(conn)
+        participants: dict[str, list[Participant]] = defaultdict(list)
+        for p in store.list_participants(conn, with_real_names=True):
+            participants[p.territory_id].append(p)
+        interviews = {
+            r[0]: int(r[1])
+            for r in conn.execute(
+                """SELECT COALESCE(src.territory_id, p.territory_id), count(*) FROM sources src
+                   LEFT JOIN participants p ON p.id = src.participant_id
+                   WHERE src.kind = ? GROUP BY 1""",
+                (SourceKind.TRANSCRIPT.value,),
+            )
+        }
+        counts: dict[str, list[tuple[SourceKind, int]]] = defaultdict(list)
+        for territory_id, kind, n in conn.execute(
+            """SELECT COALESCE(src.territory_id, p.territory_id), src.kind, count(*)
+               FROM sources src LEFT JOIN participants p ON p.id = src.participant_id
+               WHERE src.kind != ? GROUP BY 1, 2 ORDER BY 1, 2""",
+            (SourceKind.SURVEY.value,),
+        ):
+            counts[territory_id].append((SourceKind(kind), int(n)))
+        return cls(
+            study,
+            codebook,
+            {t: tuple(ps) for t, ps in participants.items()},
+            load_segments(conn),
+            StudyCodings.read(conn, validated_only=validated_only),
+            interviews,
+            {t: tuple(kinds) for t, kinds in counts.items()},
+        )
+
+    def territory(self, territory: Territory) -> TerritoryData:
+        segments = self.segments.get(territory.id, {})
+        codable = {c.id for c in self.codebook.codable()}
+        return TerritoryData(
+            study_name=self.study.config.name,
+            territory=territory,
+            participants=self.participants.get(territory.id, ()),
+            analysed_ids=frozenset(s.participant_id for s in segments.values() if s.participant_id),
+            codebook=self.codebook,
+            codings=tuple(self.codings.for_segments(segments, codable)),
+            segments=segments,
+            interviews=self.interviews.get(territory.id, 0),
+            answers=tuple(load_answers(self.study.conn, territory.id)),
+            source_counts=self.source_counts.get(territory.id, ()),
+        )
+
+
 def load_territory(
     study: store.Study, territory: Territory, *, validated_only: bool
 ) -> TerritoryData:
-    conn = study.conn
-    codebook = require_codebook(conn)
-    codable = {c.id for c in codebook.codable()}
-    participants = tuple(
-        p
-        for p in store.list_participants(conn, with_real_names=True)
-        if p.territory_id == territory.id
-    )
-    segments = load_segments(conn, territory.id)
-    codings = load_codings(conn, segments, codable, validated_only=validated_only)
-    interviews = conn.execute(
-        """SELECT count(*) FROM sources src LEFT JOIN participants p ON p.id = src.participant_id
-           WHERE src.kind = ? AND COALESCE(src.territory_id, p.territory_id) = ?""",
-        (SourceKind.TRANSCRIPT.value, territory.id),
-    ).fetchone()[0]
-    source_counts = conn.execute(
-        """SELECT src.kind, count(*) FROM sources src
-           LEFT JOIN participants p ON p.id = src.participant_id
-           WHERE src.kind != ? AND COALESCE(src.territory_id, p.territory_id) = ?
-           GROUP BY src.kind ORDER BY src.kind""",
-        (SourceKind.SURVEY.value, territory.id),
-    ).fetchall()
-    return TerritoryData(
-        study_name=study.config.name,
-        territory=territory,
-        participants=participants,
-        analysed_ids=frozenset(s.participant_id for s in segments.values() if s.participant_id),
-        codebook=codebook,
-        codings=tuple(codings),
-        segments=segments,
-        interviews=int(interviews),
-        answers=tuple(load_answers(conn, territory.id)),
-        source_counts=tuple((SourceKind(kind), int(n)) for kind, n in source_counts),
-    )
+    """One territory's data (reads the whole study: use `StudySnapshot` for several)."""
+    return StudySnapshot.read(study, validated_only=validated_only).territory(territory)
 
 
 class BatchedPseudonymizer:

@@ -85,16 +85,49 @@ class TerritoryData:
 
 @dataclass(frozen=True)
 class Table:
-    """A table as analysts see it: French title and headers, rows in a stable order."""
+    """A table as analysts see it: French title and headers, rows in a stable order.
 
-    key: str  # sheet name (≤ 31 characters) and file-friendly id
+    Building one `Table` is all it takes to add a table to the report: the workbook, Word and
+    Markdown writers render every table the same way from these fields.
+
+    - `key`: the sheet name (≤ 31 characters) and a file-friendly id.
+    - `title`: the caption's text; writers number it (« Tableau 3 — <title> »).
+    - `columns` / `rows`: French headers, and cells (str, int, float or None for « — »).
+    - `note`: a sentence under the table (base, rule applied, legend).
+    - `id_columns`: identifiers (code ids…) a reader does not need beside the label: a hidden
+      column in the workbook (for filters and formulas), left out of Word and Markdown.
+    - `detail_columns`: figures for the analyst (standard deviations, bases…): shown in the
+      workbook, left out of Word and Markdown so that the table fits a page.
+    - `optional_columns`: left out of Word and Markdown (hidden in the workbook) when they carry
+      nothing for this study (all empty, zero or « — »), e.g. founders in a study without any.
+    - `status_column`: the review status (VALIDATED / SUGGESTED / MIXED): spelled out in the
+      workbook, a discreet symbol with a legend in Word and Markdown.
+    - `percent_columns`: values in [0, 1] shown as percentages.
+    - `long_columns`: free text (verbatims, lists) that gets the room left on the page.
+    - `grouped_columns`: in Word / Markdown, a value equal to the one above it is left blank
+      (a question's wording on its first answer only).
+    - `document_rows`: at most this many rows in Word / Markdown (0: all), the rest summarised
+      in one line pointing to the workbook, which always has every row.
+    - `in_documents`: False for a workbook-only table (a full matrix no page could hold).
+    - `section`: the heading under which the table goes in the Word / Markdown report.
+    """
+
+    key: str
     title: str
     columns: tuple[str, ...]
     rows: tuple[tuple[Cell, ...], ...]
     note: str = ""
-    muted_rows: frozenset[int] = frozenset()  # suggested-only rows: shown in grey italics
-    percent_columns: frozenset[int] = frozenset()  # values in [0, 1] shown as percentages
-    section: str = ""  # heading under which the table goes in the Word / Markdown report
+    muted_rows: frozenset[int] = frozenset()  # suggested-only rows (italics in the workbook)
+    percent_columns: frozenset[int] = frozenset()
+    section: str = ""
+    id_columns: frozenset[int] = frozenset()
+    detail_columns: frozenset[int] = frozenset()
+    optional_columns: frozenset[int] = frozenset()
+    status_column: int | None = None
+    long_columns: frozenset[int] = frozenset()
+    grouped_columns: frozenset[int] = frozenset()
+    document_rows: int = 0
+    in_documents: bool = True
 
     def column(self, name: str) -> list[Cell]:
         index = self.columns.index(name)
@@ -103,6 +136,20 @@ class Table:
     def row_for(self, column: str, value: Cell) -> tuple[Cell, ...] | None:
         index = self.columns.index(column)
         return next((row for row in self.rows if row[index] == value), None)
+
+    def empty_column(self, index: int) -> bool:
+        return all(row[index] in (None, 0, "", "—") for row in self.rows)
+
+    def shown_columns(self) -> list[int]:
+        """Indexes of the columns a reader of a document sees: no identifiers, no details, no
+        optional column that says nothing for this study."""
+        return [
+            j
+            for j in range(len(self.columns))
+            if j not in self.id_columns
+            and j not in self.detail_columns
+            and not (j in self.optional_columns and self.rows and self.empty_column(j))
+        ]
 
 
 @dataclass(frozen=True)
@@ -132,3 +179,7 @@ class SynthesisReport:
     territories: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # territory -> figure -> n
+    seconds: float = 0.0  # wall time of the run
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.files if p.exists())

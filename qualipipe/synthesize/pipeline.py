@@ -8,10 +8,14 @@ a half-written report; the store is only read (plus the NLP cache and the run jo
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import shutil
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -20,10 +24,17 @@ from typing import Any
 import numpy as np
 
 from qualipipe import store
-from qualipipe.records import Role, SourceKind, Territory
+from qualipipe.coding.features import compute_features
+from qualipipe.errors import QualipipeError
+from qualipipe.files import naming
+from qualipipe.records import Role, Territory
+from qualipipe.surveys.instruments import Instrument
 from qualipipe.synthesize import figures as fig
 from qualipipe.synthesize import survey_tables as st
 from qualipipe.synthesize import tables as tb
+from qualipipe.synthesize import territory_section as ts  # issue 18: portrait, cited actors
+from qualipipe.synthesize import workshop as ws  # issue 19: workshop 1
+from qualipipe.synthesize.cells import natural_key
 from qualipipe.synthesize.charts import evaluation_charts
 from qualipipe.synthesize.comparison import comparison_tables
 from qualipipe.synthesize.instruments import (
@@ -32,7 +43,7 @@ from qualipipe.synthesize.instruments import (
     find_instrument,
     prioritisation_questions,
 )
-from qualipipe.synthesize.load import load_territory, make_pseudonymizer, names_to_hide
+from qualipipe.synthesize.load import StudySnapshot, make_pseudonymizer, names_to_hide
 from qualipipe.synthesize.model import (
     Figure,
     SynthesisOptions,
@@ -42,60 +53,124 @@ from qualipipe.synthesize.model import (
 )
 from qualipipe.synthesize.priorities import prioritise
 from qualipipe.synthesize.verbatims import VerbatimPicker
-from qualipipe.synthesize.wording import analysed_phrase, authors_noun, ptce_description
+from qualipipe.synthesize.wording import (
+    analysed_phrase,
+    authors_noun,
+    intro_lines,
+    total_counts,
+)
 from qualipipe.synthesize.words import lemma_frequencies, name_matcher
 from qualipipe.synthesize.writers import Report, write_docx, write_markdown, write_xlsx
 
 Step = Callable[[str], None]
+Advance = Callable[[int, int, str], None]  # (territories done, total, territory just done)
 COMPARISON_FOLDER = "comparaison"
+# Figures that would say nothing are not drawn: a word cloud needs this many distinct words
+# (and a family cloud this many segments), the actor map at least two participants.
+MIN_CLOUD_WORDS = 20
+MIN_CLOUD_SEGMENTS = 8
+MIN_MAP_PARTICIPANTS = 2
+# Above this many participants the actor map shows actor types instead of people.
+ACTOR_MAP_MAX_PEOPLE = 40
 
 
 def _no_progress(label: str) -> None:
     return None
 
 
-def segment_features(study: store.Study, texts: Sequence[str]) -> list[Any] | None:
-    """Cached spaCy features (lemmas, POS, vectors) from the coding stage, computed if missing."""
-    try:
-        from qualipipe.coding.features import compute_features
-    except ImportError:
+def _no_advance(done: int, total: int, name: str) -> None:
+    return None
+
+
+def segment_features(study: store.Study, texts: Sequence[str]) -> list[Any]:
+    """Cached spaCy features (lemmas, POS, vectors) from the coding stage; missing ones are
+    computed in memory only, so that a synthesis never writes to the study."""
+    return compute_features(study, list(texts), progress=False, cache=False) if texts else []
+
+
+@dataclass
+class StudyContext:
+    """What every territory shares, computed once per run: the study snapshot, the cached
+    spaCy features of every segment, the name filter of the word clouds, the instruments, and
+    the pool that draws figures."""
+
+    study: store.Study
+    snapshot: StudySnapshot
+    options: SynthesisOptions
+    pseudonymize: Callable[[str], str]
+    features: dict[int, Any]
+    is_name: Callable[[str], bool]
+    prioritisation: Instrument | None
+    evaluation: Instrument | None
+    drawer: Executor | None = None
+    pending: list[Future[Any]] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls, study: store.Study, options: SynthesisOptions, pseudonymize: Callable[[str], str]
+    ) -> StudyContext:
+        snapshot = StudySnapshot.read(study, validated_only=options.validated_only)
+        ids = sorted(i for segments in snapshot.segments.values() for i in segments)
+        texts = {i: s.text for segments in snapshot.segments.values() for i, s in segments.items()}
+        features = dict(zip(ids, segment_features(study, [texts[i] for i in ids]), strict=True))
+        return cls(
+            study,
+            snapshot,
+            options,
+            pseudonymize,
+            features,
+            name_matcher(names_to_hide(study)),
+            find_instrument(study.root, PRIORITISATION),
+            find_instrument(study.root, EVALUATION),
+        )
+
+    def draw(self, job: Callable[[], Figure | None]) -> Future[Any] | Figure | None:
+        """Draw in the pool when there is one (figures are independent of each other)."""
+        if self.drawer is None:
+            return job()
+        future = self.drawer.submit(job)
+        self.pending.append(future)
+        return future
+
+
+def drawing_pool(territories: int) -> Executor | None:
+    """Worker processes for the figures when there are several territories and several cores:
+    matplotlib and wordcloud are CPU-bound and hold the GIL. Forked, so they start at once."""
+    cores = os.cpu_count() or 1
+    if cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return None
-    return compute_features(study, list(texts), progress=False) if texts else []
+    return ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("fork"))
 
 
 class TerritorySynthesis:
-    """Builds the tables and figures of one territory into `folder`."""
+    """Builds the tables and figures of one territory into `folder` (figures may still be
+    drawing in the context's pool when `build` returns)."""
 
-    def __init__(
-        self,
-        study: store.Study,
-        data: TerritoryData,
-        folder: Path,
-        options: SynthesisOptions,
-        pseudonymize: Callable[[str], str],
-    ) -> None:
-        self.study, self.data, self.folder, self.options = study, data, folder, options
-        self.pseudonymize = pseudonymize
-        self.blocks: list[Table | Figure] = []
+    def __init__(self, context: StudyContext, data: TerritoryData, folder: Path) -> None:
+        self.context, self.data, self.folder = context, data, folder
+        self.study, self.options = context.study, context.options
+        self.pseudonymize = context.pseudonymize
+        self.blocks: list[Table | Figure | Future[Any]] = []
         self.stats = tb.code_stats(data)
-        ids = sorted(data.segments)
-        features = segment_features(study, [data.segments[i].text for i in ids])
-        self.features = dict(zip(ids, features, strict=True)) if features is not None else {}
+        self.features = {i: context.features[i] for i in data.segments if i in context.features}
         coded = {c.segment_id for c in data.codings}
         vectors = {i: f.vector for i, f in self.features.items() if i in coded and np.any(f.vector)}
         self.picker = VerbatimPicker(
             {i: data.segments[i].text for i in coded},
             vectors if len(vectors) == len(coded) else None,
         )
-        prefetch = getattr(pseudonymize, "prefetch", None)
+        prefetch = getattr(self.pseudonymize, "prefetch", None)
         if prefetch is not None:  # every verbatim of the family tables, in one spaCy batch
             prefetch(
                 c.text
                 for s in self.stats.values()
-                for c in tb.chosen_verbatims(s, data, self.picker, options.verbatims_per_code)
+                for c in tb.chosen_verbatims(s, data, self.picker, self.options.verbatims_per_code)
             )
         self.source = fig.SourceLine(
-            data.study_name, data.territory.name, options.date, analysed_phrase(data.source_counts)
+            data.study_name,
+            data.territory.name,
+            self.options.date,
+            analysed_phrase(data.source_counts),
         )
 
     # -- helpers ------------------------------------------------------------------------------
@@ -110,12 +185,12 @@ class TerritorySynthesis:
         section: str,
         extra: tuple[Path, ...] = (),
     ) -> None:
-        """Draw now (unless figures are off) and list the figure in the report."""
+        """Draw (in the pool when there is one, unless figures are off); list it in the report."""
         if not self.options.with_figures:
             return
-        path = draw()
-        if path is not None:
-            self.blocks.append(Figure(path, title, section, extra))
+        drawn = self.context.draw(partial(_as_figure, draw, title, section, extra))
+        if drawn is not None:
+            self.blocks.append(drawn)  # type: ignore[arg-type]
 
     # -- sections -----------------------------------------------------------------------------
 
@@ -128,12 +203,16 @@ class TerritorySynthesis:
             )
 
     def shared_section(self) -> list[tb.SharedIssue]:
-        issues = tb.shared_issues(self.stats, threshold=self.options.share_threshold)
-        self.blocks.append(tb.shared_issues_table(issues, self.options.share_threshold))
+        threshold = self.options.share_threshold
+        issues = tb.territory_shared_issues(self.data, self.stats, threshold)
+        self.blocks.append(
+            tb.shared_issues_table(issues, tb.shared_rule_note(self.data, threshold))
+        )
         return issues
 
     def cross_section(self) -> None:
-        self.blocks.append(tb.founders_actors_table(self.data, self.stats))
+        if self.data.analysed(Role.FOUNDER) and self.data.analysed(Role.ACTOR):
+            self.blocks.append(tb.founders_actors_table(self.data, self.stats))
         self.blocks.append(tb.by_actor_type_table(self.data, self.stats))
         self.blocks.append(tb.cooccurrence_table(self.data, self.stats))
 
@@ -145,37 +224,18 @@ class TerritorySynthesis:
                 self.data, carried, self.pseudonymize, keep_names=self.options.keep_names
             )
         )
-        people = sorted(self.data.analysed(), key=lambda p: (p.role != Role.FOUNDER, p.pseudonym))
-        actors = [
-            fig.ActorNode(
-                tb.participant_label(p, keep_names=self.options.keep_names),
-                p.role.value,
-                p.actor_type,
-                len(carried.get(p.id, [])),
-            )
-            for p in people
-        ]
-        shared_ids = {i.stats.code.id for i in issues}
+        people = self.data.analysed()
         family = [s for s in self.stats.values() if s.code.family == tb.ISSUES_FAMILY]
-        nodes = [
-            fig.IssueNode(s.code.id, s.code.label, s.code.id in shared_ids, len(s.participants))
-            for s in family
-        ]
-        links = []
-        for index, p in enumerate(people):
-            for s in family:
-                if p.id in s.participants:
-                    segments = sum(
-                        1
-                        for i in (*s.validated_segments, *s.suggested_segments)
-                        if self.data.segments[i].participant_id == p.id
-                    )
-                    links.append((index, s.code.id, segments))
-        graph = fig.build_actor_graph(actors, nodes, links)
+        if len(people) < MIN_MAP_PARTICIPANTS or not family:
+            return
+        graph = self.actor_graph(people, family, carried, {i.stats.code.id for i in issues})
         title = f"Cartographie des acteurs et des enjeux — {self.data.territory.name}"
         extra = fig.write_graph_files(
             graph, self.figure_path("carte_acteurs.gexf"), self.figure_path("carte_acteurs.graphml")
         )
+        if len(people) > ACTOR_MAP_MAX_PEOPLE:
+            graph = fig.aggregate_by_actor_type(graph)
+            title += " (par type d'acteur)"
         self.add_figure(
             partial(
                 fig.draw_actor_map, graph, self.figure_path("carte_acteurs.png"), title, self.source
@@ -185,9 +245,48 @@ class TerritorySynthesis:
             extra,
         )
 
-    def cloud_frequencies(self) -> list[tuple[str, str, Counter[str]]]:
-        """(file name, title, lemma counts) per code family and for the whole territory."""
-        is_name = name_matcher(names_to_hide(self.study))
+    def actor_graph(
+        self,
+        people: list[Any],
+        family: list[tb.CodeStats],
+        carried: dict[str, list[str]],
+        shared_ids: set[str],
+    ) -> Any:
+        people = sorted(
+            people,
+            key=lambda p: (
+                p.role != Role.FOUNDER,
+                natural_key(tb.participant_label(p, keep_names=self.options.keep_names)),
+            ),
+        )
+        actors = [
+            fig.ActorNode(
+                tb.participant_label(p, keep_names=self.options.keep_names),
+                p.role.value,
+                p.actor_type,
+                len(carried.get(p.id, [])),
+            )
+            for p in people
+        ]
+        nodes = [
+            fig.IssueNode(s.code.id, s.code.label, s.code.id in shared_ids, len(s.participants))
+            for s in family
+        ]
+        speaker = {i: seg.participant_id for i, seg in self.data.segments.items()}
+        links = []
+        for index, p in enumerate(people):
+            for s in family:
+                if p.id in s.participants:
+                    segments = sum(
+                        1
+                        for i in (*s.validated_segments, *s.suggested_segments)
+                        if speaker[i] == p.id
+                    )
+                    links.append((index, s.code.id, segments))
+        return fig.build_actor_graph(actors, nodes, links)
+
+    def cloud_frequencies(self) -> list[tuple[str, str, set[int], Counter[str]]]:
+        """(file name, title, segments, lemma counts) per code family and for the territory."""
         territory = self.data.territory.name
         by_id = self.data.codebook.by_id()
         wanted: list[tuple[str, str, set[int]]] = [
@@ -209,15 +308,23 @@ class TerritorySynthesis:
             (
                 name,
                 title,
-                lemma_frequencies((self.features[i] for i in sorted(ids)), is_name=is_name),
+                ids,
+                lemma_frequencies(
+                    (self.features[i] for i in sorted(ids) if i in self.features),
+                    is_name=self.context.is_name,
+                ),
             )
             for name, title, ids in wanted
         ]
 
     def wordcloud_section(self) -> None:
+        """Only clouds with enough words to say something (and, per family, enough segments)."""
         if not self.features or not self.options.with_figures:
             return
-        for name, title, counts in self.cloud_frequencies():
+        for name, title, ids, counts in self.cloud_frequencies():
+            family_cloud = name != "nuage_territoire.png"
+            if len(counts) < MIN_CLOUD_WORDS or (family_cloud and len(ids) < MIN_CLOUD_SEGMENTS):
+                continue
             self.add_figure(
                 partial(fig.draw_wordcloud, counts, self.figure_path(name), title, self.source),
                 title,
@@ -226,7 +333,7 @@ class TerritorySynthesis:
 
     def priorities_section(self) -> None:
         sheets = [s for s in self.data.answers if s.instrument == PRIORITISATION]
-        q = prioritisation_questions(find_instrument(self.study.root, PRIORITISATION))
+        q = prioritisation_questions(self.context.prioritisation)
         answers = st.prioritisation_answers(self.data, sheets, q)
         if not answers:
             return
@@ -285,7 +392,7 @@ class TerritorySynthesis:
 
     def evaluation_section(self) -> None:
         sheets = [s for s in self.data.answers if s.instrument == EVALUATION]
-        instrument = find_instrument(self.study.root, EVALUATION)
+        instrument = self.context.evaluation
         dists = st.evaluation_distributions(instrument, sheets)
         texts = {q.code: q.text for q in instrument.questions} if instrument is not None else {}
         coded = st.coded_answers_table(
@@ -310,57 +417,59 @@ class TerritorySynthesis:
         if coded.rows:
             self.blocks.append(coded)
 
-    def build(self) -> list[Table | Figure]:
+    def territory_portrait_section(self) -> None:
+        """Issue 18: the INSEE portrait (when loaded), first, as the context of the findings."""
+        self.blocks.extend(
+            ts.portrait_blocks(
+                self.study,
+                self.data.territory,
+                self.folder / "figures",
+                with_figures=self.options.with_figures,
+            )
+        )
+
+    def cited_actors_section(self) -> None:
+        """Issue 18: organisations cited in the texts, not yet among the participants."""
+        self.blocks.append(ts.cited_actors_block(self.study, self.data, self.pseudonymize))
+
+    def workshop_section(self) -> None:
+        """Issue 19: workshop 1 — AFOM matrix, and what the interviews and the workshop raised."""
+        notes = ws.load_notes(self.study.conn, self.data.territory.id)
+        if notes:
+            quadrants = ws.afom_quadrants(self.data, notes, self.pseudonymize)
+            self.blocks.append(ws.afom_table(quadrants, self.data.territory.name))
+            self.blocks.append(ws.interviews_vs_workshop(self.data, notes))
+
+    def build(self) -> list[Table | Figure | Future[Any]]:
+        self.territory_portrait_section()
         self.codes_section()
         issues = self.shared_section()
         self.cross_section()
         self.actors_section(issues)
+        self.cited_actors_section()
+        self.workshop_section()
         self.wordcloud_section()
         self.priorities_section()
         self.evaluation_section()
         return self.blocks
 
 
-def authors_phrase(data: TerritoryData) -> str:
-    """« 2 fondateur·rice(s) et 5 acteur·rice(s) », « 13 contributeur·rice(s) »."""
-    nouns = {
-        Role.FOUNDER: "fondateur·rice(s)",
-        Role.ACTOR: "acteur·rice(s)",
-        Role.CONTRIBUTOR: "contributeur·rice(s)",
-    }
-    counts = [(len(data.analysed(role)), noun) for role, noun in nouns.items()]
-    shown = [f"{n} {noun}" for n, noun in counts if n] or ["aucun participant"]
-    return " et ".join(shown)
+def _as_figure(
+    draw: Callable[[], Path | None], title: str, section: str, extra: tuple[Path, ...]
+) -> Figure | None:
+    """Runs in a drawing worker: draw, and describe the figure for the report (None: no figure)."""
+    path = draw()
+    return Figure(path, title, section, extra) if path is not None else None
 
 
-def total_counts(done: Sequence[TerritoryData]) -> list[tuple[SourceKind, int]]:
-    totals: dict[SourceKind, int] = {}
-    for data in done:
-        for kind, n in data.source_counts:
-            totals[kind] = totals.get(kind, 0) + n
-    return sorted(totals.items())
-
-
-def intro_lines(data: TerritoryData, options: SynthesisOptions) -> tuple[str, ...]:
-    t = data.territory
-    return (
-        f"Étude : {data.study_name}. Territoire : "
-        f"{ptce_description(t.name, t.ptce_name, (t.ptce_type, t.stage, t.setting))}.",
-        f"Synthèse du {options.date} : {analysed_phrase(data.source_counts)} ; "
-        + authors_phrase(data)
-        + " dont au moins un texte a été analysé.",
-        "Codages : validés par un·e analyste"
-        + (
-            " uniquement (--validated-only)."
-            if options.validated_only
-            else " et suggestions non revues (en gris italique, marquées « suggéré »)."
-        )
-        + (
-            " Noms réels conservés (--noms-reels)."
-            if options.keep_names
-            else " Verbatims pseudonymisés."
-        ),
-    )
+def resolved(blocks: Sequence[Table | Figure | Future[Any]]) -> list[Table | Figure]:
+    """The report's blocks once every figure is drawn (in order; figures not drawn left out)."""
+    out: list[Table | Figure] = []
+    for block in blocks:
+        done = block.result() if isinstance(block, Future) else block
+        if done is not None:
+            out.append(done)
+    return out
 
 
 def _swap_in(tmp: Path, final: Path) -> None:
@@ -377,35 +486,62 @@ def _write_report(report: Report, folder: Path, stem: str) -> list[Path]:
     ]
 
 
-def synthesize_territory(
-    study: store.Study,
-    territory: Territory,
-    out_dir: Path,
-    options: SynthesisOptions,
-    pseudonymize: Callable[[str], str],
-) -> tuple[TerritoryData, list[Path], dict[str, int]]:
-    data = load_territory(study, territory, validated_only=options.validated_only)
-    final = out_dir / territory.id
-    tmp = out_dir / f".{territory.id}.en-cours"
+def _fresh_folder(out_dir: Path, name: str) -> Path:
+    tmp = out_dir / f".{name}.en-cours"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
+    return tmp
+
+
+@dataclass
+class PendingTerritory:
+    """A territory whose tables are built and whose figures may still be drawing."""
+
+    data: TerritoryData
+    tmp: Path
+    blocks: list[Table | Figure | Future[Any]]
+
+
+def start_territory(context: StudyContext, territory: Territory, out_dir: Path) -> PendingTerritory:
+    data = context.snapshot.territory(territory)
+    tmp = _fresh_folder(out_dir, territory.id)
     try:
-        blocks = TerritorySynthesis(study, data, tmp, options, pseudonymize).build()
-        report = Report(
-            f"Synthèse du diagnostic — {territory.name}",
-            intro_lines(data, options),
-            tuple(blocks),
-            tmp,
-        )
-        _write_report(report, tmp, "synthese")
+        blocks = TerritorySynthesis(context, data, tmp).build()
+    except OSError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise naming(error, out_dir / territory.id) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _swap_in(tmp, final)
+    return PendingTerritory(data, tmp, blocks)
+
+
+def finish_territory(
+    pending: PendingTerritory, out_dir: Path, options: SynthesisOptions
+) -> tuple[list[Path], dict[str, int]]:
+    """Wait for the figures, write the workbook, Word and Markdown reports, swap the folder in."""
+    territory = pending.data.territory
+    final = out_dir / territory.id
+    try:
+        blocks = resolved(pending.blocks)
+        report = Report(
+            f"Synthèse du diagnostic — {territory.name}",
+            intro_lines(pending.data, options),
+            tuple(blocks),
+            pending.tmp,
+        )
+        _write_report(report, pending.tmp, "synthese")
+    except OSError as error:
+        shutil.rmtree(pending.tmp, ignore_errors=True)
+        raise naming(error, final) from None
+    except BaseException:
+        shutil.rmtree(pending.tmp, ignore_errors=True)
+        raise
+    _swap_in(pending.tmp, final)
     files = sorted(p for p in final.rglob("*") if p.is_file())
     tables = sum(isinstance(b, Table) for b in blocks)
-    return data, files, {"tableaux": tables, "figures": len(blocks) - tables}
+    return files, {"tableaux": tables, "figures": len(blocks) - tables}
 
 
 def synthesize_study(
@@ -419,9 +555,14 @@ def synthesize_study(
     keep_names: bool = False,
     with_figures: bool = True,
     on_step: Step = _no_progress,
+    on_territory: Advance = _no_advance,
     today: str | None = None,
 ) -> SynthesisReport:
-    """Write the synthesis of one territory (or all) under `out_dir/<territory id>/`."""
+    """Write the synthesis of one territory (or all) under `out_dir/<territory id>/`.
+
+    The study is read once; each territory's tables are built while the previous territories'
+    figures are drawn by worker processes, and a territory's documents are written as soon as
+    its figures are ready (a failure removes the half-written folder, the previous one stays)."""
     options = SynthesisOptions(
         validated_only=validated_only,
         share_threshold=share_threshold,
@@ -430,14 +571,14 @@ def synthesize_study(
         date=today or date.today().strftime("%d/%m/%Y"),
     )
     if share_threshold < 1:
-        from qualipipe.errors import QualipipeError
-
         raise QualipipeError("--seuil-partage doit être un entier ≥ 1 (nombre de participants).")
+    started = time.perf_counter()
     territories = (
         [study.config.territory(territory)] if territory else list(study.config.territories)
     )
     report = SynthesisReport(out_dir=out_dir)
-    pseudonymize = make_pseudonymizer(study, keep_names=keep_names)
+    on_step("Lecture de l'étude")
+    context = StudyContext.build(study, options, make_pseudonymizer(study, keep_names=keep_names))
     done: list[TerritoryData] = []
     with study.transaction() as conn:
         run_id = store.start_run(
@@ -450,31 +591,76 @@ def synthesize_study(
                 "noms_reels": keep_names,
             },
         )
-        for t in territories:
-            on_step(f"Synthèse : {t.name}")
-            data, files, counts = synthesize_territory(study, t, out_dir, options, pseudonymize)
-            done.append(data)
-            report.files.extend(files)
-            report.territories.append(t.id)
-            report.counts[t.id] = counts
-            if not data.codings:
-                report.warnings.append(f"{t.name} : aucun segment codé ; les tableaux sont vides.")
+        context.drawer = drawing_pool(len(territories)) if with_figures else None
+        try:
+            _synthesize_territories(context, territories, out_dir, report, done, on_territory)
+        finally:
+            if context.drawer is not None:
+                context.drawer.shutdown(cancel_futures=True)
         if include_comparison:
             on_step("Comparaison des territoires")
             report.files.extend(write_comparison(done, out_dir, options))
         store.finish_run(
             conn, run_id, {"fichiers": len(report.files), "territoires": report.territories}
         )
+    report.seconds = time.perf_counter() - started
     return report
+
+
+def _synthesize_territories(
+    context: StudyContext,
+    territories: Sequence[Territory],
+    out_dir: Path,
+    report: SynthesisReport,
+    done: list[TerritoryData],
+    on_territory: Advance,
+) -> None:
+    """Build territory k+1's tables while territory k's figures are drawn (a pipeline of one)."""
+    on_territory(0, len(territories), territories[0].name if territories else "")
+    queue: list[PendingTerritory] = []
+    for t in territories:
+        queue.append(start_territory(context, t, out_dir))
+        if len(queue) > 1 or context.drawer is None:
+            _finish_first(
+                queue, out_dir, context.options, report, done, on_territory, len(territories)
+            )
+    while queue:
+        _finish_first(queue, out_dir, context.options, report, done, on_territory, len(territories))
+
+
+def _finish_first(
+    queue: list[PendingTerritory],
+    out_dir: Path,
+    options: SynthesisOptions,
+    report: SynthesisReport,
+    done: list[TerritoryData],
+    on_territory: Advance,
+    total: int,
+) -> None:
+    pending = queue.pop(0)
+    try:
+        files, counts = finish_territory(pending, out_dir, options)
+    except BaseException:
+        for other in queue:
+            shutil.rmtree(other.tmp, ignore_errors=True)
+        queue.clear()
+        raise
+    data = pending.data
+    done.append(data)
+    report.files.extend(files)
+    report.territories.append(data.territory.id)
+    report.counts[data.territory.id] = counts
+    if not data.codings:
+        report.warnings.append(
+            f"{data.territory.name} : aucun segment codé ; les tableaux sont vides."
+        )
+    on_territory(len(done), total, data.territory.name)
 
 
 def write_comparison(
     done: Sequence[TerritoryData], out_dir: Path, options: SynthesisOptions
 ) -> list[Path]:
-    tmp = out_dir / f".{COMPARISON_FOLDER}.en-cours"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    tmp = _fresh_folder(out_dir, COMPARISON_FOLDER)
     study_name = done[0].study_name if done else ""
     report = Report(
         f"Comparaison des territoires — {study_name}",
@@ -487,11 +673,14 @@ def write_comparison(
         tuple(comparison_tables(done, options)),
         tmp,
     )
+    final = out_dir / COMPARISON_FOLDER
     try:
         _write_report(report, tmp, "comparaison")
+    except OSError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise naming(error, final) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    final = out_dir / COMPARISON_FOLDER
     _swap_in(tmp, final)
     return sorted(p for p in final.rglob("*") if p.is_file())

@@ -119,6 +119,8 @@ def priorities_table(
         ),
         percent_columns=frozenset({6}),
         section=SECTION_PRIORITIES,
+        id_columns=frozenset({1}),
+        detail_columns=frozenset({6, 10, 12, 15}),
     )
 
 
@@ -153,6 +155,7 @@ def priorities_by_group_table(
         rows=tuple(rows),
         note="Mêmes règles de calcul, groupe par groupe, pour voir où les avis convergent.",
         section=SECTION_PRIORITIES,
+        id_columns=frozenset({0}),
     )
 
 
@@ -170,6 +173,10 @@ def distribution_table(key: str, title: str, dists: Sequence[Distribution], sect
         "cocher, tous les répondants au questionnaire).",
         percent_columns=frozenset({4}),
         section=section,
+        id_columns=frozenset({0}),
+        optional_columns=frozenset({6}),
+        long_columns=frozenset({1}),
+        grouped_columns=frozenset({1, 5, 6}),
     )
 
 
@@ -261,4 +268,8 @@ def coded_answers_table(
         rows=tuple(rows),
         note="Réponses aux questions ouvertes, codées comme les entretiens.",
         section=SECTION_EVALUATION,
+        id_columns=frozenset({0, 2}),
+        optional_columns=frozenset({4, 5}),
+        long_columns=frozenset({1, 7}),
+        grouped_columns=frozenset({1}),
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from qualipipe.records import Code, Codebook, Participant, Role
+from qualipipe.synthesize.cells import french_number, natural_key
 from qualipipe.synthesize.model import (
     MIXED,
     SUGGESTED,
@@ -193,7 +194,7 @@ def family_table(
     note = (
         f"Base : {n_founders} fondateur·rice(s) et {n_actors} acteur·rice(s) dont au moins un texte "
         "a été analysé. Un code est « validé » quand un·e analyste l'a accepté ou ajouté ; "
-        "« suggéré (non revu) » quand seule la machine l'a proposé (lignes en gris italique)."
+        "« suggéré (non revu) » quand seule la machine l'a proposé."
     )
     if options.validated_only:
         note += " Seuls les codages validés sont comptés (--validated-only)."
@@ -208,6 +209,12 @@ def family_table(
         muted_rows=frozenset(muted),
         percent_columns=frozenset({4, 6}),
         section=SECTION_CODES,
+        id_columns=frozenset({0}),
+        status_column=2,
+        optional_columns=frozenset(range(3, 7)),
+        # Segment counts are evidence for the analyst; the reader has people and the status.
+        detail_columns=frozenset(range(7, len(columns) - 1)),
+        long_columns=frozenset({len(columns) - 1}),
     )
 
 
@@ -217,23 +224,38 @@ def family_table(
 
 CRITERION_BOTH = "fondateurs et acteurs"
 CRITERION_TYPES = "≥ {n} participants de plusieurs types d'acteurs"
+CRITERION_ONE_TYPE = "≥ {n} participants (un seul type d'acteur dans le territoire)"
 
 
 def shared_criterion(
-    founders: int, actors: int, participants: int, actor_types: int, threshold: int
+    founders: int,
+    actors: int,
+    participants: int,
+    actor_types: int,
+    threshold: int,
+    *,
+    territory_types: int = 2,
 ) -> str | None:
     """The shared-issue rule: mentioned by founders AND actors, or by at least `threshold`
-    participants of at least two actor types. Returns the criterion met, or None."""
+    participants of at least two actor types. When every participant of the territory has the
+    same actor type, the second criterion cannot discriminate: `threshold` participants suffice.
+    Returns the criterion met, or None."""
     met = []
     if founders >= 1 and actors >= 1:
         met.append(CRITERION_BOTH)
     if participants >= threshold and actor_types >= 2:
         met.append(CRITERION_TYPES.format(n=threshold))
+    elif participants >= threshold and territory_types <= 1:
+        met.append(CRITERION_ONE_TYPE.format(n=threshold))
     return " ; ".join(met) or None
 
 
 def shared_issues(
-    stats: dict[str, CodeStats], *, threshold: int, family: str = ISSUES_FAMILY
+    stats: dict[str, CodeStats],
+    *,
+    threshold: int,
+    family: str = ISSUES_FAMILY,
+    territory_types: int = 2,
 ) -> list[SharedIssue]:
     """Shared issues, ranked by participants, then actor types, founders+actors, segments, id."""
     found = []
@@ -241,7 +263,12 @@ def shared_issues(
         if s.code.family != family:
             continue
         criterion = shared_criterion(
-            len(s.founders), len(s.actors), len(s.participants), len(s.by_type), threshold
+            len(s.founders),
+            len(s.actors),
+            len(s.participants),
+            len(s.by_type),
+            threshold,
+            territory_types=territory_types,
         )
         if criterion:
             found.append(SharedIssue(s, criterion))
@@ -257,11 +284,42 @@ def shared_issues(
     return [SharedIssue(i.stats, i.criterion, rank) for rank, i in enumerate(found, start=1)]
 
 
+def territory_shared_issues(
+    data: TerritoryData, stats: dict[str, CodeStats], threshold: int
+) -> list[SharedIssue]:
+    """`shared_issues` with the territory's own number of actor types."""
+    return shared_issues(stats, threshold=threshold, territory_types=len(actor_types_present(data)))
+
+
+def shared_rule_note(data: TerritoryData, threshold: int) -> str:
+    """Which rule applied in this territory, in French, for the table's note."""
+    founders, actors = len(data.analysed(Role.FOUNDER)), len(data.analysed(Role.ACTOR))
+    types = actor_types_present(data)
+    rule = (
+        "Un enjeu est partagé s'il est cité à la fois par des fondateur·rice·s du PTCE et par des "
+        f"acteur·rice·s du territoire, ou par au moins {threshold} participants de plusieurs types "
+        "d'acteurs (seuil réglable avec --seuil-partage)."
+    )
+    if not founders or not actors:
+        rule += (
+            " Ici, aucun·e "
+            + ("fondateur·rice" if not founders else "acteur·rice")
+            + " n'a été analysé·e : seul le second critère peut s'appliquer."
+        )
+    if len(types) <= 1:
+        kind = f" (« {types[0]} »)" if types else ""
+        rule += (
+            f" Tous les participants ont le même type d'acteur{kind} : le critère « plusieurs "
+            f"types » est remplacé par « au moins {threshold} participants »."
+        )
+    return rule + " Classement : nombre de participants, puis de types d'acteurs, puis de segments."
+
+
 def who_shares(stats: CodeStats) -> str:
     return ", ".join(f"{t} ({len(ids)})" for t, ids in stats.by_type.items())
 
 
-def shared_issues_table(issues: Sequence[SharedIssue], threshold: int) -> Table:
+def shared_issues_table(issues: Sequence[SharedIssue], note: str) -> Table:
     rows = tuple(
         (
             i.rank,
@@ -295,22 +353,26 @@ def shared_issues_table(issues: Sequence[SharedIssue], threshold: int) -> Table:
             "Statut",
         ),
         rows=rows,
-        note=(
-            "Un enjeu est partagé s'il est cité à la fois par des fondateur·rice·s du PTCE et par "
-            f"des acteur·rice·s du territoire, ou par au moins {threshold} participants de plusieurs "
-            "types d'acteurs (seuil réglable avec --seuil-partage). Classement : nombre de "
-            "participants, puis de types d'acteurs, puis de segments."
-        ),
+        note=note if issues else note + " Aucun enjeu ne remplit ces critères.",
         muted_rows=frozenset(
             i for i, issue in enumerate(issues) if issue.stats.status == SUGGESTED
         ),
         section=SECTION_SHARED,
+        id_columns=frozenset({1}),
+        optional_columns=frozenset({4, 5, 6}),
+        status_column=10,
+        long_columns=frozenset({7, 8}),
     )
 
 
 # ---------------------------------------------------------------------------------------------
 # Cross-tables
 # ---------------------------------------------------------------------------------------------
+
+
+def family_label(data: TerritoryData, family: str) -> str:
+    code = data.codebook.by_id().get(family)
+    return code.label if code is not None else family
 
 
 def founders_actors_table(data: TerritoryData, stats: dict[str, CodeStats]) -> Table:
@@ -320,7 +382,17 @@ def founders_actors_table(data: TerritoryData, stats: dict[str, CodeStats]) -> T
         pf, pa = share(len(s.founders), n_f), share(len(s.actors), n_a)
         gap = round((pf or 0.0) - (pa or 0.0), 4) if pf is not None and pa is not None else None
         rows.append(
-            (s.code.family, s.code.id, s.code.label, len(s.founders), pf, len(s.actors), pa, gap)
+            (
+                family_label(data, s.code.family),
+                s.code.id,
+                s.code.label,
+                len(s.founders),
+                pf,
+                len(s.actors),
+                pa,
+                gap,
+                s.status,
+            )
         )
     return Table(
         key="Fondateurs vs acteurs",
@@ -334,12 +406,16 @@ def founders_actors_table(data: TerritoryData, stats: dict[str, CodeStats]) -> T
             "Acteurs",
             "% acteurs",
             "Écart (fondateurs − acteurs)",
+            "Statut",
         ),
         rows=tuple(rows),
         note=f"Base : {n_f} fondateur·rice(s), {n_a} acteur·rice(s). Écart en points de pourcentage.",
         muted_rows=frozenset(i for i, s in enumerate(stats.values()) if s.status == SUGGESTED),
         percent_columns=frozenset({4, 6, 7}),
         section=SECTION_CROSS,
+        id_columns=frozenset({1}),
+        status_column=8,
+        grouped_columns=frozenset({0}),
     )
 
 
@@ -351,18 +427,32 @@ def by_actor_type_table(data: TerritoryData, stats: dict[str, CodeStats]) -> Tab
     types = actor_types_present(data)
     totals = Counter(p.actor_type for p in data.analysed())
     rows: list[tuple[Cell, ...]] = [
-        (s.code.family, s.code.id, s.code.label, *(len(s.by_type.get(t, ())) for t in types))
+        (
+            family_label(data, s.code.family),
+            s.code.id,
+            s.code.label,
+            *(len(s.by_type.get(t, ())) for t in types),
+            s.status,
+        )
         for s in stats.values()
     ]
     return Table(
         key="Par type d'acteur",
         title="Mentions par type d'acteur (nombre de participants)",
-        columns=("Famille", "Code", "Libellé", *(f"{t} (n={totals[t]})" for t in types)),
+        columns=("Famille", "Code", "Libellé", *(f"{t} (n={totals[t]})" for t in types), "Statut"),
         rows=tuple(rows),
         note="Chaque cellule compte les participants de ce type qui mentionnent le code.",
         muted_rows=frozenset(i for i, s in enumerate(stats.values()) if s.status == SUGGESTED),
         section=SECTION_CROSS,
+        id_columns=frozenset({1}),
+        status_column=3 + len(types),
+        grouped_columns=frozenset({0}),
     )
+
+
+COOCCURRENCE_MIN_PARTICIPANTS = 2
+COOCCURRENCE_MIN_LIFT = 1.2
+COOCCURRENCE_DOCUMENT_ROWS = 15
 
 
 def cooccurrence_table(
@@ -370,19 +460,26 @@ def cooccurrence_table(
     stats: dict[str, CodeStats],
     families: Iterable[str] = COOCCURRENCE_FAMILIES,
 ) -> Table:
-    """Pairs of needs / issues mentioned by the same participants, and in the same segments."""
+    """Pairs of needs / issues that go together more often than chance would have them: cited by
+    at least COOCCURRENCE_MIN_PARTICIPANTS same participants, with a lift (participants citing
+    both, over what independent mentions would give) of at least COOCCURRENCE_MIN_LIFT."""
     wanted = [s for s in stats.values() if s.code.family in set(families)]
+    base = len(data.analysed())
     segments_of: dict[str, set[int]] = {
         s.code.id: set(s.validated_segments) | set(s.suggested_segments) for s in wanted
     }
     rows = []
     for a, b in combinations(wanted, 2):
-        people = a.participants & b.participants
-        same_segment = segments_of[a.code.id] & segments_of[b.code.id]
-        if people or same_segment:
-            rows.append(
-                (a.code.id, a.code.label, b.code.id, b.code.label, len(people), len(same_segment))
-            )
+        people = len(a.participants & b.participants)
+        if people < COOCCURRENCE_MIN_PARTICIPANTS:
+            continue
+        lift = base * people / (len(a.participants) * len(b.participants))
+        if lift < COOCCURRENCE_MIN_LIFT:
+            continue
+        same_segment = len(segments_of[a.code.id] & segments_of[b.code.id])
+        rows.append(
+            (a.code.id, a.code.label, b.code.id, b.code.label, people, round(lift, 2), same_segment)
+        )
     rows.sort(key=lambda r: (-r[4], -r[5], r[0], r[2]))
     return Table(
         key="Cooccurrences",
@@ -393,11 +490,21 @@ def cooccurrence_table(
             "Code B",
             "Libellé B",
             "Participants citant les deux",
+            "Indice d'association",
             "Segments portant les deux",
         ),
         rows=tuple(rows),
-        note="Paires de codes des familles Besoins et Enjeux, classées par nombre de participants.",
+        note=(
+            "Paires de codes des familles Besoins et Enjeux citées par au moins "
+            f"{COOCCURRENCE_MIN_PARTICIPANTS} mêmes participants, et plus souvent ensemble que le "
+            "hasard ne le voudrait : l'indice d'association (lift) rapporte le nombre de "
+            "participants qui citent les deux à celui qu'on attendrait si les deux mentions étaient "
+            f"indépendantes (1 = hasard ; seuil {french_number(COOCCURRENCE_MIN_LIFT)}). Classement : "
+            "participants, puis indice."
+        ),
         section=SECTION_CROSS,
+        id_columns=frozenset({0, 2}),
+        document_rows=COOCCURRENCE_DOCUMENT_ROWS,
     )
 
 
@@ -453,6 +560,8 @@ def actor_types_table(
         ),
         rows=tuple(rows),
         section=SECTION_ACTORS,
+        optional_columns=frozenset({2, 3}),
+        long_columns=frozenset({4}),
     )
 
 
@@ -464,6 +573,9 @@ def shown_organisation(organisation: str, pseudonymize: Callable[[str], str]) ->
     return organisation if pseudonymize(organisation) == organisation else MASKED_ORGANISATION
 
 
+PARTICIPANTS_DOCUMENT_ROWS = 30
+
+
 def participants_table(
     data: TerritoryData,
     carried: dict[str, list[str]],
@@ -471,6 +583,17 @@ def participants_table(
     *,
     keep_names: bool,
 ) -> Table:
+    """Founders first, then those who carry the most shared issues (the first rows are the ones
+    a document keeps for a large territory), then by pseudonym in natural order."""
+    labels = {c.id: c.label for c in data.codebook.codes}
+    people = sorted(
+        data.analysed(),
+        key=lambda p: (
+            p.role != Role.FOUNDER,
+            -len(carried.get(p.id, [])),
+            natural_key(participant_label(p, keep_names=keep_names)),
+        ),
+    )
     rows = tuple(
         (
             participant_label(p, keep_names=keep_names),
@@ -478,9 +601,9 @@ def participants_table(
             p.actor_type,
             shown_organisation(p.organisation, pseudonymize),
             len(carried.get(p.id, [])),
-            ", ".join(carried.get(p.id, [])),
+            ", ".join(labels.get(code, code) for code in carried.get(p.id, [])),
         )
-        for p in sorted(data.analysed(), key=lambda p: (p.role.value != "fondateur", p.pseudonym))
+        for p in people
     )
     return Table(
         key="Participants",
@@ -495,4 +618,10 @@ def participants_table(
         ),
         rows=rows,
         section=SECTION_ACTORS,
+        optional_columns=frozenset({3, 4, 5}),
+        long_columns=frozenset({5}),
+        document_rows=PARTICIPANTS_DOCUMENT_ROWS,
+        note=(
+            "Fondateur·rice·s d'abord, puis les participants qui portent le plus d'enjeux partagés."
+        ),
     )

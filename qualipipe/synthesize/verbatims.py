@@ -17,6 +17,8 @@ from functools import lru_cache
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from qualipipe.synthesize.cells import UNREVIEWED_MARK
+
 MAX_CHARS = 280
 
 
@@ -118,5 +120,5 @@ def shorten(text: str, limit: int = MAX_CHARS) -> str:
 
 
 def format_verbatim(candidate: Candidate, label: str, pseudonymize: Callable[[str], str]) -> str:
-    marker = "" if candidate.validated else "[suggestion non revue] "
+    marker = "" if candidate.validated else f"{UNREVIEWED_MARK} "
     return f"{marker}« {shorten(pseudonymize(candidate.text))} » ({label})"

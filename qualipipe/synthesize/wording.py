@@ -4,9 +4,10 @@ for a written contribution."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from qualipipe.records import SOURCE_KIND_NOUNS, SourceKind
+from qualipipe.records import SOURCE_KIND_NOUNS, Role, SourceKind
+from qualipipe.synthesize.model import SynthesisOptions, TerritoryData
 
 FEMININE = frozenset({SourceKind.WRITTEN, SourceKind.WORKSHOP, SourceKind.SURVEY})
 
@@ -40,3 +41,45 @@ def authors_noun(counts: Iterable[tuple[SourceKind, int]]) -> str:
     if len(present) == 1:
         return "des " + SOURCE_KIND_NOUNS[present.pop()][1]
     return "des textes analysés"
+
+
+def authors_phrase(data: TerritoryData) -> str:
+    """« 2 fondateur·rice(s) et 5 acteur·rice(s) », « 13 contributeur·rice(s) »."""
+    nouns = {
+        Role.FOUNDER: "fondateur·rice(s)",
+        Role.ACTOR: "acteur·rice(s)",
+        Role.CONTRIBUTOR: "contributeur·rice(s)",
+    }
+    counts = [(len(data.analysed(role)), noun) for role, noun in nouns.items()]
+    shown = [f"{n} {noun}" for n, noun in counts if n] or ["aucun participant"]
+    return " et ".join(shown)
+
+
+def total_counts(done: Sequence[TerritoryData]) -> list[tuple[SourceKind, int]]:
+    totals: dict[SourceKind, int] = {}
+    for data in done:
+        for kind, n in data.source_counts:
+            totals[kind] = totals.get(kind, 0) + n
+    return sorted(totals.items())
+
+
+def intro_lines(data: TerritoryData, options: SynthesisOptions) -> tuple[str, ...]:
+    t = data.territory
+    return (
+        f"Étude : {data.study_name}. Territoire : "
+        f"{ptce_description(t.name, t.ptce_name, (t.ptce_type, t.stage, t.setting))}.",
+        f"Synthèse du {options.date} : {analysed_phrase(data.source_counts)} ; "
+        + authors_phrase(data)
+        + " dont au moins un texte a été analysé.",
+        "Codages : validés par un·e analyste"
+        + (
+            " uniquement (--validated-only)."
+            if options.validated_only
+            else " (✓) et suggestions de la machine non encore revues (○)."
+        )
+        + (
+            " Noms réels conservés (--noms-reels)."
+            if options.keep_names
+            else " Verbatims pseudonymisés."
+        ),
+    )

@@ -5,54 +5,27 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 from typing import Protocol
 
+from qualipipe import resources
 from qualipipe.synthesize.verbatims import french_stop_words
 from qualipipe.text import fold_key
 
 WORD_POS = frozenset({"NOUN", "ADJ", "VERB"})
-# Verbs and fillers of spoken French that fill every cloud and say nothing about the territory.
-SPOKEN_FILLERS = frozenset(
-    fold_key(w)
-    for w in [
-        "faire",
-        "aller",
-        "dire",
-        "falloir",
-        "pouvoir",
-        "vouloir",
-        "avoir",
-        "être",
-        "savoir",
-        "voir",
-        "mettre",
-        "prendre",
-        "venir",
-        "passer",
-        "trouver",
-        "penser",
-        "croire",
-        "parler",
-        "donner",
-        "chose",
-        "truc",
-        "gens",
-        "fois",
-        "euh",
-        "bah",
-        "ben",
-        "voilà",
-        "oui",
-        "non",
-        "bon",
-        "genre",
-        "sorte",
-        "exemple",
-        "niveau",
-        "côté",
-        "moment",
-    ]
-)
+EXCLUDED_WORDS_FILE = "mots_exclus_nuages.txt"
+
+
+@lru_cache(maxsize=1)
+def excluded_words() -> frozenset[str]:
+    """Fillers and editorial markers kept out of the word clouds, from the package data file
+    (folded: no accents, lower case)."""
+    text = (resources.data_dir() / EXCLUDED_WORDS_FILE).read_text(encoding="utf-8")
+    return frozenset(
+        fold_key(line.strip())
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
 
 
 class LemmaFeatures(Protocol):
@@ -70,6 +43,7 @@ def lemma_frequencies(
     """Count content lemmas (nouns, adjectives, verbs; ≥ 3 letters; not stop words, fillers or
     personal names)."""
     stop = french_stop_words()
+    excluded = excluded_words()
     counts: Counter[str] = Counter()
     for f in features:
         for lemma, pos, is_stop, is_alpha in zip(
@@ -84,7 +58,7 @@ def lemma_frequencies(
                 or len(word) < 3
                 or word in stop
                 or folded in stop
-                or folded in SPOKEN_FILLERS
+                or folded in excluded
                 or is_name(word)
             ):
                 continue

@@ -67,7 +67,7 @@ def check_texts(rows: list[dict[str, str]]) -> list[str]:
 
 
 def check_with_importer() -> list[str]:
-    from qualipipe.codebook.model import load_into_study
+    from qualipipe.codebook.changes import load_into_study
     from qualipipe.ingest import ingest_paths
     from qualipipe.review.common import code_check
     from qualipipe.review.importer import validate_decision_csv
