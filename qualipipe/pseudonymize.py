@@ -16,18 +16,30 @@ names*, never as bare substrings:
 
 All names are matched in one pass over the text: a token trie built once from every variant of
 every name, so the cost grows with the length of the texts, not with the number of participants.
+
+spaCy reads only the texts where it could find a person this module would hide (see
+`may_name_people`), and what it finds can be kept in the study (`person_spans` table, filled by
+`remember_person_spans` when `code` reads the texts): a pseudonymiser given the study's
+connection then reads it instead of running spaCy again.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import re
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache, lru_cache
+from typing import NamedTuple
 
-from qualipipe.nlp import common_french_words, entity_pipeline
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from qualipipe.database import text_hash
+from qualipipe.nlp import MODEL, common_french_words, entity_pipeline
 from qualipipe.records import Participant
 from qualipipe.store import Study, list_participants
 from qualipipe.text import fold_aligned
@@ -135,8 +147,7 @@ class _Node:
     entry: _Entry | None = None
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):  # a tuple: built for every word of every text, so cheap to make
     start: int
     end: int
     key: str  # folded
@@ -265,18 +276,77 @@ def _sentence_initial(text: str, start: int) -> bool:
     return position == 0 or text[position - 1] in _SENTENCE_END
 
 
-def tokenize(text: str, folded: str) -> list[_Token]:
+def tokenize(text: str) -> list[_Token]:
     return [
-        _Token(m.start(), m.end(), folded[m.start() : m.end()], m.group()[0].isupper())
+        _Token(m.start(), m.end(), _fold_token(m.group()), m.group()[0].isupper())
         for m in _TOKEN.finditer(text)
     ]
+
+
+@lru_cache(maxsize=200_000)  # words are Zipfian: folding each once is far cheaper than per text
+def _fold_token(token: str) -> str:
+    return fold_aligned(token)
+
+
+@cache
+def _common_words() -> frozenset[str]:
+    return common_french_words()
+
+
+def may_name_people(
+    text: str, common: frozenset[str], names: frozenset[str] | set[str] = frozenset()
+) -> bool:
+    """Whether spaCy could find in `text` a person `Pseudonymizer` would hide.
+
+    A person span it keeps is made of capitalised words other than titles and functions
+    (`FUNCTIONS`): two or more of them, or one that is not a common word (`_person_span`), or a
+    common word that is also a piece of a participant's name (folded `names`: spaCy confirms
+    « Claire » opening a sentence). A text with none of these need not be read.
+    """
+    if text.lower() == text:
+        return False
+    previous_capitalised = False
+    for m in _TOKEN.finditer(text):
+        token = m.group()
+        key = _fold_token(token)
+        if key in FUNCTIONS:
+            continue
+        capitalised = token.lower() != token  # an upper-case letter anywhere in the word
+        if capitalised and previous_capitalised:
+            return True
+        if (
+            capitalised
+            and len(token) >= 2
+            and (key not in common or not token.isalpha() or key in names)
+        ):
+            return True
+        previous_capitalised = capitalised
+    return False
+    previous_capitalised = False
+    for m in _TOKEN.finditer(text):
+        token = m.group()
+        key = _fold_token(token)
+        if key in FUNCTIONS:
+            continue
+        capitalised = not token.islower()  # any upper-case letter, wherever it is in the word
+        if capitalised and (
+            previous_capitalised or key not in common or not token.isalpha() or len(token) == 1
+        ):
+            return True
+        previous_capitalised = capitalised
+    return False
 
 
 def _free(spans: Iterable[Span], start: int, end: int) -> bool:
     return all(end <= s or start >= e for s, e, _ in spans)
 
 
+_CONTACT_HINT = re.compile(r"[\d@]")  # every contact has a digit or an @
+
+
 def contact_spans(text: str) -> list[Span]:
+    if _CONTACT_HINT.search(text) is None:
+        return []
     return [
         (m.start(), m.end(), _CONTACT_PLACEHOLDERS[m.lastgroup or "email"])
         for m in _CONTACTS.finditer(text)
@@ -292,7 +362,9 @@ class Pseudonymizer:
     - use_entities: also replace person names found by spaCy NER;
     - keep_names: real names kept (internal working documents); contact details still hidden;
     - hide_organisations: also replace the participants' organisations;
-    - places: folded words of place names (territories) that need context like common words.
+    - places: folded words of place names (territories) that need context like common words;
+    - span_cache: the study's connection, to read the person spans `remember_person_spans` kept
+      instead of running spaCy (read only: a pseudonymiser never writes to the study).
     """
 
     participants: Iterable[Participant]
@@ -302,10 +374,12 @@ class Pseudonymizer:
     keep_names: bool = False
     hide_organisations: bool = False
     places: Iterable[str] = ()
+    span_cache: sqlite3.Connection | None = None
     index: NameIndex = field(init=False)
+    entity_reads: int = field(init=False, default=0)  # texts spaCy read: the costly part, for tests
 
     def __post_init__(self) -> None:
-        self.index = NameIndex(common=common_french_words())
+        self.index = NameIndex(common=_common_words())
         places = frozenset(fold_aligned(p) for p in self.places)
         for participant in self.participants:
             if participant.real_name.strip():
@@ -329,33 +403,41 @@ class Pseudonymizer:
         texts = list(texts)
         found = [self._spans(text) for text in texts]
         if self.use_entities and not self.keep_names:
-            # A person span is kept only when all its words are capitalised (`_person_span`):
-            # spaCy need not read a text without an upper-case letter (most transcript lines).
-            todo = [i for i, text in enumerate(texts) if text.lower() != text]
-            docs = entity_pipeline().pipe([texts[i] for i in todo], batch_size=64)
-            for i, doc in zip(todo, docs, strict=True):
+            common = self.index.common
+            todo = [
+                i for i, text in enumerate(texts) if found[i][1] or may_name_people(text, common)
+            ]
+            entities = self._person_entities([texts[i] for i in todo])
+            for i, people in zip(todo, entities, strict=True):
                 spans, pending = found[i]
-                spans.extend(self._entity_spans(texts[i], doc, spans, pending))
+                spans.extend(self._entity_spans(texts[i], people, spans, pending))
         return [_replace(text, spans) for text, (spans, _) in zip(texts, found, strict=True)]
 
     def _spans(self, text: str) -> tuple[list[Span], list[Span]]:
         spans = contact_spans(text)
         if self.keep_names or not text:
             return spans, []
-        names, pending = self.index.find(text, tokenize(text, fold_aligned(text)))
+        names, pending = self.index.find(text, tokenize(text))
         spans.extend(s for s in names if _free(spans, s[0], s[1]))
         return spans, pending
 
+    def _person_entities(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """spaCy's person entities in each text: from the study's cache, else found now."""
+        digests = [text_hash(text) for text in texts]
+        known = cached_person_spans(self.span_cache, digests) if self.span_cache else {}
+        missing = {d: t for d, t in zip(digests, texts, strict=True) if d not in known}
+        self.entity_reads += len(missing)
+        known.update(find_person_spans(missing))
+        return [known[d] for d in digests]
+
     def _entity_spans(
-        self, text: str, doc: object, spans: list[Span], pending: list[Span]
+        self, text: str, people: Sequence[tuple[int, int]], spans: list[Span], pending: list[Span]
     ) -> list[Span]:
         found: list[Span] = []
         # A sentence-initial « Claire » of the manifest is a name when spaCy sees a person there.
         confirmed = {(s, e): r for s, e, r in pending}
-        for ent in doc.ents:  # type: ignore[attr-defined]
-            if ent.label_ != "PER":
-                continue
-            span = self._person_span(text, ent.start_char, ent.end_char)
+        for ent_start, ent_end in people:
+            span = self._person_span(text, ent_start, ent_end)
             if span is None:
                 continue
             start, end, needs_confirmation = span
@@ -372,11 +454,7 @@ class Pseudonymizer:
             return None  # a placeholder already there
         if "\n" in text[start:end]:
             return None
-        tokens = [
-            t
-            for t in tokenize(text[start:end], fold_aligned(text[start:end]))
-            if t.key not in FUNCTIONS
-        ]
+        tokens = [t for t in tokenize(text[start:end]) if t.key not in FUNCTIONS]
         if not tokens or len(tokens) > 4 or not all(t.capitalised for t in tokens):
             return None
         if all(t.end - t.start < 2 for t in tokens):
@@ -389,6 +467,85 @@ def _replace(text: str, spans: list[Span]) -> str:
     for start, end, replacement in sorted(spans, reverse=True):
         text = text[:start] + replacement + text[end:]
     return text
+
+
+def entity_model() -> str:
+    """Names the entity recogniser in the span cache: spans found by another model are stale."""
+    try:
+        version = importlib.metadata.version(MODEL.replace("_", "-"))
+    except importlib.metadata.PackageNotFoundError:
+        version = "?"
+    return f"{MODEL}-{version}"
+
+
+def find_person_spans(texts_by_hash: dict[str, str]) -> dict[str, list[tuple[int, int]]]:
+    """spaCy's PER entities (character offsets) in each text, keyed like the input."""
+    if not texts_by_hash:
+        return {}
+    docs = entity_pipeline().pipe(texts_by_hash.values(), batch_size=64)
+    return {
+        digest: [(e.start_char, e.end_char) for e in doc.ents if e.label_ == "PER"]
+        for digest, doc in zip(texts_by_hash, docs, strict=True)
+    }
+
+
+def cached_person_spans(
+    conn: sqlite3.Connection, hashes: Iterable[str]
+) -> dict[str, list[tuple[int, int]]]:
+    """Text hash -> the person spans kept for it (hashes never analysed are left out)."""
+    model = entity_model()
+    wanted = sorted(set(hashes))
+    found: dict[str, list[tuple[int, int]]] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for digest, spans in conn.execute(
+            f"SELECT text_hash, spans FROM person_spans WHERE model = ? AND text_hash IN ({marks})",
+            [model, *chunk],
+        ):
+            found[digest] = [(int(a), int(b)) for a, b in json.loads(spans)]
+    return found
+
+
+def remember_person_spans(study: Study, *, progress: bool = True) -> int:
+    """Find and keep the person spans of the study's texts and speaker labels that may name
+    people and are not kept yet, so that pseudonymising them later (review export) reads them
+    instead of running spaCy.
+
+    Returns how many texts spaCy read.
+    """
+    common = _common_words()
+    names = pseudonymizer_for(study).index.name_keys
+    texts = [
+        text
+        for row in study.conn.execute("SELECT text, speaker FROM segments WHERE retired = 0")
+        for text in row
+        if text
+    ]
+    todo = {text_hash(t): t for t in texts if may_name_people(t, common, names)}
+    for digest in cached_person_spans(study.conn, todo):
+        del todo[digest]
+    model = entity_model()
+    digests = list(todo)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        disable=not progress or not digests,
+    ) as bar:
+        task = bar.add_task("Noms de personnes (spaCy)", total=len(digests))
+        for start in range(0, len(digests), 256):
+            found = find_person_spans({d: todo[d] for d in digests[start : start + 256]})
+            with study.transaction() as conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO person_spans (text_hash, model, spans) "
+                    "VALUES (?, ?, ?)",
+                    [(digest, model, json.dumps(spans)) for digest, spans in found.items()],
+                )
+            bar.advance(task, len(found))
+    return len(digests)
 
 
 def interviewer_names(participants: Iterable[Participant]) -> list[str]:
@@ -408,8 +565,13 @@ def pseudonymizer_for(
     policy: Policy = Policy.VERBATIM,
     *,
     hide_organisations: bool = False,
+    cached_entities: bool = False,
 ) -> Pseudonymizer:
-    """The pseudonymiser every stage uses; `policy` says what the texts are."""
+    """The pseudonymiser every stage uses; `policy` says what the texts are.
+
+    `cached_entities`: read the person spans kept in the study (`remember_person_spans`) rather
+    than running spaCy on those texts; only for a pseudonymiser used in this process and thread.
+    """
     conn = study.conn if isinstance(study, Study) else study
     participants = list_participants(conn, with_real_names=True)
     places: list[str] = []
@@ -422,6 +584,7 @@ def pseudonymizer_for(
         keep_names=policy is Policy.KEEP_NAMES,
         hide_organisations=hide_organisations,
         places=places,
+        span_cache=conn if cached_entities else None,
     )
 
 

@@ -247,7 +247,7 @@ class RowHiders:
     @classmethod
     def for_study(cls, study: Study) -> RowHiders:
         return cls(
-            pseudonymizer_for(study),
+            pseudonymizer_for(study, cached_entities=True),
             pseudonymizer_for(study, Policy.LABEL),
             pseudonymizer_for(study, Policy.REASON),
         )
@@ -409,15 +409,23 @@ def segment_outline(study: Study, source_ids: Iterable[int]) -> list[OutlineEntr
     ]
 
 
+def outline_places(outline: Sequence[OutlineEntry]) -> dict[int, int]:
+    return {entry.segment_id: index for index, entry in enumerate(outline)}
+
+
 def contexts_for(
     study: Study,
     wanted: Sequence[int],
     outline: Sequence[OutlineEntry],
     sources: dict[int, Source],
     participants: dict[str, Participant],
+    place: dict[int, int] | None = None,
 ) -> dict[int, SegmentContext]:
-    """Contexts of the `wanted` segments: only they and their two neighbours are read."""
-    place = {entry.segment_id: index for index, entry in enumerate(outline)}
+    """Contexts of the `wanted` segments: only they and their two neighbours are read.
+
+    `place` (segment id -> index in `outline`, see `outline_places`) saves rebuilding it when
+    called chunk after chunk."""
+    place = place if place is not None else outline_places(outline)
     neighbours: dict[int, tuple[int | None, int | None]] = {}
     for segment_id in wanted:
         index = place[segment_id]

@@ -30,6 +30,7 @@ from qualipipe.review.common import (
     ids_param,
     load_suggestions,
     location_label,
+    outline_places,
     pseudonymise_rows,
     review_fingerprint,
     review_priorities,
@@ -275,11 +276,12 @@ def _pseudonymised_rows(
     """Review rows by chunks: contexts read, names hidden, then handed to the writer."""
     hiders = RowHiders.for_study(study)
     participants = {p.id: p for p in list_participants(study.conn)}
+    place = outline_places(outline)
     if progress:
         progress("Extraits écrits", 0, len(chosen))
     for start in range(0, len(chosen), CHUNK):
         chunk = chosen[start : start + CHUNK]
-        contexts = contexts_for(study, chunk, outline, sources, participants)
+        contexts = contexts_for(study, chunk, outline, sources, participants, place)
         shown = dict(zip(chunk, shown_contexts([contexts[s] for s in chunk], hiders), strict=True))
         raw = [
             _review_row(

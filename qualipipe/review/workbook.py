@@ -458,8 +458,15 @@ def write_review_workbook(
         for header in headers
     ]
     prefills: list[tuple[int, str, Prefill]] = []  # gathered as rows stream by
+    # A decision cell is coloured only where a code stands beside it.
+    absent = [[header in decision_headers[n:] for header in headers] for n in range(slot_count + 1)]
+    keep = [[k and not a for k, a in zip(table.keep_empty, gone, strict=True)] for gone in absent]
     for number, row in enumerate(rows, start=1):
-        table.append(_review_values(number, row, slot_count, coder), styles)
+        table.append(
+            _review_values(number, row, slot_count, coder),
+            styles,
+            keep[min(len(row.slots), slot_count)],
+        )
         prefills.extend(row_prefills(row, coder))
     table.finish()
     choices_range = _write_codebook(workbook, codebook)

@@ -136,8 +136,15 @@ class Table:
             cell.value = value
         return cell
 
-    def append(self, values: Sequence[Value], styles: Sequence[StyleArray]) -> None:
-        """One data row; its height fits its longest wrapped text (see `xlsx_layout`)."""
+    def append(
+        self,
+        values: Sequence[Value],
+        styles: Sequence[StyleArray],
+        keep_empty: Sequence[bool] | None = None,
+    ) -> None:
+        """One data row; its height fits its longest wrapped text (see `xlsx_layout`).
+
+        `keep_empty` overrides, for this row, which empty cells are still written (styled)."""
         lines = 1
         for value, width, cap in zip(values, self.widths, self.caps, strict=True):
             if value is None or width is None:
@@ -150,7 +157,9 @@ class Table:
         self.ws.append(
             [
                 None if value is None and not keep else self.cell(value, style)
-                for value, style, keep in zip(values, styles, self.keep_empty, strict=True)
+                for value, style, keep in zip(
+                    values, styles, keep_empty or self.keep_empty, strict=True
+                )
             ]
         )
         self.rows += 1
