@@ -159,6 +159,7 @@ class NameIndex:
     """Every variant of every name in one token trie, with the words that need context."""
 
     common: frozenset[str]
+    places: frozenset[str] = frozenset()
     root: _Node = field(default_factory=_Node)
     name_keys: set[str] = field(default_factory=set)
     steps: int = 0  # trie steps taken by `find`: the matcher's work, for tests
@@ -214,13 +215,31 @@ class NameIndex:
             span = (tokens[i].start, tokens[last].end, entry.replacement)
             verdict = self._verdict(text, tokens, i, last, entry)
             if verdict == "yes":
-                spans.append(span)
+                last = self._surname_after(text, tokens, last)
+                spans.append((tokens[i].start, tokens[last].end, entry.replacement))
                 i = last + 1
                 continue
             if verdict == "maybe":
                 pending.append(span)
             i += 1
         return spans, pending
+
+    def _surname_after(self, text: str, tokens: list[_Token], last: int) -> int:
+        """The last token of the name once the capitalised words written right after it are
+        taken in: the manifest says « Marie Helene », the transcript « Marie-Hélène Matera »."""
+        for _ in range(2):
+            following = last + 1
+            if following >= len(tokens):
+                break
+            token = tokens[following]
+            gap = text[tokens[last].end : token.start]
+            if gap not in (" ", "-", "\u00a0") or not token.capitalised or len(token.key) < 2:
+                break
+            # Common words are not excluded: surnames often are (« Matera », « Petit »).
+            if token.key in FUNCTIONS or token.key in self.places:
+                break
+            last = following
+        return last
 
     def _verdict(self, text: str, tokens: list[_Token], i: int, last: int, entry: _Entry) -> str:
         if not entry.single:
@@ -379,8 +398,8 @@ class Pseudonymizer:
     entity_reads: int = field(init=False, default=0)  # texts spaCy read: the costly part, for tests
 
     def __post_init__(self) -> None:
-        self.index = NameIndex(common=_common_words())
         places = frozenset(fold_aligned(p) for p in self.places)
+        self.index = NameIndex(common=_common_words(), places=places)
         for participant in self.participants:
             if participant.real_name.strip():
                 self.index.add_name(participant.real_name, participant.pseudonym, places)
@@ -445,6 +464,19 @@ class Pseudonymizer:
                 continue
             if _free(spans + found, start, end):
                 found.append((start, end, confirmed.get((start, end), self.placeholder)))
+                continue
+            # spaCy sees a longer name around a match (« Marie-Hélène Matera » around the
+            # manifest's « Marie Helene »): the whole name goes, under the match's replacement.
+            around = [s for s in spans if s[0] < end and start < s[1]]
+            if (
+                around
+                and _free(found, start, end)
+                and not any(s[2] in _CONTACT_PLACEHOLDERS.values() for s in around)
+            ):
+                for s in around:
+                    spans.remove(s)
+                low, high = min(start, *(s[0] for s in around)), max(end, *(s[1] for s in around))
+                found.append((low, high, around[0][2]))
         return found
 
     def _person_span(self, text: str, start: int, end: int) -> tuple[int, int, bool] | None:
@@ -560,6 +592,27 @@ def interviewer_names(participants: Iterable[Participant]) -> list[str]:
     )
 
 
+def interviewer_labels(conn: sqlite3.Connection) -> list[str]:
+    """Names in the speaker labels of interviewer turns (« Mat Pires (ENQ) » -> « Mat Pires »):
+    an interviewer the manifest does not list is hidden all the same."""
+    names = set()
+    for (label,) in conn.execute(
+        "SELECT DISTINCT speaker FROM segments WHERE is_interviewer = 1 AND speaker != ''"
+    ):
+        name = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", str(label))
+        pieces = [p for p in _pieces(name) if fold_aligned(p) not in _ROLE_WORDS]
+        if any(len(p) >= 2 and p[0].isupper() for p in pieces):
+            names.add(" ".join(pieces))
+    return sorted(names)
+
+
+# Role markers written beside or instead of an interviewer's name in speaker labels.
+_ROLE_WORDS = FUNCTIONS | frozenset(
+    {"enq", "enquete", "int", "interviewer", "intervieweur", "intervieweuse", "animateur",
+     "animatrice", "question", "q", "spk", "speaker", "locuteur", "locutrice"}
+)  # fmt: skip
+
+
 def pseudonymizer_for(
     study: Study | sqlite3.Connection,
     policy: Policy = Policy.VERBATIM,
@@ -579,7 +632,7 @@ def pseudonymizer_for(
         places = [p for t in study.config.territories for p in _pieces(t.name)]
     return Pseudonymizer(
         participants,
-        extra_names=interviewer_names(participants),
+        extra_names=[*interviewer_names(participants), *interviewer_labels(conn)],
         use_entities=policy is Policy.VERBATIM,
         keep_names=policy is Policy.KEEP_NAMES,
         hide_organisations=hide_organisations,
