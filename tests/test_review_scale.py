@@ -132,3 +132,26 @@ def test_cli_prints_an_import_command_that_runs_as_pasted(
     imported = runner.invoke(app, args[1:])
     assert imported.exit_code == 0, imported.output
     assert "3 lignes lues" in imported.output
+
+
+def test_review_workbook_larger_than_a_parsed_document_still_imports(
+    large_study, tmp_path, monkeypatch
+) -> None:  # noqa: ANN001
+    # Review workbooks are read streamed, so the size limit of documents parsed whole (here
+    # lowered to 50 Ko: 1,200 rows make a larger sheet) does not refuse a big export.
+    from qualipipe.review.importer import import_decisions
+    from tests.test_review import fill
+
+    exported = export_review(large_study, output=tmp_path / "tout.xlsx", limit=None)
+    first = rows_of(exported.path)[0]
+    fill(exported.path, {first: {"Décision 1": "accepter"}})
+    monkeypatch.setenv("QUALIPIPE_MAX_XML_MO", "0.05")
+    result = import_decisions(large_study, exported.path, "Alice")
+    assert (result.rows_read, result.decisions_added) == (PARTICIPANTS * LINES // 2, 1)
+
+
+def rows_of(path: Path) -> list[int]:
+    sheet = load_workbook(path, read_only=True)[wb.REVIEW_SHEET]
+    rows = sheet.iter_rows(values_only=True)
+    headers = list(next(rows))
+    return [int(row[headers.index(wb.COL_SEGMENT_ID)]) for row in rows]
