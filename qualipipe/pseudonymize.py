@@ -436,6 +436,10 @@ class Pseudonymizer:
         spans = contact_spans(text)
         if self.keep_names or not text:
             return spans, []
+        # Most texts hold no word that starts a name: checked word by word before any token is
+        # built (the folding of each distinct word is cached).
+        if self.index.root.children.keys().isdisjoint(map(_fold_token, _TOKEN.findall(text))):
+            return spans, []
         names, pending = self.index.find(text, tokenize(text))
         spans.extend(s for s in names if _free(spans, s[0], s[1]))
         return spans, pending
