@@ -1,4 +1,4 @@
-"""The review workbooks as files: writing them with openpyxl (`reading` reads them back).
+"""The review workbooks as files: writing them with XlsxWriter (`reading` reads them back).
 
 This module knows sheets, columns, styles and drop-down lists; it knows nothing of the study store.
 `qualipipe.review` builds the rows to write and validates what is read back.
@@ -16,21 +16,20 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from xlsxwriter.workbook import Workbook
 
-from qualipipe.files import atomic_write
 from qualipipe.review.xlsx_table import (
-    WRAP,
     Table,
     Value,
-    clean_text,
-    put_text,
+    make_style,
     row_height,
+    streamed_workbook,
+    write_value,
 )
-from qualipipe.review.xlsx_table import put as put  # re-exported for the other workbooks
+
+# Re-exported: the other (openpyxl) workbooks write their cells the same formula-safe way.
+from qualipipe.review.xlsx_table import put as put
+from qualipipe.review.xlsx_table import put_text as put_text
 from qualipipe.xlsx_layout import wrapped_lines
 
 # Sheet names and the format marker written in the hidden metadata sheet.
@@ -85,8 +84,7 @@ ADD_COLUMNS = 3
 # height at one line, so wrapped verbatims overlap the next rows (Excel would fit them itself).
 REASON_MAX_LINES = 6  # reasons are long; the full text stays readable in the cell itself
 
-FILL_TO_FILL = PatternFill("solid", fgColor="FFF2CC")  # columns the analyst fills
-SEGMENT_FONT = Font(bold=True)
+FILL_TO_FILL = "#FFF2CC"  # columns the analyst fills
 
 
 @cache  # asked for every slot of every row read back: the same few tuples
@@ -188,7 +186,7 @@ def code_id_of(choice: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------------------------
-# Written in openpyxl's write-only mode through `xlsx_table.Table`: rows stream to the file.
+# Written in XlsxWriter's constant-memory mode through `xlsx_table.Table`: rows stream to the file.
 
 
 def review_headers(slot_count: int) -> list[str]:
@@ -224,6 +222,10 @@ COLUMN_WIDTHS = {
     COL_HISTORY: 30,
     COL_AGREED: 16,
     COL_CODE: 30,
+    # Hidden; widths that differ keep each its own <col> entry (adjacent equal ones are merged).
+    COL_SEGMENT_ID: 10,
+    COL_CODE_ID: 16,
+    COL_FINGERPRINT: 18,
 }
 
 
@@ -237,10 +239,6 @@ def _width_for(header: str) -> float:
     if header.startswith("Décision"):
         return 12
     return 28
-
-
-def _new_workbook() -> Workbook:
-    return Workbook(write_only=True)
 
 
 def prefill_text(decision: str, decided_by: str, coder: str) -> str:
@@ -262,30 +260,26 @@ def write_identity_sheets(
 ) -> None:
     """The hidden sheets that identify the workbook (study, export, columns) and record every
     pre-filled cell with its coder. Rows are appended only, so this works in write-only mode."""
-    ws = workbook.create_sheet(META_SHEET)
-    # Only visible through Excel's VBA editor: nobody edits it by mistake.
-    ws.sheet_state = "veryHidden"
-    for key, value in meta.items():
-        ws.append([clean_text(key), _plain(ws, value)])
-    filled = workbook.create_sheet(PREFILL_SHEET)
-    filled.sheet_state = "veryHidden"
-    filled.append(list(PREFILL_HEADERS))
-    for segment_id, code_id, prefill in prefills:
-        filled.append(
-            [
-                segment_id,
-                _plain(filled, code_id),
-                prefill.decision,
-                _plain(filled, prefill.coder),
-                _plain(filled, prefill.shown),
-            ]
+    text = make_style(workbook, wrap=False)
+    ws = workbook.add_worksheet(META_SHEET)
+    ws.very_hidden()  # only visible through Excel's VBA editor: nobody edits it by mistake
+    for row, (key, entry) in enumerate(meta.items()):
+        write_value(ws, row, 0, key, text)
+        write_value(ws, row, 1, entry, text)
+    filled = workbook.add_worksheet(PREFILL_SHEET)
+    filled.very_hidden()
+    for column, header in enumerate(PREFILL_HEADERS):
+        write_value(filled, 0, column, header, text)
+    for row, (segment_id, code_id, prefill) in enumerate(prefills, start=1):
+        values: tuple[Value, ...] = (
+            segment_id,
+            code_id,
+            prefill.decision,
+            prefill.coder,
+            prefill.shown,
         )
-
-
-def _plain(ws: WriteOnlyWorksheet, value: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws)
-    put_text(cell, value)
-    return cell
+        for column, value in enumerate(values):
+            write_value(filled, row, column, value, text)
 
 
 def row_prefills(row: ReviewRow, coder: str) -> list[tuple[int, str, Prefill]]:
@@ -393,25 +387,15 @@ DISAGREEMENT_HELP = [
 
 def _write_help(workbook: Workbook, lines: Sequence[str]) -> None:
     """A one-column sheet; its first line is the title (not a table: no filter, no frozen row)."""
-    ws = workbook.create_sheet(HELP_SHEET)
-    ws.column_dimensions["A"].width = 110
-    title_font = Font(bold=True, size=14)
-    for row, line in enumerate(lines, start=1):
-        cell = _plain(ws, line)
-        cell.alignment = WRAP
-        if row == 1:
-            cell.font = title_font
+    ws = workbook.add_worksheet(HELP_SHEET)
+    ws.set_column(0, 0, 110)
+    title = make_style(workbook, bold=True, size=14)
+    text = make_style(workbook)
+    for row, line in enumerate(lines):
         height = row_height(wrapped_lines(line, 110))
         if height is not None:
-            ws.row_dimensions[row].height = height
-        ws.append([cell])
-
-
-def _save(workbook: Workbook, path: Path) -> Path:
-    # Write beside, then rename: a crash never leaves a half-written workbook under the real name.
-    with atomic_write(path) as temporary:
-        workbook.save(temporary)
-    return path
+            ws.set_row(row, height)
+        write_value(ws, row, 0, line, title if row == 0 else text)
 
 
 def write_review_workbook(
@@ -428,12 +412,23 @@ def write_review_workbook(
         rows = list(rows)
         slot_count = max([len(row.slots) for row in rows] + [1])
     slot_count = max(slot_count, 1)
+    with streamed_workbook(path) as workbook:
+        _write_review_sheets(workbook, rows, codebook, meta, slot_count)
+    return path
+
+
+def _write_review_sheets(
+    workbook: Workbook,
+    rows: Iterable[ReviewRow],
+    codebook: Sequence[CodebookEntry],
+    meta: dict[str, str],
+    slot_count: int,
+) -> None:
     headers = review_headers(slot_count)
     coder = meta.get(META_CODER, "")
     decision_headers = [slot_headers(k)[3] for k in range(1, slot_count + 1)]
     add_headers = [add_header(k) for k in range(1, ADD_COLUMNS + 1)]
     to_fill = {*decision_headers, *add_headers, COL_COMMENT}
-    workbook = _new_workbook()
     table = Table(
         workbook,
         REVIEW_SHEET,
@@ -445,7 +440,7 @@ def write_review_workbook(
     )
     plain = table.style()
     fill = table.style(fill=FILL_TO_FILL)
-    bold = table.style(font=SEGMENT_FONT)
+    bold = table.style(bold=True)
     score = table.style(number_format="0.00")
     styles = [
         fill
@@ -472,11 +467,11 @@ def write_review_workbook(
     choices_range = _write_codebook(workbook, codebook)
     table.list_validation(
         decision_headers,
-        f'"{ACCEPT},{REJECT}"',
+        [ACCEPT, REJECT],
         "Choisissez « accepter » ou « rejeter », ou laissez vide.",
     )
     table.list_validation(
-        add_headers, choices_range, "Choisissez un code du codebook (feuille « Codebook »)."
+        add_headers, f"={choices_range}", "Choisissez un code du codebook (feuille « Codebook »)."
     )
     _write_help(workbook, REVIEW_HELP)
     write_identity_sheets(
@@ -489,7 +484,6 @@ def write_review_workbook(
         },
         prefills,
     )
-    return _save(workbook, path)
 
 
 def _review_values(number: int, row: ReviewRow, slot_count: int, coder: str) -> list[Value]:
@@ -547,8 +541,20 @@ def write_disagreement_workbook(
     codebook: Sequence[CodebookEntry],
     meta: dict[str, str],
 ) -> Path:
+    with streamed_workbook(path) as workbook:
+        _write_disagreement_sheets(workbook, rows, coders, agreement, codebook, meta)
+    return path
+
+
+def _write_disagreement_sheets(
+    workbook: Workbook,
+    rows: Sequence[DisagreementRow],
+    coders: Sequence[str],
+    agreement: Sequence[AgreementLine],
+    codebook: Sequence[CodebookEntry],
+    meta: dict[str, str],
+) -> None:
     headers = disagreement_headers(coders)
-    workbook = _new_workbook()
     table = Table(
         workbook,
         DISAGREEMENT_SHEET,
@@ -579,7 +585,7 @@ def write_disagreement_workbook(
     table.finish()
     table.list_validation(
         [COL_AGREED],
-        f'"{ACCEPT},{REJECT}"',
+        [ACCEPT, REJECT],
         "Choisissez « accepter » ou « rejeter », ou laissez vide.",
     )
     _write_agreement_sheet(workbook, agreement)
@@ -594,7 +600,6 @@ def write_disagreement_workbook(
             META_COLUMNS: json.dumps(headers, ensure_ascii=False),
         },
     )
-    return _save(workbook, path)
 
 
 AGREEMENT_HEADERS = (
@@ -611,8 +616,8 @@ def _write_agreement_sheet(workbook: Workbook, lines: Sequence[AgreementLine]) -
     table = Table(
         workbook, AGREEMENT_SHEET, AGREEMENT_HEADERS, [26, 34, 12, 12, 16, 20], filtered=False
     )
-    plain = table.style(alignment=Alignment())
-    formats = [table.style(number_format=f, alignment=Alignment()) for f in ("0.0%", "0.00")]
+    plain = table.style(wrap=False)
+    formats = [table.style(number_format=f, wrap=False) for f in ("0.0%", "0.00")]
     styles = [plain, plain, plain, formats[0], formats[1], formats[1]]
     for line in lines:
         figures = [line.percent, line.kappa, line.alpha]
