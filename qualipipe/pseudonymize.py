@@ -162,6 +162,7 @@ class NameIndex:
     places: frozenset[str] = frozenset()
     root: _Node = field(default_factory=_Node)
     name_keys: set[str] = field(default_factory=set)
+    anchors: set[str] = field(default_factory=set)  # every entry holds one of these words
     steps: int = 0  # trie steps taken by `find`: the matcher's work, for tests
 
     def add(
@@ -180,6 +181,7 @@ class NameIndex:
         place_like = _is_place_like(name)
         keys = [fold_aligned(p) for p in _pieces(name)]
         self.name_keys.update(keys)
+        self.anchors.update(keys)  # every variant holds a piece of the name (« M. Dupont »)
         common = [k in self.common or k in places or place_like for k in keys]
         for variant in name_variants(name):
             tokens = [fold_aligned(p) for p in _pieces(variant)]
@@ -406,6 +408,7 @@ class Pseudonymizer:
             if self.hide_organisations and participant.organisation.strip():
                 tokens = [fold_aligned(p) for p in _pieces(participant.organisation)]
                 self.index.add(tokens, ORGANISATION_PLACEHOLDER, single=False, ambiguous=False)
+                self.index.anchors.update(tokens)
         for name in self.extra_names:
             self.index.add_name(name, self.placeholder, places)
 
@@ -436,9 +439,9 @@ class Pseudonymizer:
         spans = contact_spans(text)
         if self.keep_names or not text:
             return spans, []
-        # Most texts hold no word that starts a name: checked word by word before any token is
-        # built (the folding of each distinct word is cached).
-        if self.index.root.children.keys().isdisjoint(map(_fold_token, _TOKEN.findall(text))):
+        # Most texts hold no piece of any name: checked word by word before any token is built
+        # (the folding of each distinct word is cached).
+        if self.index.anchors.isdisjoint(map(_fold_token, _TOKEN.findall(text))):
             return spans, []
         names, pending = self.index.find(text, tokenize(text))
         spans.extend(s for s in names if _free(spans, s[0], s[1]))

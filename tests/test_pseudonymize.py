@@ -224,7 +224,13 @@ def _interview_without_listed_interviewer(make_study):  # noqa: ANN001, ANN202
                 "Merci. Et les locaux ?",
                 "Oui Mat Pires, les locaux manquent vraiment.",
             ],
-            speakers=["Mat Pires (ENQ)", "Martine Lefèvre-Dubois"] * 2,
+            # The last turn is a second interviewee the manifest does not list either.
+            speakers=[
+                "Mat Pires (ENQ)",
+                "Martine Lefèvre-Dubois",
+                "Mat Pires (ENQ)",
+                "Valentine Testanier",
+            ],
             interviewer={0, 2},
             participant_id="F1",
             territory_id="auxois",
@@ -253,6 +259,7 @@ def test_interviewer_named_only_in_speaker_labels_is_hidden(make_study, tmp_path
     shown = "\n".join(cells)
     assert "[personne] (ENQ) : Merci. Et les locaux ?" in shown
     assert "Pires" not in shown and "Lefèvre" not in shown
+    assert "Testanier" not in shown  # nor in the « Emplacement » column, which names the speaker
 
 
 def test_kept_person_spans_spare_spacy_and_change_nothing(make_study) -> None:

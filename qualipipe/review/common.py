@@ -255,8 +255,9 @@ class RowHiders:
 
 def shown_contexts(
     contexts: Sequence[SegmentContext], hiders: RowHiders
-) -> list[tuple[str, str, str]]:
-    """(before, segment, after) of each context as a review row shows them, pseudonymised.
+) -> list[tuple[str, str, str, str]]:
+    """(before, segment, after, the segment's speaker) of each context as a review row shows
+    them, pseudonymised.
 
     Texts and speaker labels are hidden apart: a segment's text is the
     same string in its own row and in its neighbours' context, so spaCy reads it once (and only
@@ -264,16 +265,21 @@ def shown_contexts(
     """
     texts = [t for c in contexts for t in (c.before, c.segment.text, c.after)]
     hidden = iter(hide_all(texts, hiders.verbatims, hiders.seen["verbatims"]))
-    # Speaker labels as verbatims too (spaCy finds the people the manifest does not name); a
-    # source has a few distinct labels, so this costs little.
-    speakers = [s for c in contexts for s in (c.before_speaker, c.after_speaker)]
+    # Speaker labels as verbatims too (spaCy finds the people the manifest does not name, like
+    # the second person of a two-person interview); a source has a few distinct labels.
+    speakers = [s for c in contexts for s in (c.before_speaker, c.after_speaker, c.segment.speaker)]
     hidden_speakers = iter(hide_all(speakers, hiders.verbatims, hiders.seen["speakers"]))
     shown = []
     for _ in contexts:
         before, text, after = next(hidden), next(hidden), next(hidden)
-        before_speaker, after_speaker = next(hidden_speakers), next(hidden_speakers)
+        before_speaker, after_speaker, speaker = (next(hidden_speakers) for _ in range(3))
         shown.append(
-            (_with_speaker(before_speaker, before), text, _with_speaker(after_speaker, after))
+            (
+                _with_speaker(before_speaker, before),
+                text,
+                _with_speaker(after_speaker, after),
+                speaker,
+            )
         )
     return shown
 

@@ -326,7 +326,7 @@ def codebook_entries(codebook: Codebook) -> list[wb.CodebookEntry]:
 
 def _review_row(
     context: SegmentContext,
-    shown: tuple[str, str, str],
+    shown: tuple[str, str, str, str],
     suggested: list[Suggestion],
     coded: dict[str, CurrentDecision],
     labels: dict[str, str],
@@ -377,7 +377,7 @@ def _review_row(
         participant=participant.pseudonym if participant else "",
         role=participant.role.value if participant else "",
         source=source_label(source, participant),
-        location=location_label(segment),
+        location=location_label(replace(segment, speaker=shown[3])),
         before=shown[0],
         text=shown[1],
         after=shown[2],
