@@ -423,6 +423,23 @@ class Pseudonymizer:
     def apply_many(self, texts: Iterable[str]) -> list[str]:
         """Same as `apply` on each text; spaCy (if used) runs in batches."""
         texts = list(texts)
+        return [
+            _replace(text, spans) for text, spans in zip(texts, self._all_spans(texts), strict=True)
+        ]
+
+    def hide_speakers(self, labels: Iterable[str]) -> list[str]:
+        """Speaker labels: names hidden as in verbatims, and then any capitalised word left that
+        is no role (« Caroline », « Pierre-Fabien », a second interviewee the manifest does not
+        list) is a person too: a label names a person or a role, nothing else."""
+        labels = list(labels)
+        hidden = []
+        for label, spans in zip(labels, self._all_spans(labels), strict=True):
+            if not self.keep_names:
+                spans = spans + _unnamed_speaker(label, spans, self.placeholder)
+            hidden.append(_replace(label, spans))
+        return hidden
+
+    def _all_spans(self, texts: Sequence[str]) -> list[list[Span]]:
         found = [self._spans(text) for text in texts]
         if self.use_entities and not self.keep_names:
             common = self.index.common
@@ -433,7 +450,7 @@ class Pseudonymizer:
             for i, people in zip(todo, entities, strict=True):
                 spans, pending = found[i]
                 spans.extend(self._entity_spans(texts[i], people, spans, pending))
-        return [_replace(text, spans) for text, (spans, _) in zip(texts, found, strict=True)]
+        return [spans for spans, _ in found]
 
     def _spans(self, text: str) -> tuple[list[Span], list[Span]]:
         spans = contact_spans(text)
@@ -599,6 +616,29 @@ def interviewer_names(participants: Iterable[Participant]) -> list[str]:
     )
 
 
+_BRACKETED = re.compile(r"\[[^\]]*\]|\([^)]*\)")
+
+
+def _unnamed_speaker(label: str, spans: list[Span], placeholder: str) -> list[Span]:
+    """The span of a speaker label's name words no pseudonymiser rule caught, if any."""
+    outside = [(m.start(), m.end()) for m in _BRACKETED.finditer(label)]
+    outside += [(start, end) for start, end, _ in spans]
+    words = [
+        m
+        for m in _TOKEN.finditer(label)
+        if m.group()[0].isupper()
+        and _fold_token(m.group()) not in _ROLE_WORDS
+        and all(m.end() <= start or m.start() >= end for start, end in outside)
+    ]
+    if not words:
+        return []
+    return (
+        [(words[0].start(), words[-1].end(), placeholder)]
+        if _free(spans, words[0].start(), words[-1].end())
+        else [(m.start(), m.end(), placeholder) for m in words]
+    )
+
+
 def interviewer_labels(conn: sqlite3.Connection) -> list[str]:
     """Names in the speaker labels of interviewer turns (« Mat Pires (ENQ) » -> « Mat Pires »):
     an interviewer the manifest does not list is hidden all the same."""
@@ -616,7 +656,10 @@ def interviewer_labels(conn: sqlite3.Connection) -> list[str]:
 # Role markers written beside or instead of an interviewer's name in speaker labels.
 _ROLE_WORDS = FUNCTIONS | frozenset(
     {"enq", "enquete", "int", "interviewer", "intervieweur", "intervieweuse", "animateur",
-     "animatrice", "question", "q", "spk", "speaker", "locuteur", "locutrice"}
+     "animatrice", "question", "q", "spk", "speaker", "locuteur", "locutrice", "acteur",
+     "actrice", "fondateur", "fondatrice", "participant", "participante", "interviewe",
+     "interviewee", "repondant", "repondante", "temoin", "reponse", "r", "personne", "homme",
+     "femme", "public", "salle", "intervention", "inconnu", "inconnue", "turns", "x"}
 )  # fmt: skip
 
 

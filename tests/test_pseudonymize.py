@@ -302,3 +302,19 @@ def test_texts_spacy_skips_hold_no_person_it_would_hide() -> None:
         spans, pending = hide._spans(text)
         assert not pending
         assert hide._entity_spans(text, people[str(i)], spans, pending) == [], text
+
+
+def test_speaker_labels_name_people_or_roles_only() -> None:
+    hide = Pseudonymizer([MARTINE], use_entities=True)
+    labels = ["Caroline", "Pierre-Fabien", "Benoît du Breuil-de-Pont-en-Auge", "Enquêtrice"]
+    labels += ["Martine", "Mat Pires (ENQ)", "Acteur", "spk1"]
+    assert hide.hide_speakers(labels) == [
+        "[personne]",
+        "[personne]",
+        "[personne]",
+        "Enquêtrice",
+        "Fondateur·rice 1 — Auxois",
+        "[personne] (ENQ)",
+        "Acteur",
+        "spk1",
+    ]

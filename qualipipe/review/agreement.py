@@ -288,10 +288,12 @@ def export_disagreements(study: Study, report: AgreementReport, output: Path | N
     labels = {code.id: code.label for code in check.codebook.codes}
     contexts = contexts_of(study, (d.segment_id for d in report.disagreements))
     shown = [contexts[d.segment_id] for d in report.disagreements]
-    texts = hide_all([c.segment.text for c in shown], pseudonymizer_for(study))
+    texts = hide_all(
+        [c.segment.text for c in shown], pseudonymizer_for(study, cached_entities=True).apply_many
+    )
     sources = hide_all(
         [source_label(c.source, c.participant) for c in shown],
-        pseudonymizer_for(study, Policy.LABEL),
+        pseudonymizer_for(study, Policy.LABEL).apply_many,
     )
     rows = []
     for index, d in enumerate(report.disagreements):

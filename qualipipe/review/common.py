@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -222,13 +222,15 @@ def file_hash(path: Path) -> str:
 
 
 def hide_all(
-    texts: Sequence[str], hide: Pseudonymizer, memo: dict[str, str] | None = None
+    texts: Sequence[str],
+    hide: Callable[[list[str]], list[str]],
+    memo: dict[str, str] | None = None,
 ) -> list[str]:
     """The texts pseudonymised; each distinct text goes through spaCy once (`memo` keeps the
     results across calls: an export's chunks share neighbours, sources and reasons)."""
     memo = {} if memo is None else memo
     unique = [text for text in dict.fromkeys(texts) if text not in memo]
-    memo.update(zip(unique, hide.apply_many(unique), strict=True))
+    memo.update(zip(unique, hide(unique), strict=True))
     return [memo[text] for text in texts]
 
 
@@ -264,11 +266,13 @@ def shown_contexts(
     when it has an upper-case letter, see `Pseudonymizer.apply_many`).
     """
     texts = [t for c in contexts for t in (c.before, c.segment.text, c.after)]
-    hidden = iter(hide_all(texts, hiders.verbatims, hiders.seen["verbatims"]))
+    hidden = iter(hide_all(texts, hiders.verbatims.apply_many, hiders.seen["verbatims"]))
     # Speaker labels as verbatims too (spaCy finds the people the manifest does not name, like
     # the second person of a two-person interview); a source has a few distinct labels.
     speakers = [s for c in contexts for s in (c.before_speaker, c.after_speaker, c.segment.speaker)]
-    hidden_speakers = iter(hide_all(speakers, hiders.verbatims, hiders.seen["speakers"]))
+    hidden_speakers = iter(
+        hide_all(speakers, hiders.verbatims.hide_speakers, hiders.seen["speakers"])
+    )
     shown = []
     for _ in contexts:
         before, text, after = next(hidden), next(hidden), next(hidden)
@@ -292,9 +296,9 @@ def pseudonymise_rows(rows: Sequence[wb.ReviewRow], hiders: RowHiders) -> list[w
     """The rows' reasons and source and location labels through their pseudonymisers (their
     context texts come already hidden from `shown_contexts`)."""
     reasons = [slot.reason for row in rows for slot in row.slots]
-    hidden_reasons = iter(hide_all(reasons, hiders.reasons, hiders.seen["reasons"]))
+    hidden_reasons = iter(hide_all(reasons, hiders.reasons.apply_many, hiders.seen["reasons"]))
     labels = [t for row in rows for t in (row.source, row.location)]
-    hidden_labels = iter(hide_all(labels, hiders.labels, hiders.seen["labels"]))
+    hidden_labels = iter(hide_all(labels, hiders.labels.apply_many, hiders.seen["labels"]))
     out = []
     for row in rows:
         slots = tuple(replace(slot, reason=next(hidden_reasons)) for slot in row.slots)
