@@ -166,18 +166,29 @@ class NameIndex:
     steps: int = 0  # trie steps taken by `find`: the matcher's work, for tests
 
     def add(
-        self, tokens: Sequence[str], replacement: str, *, single: bool, ambiguous: bool
+        self,
+        tokens: Sequence[str],
+        replacement: str,
+        *,
+        single: bool,
+        ambiguous: bool,
+        yielding: bool = False,
     ) -> None:
+        """`yielding`: an entry already there (a participant's pseudonym) is kept as it is."""
         node = self.root
         for token in tokens:
             node = node.children.setdefault(token, _Node())
+        if node.entry is not None and yielding:
+            return
         if node.entry is None:
             node.entry = _Entry(replacement, single, ambiguous)
         elif node.entry.replacement != replacement:
             # Two people share this form: say only that it is a person.
             node.entry = _Entry(PERSON_PLACEHOLDER, single, node.entry.ambiguous or ambiguous)
 
-    def add_name(self, name: str, replacement: str, places: frozenset[str]) -> None:
+    def add_name(
+        self, name: str, replacement: str, places: frozenset[str], *, yielding: bool = False
+    ) -> None:
         place_like = _is_place_like(name)
         keys = [fold_aligned(p) for p in _pieces(name)]
         self.name_keys.update(keys)
@@ -188,10 +199,10 @@ class NameIndex:
             if len(tokens) >= 2:
                 named = [t for t in tokens if t not in TITLES]
                 ambiguous = all(t in self.common or t in places for t in named) or place_like
-                self.add(tokens, replacement, single=False, ambiguous=ambiguous)
+                self.add(tokens, replacement, single=False, ambiguous=ambiguous, yielding=yielding)
         for key, is_common in zip(keys, common, strict=True):
             if len(key) >= 3 and key not in PLACE_JOINERS and key not in FUNCTIONS:
-                self.add([key], replacement, single=True, ambiguous=is_common)
+                self.add([key], replacement, single=True, ambiguous=is_common, yielding=yielding)
 
     def find(self, text: str, tokens: list[_Token]) -> tuple[list[Span], list[Span]]:
         """Name spans, and the sentence-initial ambiguous pieces left for spaCy to confirm."""
@@ -380,6 +391,8 @@ class Pseudonymizer:
 
     - participants: with `real_name` filled (`list_participants(conn, with_real_names=True)`);
     - extra_names: other people to hide (interviewers), shown as `[personne]`;
+    - speaker_names: people named in speaker labels, shown as `[personne]` unless a participant
+      has that name (then their pseudonym stays);
     - use_entities: also replace person names found by spaCy NER;
     - keep_names: real names kept (internal working documents); contact details still hidden;
     - hide_organisations: also replace the participants' organisations;
@@ -391,17 +404,21 @@ class Pseudonymizer:
     participants: Iterable[Participant]
     placeholder: str = PERSON_PLACEHOLDER
     extra_names: Iterable[str] = ()
+    speaker_names: Iterable[str] = ()
     use_entities: bool = False
     keep_names: bool = False
     hide_organisations: bool = False
     places: Iterable[str] = ()
     span_cache: sqlite3.Connection | None = None
     index: NameIndex = field(init=False)
+    pseudonyms: frozenset[str] = field(init=False)  # stored labels may already show them
     entity_reads: int = field(init=False, default=0)  # texts spaCy read: the costly part, for tests
 
     def __post_init__(self) -> None:
         places = frozenset(fold_aligned(p) for p in self.places)
         self.index = NameIndex(common=_common_words(), places=places)
+        self.participants = list(self.participants)
+        self.pseudonyms = frozenset(p.pseudonym for p in self.participants if p.pseudonym)
         for participant in self.participants:
             if participant.real_name.strip():
                 self.index.add_name(participant.real_name, participant.pseudonym, places)
@@ -411,6 +428,8 @@ class Pseudonymizer:
                 self.index.anchors.update(tokens)
         for name in self.extra_names:
             self.index.add_name(name, self.placeholder, places)
+        for name in self.speaker_names:
+            self.index.add_name(name, self.placeholder, places, yielding=True)
 
     def __call__(self, text: str) -> str:
         return self.apply(text)
@@ -435,7 +454,12 @@ class Pseudonymizer:
         hidden = []
         for label, spans in zip(labels, self._all_spans(labels), strict=True):
             if not self.keep_names:
-                spans = spans + _unnamed_speaker(label, spans, self.placeholder)
+                shown = [
+                    (at, at + len(pseudonym), pseudonym)
+                    for pseudonym in self.pseudonyms
+                    if (at := label.find(pseudonym)) >= 0
+                ]
+                spans = spans + _unnamed_speaker(label, spans + shown, self.placeholder)
             hidden.append(_replace(label, spans))
         return hidden
 
@@ -506,7 +530,7 @@ class Pseudonymizer:
     def _person_span(self, text: str, start: int, end: int) -> tuple[int, int, bool] | None:
         """The name part of a PER entity (and whether it is only common words), or None when
         it names nobody."""
-        if "[" in text[max(0, start - 1) : end] or "]" in text[start : end + 1]:
+        if "[" in text[start:end] or "]" in text[start:end]:
             return None  # a placeholder already there
         if "\n" in text[start:end]:
             return None
@@ -620,7 +644,8 @@ _BRACKETED = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 
 
 def _unnamed_speaker(label: str, spans: list[Span], placeholder: str) -> list[Span]:
-    """The span of a speaker label's name words no pseudonymiser rule caught, if any."""
+    """The span of a speaker label's name words no pseudonymiser rule caught (outside `spans`:
+    names hidden, pseudonyms shown), if any."""
     outside = [(m.start(), m.end()) for m in _BRACKETED.finditer(label)]
     outside += [(start, end) for start, end, _ in spans]
     words = [
@@ -642,12 +667,25 @@ def _unnamed_speaker(label: str, spans: list[Span], placeholder: str) -> list[Sp
 def interviewer_labels(conn: sqlite3.Connection) -> list[str]:
     """Names in the speaker labels of interviewer turns (« Mat Pires (ENQ) » -> « Mat Pires »):
     an interviewer the manifest does not list is hidden all the same."""
+    return label_names(conn, "is_interviewer = 1", frozenset())
+
+
+def speaker_label_names(conn: sqlite3.Connection, pseudonyms: frozenset[str]) -> list[str]:
+    """Names in the speaker labels of the other turns: the second person of a two-person
+    interview, named again in the text (« [rire de Katia] »). Labels stored with a
+    participant's pseudonym (ingest may write them so) name nobody."""
+    return label_names(conn, "is_interviewer = 0", pseudonyms)
+
+
+def label_names(conn: sqlite3.Connection, which: str, pseudonyms: frozenset[str]) -> list[str]:
     names = set()
     for (label,) in conn.execute(
-        "SELECT DISTINCT speaker FROM segments WHERE is_interviewer = 1 AND speaker != ''"
+        f"SELECT DISTINCT speaker FROM segments WHERE {which} AND speaker != ''"
     ):
-        name = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", str(label))
-        pieces = [p for p in _pieces(name) if fold_aligned(p) not in _ROLE_WORDS]
+        name = _BRACKETED.sub(" ", str(label))
+        for pseudonym in pseudonyms:
+            name = name.replace(pseudonym, " ")
+        pieces = [p for p in _pieces(name) if _fold_token(p) not in _ROLE_WORDS]
         if any(len(p) >= 2 and p[0].isupper() for p in pieces):
             names.add(" ".join(pieces))
     return sorted(names)
@@ -683,6 +721,9 @@ def pseudonymizer_for(
     return Pseudonymizer(
         participants,
         extra_names=[*interviewer_names(participants), *interviewer_labels(conn)],
+        speaker_names=speaker_label_names(
+            conn, frozenset(p.pseudonym for p in participants if p.pseudonym)
+        ),
         use_entities=policy is Policy.VERBATIM,
         keep_names=policy is Policy.KEEP_NAMES,
         hide_organisations=hide_organisations,
