@@ -25,8 +25,6 @@ connection then reads it instead of running spaCy again.
 
 from __future__ import annotations
 
-import importlib.metadata
-import json
 import re
 import sqlite3
 from collections import defaultdict
@@ -36,10 +34,13 @@ from enum import StrEnum
 from functools import cache, lru_cache
 from typing import NamedTuple
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from qualipipe.database import text_hash
-from qualipipe.nlp import MODEL, common_french_words, entity_pipeline
+from qualipipe.nlp import common_french_words
+from qualipipe.person_spans import (
+    cached_person_spans,
+    find_and_keep_person_spans,
+    find_person_spans,
+)
 from qualipipe.records import Participant
 from qualipipe.store import Study, list_participants
 from qualipipe.text import fold_aligned
@@ -354,19 +355,6 @@ def may_name_people(
             return True
         previous_capitalised = capitalised
     return False
-    previous_capitalised = False
-    for m in _TOKEN.finditer(text):
-        token = m.group()
-        key = _fold_token(token)
-        if key in FUNCTIONS:
-            continue
-        capitalised = not token.islower()  # any upper-case letter, wherever it is in the word
-        if capitalised and (
-            previous_capitalised or key not in common or not token.isalpha() or len(token) == 1
-        ):
-            return True
-        previous_capitalised = capitalised
-    return False
 
 
 def _free(spans: Iterable[Span], start: int, end: int) -> bool:
@@ -549,44 +537,6 @@ def _replace(text: str, spans: list[Span]) -> str:
     return text
 
 
-def entity_model() -> str:
-    """Names the entity recogniser in the span cache: spans found by another model are stale."""
-    try:
-        version = importlib.metadata.version(MODEL.replace("_", "-"))
-    except importlib.metadata.PackageNotFoundError:
-        version = "?"
-    return f"{MODEL}-{version}"
-
-
-def find_person_spans(texts_by_hash: dict[str, str]) -> dict[str, list[tuple[int, int]]]:
-    """spaCy's PER entities (character offsets) in each text, keyed like the input."""
-    if not texts_by_hash:
-        return {}
-    docs = entity_pipeline().pipe(texts_by_hash.values(), batch_size=64)
-    return {
-        digest: [(e.start_char, e.end_char) for e in doc.ents if e.label_ == "PER"]
-        for digest, doc in zip(texts_by_hash, docs, strict=True)
-    }
-
-
-def cached_person_spans(
-    conn: sqlite3.Connection, hashes: Iterable[str]
-) -> dict[str, list[tuple[int, int]]]:
-    """Text hash -> the person spans kept for it (hashes never analysed are left out)."""
-    model = entity_model()
-    wanted = sorted(set(hashes))
-    found: dict[str, list[tuple[int, int]]] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for digest, spans in conn.execute(
-            f"SELECT text_hash, spans FROM person_spans WHERE model = ? AND text_hash IN ({marks})",
-            [model, *chunk],
-        ):
-            found[digest] = [(int(a), int(b)) for a, b in json.loads(spans)]
-    return found
-
-
 def remember_person_spans(study: Study, *, progress: bool = True) -> int:
     """Find and keep the person spans of the study's texts and speaker labels that may name
     people and are not kept yet, so that pseudonymising them later (review export) reads them
@@ -603,29 +553,7 @@ def remember_person_spans(study: Study, *, progress: bool = True) -> int:
         if text
     ]
     todo = {text_hash(t): t for t in texts if may_name_people(t, common, names)}
-    for digest in cached_person_spans(study.conn, todo):
-        del todo[digest]
-    model = entity_model()
-    digests = list(todo)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-        disable=not progress or not digests,
-    ) as bar:
-        task = bar.add_task("Noms de personnes (spaCy)", total=len(digests))
-        for start in range(0, len(digests), 256):
-            found = find_person_spans({d: todo[d] for d in digests[start : start + 256]})
-            with study.transaction() as conn:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO person_spans (text_hash, model, spans) "
-                    "VALUES (?, ?, ?)",
-                    [(digest, model, json.dumps(spans)) for digest, spans in found.items()],
-                )
-            bar.advance(task, len(found))
-    return len(digests)
+    return find_and_keep_person_spans(study, todo, progress=progress)
 
 
 def interviewer_names(participants: Iterable[Participant]) -> list[str]:
