@@ -16,6 +16,11 @@ names*, never as bare substrings:
 
 All names are matched in one pass over the text: a token trie built once from every variant of
 every name, so the cost grows with the length of the texts, not with the number of participants.
+
+spaCy reads only the texts where it could find a person this module would hide (see
+`may_name_people`), and what it finds can be kept in the study (`person_spans` table, filled by
+`remember_person_spans` when `code` reads the texts): a pseudonymiser given the study's
+connection then reads it instead of running spaCy again.
 """
 
 from __future__ import annotations
@@ -26,8 +31,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache, lru_cache
+from typing import NamedTuple
 
-from qualipipe.nlp import common_french_words, entity_pipeline
+from qualipipe.database import text_hash
+from qualipipe.nlp import common_french_words
+from qualipipe.person_spans import (
+    cached_person_spans,
+    find_and_keep_person_spans,
+    find_person_spans,
+)
 from qualipipe.records import Participant
 from qualipipe.store import Study, list_participants
 from qualipipe.text import fold_aligned
@@ -135,8 +148,7 @@ class _Node:
     entry: _Entry | None = None
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):  # a tuple: built for every word of every text, so cheap to make
     start: int
     end: int
     key: str  # folded
@@ -148,36 +160,50 @@ class NameIndex:
     """Every variant of every name in one token trie, with the words that need context."""
 
     common: frozenset[str]
+    places: frozenset[str] = frozenset()
     root: _Node = field(default_factory=_Node)
     name_keys: set[str] = field(default_factory=set)
+    anchors: set[str] = field(default_factory=set)  # every entry holds one of these words
     steps: int = 0  # trie steps taken by `find`: the matcher's work, for tests
 
     def add(
-        self, tokens: Sequence[str], replacement: str, *, single: bool, ambiguous: bool
+        self,
+        tokens: Sequence[str],
+        replacement: str,
+        *,
+        single: bool,
+        ambiguous: bool,
+        yielding: bool = False,
     ) -> None:
+        """`yielding`: an entry already there (a participant's pseudonym) is kept as it is."""
         node = self.root
         for token in tokens:
             node = node.children.setdefault(token, _Node())
+        if node.entry is not None and yielding:
+            return
         if node.entry is None:
             node.entry = _Entry(replacement, single, ambiguous)
         elif node.entry.replacement != replacement:
             # Two people share this form: say only that it is a person.
             node.entry = _Entry(PERSON_PLACEHOLDER, single, node.entry.ambiguous or ambiguous)
 
-    def add_name(self, name: str, replacement: str, places: frozenset[str]) -> None:
+    def add_name(
+        self, name: str, replacement: str, places: frozenset[str], *, yielding: bool = False
+    ) -> None:
         place_like = _is_place_like(name)
         keys = [fold_aligned(p) for p in _pieces(name)]
         self.name_keys.update(keys)
+        self.anchors.update(keys)  # every variant holds a piece of the name (« M. Dupont »)
         common = [k in self.common or k in places or place_like for k in keys]
         for variant in name_variants(name):
             tokens = [fold_aligned(p) for p in _pieces(variant)]
             if len(tokens) >= 2:
                 named = [t for t in tokens if t not in TITLES]
                 ambiguous = all(t in self.common or t in places for t in named) or place_like
-                self.add(tokens, replacement, single=False, ambiguous=ambiguous)
+                self.add(tokens, replacement, single=False, ambiguous=ambiguous, yielding=yielding)
         for key, is_common in zip(keys, common, strict=True):
             if len(key) >= 3 and key not in PLACE_JOINERS and key not in FUNCTIONS:
-                self.add([key], replacement, single=True, ambiguous=is_common)
+                self.add([key], replacement, single=True, ambiguous=is_common, yielding=yielding)
 
     def find(self, text: str, tokens: list[_Token]) -> tuple[list[Span], list[Span]]:
         """Name spans, and the sentence-initial ambiguous pieces left for spaCy to confirm."""
@@ -203,13 +229,31 @@ class NameIndex:
             span = (tokens[i].start, tokens[last].end, entry.replacement)
             verdict = self._verdict(text, tokens, i, last, entry)
             if verdict == "yes":
-                spans.append(span)
+                last = self._surname_after(text, tokens, last)
+                spans.append((tokens[i].start, tokens[last].end, entry.replacement))
                 i = last + 1
                 continue
             if verdict == "maybe":
                 pending.append(span)
             i += 1
         return spans, pending
+
+    def _surname_after(self, text: str, tokens: list[_Token], last: int) -> int:
+        """The last token of the name once the capitalised words written right after it are
+        taken in: the manifest says « Marie Helene », the transcript « Marie-Hélène Matera »."""
+        for _ in range(2):
+            following = last + 1
+            if following >= len(tokens):
+                break
+            token = tokens[following]
+            gap = text[tokens[last].end : token.start]
+            if gap not in (" ", "-", "\u00a0") or not token.capitalised or len(token.key) < 2:
+                break
+            # Common words are not excluded: surnames often are (« Matera », « Petit »).
+            if token.key in FUNCTIONS or token.key in self.places:
+                break
+            last = following
+        return last
 
     def _verdict(self, text: str, tokens: list[_Token], i: int, last: int, entry: _Entry) -> str:
         if not entry.single:
@@ -265,18 +309,64 @@ def _sentence_initial(text: str, start: int) -> bool:
     return position == 0 or text[position - 1] in _SENTENCE_END
 
 
-def tokenize(text: str, folded: str) -> list[_Token]:
+def tokenize(text: str) -> list[_Token]:
     return [
-        _Token(m.start(), m.end(), folded[m.start() : m.end()], m.group()[0].isupper())
+        _Token(m.start(), m.end(), _fold_token(m.group()), m.group()[0].isupper())
         for m in _TOKEN.finditer(text)
     ]
+
+
+@lru_cache(maxsize=200_000)  # words are Zipfian: folding each once is far cheaper than per text
+def _fold_token(token: str) -> str:
+    return fold_aligned(token)
+
+
+@cache
+def _common_words() -> frozenset[str]:
+    return common_french_words()
+
+
+def may_name_people(
+    text: str, common: frozenset[str], names: frozenset[str] | set[str] = frozenset()
+) -> bool:
+    """Whether spaCy could find in `text` a person `Pseudonymizer` would hide.
+
+    A person span it keeps is made of capitalised words other than titles and functions
+    (`FUNCTIONS`): two or more of them, or one that is not a common word (`_person_span`), or a
+    common word that is also a piece of a participant's name (folded `names`: spaCy confirms
+    « Claire » opening a sentence). A text with none of these need not be read.
+    """
+    if text.lower() == text:
+        return False
+    previous_capitalised = False
+    for m in _TOKEN.finditer(text):
+        token = m.group()
+        key = _fold_token(token)
+        if key in FUNCTIONS:
+            continue
+        capitalised = token.lower() != token  # an upper-case letter anywhere in the word
+        if capitalised and previous_capitalised:
+            return True
+        if (
+            capitalised
+            and len(token) >= 2
+            and (key not in common or not token.isalpha() or key in names)
+        ):
+            return True
+        previous_capitalised = capitalised
+    return False
 
 
 def _free(spans: Iterable[Span], start: int, end: int) -> bool:
     return all(end <= s or start >= e for s, e, _ in spans)
 
 
+_CONTACT_HINT = re.compile(r"[\d@]")  # every contact has a digit or an @
+
+
 def contact_spans(text: str) -> list[Span]:
+    if _CONTACT_HINT.search(text) is None:
+        return []
     return [
         (m.start(), m.end(), _CONTACT_PLACEHOLDERS[m.lastgroup or "email"])
         for m in _CONTACTS.finditer(text)
@@ -289,32 +379,45 @@ class Pseudonymizer:
 
     - participants: with `real_name` filled (`list_participants(conn, with_real_names=True)`);
     - extra_names: other people to hide (interviewers), shown as `[personne]`;
+    - speaker_names: people named in speaker labels, shown as `[personne]` unless a participant
+      has that name (then their pseudonym stays);
     - use_entities: also replace person names found by spaCy NER;
     - keep_names: real names kept (internal working documents); contact details still hidden;
     - hide_organisations: also replace the participants' organisations;
-    - places: folded words of place names (territories) that need context like common words.
+    - places: folded words of place names (territories) that need context like common words;
+    - span_cache: the study's connection, to read the person spans `remember_person_spans` kept
+      instead of running spaCy (read only: a pseudonymiser never writes to the study).
     """
 
     participants: Iterable[Participant]
     placeholder: str = PERSON_PLACEHOLDER
     extra_names: Iterable[str] = ()
+    speaker_names: Iterable[str] = ()
     use_entities: bool = False
     keep_names: bool = False
     hide_organisations: bool = False
     places: Iterable[str] = ()
+    span_cache: sqlite3.Connection | None = None
     index: NameIndex = field(init=False)
+    pseudonyms: frozenset[str] = field(init=False)  # stored labels may already show them
+    entity_reads: int = field(init=False, default=0)  # texts spaCy read: the costly part, for tests
 
     def __post_init__(self) -> None:
-        self.index = NameIndex(common=common_french_words())
         places = frozenset(fold_aligned(p) for p in self.places)
+        self.index = NameIndex(common=_common_words(), places=places)
+        self.participants = list(self.participants)
+        self.pseudonyms = frozenset(p.pseudonym for p in self.participants if p.pseudonym)
         for participant in self.participants:
             if participant.real_name.strip():
                 self.index.add_name(participant.real_name, participant.pseudonym, places)
             if self.hide_organisations and participant.organisation.strip():
                 tokens = [fold_aligned(p) for p in _pieces(participant.organisation)]
                 self.index.add(tokens, ORGANISATION_PLACEHOLDER, single=False, ambiguous=False)
+                self.index.anchors.update(tokens)
         for name in self.extra_names:
             self.index.add_name(name, self.placeholder, places)
+        for name in self.speaker_names:
+            self.index.add_name(name, self.placeholder, places, yielding=True)
 
     def __call__(self, text: str) -> str:
         return self.apply(text)
@@ -327,33 +430,69 @@ class Pseudonymizer:
     def apply_many(self, texts: Iterable[str]) -> list[str]:
         """Same as `apply` on each text; spaCy (if used) runs in batches."""
         texts = list(texts)
+        return [
+            _replace(text, spans) for text, spans in zip(texts, self._all_spans(texts), strict=True)
+        ]
+
+    def hide_speakers(self, labels: Iterable[str]) -> list[str]:
+        """Speaker labels: names hidden as in verbatims, and then any capitalised word left that
+        is no role (« Caroline », « Pierre-Fabien », a second interviewee the manifest does not
+        list) is a person too: a label names a person or a role, nothing else."""
+        labels = list(labels)
+        hidden = []
+        for label, spans in zip(labels, self._all_spans(labels), strict=True):
+            if not self.keep_names:
+                shown = [
+                    (at, at + len(pseudonym), pseudonym)
+                    for pseudonym in self.pseudonyms
+                    if (at := label.find(pseudonym)) >= 0
+                ]
+                spans = spans + _unnamed_speaker(label, spans + shown, self.placeholder)
+            hidden.append(_replace(label, spans))
+        return hidden
+
+    def _all_spans(self, texts: Sequence[str]) -> list[list[Span]]:
         found = [self._spans(text) for text in texts]
         if self.use_entities and not self.keep_names:
-            todo = [i for i, text in enumerate(texts) if text.strip()]
-            docs = entity_pipeline().pipe([texts[i] for i in todo], batch_size=64)
-            for i, doc in zip(todo, docs, strict=True):
+            common = self.index.common
+            todo = [
+                i for i, text in enumerate(texts) if found[i][1] or may_name_people(text, common)
+            ]
+            entities = self._person_entities([texts[i] for i in todo])
+            for i, people in zip(todo, entities, strict=True):
                 spans, pending = found[i]
-                spans.extend(self._entity_spans(texts[i], doc, spans, pending))
-        return [_replace(text, spans) for text, (spans, _) in zip(texts, found, strict=True)]
+                spans.extend(self._entity_spans(texts[i], people, spans, pending))
+        return [spans for spans, _ in found]
 
     def _spans(self, text: str) -> tuple[list[Span], list[Span]]:
         spans = contact_spans(text)
         if self.keep_names or not text:
             return spans, []
-        names, pending = self.index.find(text, tokenize(text, fold_aligned(text)))
+        # Most texts hold no piece of any name: checked word by word before any token is built
+        # (the folding of each distinct word is cached).
+        if self.index.anchors.isdisjoint(map(_fold_token, _TOKEN.findall(text))):
+            return spans, []
+        names, pending = self.index.find(text, tokenize(text))
         spans.extend(s for s in names if _free(spans, s[0], s[1]))
         return spans, pending
 
+    def _person_entities(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """spaCy's person entities in each text: from the study's cache, else found now."""
+        digests = [text_hash(text) for text in texts]
+        known = cached_person_spans(self.span_cache, digests) if self.span_cache else {}
+        missing = {d: t for d, t in zip(digests, texts, strict=True) if d not in known}
+        self.entity_reads += len(missing)
+        known.update(find_person_spans(missing))
+        return [known[d] for d in digests]
+
     def _entity_spans(
-        self, text: str, doc: object, spans: list[Span], pending: list[Span]
+        self, text: str, people: Sequence[tuple[int, int]], spans: list[Span], pending: list[Span]
     ) -> list[Span]:
         found: list[Span] = []
         # A sentence-initial « Claire » of the manifest is a name when spaCy sees a person there.
         confirmed = {(s, e): r for s, e, r in pending}
-        for ent in doc.ents:  # type: ignore[attr-defined]
-            if ent.label_ != "PER":
-                continue
-            span = self._person_span(text, ent.start_char, ent.end_char)
+        for ent_start, ent_end in people:
+            span = self._person_span(text, ent_start, ent_end)
             if span is None:
                 continue
             start, end, needs_confirmation = span
@@ -361,20 +500,29 @@ class Pseudonymizer:
                 continue
             if _free(spans + found, start, end):
                 found.append((start, end, confirmed.get((start, end), self.placeholder)))
+                continue
+            # spaCy sees a longer name around a match (« Marie-Hélène Matera » around the
+            # manifest's « Marie Helene »): the whole name goes, under the match's replacement.
+            around = [s for s in spans if s[0] < end and start < s[1]]
+            if (
+                around
+                and _free(found, start, end)
+                and not any(s[2] in _CONTACT_PLACEHOLDERS.values() for s in around)
+            ):
+                for s in around:
+                    spans.remove(s)
+                low, high = min(start, *(s[0] for s in around)), max(end, *(s[1] for s in around))
+                found.append((low, high, around[0][2]))
         return found
 
     def _person_span(self, text: str, start: int, end: int) -> tuple[int, int, bool] | None:
         """The name part of a PER entity (and whether it is only common words), or None when
         it names nobody."""
-        if "[" in text[max(0, start - 1) : end] or "]" in text[start : end + 1]:
+        if "[" in text[start:end] or "]" in text[start:end]:
             return None  # a placeholder already there
         if "\n" in text[start:end]:
             return None
-        tokens = [
-            t
-            for t in tokenize(text[start:end], fold_aligned(text[start:end]))
-            if t.key not in FUNCTIONS
-        ]
+        tokens = [t for t in tokenize(text[start:end]) if t.key not in FUNCTIONS]
         if not tokens or len(tokens) > 4 or not all(t.capitalised for t in tokens):
             return None
         if all(t.end - t.start < 2 for t in tokens):
@@ -389,6 +537,25 @@ def _replace(text: str, spans: list[Span]) -> str:
     return text
 
 
+def remember_person_spans(study: Study, *, progress: bool = True) -> int:
+    """Find and keep the person spans of the study's texts and speaker labels that may name
+    people and are not kept yet, so that pseudonymising them later (review export) reads them
+    instead of running spaCy.
+
+    Returns how many texts spaCy read.
+    """
+    common = _common_words()
+    names = pseudonymizer_for(study).index.name_keys
+    texts = [
+        text
+        for row in study.conn.execute("SELECT text, speaker FROM segments WHERE retired = 0")
+        for text in row
+        if text
+    ]
+    todo = {text_hash(t): t for t in texts if may_name_people(t, common, names)}
+    return find_and_keep_person_spans(study, todo, progress=progress)
+
+
 def interviewer_names(participants: Iterable[Participant]) -> list[str]:
     """People named in the manifest's « enqueteur » column (several: « A | B », « A et B »)."""
     return sorted(
@@ -401,13 +568,79 @@ def interviewer_names(participants: Iterable[Participant]) -> list[str]:
     )
 
 
+_BRACKETED = re.compile(r"\[[^\]]*\]|\([^)]*\)")
+
+
+def _unnamed_speaker(label: str, spans: list[Span], placeholder: str) -> list[Span]:
+    """The span of a speaker label's name words no pseudonymiser rule caught (outside `spans`:
+    names hidden, pseudonyms shown), if any."""
+    outside = [(m.start(), m.end()) for m in _BRACKETED.finditer(label)]
+    outside += [(start, end) for start, end, _ in spans]
+    words = [
+        m
+        for m in _TOKEN.finditer(label)
+        if m.group()[0].isupper()
+        and _fold_token(m.group()) not in _ROLE_WORDS
+        and all(m.end() <= start or m.start() >= end for start, end in outside)
+    ]
+    if not words:
+        return []
+    return (
+        [(words[0].start(), words[-1].end(), placeholder)]
+        if _free(spans, words[0].start(), words[-1].end())
+        else [(m.start(), m.end(), placeholder) for m in words]
+    )
+
+
+def interviewer_labels(conn: sqlite3.Connection) -> list[str]:
+    """Names in the speaker labels of interviewer turns (« Mat Pires (ENQ) » -> « Mat Pires »):
+    an interviewer the manifest does not list is hidden all the same."""
+    return label_names(conn, "is_interviewer = 1", frozenset())
+
+
+def speaker_label_names(conn: sqlite3.Connection, pseudonyms: frozenset[str]) -> list[str]:
+    """Names in the speaker labels of the other turns: the second person of a two-person
+    interview, named again in the text (« [rire de Katia] »). Labels stored with a
+    participant's pseudonym (ingest may write them so) name nobody."""
+    return label_names(conn, "is_interviewer = 0", pseudonyms)
+
+
+def label_names(conn: sqlite3.Connection, which: str, pseudonyms: frozenset[str]) -> list[str]:
+    names = set()
+    for (label,) in conn.execute(
+        f"SELECT DISTINCT speaker FROM segments WHERE {which} AND speaker != ''"
+    ):
+        name = _BRACKETED.sub(" ", str(label))
+        for pseudonym in pseudonyms:
+            name = name.replace(pseudonym, " ")
+        pieces = [p for p in _pieces(name) if _fold_token(p) not in _ROLE_WORDS]
+        if any(len(p) >= 2 and p[0].isupper() for p in pieces):
+            names.add(" ".join(pieces))
+    return sorted(names)
+
+
+# Role markers written beside or instead of an interviewer's name in speaker labels.
+_ROLE_WORDS = FUNCTIONS | frozenset(
+    {"enq", "enquete", "int", "interviewer", "intervieweur", "intervieweuse", "animateur",
+     "animatrice", "question", "q", "spk", "speaker", "locuteur", "locutrice", "acteur",
+     "actrice", "fondateur", "fondatrice", "participant", "participante", "interviewe",
+     "interviewee", "repondant", "repondante", "temoin", "reponse", "r", "personne", "homme",
+     "femme", "public", "salle", "intervention", "inconnu", "inconnue", "turns", "x"}
+)  # fmt: skip
+
+
 def pseudonymizer_for(
     study: Study | sqlite3.Connection,
     policy: Policy = Policy.VERBATIM,
     *,
     hide_organisations: bool = False,
+    cached_entities: bool = False,
 ) -> Pseudonymizer:
-    """The pseudonymiser every stage uses; `policy` says what the texts are."""
+    """The pseudonymiser every stage uses; `policy` says what the texts are.
+
+    `cached_entities`: read the person spans kept in the study (`remember_person_spans`) rather
+    than running spaCy on those texts; only for a pseudonymiser used in this process and thread.
+    """
     conn = study.conn if isinstance(study, Study) else study
     participants = list_participants(conn, with_real_names=True)
     places: list[str] = []
@@ -415,11 +648,15 @@ def pseudonymizer_for(
         places = [p for t in study.config.territories for p in _pieces(t.name)]
     return Pseudonymizer(
         participants,
-        extra_names=interviewer_names(participants),
+        extra_names=[*interviewer_names(participants), *interviewer_labels(conn)],
+        speaker_names=speaker_label_names(
+            conn, frozenset(p.pseudonym for p in participants if p.pseudonym)
+        ),
         use_entities=policy is Policy.VERBATIM,
         keep_names=policy is Policy.KEEP_NAMES,
         hide_organisations=hide_organisations,
         places=places,
+        span_cache=conn if cached_entities else None,
     )
 
 

@@ -377,6 +377,17 @@ CREATE INDEX preconisations_import ON preconisations(import_id, number);
     + append_only("preconisations", "préconisations")
 )
 
+# The person names spaCy found in each text (entity recogniser), keyed by text hash and model:
+# computed once when `code` reads the texts, so that pseudonymising an export never runs spaCy.
+PERSON_SPANS = """
+CREATE TABLE person_spans (
+    text_hash TEXT NOT NULL,
+    model TEXT NOT NULL,
+    spans TEXT NOT NULL,                      -- JSON list of [start, end] character offsets
+    PRIMARY KEY (text_hash, model)
+);
+"""
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -397,5 +408,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("append-only guards against REPLACE", HISTORY_GUARDS),
     Migration("study identity", STUDY_IDENTITY),
     Migration("run process and interruption", RUN_PROCESS),
+    Migration("person spans cache", PERSON_SPANS),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,12 +4,22 @@ and no manifest name in any synthesis output of the example study."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from qualipipe.pseudonymize import Policy, Pseudonymizer, name_variants, pseudonymizer_for
+from qualipipe.pseudonymize import (
+    Policy,
+    Pseudonymizer,
+    find_person_spans,
+    may_name_people,
+    name_variants,
+    pseudonymizer_for,
+    remember_person_spans,
+)
 from qualipipe.records import Participant, Role
+from qualipipe.store import upsert_participant
 from qualipipe.text import fold_aligned as fold
 
 REPO = Path(__file__).resolve().parents[1]
@@ -179,3 +189,133 @@ def test_no_manifest_name_in_any_synthesis_output_of_the_example_study(
         if word.search(fold(text))
     }
     assert leaks == {}
+
+
+def test_hyphenated_first_name_takes_the_surname_with_it() -> None:
+    # The manifest holds the first name only, without its hyphen; the transcript the whole name.
+    marie = Participant(
+        "A7", "auxois", Role.ACTOR, "Acteur·rice 7 — Auxois", real_name="Marie Helene"
+    )
+    for hide in (Pseudonymizer([marie]), Pseudonymizer([marie], use_entities=True)):
+        result = hide("Bonjour Marie-Hélène Matera, vous habitez le quartier ?")
+        assert result == "Bonjour Acteur·rice 7 — Auxois, vous habitez le quartier ?"
+    # A territory, a title or a word after a comma stays: only a surname-like word is taken in.
+    places = Pseudonymizer([marie], places=["Auxois"])
+    assert places("Marie Helene Auxois, Marie Helene Le Goff, Marie Helene, Pires") == (
+        "Acteur·rice 7 — Auxois Auxois, Acteur·rice 7 — Auxois Le Goff, "
+        "Acteur·rice 7 — Auxois, Pires"
+    )
+
+
+def _interview_without_listed_interviewer(make_study):  # noqa: ANN001, ANN202
+    from tests.conftest import insert_lines_source
+    from tests.test_review import load_codebook
+
+    study = make_study()
+    with study.transaction():
+        load_codebook(study)
+        upsert_participant(study.conn, replace(MARTINE, interviewer=""))
+        insert_lines_source(
+            study.conn,
+            "entretiens/f1.txt",
+            [
+                "Bonjour, vous pouvez vous présenter ?",
+                "Je m'occupe de la ressourcerie depuis dix ans.",
+                "Merci. Et les locaux ?",
+                "Oui Mat Pires, les locaux manquent vraiment.",
+            ],
+            # The last turn is a second interviewee the manifest does not list either.
+            speakers=[
+                "Mat Pires (ENQ)",
+                "Martine Lefèvre-Dubois",
+                "Mat Pires (ENQ)",
+                "Valentine Testanier",
+            ],
+            interviewer={0, 2},
+            participant_id="F1",
+            territory_id="auxois",
+            path="entretiens/f1.txt",
+            format="txt",
+        )
+    return study
+
+
+def test_interviewer_named_only_in_speaker_labels_is_hidden(make_study, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from qualipipe.review.export import export_review
+
+    study = _interview_without_listed_interviewer(make_study)
+    hide = pseudonymizer_for(study)
+    assert hide("Mat Pires (ENQ)") == "[personne] (ENQ)"
+    assert "Pires" not in hide("Merci à Mat Pires et à Mat.")
+    # In the review workbook the speaker labels of the neighbouring turns show no name either.
+    path = export_review(study, output=tmp_path / "revue.xlsx", limit=None).path
+    workbook = load_workbook(path, read_only=True)
+    cells = [
+        str(v) for ws in workbook.worksheets for r in ws.iter_rows(values_only=True) for v in r
+    ]
+    workbook.close()
+    shown = "\n".join(cells)
+    assert "[personne] (ENQ) : Merci. Et les locaux ?" in shown
+    assert "Pires" not in shown and "Lefèvre" not in shown
+    assert "Testanier" not in shown  # nor in the « Emplacement » column, which names the speaker
+
+
+def test_kept_person_spans_spare_spacy_and_change_nothing(make_study) -> None:
+    study = _interview_without_listed_interviewer(make_study)
+    texts = [r[0] for r in study.conn.execute("SELECT text FROM segments")]
+    texts += ["Jean-Pierre Dubreuil est passé hier.", "Alors on verra."]
+    fresh = pseudonymizer_for(study, cached_entities=True)
+    expected = fresh.apply_many(texts)
+    assert fresh.entity_reads > 0  # nothing kept yet: spaCy read them
+    with study.transaction():
+        insert_lines_source_texts(study, texts[-2:])
+    remember_person_spans(study, progress=False)
+    cached = pseudonymizer_for(study, cached_entities=True)
+    assert cached.apply_many(texts) == expected
+    assert cached.entity_reads == 0
+
+
+def insert_lines_source_texts(study, texts: list[str]) -> None:  # noqa: ANN001
+    from tests.conftest import insert_lines_source
+
+    insert_lines_source(study.conn, "ecrits/notes.txt", texts, kind="written", path="notes.txt")
+
+
+def test_texts_spacy_skips_hold_no_person_it_would_hide() -> None:
+    # `may_name_people` must only skip texts where spaCy's people would all be dropped anyway:
+    # checked on every line of the example interviews with the real model.
+    lines = [
+        line.strip()
+        for path in sorted((REPO / "examples" / "etude-demo" / "entretiens").glob("*.txt"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    lines += ["Alors Dupont est venu.", "Et Le Maire aussi.", "Oui. Voilà."]
+    hide = Pseudonymizer([MARTINE], use_entities=True)
+    skipped = [t for t in lines if not may_name_people(t, hide.index.common)]
+    assert "Alors Dupont est venu." not in skipped
+    assert len(skipped) >= 20  # the check below is about real texts, not an empty list
+    people = find_person_spans({str(i): text for i, text in enumerate(skipped)})
+    for i, text in enumerate(skipped):
+        spans, pending = hide._spans(text)
+        assert not pending
+        assert hide._entity_spans(text, people[str(i)], spans, pending) == [], text
+
+
+def test_speaker_labels_name_people_or_roles_only() -> None:
+    hide = Pseudonymizer([MARTINE], use_entities=True)
+    labels = ["Caroline", "Pierre-Fabien", "Benoît du Breuil-de-Pont-en-Auge", "Enquêtrice"]
+    labels += ["Martine", "Mat Pires (ENQ)", "Acteur", "spk1", "Fondateur·rice 1 — Auxois"]
+    assert hide.hide_speakers(labels) == [
+        "[personne]",
+        "[personne]",
+        "[personne]",
+        "Enquêtrice",
+        "Fondateur·rice 1 — Auxois",
+        "[personne] (ENQ)",
+        "Acteur",
+        "spk1",
+        "Fondateur·rice 1 — Auxois",  # a label ingest already wrote with the pseudonym
+    ]

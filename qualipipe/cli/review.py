@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from qualipipe.cli.common import (
@@ -17,7 +19,7 @@ from qualipipe.cli.common import (
 )
 from qualipipe.review.agreement import AgreementReport, agreement, export_disagreements
 from qualipipe.review.common import ExportResult, ImportResult, Order, ReviewFilter
-from qualipipe.review.export import export_review
+from qualipipe.review.export import DEFAULT_BATCH, export_review
 from qualipipe.review.importer import import_decisions
 
 
@@ -57,6 +59,15 @@ def review_group() -> None:
     help="Suggestions incertaines d'abord, ou ordre des documents.",
 )
 @click.option(
+    "--lignes",
+    "limit",
+    type=click.IntRange(min=1),
+    default=DEFAULT_BATCH,
+    show_default=True,
+    help="Nombre d'extraits du classeur (une séance de revue), les premiers dans l'ordre choisi.",
+)
+@click.option("--tout", "everything", is_flag=True, help="Tous les extraits sélectionnés.")
+@click.option(
     "--sortie",
     "output",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -73,9 +84,14 @@ def review_export_command(
     not_reviewed: bool,
     coder: str | None,
     order: str,
+    limit: int,
+    everything: bool,
     output: Path | None,
 ) -> None:
     """Écrire le classeur de revue (.xlsx) : un extrait par ligne, codes proposés, listes de choix.
+
+    Par défaut, un lot de 400 extraits, les plus incertains d'abord (une séance de revue) ;
+    --lignes N pour un autre nombre, --tout pour tous.
 
     Exemple : qualipipe review export --territory auxois --non-revus --sortie revue_auxois.xlsx
     """
@@ -89,16 +105,57 @@ def review_export_command(
         not_reviewed=not_reviewed,
         coder=coder,
     )
-    with open_study_at(study) as opened, console.status("Écriture du classeur de revue…"):
-        result = export_review(opened, selection, order=Order(order), output=output)
+    with open_study_at(study) as opened, _progress_bar() as bar:
+        task = bar.add_task("Sélection des extraits", total=None)
+
+        def advance(name: str, done: int, total: int) -> None:
+            bar.update(task, description=name, completed=done, total=total)
+
+        result = export_review(
+            opened,
+            selection,
+            order=Order(order),
+            output=output,
+            limit=None if everything else limit,
+            progress=advance,
+        )
     print_review_export(result)
 
 
 def print_review_export(result: ExportResult) -> None:
     console.print(
-        f"Classeur de revue écrit : [bold]{result.path}[/] ({result.rows} extraits, "
-        f"{result.suggestions} codes proposés). Remplissez-le puis importez-le avec "
-        f"« qualipipe review import {result.path.name} --coder VOTRE_NOM »."
+        f"Classeur de revue écrit : [bold]{result.path.resolve()}[/] ({result.rows} extraits, "
+        f"{result.suggestions} codes proposés, {result.seconds:.1f} s).",
+        highlight=False,
+    )
+    if result.selected > result.rows:
+        console.print(
+            f"{result.selected - result.rows} autre(s) extrait(s) sélectionné(s) attendent un "
+            "prochain lot (relancez l'export avec --non-revus), ou --tout pour tout exporter.",
+            highlight=False,
+        )
+    console.print("Remplissez-le puis importez-le avec :", highlight=False)
+    command = import_command(result.path, result.study_root, result.coder)
+    console.print(command, highlight=False, markup=False, soft_wrap=True)
+    if not result.coder:
+        console.print("(remplacez VOTRE_NOM par votre nom)", highlight=False)
+
+
+def import_command(path: Path, study_root: Path, coder: str | None) -> str:
+    """The import command for this workbook, to paste as is from any folder: absolute paths."""
+    parts = ["qualipipe", "review", "import", "--study", str(study_root.resolve())]
+    parts += [str(path.resolve()), "--coder", coder or "VOTRE_NOM"]
+    return shlex.join(parts)
+
+
+def _progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     )
 
 

@@ -45,7 +45,12 @@ from qualipipe.coding.snapshot import (
 from qualipipe.coding.supervised import SupervisedSuggester
 from qualipipe.coding.uncertainty import uncertainty
 from qualipipe.errors import QualipipeError
-from qualipipe.pseudonymize import Policy, Pseudonymizer, pseudonymizer_for
+from qualipipe.pseudonymize import (
+    Policy,
+    Pseudonymizer,
+    pseudonymizer_for,
+    remember_person_spans,
+)
 from qualipipe.records import Codebook, Suggestion
 from qualipipe.store import (
     Study,
@@ -185,6 +190,8 @@ def _suggest_codes(
     )
     texts_analysed = _cache_size(conn) - cached_before
     by_id = dict(zip(needed, features, strict=False))
+    if static is None:  # texts changed: find their people now, not at each review export
+        remember_person_spans(study, progress=progress)
     clock.lap("analyse")
 
     codes = CodeIndex.from_codebook(codebook)

@@ -33,9 +33,10 @@ from qualipipe.review import workbook as wb
 from qualipipe.review.common import (
     CONSENSUS_CODER,
     code_check,
+    coded_segment_ids,
+    contexts_of,
     default_output_dir,
     hide_all,
-    load_contexts,
     review_fingerprint,
     source_label,
 )
@@ -265,7 +266,7 @@ def agreement(
         )
     check = code_check(study)
     labels = {code.id: code.label for code in check.codebook.codes}
-    segment_ids = {c.segment.id or 0 for c in load_contexts(study, territory_id)}
+    segment_ids = set(coded_segment_ids(study, territory_id))
     return compare(study_codings(study, chosen, segment_ids), chosen, labels)
 
 
@@ -285,12 +286,14 @@ def export_disagreements(study: Study, report: AgreementReport, output: Path | N
     """Workbook of the disagreements, where the team records the agreed decision."""
     check = code_check(study)
     labels = {code.id: code.label for code in check.codebook.codes}
-    contexts = {c.segment.id: c for c in load_contexts(study, None)}
+    contexts = contexts_of(study, (d.segment_id for d in report.disagreements))
     shown = [contexts[d.segment_id] for d in report.disagreements]
-    texts = hide_all([c.segment.text for c in shown], pseudonymizer_for(study))
+    texts = hide_all(
+        [c.segment.text for c in shown], pseudonymizer_for(study, cached_entities=True).apply_many
+    )
     sources = hide_all(
         [source_label(c.source, c.participant) for c in shown],
-        pseudonymizer_for(study, Policy.LABEL),
+        pseudonymizer_for(study, Policy.LABEL).apply_many,
     )
     rows = []
     for index, d in enumerate(report.disagreements):

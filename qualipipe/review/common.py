@@ -15,8 +15,9 @@ The review rules live here; `qualipipe.review.workbook` only writes and reads th
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 from qualipipe import resolve
 from qualipipe.coding.uncertainty import uncertainty
 from qualipipe.errors import Problem, StudyError
-from qualipipe.pseudonymize import Pseudonymizer
+from qualipipe.pseudonymize import Policy, Pseudonymizer, pseudonymizer_for
 from qualipipe.records import (
     SOURCE_KIND_NOUNS,
     Action,
@@ -76,6 +77,10 @@ class ExportResult:
     path: Path
     rows: int
     suggestions: int
+    selected: int = 0  # segments matching the selection (rows + those left for a later batch)
+    study_root: Path = Path()  # for the import command to paste
+    coder: str | None = None  # whose decisions pre-fill it (None: the latest of anyone)
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -97,8 +102,10 @@ class SegmentContext:
     segment: Segment
     source: Source
     participant: Participant | None
-    before: str
-    after: str
+    before: str  # the previous segment's text ("" at the start of the source)
+    after: str  # the next segment's text
+    before_speaker: str = ""  # their speaker labels, shown as « Locuteur : texte »
+    after_speaker: str = ""
 
 
 @dataclass(frozen=True)
@@ -161,35 +168,47 @@ def suggestion_uncertainty(score: float, threshold: float = DEFAULT_THRESHOLD) -
 
 
 def segment_uncertainty(suggestions: Iterable[Suggestion], limits: dict[str, float]) -> float:
-    return max(
-        (
-            suggestion_uncertainty(s.score, limits.get(s.code_id, DEFAULT_THRESHOLD))
-            for s in suggestions
-        ),
-        default=0.0,
+    """Largest uncertainty over a segment's suggestions."""
+    return _largest_uncertainty([(s.code_id, s.score) for s in suggestions], limits)
+
+
+def _largest_uncertainty(pairs: Sequence[tuple[str, float]], limits: dict[str, float]) -> float:
+    if not pairs:
+        return 0.0
+    values = uncertainty(
+        [score for _, score in pairs], [limits.get(code, DEFAULT_THRESHOLD) for code, _ in pairs]
     )
+    return float(values.max())
 
 
-def review_priorities(study: Study, suggestions: dict[int, list[Suggestion]]) -> dict[int, float]:
+def review_priorities(study: Study, segment_ids: Sequence[int]) -> dict[int, float]:
     """Per segment, how much an analyst's decision would teach (1 = most uncertain).
 
-    The coding engine records one value per scored segment (`uncertainty_by_segment`); segments
-    it has not scored fall back to their suggestions' distance to the per-code thresholds.
+    The coding engine records one value per scored segment (`coding_segments`); segments it has
+    not scored fall back to their stored suggestions' distance to the per-code thresholds. Only
+    the given segments are read.
     """
-    try:
-        from qualipipe.coding.suggest import uncertainty_by_segment
-    except ImportError:  # coding engine not installed: scores alone decide
-        engine: dict[int, float] = {}
-    else:
-        engine = uncertainty_by_segment(study)
-    limits = thresholds(study)
-    segment_ids = set(engine) | set(suggestions)
-    return {
-        segment_id: engine[segment_id]
-        if segment_id in engine
-        else segment_uncertainty(suggestions.get(segment_id, []), limits)
-        for segment_id in segment_ids
+    conn = study.conn
+    wanted = ids_param(segment_ids)
+    priorities = {
+        int(r[0]): float(r[1])
+        for r in conn.execute(
+            f"SELECT segment_id, uncertainty FROM coding_segments WHERE segment_id IN {IDS}",
+            (wanted,),
+        )
     }
+    unscored = [segment_id for segment_id in segment_ids if segment_id not in priorities]
+    if unscored:
+        scores: dict[int, list[tuple[str, float]]] = defaultdict(list)
+        for r in conn.execute(
+            f"SELECT segment_id, code_id, score FROM suggestions WHERE segment_id IN {IDS}",
+            (ids_param(unscored),),
+        ):
+            scores[int(r[0])].append((str(r[1]), float(r[2])))
+        limits = thresholds(study)
+        for segment_id in unscored:
+            priorities[segment_id] = _largest_uncertainty(scores.get(segment_id, []), limits)
+    return priorities
 
 
 def review_fingerprint(segment_id: int, text_hash: str, codes: Sequence[str]) -> str:
@@ -202,37 +221,89 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def hide_all(texts: Sequence[str], hide: Pseudonymizer) -> list[str]:
-    # Neighbours, sources and reasons repeat a lot: each distinct text goes through spaCy once.
-    unique = list(dict.fromkeys(texts))
-    mapping = dict(zip(unique, hide.apply_many(unique), strict=True))
-    return [mapping[text] for text in texts]
+def hide_all(
+    texts: Sequence[str],
+    hide: Callable[[list[str]], list[str]],
+    memo: dict[str, str] | None = None,
+) -> list[str]:
+    """The texts pseudonymised; each distinct text goes through spaCy once (`memo` keeps the
+    results across calls: an export's chunks share neighbours, sources and reasons)."""
+    memo = {} if memo is None else memo
+    unique = [text for text in dict.fromkeys(texts) if text not in memo]
+    memo.update(zip(unique, hide(unique), strict=True))
+    return [memo[text] for text in texts]
 
 
-def pseudonymise_rows(
-    rows: Sequence[wb.ReviewRow], verbatims: Pseudonymizer, labels: Pseudonymizer
-) -> list[wb.ReviewRow]:
-    """Every text of the rows through the pseudonymisers, in one spaCy batch."""
-    texts: list[str] = []
-    for row in rows:
-        texts.extend([row.before, row.text, row.after])
-        texts.extend(slot.reason for slot in row.slots)
-    hidden = iter(hide_all(texts, verbatims))
-    hidden_labels = iter(hide_all([t for row in rows for t in (row.source, row.location)], labels))
+@dataclass(frozen=True)
+class RowHiders:
+    """The pseudonymisers a review row needs, one per kind of text (see `Policy`), with what
+    they already hid during this export."""
+
+    verbatims: Pseudonymizer  # segment and context: names, contacts, other people (spaCy)
+    labels: Pseudonymizer  # source and location labels
+    reasons: Pseudonymizer  # machine-written reasons: names and contacts, no spaCy
+    seen: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {"verbatims": {}, "speakers": {}, "labels": {}, "reasons": {}}
+    )
+
+    @classmethod
+    def for_study(cls, study: Study) -> RowHiders:
+        return cls(
+            pseudonymizer_for(study, cached_entities=True),
+            pseudonymizer_for(study, Policy.LABEL),
+            pseudonymizer_for(study, Policy.REASON),
+        )
+
+
+def shown_contexts(
+    contexts: Sequence[SegmentContext], hiders: RowHiders
+) -> list[tuple[str, str, str, str]]:
+    """(before, segment, after, the segment's speaker) of each context as a review row shows
+    them, pseudonymised.
+
+    Texts and speaker labels are hidden apart: a segment's text is the
+    same string in its own row and in its neighbours' context, so spaCy reads it once (and only
+    when it has an upper-case letter, see `Pseudonymizer.apply_many`).
+    """
+    texts = [t for c in contexts for t in (c.before, c.segment.text, c.after)]
+    hidden = iter(hide_all(texts, hiders.verbatims.apply_many, hiders.seen["verbatims"]))
+    # Speaker labels as verbatims too (spaCy finds the people the manifest does not name, like
+    # the second person of a two-person interview); a source has a few distinct labels.
+    speakers = [s for c in contexts for s in (c.before_speaker, c.after_speaker, c.segment.speaker)]
+    hidden_speakers = iter(
+        hide_all(speakers, hiders.verbatims.hide_speakers, hiders.seen["speakers"])
+    )
+    shown = []
+    for _ in contexts:
+        before, text, after = next(hidden), next(hidden), next(hidden)
+        before_speaker, after_speaker, speaker = (next(hidden_speakers) for _ in range(3))
+        shown.append(
+            (
+                _with_speaker(before_speaker, before),
+                text,
+                _with_speaker(after_speaker, after),
+                speaker,
+            )
+        )
+    return shown
+
+
+def _with_speaker(speaker: str, text: str) -> str:
+    return f"{speaker} : {text}" if speaker and text else text
+
+
+def pseudonymise_rows(rows: Sequence[wb.ReviewRow], hiders: RowHiders) -> list[wb.ReviewRow]:
+    """The rows' reasons and source and location labels through their pseudonymisers (their
+    context texts come already hidden from `shown_contexts`)."""
+    reasons = [slot.reason for row in rows for slot in row.slots]
+    hidden_reasons = iter(hide_all(reasons, hiders.reasons.apply_many, hiders.seen["reasons"]))
+    labels = [t for row in rows for t in (row.source, row.location)]
+    hidden_labels = iter(hide_all(labels, hiders.labels.apply_many, hiders.seen["labels"]))
     out = []
     for row in rows:
-        before, text, after = (next(hidden) for _ in range(3))
-        slots = tuple(replace(slot, reason=next(hidden)) for slot in row.slots)
+        slots = tuple(replace(slot, reason=next(hidden_reasons)) for slot in row.slots)
         out.append(
-            replace(
-                row,
-                source=next(hidden_labels),
-                location=next(hidden_labels),
-                before=before,
-                text=text,
-                after=after,
-                slots=slots,
-            )
+            replace(row, source=next(hidden_labels), location=next(hidden_labels), slots=slots)
         )
     return out
 
@@ -282,52 +353,155 @@ def location_label(segment: Segment) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def load_contexts(study: Study, territory: str | None) -> list[SegmentContext]:
-    """Active, non-interviewer segments with their neighbours (interviewer turns included)."""
-    conn = study.conn
-    sql = "SELECT * FROM sources"
-    params: list[object] = []
-    if territory:
-        sql += " WHERE territory_id = ?"
-        params.append(territory)
-    sources = {row["id"]: row_to_source(row) for row in conn.execute(sql + " ORDER BY id", params)}
-    participants = {p.id: p for p in list_participants(conn)}
-    by_source: dict[int, list[Segment]] = defaultdict(list)
-    for row in conn.execute(
-        'SELECT * FROM segments WHERE retired = 0 ORDER BY source_id, ordinal, start, "end"'
+# Segment ids go to SQLite as one JSON array parameter: no limit on their number, index used.
+IDS = "(SELECT value FROM json_each(?))"
+
+
+def ids_param(ids: Iterable[int]) -> str:
+    return json.dumps(sorted(set(ids)))
+
+
+# Every column of `sources` but its full text, which no review row shows.
+SOURCE_COLUMNS = (
+    "id, key, kind, '' AS text, participant_id, territory_id, path, format, instrument, "
+    "question_code, metadata"
+)
+
+
+@dataclass(frozen=True)
+class OutlineEntry:
+    """An active segment's place in its source, without its text (cheap to list by the thousand)."""
+
+    segment_id: int
+    source_id: int
+    is_interviewer: bool
+
+
+def select_sources(
+    study: Study,
+    *,
+    territory: str | None = None,
+    participant_id: str | None = None,
+    instrument: str | None = None,
+    question: str | None = None,
+    source_ids: Sequence[int] | None = None,
+) -> dict[int, Source]:
+    """The sources a selection can draw segments from (filtered in SQL, texts left out)."""
+    where, params = [], []
+    if source_ids is not None:
+        where.append(f"id IN {IDS}")
+        params.append(ids_param(source_ids))
+    for column, value in (
+        ("territory_id", territory),
+        ("participant_id", participant_id),
+        ("instrument", instrument),
+        ("question_code", question),
     ):
-        if row["source_id"] in sources:
-            by_source[row["source_id"]].append(row_to_segment(row))
-    contexts: list[SegmentContext] = []
-    for source_id, segments in by_source.items():
-        source = sources[source_id]
-        participant = participants.get(source.participant_id or "")
-        for index, segment in enumerate(segments):
-            if segment.is_interviewer:
-                continue
-            contexts.append(
-                SegmentContext(
-                    segment=segment,
-                    source=source,
-                    participant=participant,
-                    before=_neighbour_text(segments, index - 1),
-                    after=_neighbour_text(segments, index + 1),
-                )
-            )
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    sql = f"SELECT {SOURCE_COLUMNS} FROM sources"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return {r["id"]: row_to_source(r) for r in study.conn.execute(sql + " ORDER BY id", params)}
+
+
+def segment_outline(study: Study, source_ids: Iterable[int]) -> list[OutlineEntry]:
+    """Active segments of the sources (interviewer turns included), in document order."""
+    return [
+        OutlineEntry(int(r[0]), int(r[1]), bool(r[2]))
+        for r in study.conn.execute(
+            "SELECT id, source_id, is_interviewer FROM segments "
+            f"WHERE retired = 0 AND source_id IN {IDS} "
+            'ORDER BY source_id, ordinal, start, "end"',
+            (ids_param(source_ids),),
+        )
+    ]
+
+
+def outline_places(outline: Sequence[OutlineEntry]) -> dict[int, int]:
+    return {entry.segment_id: index for index, entry in enumerate(outline)}
+
+
+def contexts_for(
+    study: Study,
+    wanted: Sequence[int],
+    outline: Sequence[OutlineEntry],
+    sources: dict[int, Source],
+    participants: dict[str, Participant],
+    place: dict[int, int] | None = None,
+) -> dict[int, SegmentContext]:
+    """Contexts of the `wanted` segments: only they and their two neighbours are read.
+
+    `place` (segment id -> index in `outline`, see `outline_places`) saves rebuilding it when
+    called chunk after chunk."""
+    place = place if place is not None else outline_places(outline)
+    neighbours: dict[int, tuple[int | None, int | None]] = {}
+    for segment_id in wanted:
+        index = place[segment_id]
+        source_id = outline[index].source_id
+        previous = outline[index - 1] if index > 0 else None
+        following = outline[index + 1] if index + 1 < len(outline) else None
+        neighbours[segment_id] = (
+            previous.segment_id if previous and previous.source_id == source_id else None,
+            following.segment_id if following and following.source_id == source_id else None,
+        )
+    needed = set(wanted) | {n for pair in neighbours.values() for n in pair if n is not None}
+    segments = {
+        int(r["id"]): row_to_segment(r)
+        for r in study.conn.execute(
+            f"SELECT * FROM segments WHERE id IN {IDS}", (ids_param(needed),)
+        )
+    }
+    contexts = {}
+    for segment_id in wanted:
+        segment = segments[segment_id]
+        source = sources[segment.source_id or 0]
+        before, after = (segments.get(n) if n else None for n in neighbours[segment_id])
+        contexts[segment_id] = SegmentContext(
+            segment=segment,
+            source=source,
+            participant=participants.get(source.participant_id or ""),
+            before=before.text if before else "",
+            after=after.text if after else "",
+            before_speaker=before.speaker if before else "",
+            after_speaker=after.speaker if after else "",
+        )
     return contexts
 
 
-def _neighbour_text(segments: Sequence[Segment], index: int) -> str:
-    if index < 0 or index >= len(segments):
-        return ""
-    neighbour = segments[index]
-    prefix = f"{neighbour.speaker} : " if neighbour.speaker else ""
-    return prefix + neighbour.text
+def coded_segment_ids(study: Study, territory: str | None) -> list[int]:
+    """Active, non-interviewer segments (of a territory), without reading their texts."""
+    outline = segment_outline(study, select_sources(study, territory=territory))
+    return [entry.segment_id for entry in outline if not entry.is_interviewer]
 
 
-def load_suggestions(study: Study) -> dict[int, list[Suggestion]]:
+def contexts_of(study: Study, segment_ids: Iterable[int]) -> dict[int, SegmentContext]:
+    """Contexts of any segments: only their sources' outlines and their neighbours are read."""
+    wanted = sorted(set(segment_ids))
+    source_ids = [
+        int(r[0])
+        for r in study.conn.execute(
+            f"SELECT DISTINCT source_id FROM segments WHERE id IN {IDS}", (ids_param(wanted),)
+        )
+    ]
+    sources = select_sources(study, source_ids=source_ids)
+    outline = segment_outline(study, sources)
+    participants = {p.id: p for p in list_participants(study.conn)}
+    return contexts_for(study, wanted, outline, sources, participants)
+
+
+def load_suggestions(
+    study: Study, segment_ids: Iterable[int] | None = None
+) -> dict[int, list[Suggestion]]:
+    """Stored suggestions, best score first, of the given segments (default: all)."""
+    sql = "SELECT * FROM suggestions"
+    params: tuple[str, ...] = ()
+    if segment_ids is not None:
+        sql += f" WHERE segment_id IN {IDS}"
+        params = (ids_param(segment_ids),)
     found: dict[int, list[Suggestion]] = defaultdict(list)
-    for r in study.conn.execute("SELECT * FROM suggestions ORDER BY segment_id, score DESC"):
+    for r in study.conn.execute(sql + " ORDER BY segment_id, score DESC", params):
         found[r["segment_id"]].append(
             Suggestion(
                 segment_id=r["segment_id"],

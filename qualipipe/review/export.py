@@ -4,29 +4,39 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import uuid
 from collections import defaultdict
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from qualipipe.errors import StudyError
-from qualipipe.pseudonymize import Policy, pseudonymizer_for
-from qualipipe.records import Codebook, Suggestion
+from qualipipe.records import Action, Codebook, Source, Suggestion
 from qualipipe.review import workbook as wb
 from qualipipe.review.common import (
+    IDS,
+    CodeCheck,
     ExportResult,
     Order,
+    OutlineEntry,
     ReviewFilter,
+    RowHiders,
     SegmentContext,
     code_check,
+    contexts_for,
     default_output_dir,
-    load_contexts,
+    ids_param,
     load_suggestions,
     location_label,
+    outline_places,
     pseudonymise_rows,
     review_fingerprint,
     review_priorities,
+    segment_outline,
+    select_sources,
+    shown_contexts,
     source_label,
 )
 from qualipipe.store import (
@@ -34,75 +44,142 @@ from qualipipe.store import (
     Study,
     code_redirect_map,
     coder_key,
-    current_decisions,
-    latest_comments,
     list_participants,
     now_iso,
     study_identity,
 )
 
+DEFAULT_BATCH = 400  # rows an analyst reviews in one sitting; --tout for everything
+CHUNK = 500  # rows pseudonymised and written at a time (progress, bounded memory)
 
-def _decided_segments(study: Study, coder: str | None) -> set[int]:
-    sql = "SELECT DISTINCT segment_id FROM decisions"
-    params: tuple[str, ...] = ()
+# Progress callback: (what is being done, done, total).
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class SegmentDecisions:
+    """What the decision history says about the selected segments (of one coder when given)."""
+
+    coded: dict[int, dict[str, CurrentDecision]]  # segment -> code -> latest decision, whose
+    comments: dict[int, tuple[str, str]]  # latest comment, its coder
+    history: dict[int, str]  # "coder : code accepté ; …"
+
+
+def _decisions(study: Study, segment_ids: Sequence[int], coder: str | None) -> SegmentDecisions:
+    """One pass over the decisions of the given segments only.
+
+    The history line lists each coder's current decisions (of `coder` only when given: a second
+    coder must not see the first one's choices); the pre-filled decisions are the latest of anyone
+    (or of `coder`).
+    """
+    redirects = code_redirect_map(study.conn)
+    sql = f"SELECT segment_id, code_id, action, coder, comment FROM decisions WHERE segment_id IN {IDS}"
+    params: list[str] = [ids_param(segment_ids)]
     if coder:
-        sql += " WHERE coder_key(coder) = ?"
-        params = (coder_key(coder),)
+        sql += " AND coder_key(coder) = ?"
+        params.append(coder_key(coder))
+    coded: dict[int, dict[str, CurrentDecision]] = defaultdict(dict)
+    comments: dict[int, tuple[str, str]] = {}
+    latest: dict[tuple[int, str, str], str] = {}
+    for r in study.conn.execute(sql + " ORDER BY id", params):
+        segment_id = int(r["segment_id"])
+        if r["action"] == Action.COMMENT.value:
+            comments[segment_id] = (r["comment"], r["coder"])
+            continue
+        if r["code_id"] is None:
+            continue
+        code = redirects.get(r["code_id"], r["code_id"])
+        applied = r["action"] in (Action.ACCEPT.value, Action.ADD.value)
+        coded[segment_id][code] = CurrentDecision(applied, r["coder"])
+        latest[(segment_id, r["coder"], code)] = r["action"]
+    words = {"accept": "accepté", "add": "ajouté", "reject": "rejeté"}
+    lines: dict[int, list[str]] = defaultdict(list)
+    for (segment_id, who, code), action in sorted(latest.items()):
+        lines[segment_id].append(f"{who} : {code} {words[action]}")
+    history = {segment_id: " ; ".join(parts) for segment_id, parts in lines.items()}
+    return SegmentDecisions(coded=dict(coded), comments=comments, history=history)
+
+
+def _decided_among(study: Study, segment_ids: Sequence[int], coder: str | None) -> set[int]:
+    sql = f"SELECT DISTINCT segment_id FROM decisions WHERE segment_id IN {IDS}"
+    params: list[str] = [ids_param(segment_ids)]
+    if coder:
+        sql += " AND coder_key(coder) = ?"
+        params.append(coder_key(coder))
     return {int(r[0]) for r in study.conn.execute(sql, params)}
 
 
-def _history_summary(study: Study, coder: str | None) -> dict[int, str]:
-    """Per segment, the current decisions of each coder (of `coder` only when given: a second
-    coder must not see the first one's choices), as a short French line."""
-    redirects = code_redirect_map(study.conn)
-    latest: dict[tuple[int, str, str], str] = {}
-    sql = "SELECT segment_id, code_id, action, coder FROM decisions WHERE code_id IS NOT NULL"
-    params: tuple[str, ...] = ()
+def _in_family(
+    study: Study, segment_ids: Sequence[int], family: str, check: CodeCheck, coder: str | None
+) -> set[int]:
+    """Segments suggested or coded (by `coder` when given) with a code of `family`."""
+    family_of = {code.id: code.family for code in check.codebook.codes}
+    ids = ids_param(segment_ids)
+    pairs = list(
+        study.conn.execute(
+            f"SELECT segment_id, code_id FROM suggestions WHERE segment_id IN {IDS}", (ids,)
+        )
+    )
+    sql = f"SELECT segment_id, code_id FROM decisions WHERE code_id IS NOT NULL AND segment_id IN {IDS}"
+    params = [ids]
     if coder:
         sql += " AND coder_key(coder) = ?"
-        params = (coder_key(coder),)
-    for r in study.conn.execute(sql + " ORDER BY id", params):
-        code = redirects.get(r["code_id"], r["code_id"])
-        latest[(r["segment_id"], r["coder"], code)] = r["action"]
-    words = {"accept": "accepté", "add": "ajouté", "reject": "rejeté"}
-    lines: dict[int, list[str]] = defaultdict(list)
-    for (segment_id, coder, code), action in sorted(latest.items()):
-        lines[segment_id].append(f"{coder} : {code} {words[action]}")
-    return {segment_id: " ; ".join(parts) for segment_id, parts in lines.items()}
+        params.append(coder_key(coder))
+    pairs += list(study.conn.execute(sql, params))
+    found = set()
+    for segment_id, code_id in pairs:
+        code = check.resolve(code_id)
+        if family in (code, family_of.get(code)):
+            found.add(int(segment_id))
+    return found
 
 
-def _matches(
-    context: SegmentContext,
-    selection: ReviewFilter,
-    suggested: list[Suggestion],
-    coded: set[str],
-    family_of: dict[str, str],
-    decided: set[int],
-) -> bool:
-    participant = context.participant
-    if selection.participant and (
-        participant is None or selection.participant not in (participant.id, participant.pseudonym)
-    ):
-        return False
-    if selection.instrument and context.source.instrument != selection.instrument:
-        return False
-    if selection.question and context.source.question_code != selection.question:
-        return False
-    if selection.family:
-        codes = {s.code_id for s in suggested} | coded
-        if not any(selection.family in (code, family_of.get(code)) for code in codes):
-            return False
-    return not (selection.not_reviewed and context.segment.id in decided)
-
-
-def _require_participant(study: Study, wanted: str) -> None:
+def _participant_id(study: Study, wanted: str) -> str:
+    """The participant's identifier from its identifier or pseudonym (one row read)."""
+    found = study.conn.execute(
+        "SELECT id FROM participants WHERE id = ? OR pseudonym = ? LIMIT 1", (wanted, wanted)
+    ).fetchone()
+    if found:
+        return str(found[0])
     participants = list_participants(study.conn)
-    if not any(wanted in (p.id, p.pseudonym) for p in participants):
-        known = ", ".join(p.id for p in participants[:12]) or "aucun"
-        raise StudyError(
-            f"Participant « {wanted} » inconnu : donnez son identifiant ou son pseudonyme "
-            f"(identifiants : {known}{'…' if len(participants) > 12 else ''})."
-        )
+    known = ", ".join(p.id for p in participants[:12]) or "aucun"
+    raise StudyError(
+        f"Participant « {wanted} » inconnu : donnez son identifiant ou son pseudonyme "
+        f"(identifiants : {known}{'…' if len(participants) > 12 else ''})."
+    )
+
+
+def select_segments(
+    study: Study, selection: ReviewFilter, order: Order, check: CodeCheck
+) -> tuple[list[int], list[OutlineEntry], dict[int, Source]]:
+    """Segment ids matching the selection, in review order; with their outline and sources.
+
+    Filters that live on sources (territory, participant, instrument, question) are applied in
+    SQL, so a narrow selection reads only its own segments, whatever the size of the study.
+    """
+    territory = study.config.territory(selection.territory).id if selection.territory else None
+    sources = select_sources(
+        study,
+        territory=territory,
+        participant_id=_participant_id(study, selection.participant)
+        if selection.participant
+        else None,
+        instrument=selection.instrument,
+        question=selection.question,
+    )
+    outline = segment_outline(study, sources)
+    candidates = [entry.segment_id for entry in outline if not entry.is_interviewer]
+    decided = _decided_among(study, candidates, selection.coder)
+    if selection.family:
+        family = _in_family(study, candidates, selection.family, check, selection.coder)
+        candidates = [segment_id for segment_id in candidates if segment_id in family]
+    if selection.not_reviewed:
+        candidates = [segment_id for segment_id in candidates if segment_id not in decided]
+    if order is Order.UNCERTAINTY:
+        # Not yet reviewed first, then the most uncertain; document order breaks ties.
+        priority = review_priorities(study, candidates)
+        candidates.sort(key=lambda s: (s in decided, -priority.get(s, 0.0)))
+    return candidates, outline, sources
 
 
 def export_review(
@@ -111,74 +188,59 @@ def export_review(
     *,
     order: Order = Order.UNCERTAINTY,
     output: Path | None = None,
+    limit: int | None = DEFAULT_BATCH,
+    progress: Progress | None = None,
 ) -> ExportResult:
-    """Write the review workbook for the selected segments; return where and how many rows."""
+    """Write the review workbook for the selected segments; return where and how many rows.
+
+    At most `limit` rows (the first in review order; None: all). The cost is proportional to the
+    rows written: only the chosen segments, their neighbours, suggestions and decisions are read,
+    and rows are pseudonymised and streamed to the workbook by chunks.
+    """
+    started = time.perf_counter()
     selection = selection or ReviewFilter()
-    territory = study.config.territory(selection.territory).id if selection.territory else None
     check = code_check(study)
     if selection.family and selection.family not in check.families | check.codable:
         families = ", ".join(sorted(check.families)) or "aucune"
         raise StudyError(
             f"Famille de codes « {selection.family} » inconnue (familles : {families})."
         )
-    if selection.participant:
-        _require_participant(study, selection.participant)
+    candidates, outline, sources = select_segments(study, selection, order, check)
+    chosen = candidates if limit is None else candidates[:limit]
     labels = {code.id: code.label for code in check.codebook.codes}
-    family_of = {code.id: code.family for code in check.codebook.codes}
-    suggestions = load_suggestions(study)
-    coding = current_decisions(study.conn, coder=selection.coder)
-    coded_by_segment: dict[int, dict[str, CurrentDecision]] = defaultdict(dict)
-    for (segment_id, code), latest in coding.items():
-        coded_by_segment[segment_id][code] = latest
-    decided = _decided_segments(study, selection.coder)
-    comments = latest_comments(study.conn, selection.coder)
-    history = _history_summary(study, selection.coder)
-
-    chosen: list[tuple[SegmentContext, list[Suggestion]]] = []
-    for context in load_contexts(study, territory):
-        segment_id = context.segment.id or 0
-        suggested = [
+    suggestions = load_suggestions(study, chosen)
+    decisions = _decisions(study, chosen, selection.coder)
+    suggested = {
+        segment_id: [
             replace(s, code_id=check.resolve(s.code_id)) for s in suggestions.get(segment_id, [])
         ]
-        if _matches(
-            context,
-            selection,
-            suggested,
-            set(coded_by_segment.get(segment_id, {})),
-            family_of,
-            decided,
-        ):
-            chosen.append((context, suggested))
-    if order is Order.UNCERTAINTY:
-        # Not yet reviewed first, then the most uncertain; document order breaks ties.
-        priority = review_priorities(study, suggestions)
-        chosen.sort(
-            key=lambda item: (
-                item[0].segment.id in decided,
-                -priority.get(item[0].segment.id or 0, 0.0),
+        for segment_id in chosen
+    }
+    slot_count = max(
+        [
+            len(
+                {s.code_id for s in suggested[segment_id]}
+                | set(decisions.coded.get(segment_id, {}))
             )
-        )
-
-    raw_rows = [
-        _review_row(
-            context,
-            suggested,
-            coded_by_segment.get(context.segment.id or 0, {}),
-            labels,
-            comments.get(context.segment.id or 0, ("", "")),
-            history.get(context.segment.id or 0, ""),
-        )
-        for context, suggested in chosen
-    ]
-    rows = pseudonymise_rows(
-        raw_rows, pseudonymizer_for(study), pseudonymizer_for(study, Policy.LABEL)
+            for segment_id in chosen
+        ]
+        + [1]
     )
-    entries = codebook_entries(check.codebook)
-    path = output or default_output_dir(study) / _default_name(territory, selection.coder)
+    path = Path(
+        output
+        or default_output_dir(study)
+        / _default_name(
+            study.config.territory(selection.territory).id if selection.territory else None,
+            selection.coder,
+        )
+    )
+    rows = _pseudonymised_rows(
+        study, chosen, outline, sources, suggested, decisions, labels, progress
+    )
     wb.write_review_workbook(
-        Path(path),
+        path,
         rows,
-        entries,
+        codebook_entries(check.codebook),
         {
             "etude": study.config.name,
             "dossier": study.root.name,
@@ -188,8 +250,54 @@ def export_review(
             wb.META_STUDY_ID: study_identity(study.conn),
             wb.META_EXPORT_ID: uuid.uuid4().hex,
         },
+        slot_count=slot_count,
     )
-    return ExportResult(path=Path(path), rows=len(rows), suggestions=sum(len(s) for _, s in chosen))
+    return ExportResult(
+        path=path,
+        rows=len(chosen),
+        suggestions=sum(len(suggested[segment_id]) for segment_id in chosen),
+        selected=len(candidates),
+        study_root=study.root,
+        coder=selection.coder,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _pseudonymised_rows(
+    study: Study,
+    chosen: Sequence[int],
+    outline: Sequence[OutlineEntry],
+    sources: dict[int, Source],
+    suggested: dict[int, list[Suggestion]],
+    decisions: SegmentDecisions,
+    labels: dict[str, str],
+    progress: Progress | None,
+) -> Iterator[wb.ReviewRow]:
+    """Review rows by chunks: contexts read, names hidden, then handed to the writer."""
+    hiders = RowHiders.for_study(study)
+    participants = {p.id: p for p in list_participants(study.conn)}
+    place = outline_places(outline)
+    if progress:
+        progress("Extraits écrits", 0, len(chosen))
+    for start in range(0, len(chosen), CHUNK):
+        chunk = chosen[start : start + CHUNK]
+        contexts = contexts_for(study, chunk, outline, sources, participants, place)
+        shown = dict(zip(chunk, shown_contexts([contexts[s] for s in chunk], hiders), strict=True))
+        raw = [
+            _review_row(
+                contexts[segment_id],
+                shown[segment_id],
+                suggested[segment_id],
+                decisions.coded.get(segment_id, {}),
+                labels,
+                decisions.comments.get(segment_id, ("", "")),
+                decisions.history.get(segment_id, ""),
+            )
+            for segment_id in chunk
+        ]
+        yield from pseudonymise_rows(raw, hiders)
+        if progress:
+            progress("Extraits écrits", start + len(chunk), len(chosen))
 
 
 def _default_name(territory: str | None, coder: str | None) -> str:
@@ -218,13 +326,15 @@ def codebook_entries(codebook: Codebook) -> list[wb.CodebookEntry]:
 
 def _review_row(
     context: SegmentContext,
+    shown: tuple[str, str, str, str],
     suggested: list[Suggestion],
     coded: dict[str, CurrentDecision],
     labels: dict[str, str],
     comment: tuple[str, str],
     history: str,
 ) -> wb.ReviewRow:
-    """The row as stored (real names still in): `pseudonymise_rows` hides them."""
+    """The row with its context texts `shown` (pseudonymised); `pseudonymise_rows` hides the
+    names left in reasons and labels."""
     slots: list[wb.CodeSlot] = []
     seen: set[str] = set()
     for s in suggested:
@@ -267,10 +377,10 @@ def _review_row(
         participant=participant.pseudonym if participant else "",
         role=participant.role.value if participant else "",
         source=source_label(source, participant),
-        location=location_label(segment),
-        before=context.before,
-        text=segment.text,
-        after=context.after,
+        location=location_label(replace(segment, speaker=shown[3])),
+        before=shown[0],
+        text=shown[1],
+        after=shown[2],
         slots=tuple(slots),
         comment=comment[0],
         comment_by=comment[1],
@@ -286,8 +396,3 @@ def _decision_word(decided: CurrentDecision | None) -> str:
 
 def _decided_by(decided: CurrentDecision | None) -> str:
     return decided.coder if decided else ""
-
-
-# ---------------------------------------------------------------------------------------------
-# Import: validation
-# ---------------------------------------------------------------------------------------------

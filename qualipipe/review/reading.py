@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 
-from qualipipe.containers import check_container
+from qualipipe.containers import MB, ContainerLimits, check_container
 from qualipipe.errors import InputError, Problem
 from qualipipe.review.workbook import (
     DISAGREEMENT_SHEET,
@@ -89,10 +90,25 @@ def cell_text(value: object) -> str:
     return str(value).strip()
 
 
+# A review workbook is read streamed (read-only mode): its sheet may be far larger than the
+# documents parsed whole. 45,000 exported rows make a 56 Mo sheet; a bomb is still refused.
+STREAMED_SHEET = 512 * MB
+STREAMED_TOTAL = 1024 * MB
+
+
+def review_limits() -> ContainerLimits:
+    limits = ContainerLimits.from_environment()
+    return replace(
+        limits,
+        max_xml=max(limits.max_xml, STREAMED_SHEET),
+        max_total=max(limits.max_total, STREAMED_TOTAL),
+    )
+
+
 def read_workbook(path: Path) -> ReadWorkbook:
     """Open a review or disagreement workbook; French errors when it is not one."""
     name = path.name
-    check_container(path, "classeur Excel")
+    check_container(path, "classeur Excel", review_limits())
     try:
         # Read-only: streamed rows, memory bounded by what is kept, not by the sheet's size.
         workbook = load_workbook(path, read_only=True, data_only=False)
@@ -178,7 +194,10 @@ def _read_prefills(ws: Worksheet) -> dict[tuple[int, str], Prefill]:
     return found
 
 
-def read_sheet(ws: Worksheet) -> ReadSheet:
+def read_sheet(ws: Worksheet | ReadOnlyWorksheet) -> ReadSheet:
+    if isinstance(ws, ReadOnlyWorksheet):
+        # A file saved by another program may carry a wrong <dimension>: read every row it has.
+        ws.reset_dimensions()
     rows = ws.iter_rows(values_only=True)
     header_values = next(rows, None)
     if header_values is None:

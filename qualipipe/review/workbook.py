@@ -1,11 +1,10 @@
-"""The review workbooks as files: writing them with openpyxl (`reading` reads them back).
+"""The review workbooks as files: writing them with XlsxWriter (`reading` reads them back).
 
 This module knows sheets, columns, styles and drop-down lists; it knows nothing of the study store.
 `qualipipe.review` builds the rows to write and validates what is read back.
 
-Every text an analyst or a transcript supplied is written with `put_text`: a value beginning with
-`=`, `+`, `-` or `@` is stored as a plain string (never a formula), so a verbatim such as
-`=HYPERLINK("http://...")` cannot run anything when the workbook is opened.
+Sheets are streamed with `qualipipe.review.xlsx_table` (write-only mode, cost proportional to the
+rows written); every text goes through its formula-injection-safe `put_text`.
 """
 
 from __future__ import annotations
@@ -14,17 +13,24 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.worksheet import Worksheet
+from xlsxwriter.workbook import Workbook
 
-from qualipipe.files import atomic_write
-from qualipipe.xlsx_layout import fit_row_heights
+from qualipipe.review.xlsx_table import (
+    Table,
+    Value,
+    make_style,
+    row_height,
+    streamed_workbook,
+    write_value,
+)
+
+# Re-exported: the other (openpyxl) workbooks write their cells the same formula-safe way.
+from qualipipe.review.xlsx_table import put as put
+from qualipipe.review.xlsx_table import put_text as put_text
+from qualipipe.xlsx_layout import wrapped_lines
 
 # Sheet names and the format marker written in the hidden metadata sheet.
 REVIEW_SHEET = "Revue"
@@ -73,20 +79,15 @@ COL_AGREED = "Décision retenue"
 COL_CODE = "Code"
 ADD_COLUMNS = 3
 
-FORMULA_PREFIXES = ("=", "+", "-", "@")
-MAX_CELL_TEXT = 32_000  # Excel refuses more than 32 767 characters in a cell
 
 # Row heights are written, not left to the spreadsheet: LibreOffice keeps rows without a stored
 # height at one line, so wrapped verbatims overlap the next rows (Excel would fit them itself).
 REASON_MAX_LINES = 6  # reasons are long; the full text stays readable in the cell itself
 
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="2F5597")
-FILL_TO_FILL = PatternFill("solid", fgColor="FFF2CC")  # columns the analyst fills
-SEGMENT_FONT = Font(bold=True)
-WRAP = Alignment(wrap_text=True, vertical="top")
+FILL_TO_FILL = "#FFF2CC"  # columns the analyst fills
 
 
+@cache  # asked for every slot of every row read back: the same few tuples
 def slot_headers(k: int) -> tuple[str, str, str, str]:
     return (f"Code {k}", f"Score {k}", f"Raison {k}", f"Décision {k}")
 
@@ -182,31 +183,10 @@ def code_id_of(choice: str) -> str:
     return CODE_SEPARATOR_RE.split(choice, maxsplit=1)[0].strip()
 
 
-def clean_text(value: str) -> str:
-    text = ILLEGAL_CHARACTERS_RE.sub("", value)
-    return text if len(text) <= MAX_CELL_TEXT else text[: MAX_CELL_TEXT - 1] + "…"
-
-
-def put_text(cell: Cell, value: str) -> None:
-    """Write a string that must stay a string (formula-injection safe)."""
-    text = clean_text(value)
-    cell.value = text
-    if text.startswith(FORMULA_PREFIXES):
-        # openpyxl would mark it as a formula; force a shared string and Excel's "'" prefix.
-        cell.data_type = "s"
-        cell.quotePrefix = True
-
-
-def put(cell: Cell, value: str | float | int | None) -> None:
-    if isinstance(value, str):
-        put_text(cell, value)
-    else:
-        cell.value = value
-
-
 # ---------------------------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------------------------
+# Written in XlsxWriter's constant-memory mode through `xlsx_table.Table`: rows stream to the file.
 
 
 def review_headers(slot_count: int) -> list[str]:
@@ -242,6 +222,10 @@ COLUMN_WIDTHS = {
     COL_HISTORY: 30,
     COL_AGREED: 16,
     COL_CODE: 30,
+    # Hidden; widths that differ keep each its own <col> entry (adjacent equal ones are merged).
+    COL_SEGMENT_ID: 10,
+    COL_CODE_ID: 16,
+    COL_FINGERPRINT: 18,
 }
 
 
@@ -255,59 +239,6 @@ def _width_for(header: str) -> float:
     if header.startswith("Décision"):
         return 12
     return 28
-
-
-def _write_header(ws: Worksheet, headers: Sequence[str], to_fill: Iterable[str]) -> None:
-    fill_set = set(to_fill)
-    for index, header in enumerate(headers, start=1):
-        cell = ws.cell(row=1, column=index)
-        put_text(cell, header)
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-        cell.alignment = WRAP
-        letter = get_column_letter(index)
-        ws.column_dimensions[letter].width = _width_for(header)
-        if header in fill_set:
-            cell.fill = PatternFill("solid", fgColor="BF8F00")
-    ws.freeze_panes = "A2"
-    ws.row_dimensions[1].height = 32
-
-
-def _finish_table(
-    ws: Worksheet,
-    headers: Sequence[str],
-    row_count: int,
-    hidden: Iterable[str],
-    line_caps: dict[str, int] | None = None,
-) -> None:
-    last = get_column_letter(len(headers))
-    ws.auto_filter.ref = f"A1:{last}{max(row_count + 1, 2)}"
-    for header in hidden:
-        ws.column_dimensions[get_column_letter(headers.index(header) + 1)].hidden = True
-    fit_row_heights(ws, line_caps=line_caps)
-
-
-def _list_validation(
-    ws: Worksheet,
-    headers: Sequence[str],
-    columns: Iterable[str],
-    formula: str,
-    rows: int,
-    message: str,
-) -> None:
-    if rows == 0:
-        return
-    validation = DataValidation(type="list", formula1=formula, allow_blank=True)
-    validation.showErrorMessage = True
-    validation.errorTitle = "Valeur non prévue"
-    validation.error = message
-    validation.showInputMessage = True
-    validation.promptTitle = "Choisir dans la liste"
-    validation.prompt = message
-    for header in columns:
-        letter = get_column_letter(headers.index(header) + 1)
-        validation.add(f"{letter}2:{letter}{rows + 1}")
-    ws.add_data_validation(validation)
 
 
 def prefill_text(decision: str, decided_by: str, coder: str) -> str:
@@ -329,53 +260,65 @@ def write_identity_sheets(
 ) -> None:
     """The hidden sheets that identify the workbook (study, export, columns) and record every
     pre-filled cell with its coder. Rows are appended only, so this works in write-only mode."""
-    ws = workbook.create_sheet(META_SHEET)
-    for key, value in meta.items():
-        ws.append([clean_text(key), clean_text(value)])
-    ws.sheet_state = "veryHidden"  # only visible through Excel's VBA editor
-    filled = workbook.create_sheet(PREFILL_SHEET)
-    filled.append(list(PREFILL_HEADERS))
-    for segment_id, code_id, prefill in prefills:
-        filled.append(
-            [segment_id, code_id, prefill.decision, prefill.coder, clean_text(prefill.shown)]
+    text = make_style(workbook, wrap=False)
+    ws = workbook.add_worksheet(META_SHEET)
+    ws.very_hidden()  # only visible through Excel's VBA editor: nobody edits it by mistake
+    for row, (key, entry) in enumerate(meta.items()):
+        write_value(ws, row, 0, key, text)
+        write_value(ws, row, 1, entry, text)
+    filled = workbook.add_worksheet(PREFILL_SHEET)
+    filled.very_hidden()
+    for column, header in enumerate(PREFILL_HEADERS):
+        write_value(filled, 0, column, header, text)
+    for row, (segment_id, code_id, prefill) in enumerate(prefills, start=1):
+        values: tuple[Value, ...] = (
+            segment_id,
+            code_id,
+            prefill.decision,
+            prefill.coder,
+            prefill.shown,
         )
-    filled.sheet_state = "veryHidden"
+        for column, value in enumerate(values):
+            write_value(filled, row, column, value, text)
 
 
-def review_prefills(rows: Sequence[ReviewRow], coder: str) -> list[tuple[int, str, Prefill]]:
-    """Every decision and comment the export pre-fills, with its coder and its cell text."""
+def row_prefills(row: ReviewRow, coder: str) -> list[tuple[int, str, Prefill]]:
+    """Every decision and comment the export pre-fills on `row`, with its coder and cell text."""
     found: list[tuple[int, str, Prefill]] = []
-    for row in rows:
-        for slot in row.slots:
-            if slot.decision:
-                shown = prefill_text(slot.decision, slot.decided_by, coder)
-                found.append(
-                    (row.segment_id, slot.code_id, Prefill(slot.decision, slot.decided_by, shown))
-                )
-        if row.comment:
+    for slot in row.slots:
+        if slot.decision:
+            shown = prefill_text(slot.decision, slot.decided_by, coder)
             found.append(
-                (row.segment_id, "", Prefill(PREFILL_COMMENT, row.comment_by or coder, row.comment))
+                (row.segment_id, slot.code_id, Prefill(slot.decision, slot.decided_by, shown))
             )
+    if row.comment:
+        found.append(
+            (row.segment_id, "", Prefill(PREFILL_COMMENT, row.comment_by or coder, row.comment))
+        )
     return found
+
+
+def review_prefills(rows: Iterable[ReviewRow], coder: str) -> list[tuple[int, str, Prefill]]:
+    """Every decision and comment the export pre-fills, with its coder and its cell text."""
+    return [prefill for row in rows for prefill in row_prefills(row, coder)]
+
+
+CODEBOOK_HEADERS = (
+    "Identifiant",
+    "Libellé",
+    "Famille",
+    "Définition",
+    "Quand l'utiliser",
+    "Quand ne pas l'utiliser",
+    "Choix (liste déroulante)",
+)
 
 
 def _write_codebook(workbook: Workbook, entries: Sequence[CodebookEntry]) -> str:
     """Codebook sheet; returns the range of the "code to add" choices for drop-downs."""
-    ws = workbook.create_sheet(CODEBOOK_SHEET)
-    headers = [
-        "Identifiant",
-        "Libellé",
-        "Famille",
-        "Définition",
-        "Quand l'utiliser",
-        "Quand ne pas l'utiliser",
-        "Choix (liste déroulante)",
-    ]
-    _write_header(ws, headers, ())
-    widths = [24, 30, 22, 50, 40, 40, 40]
-    for index, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-    for row, entry in enumerate(entries, start=2):
+    table = Table(workbook, CODEBOOK_SHEET, CODEBOOK_HEADERS, [24, 30, 22, 50, 40, 40, 40])
+    styles = [table.style()] * len(CODEBOOK_HEADERS)
+    for entry in entries:
         values = (
             entry.code_id,
             entry.label,
@@ -385,12 +328,8 @@ def _write_codebook(workbook: Workbook, entries: Sequence[CodebookEntry]) -> str
             entry.exclude,
             entry.choice,
         )
-        for column, value in enumerate(values, start=1):
-            cell = ws.cell(row=row, column=column)
-            put_text(cell, value)
-            cell.alignment = WRAP
-    ws.auto_filter.ref = f"A1:G{max(len(entries) + 1, 2)}"
-    fit_row_heights(ws)
+        table.append(values, styles)
+    table.finish()
     return f"'{CODEBOOK_SHEET}'!$G$2:$G${max(len(entries) + 1, 2)}"
 
 
@@ -447,93 +386,92 @@ DISAGREEMENT_HELP = [
 
 
 def _write_help(workbook: Workbook, lines: Sequence[str]) -> None:
-    ws = workbook.create_sheet(HELP_SHEET)
-    ws.column_dimensions["A"].width = 110
-    for row, line in enumerate(lines, start=1):
-        cell = ws.cell(row=row, column=1)
-        put_text(cell, line)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-    ws["A1"].font = Font(bold=True, size=14)
-    fit_row_heights(ws)
-
-
-def _save(workbook: Workbook, path: Path) -> Path:
-    # Write beside, then rename: a crash never leaves a half-written workbook under the real name.
-    with atomic_write(path) as temporary:
-        workbook.save(temporary)
-    return path
+    """A one-column sheet; its first line is the title (not a table: no filter, no frozen row)."""
+    ws = workbook.add_worksheet(HELP_SHEET)
+    ws.set_column(0, 0, 110)
+    title = make_style(workbook, bold=True, size=14)
+    text = make_style(workbook)
+    for row, line in enumerate(lines):
+        height = row_height(wrapped_lines(line, 110))
+        if height is not None:
+            ws.set_row(row, height)
+        write_value(ws, row, 0, line, title if row == 0 else text)
 
 
 def write_review_workbook(
     path: Path,
-    rows: Sequence[ReviewRow],
+    rows: Iterable[ReviewRow],
     codebook: Sequence[CodebookEntry],
     meta: dict[str, str],
+    *,
+    slot_count: int | None = None,
 ) -> Path:
-    slot_count = max([len(row.slots) for row in rows] + [1])
+    """Write the review workbook. `rows` may be a generator (then give `slot_count`, the largest
+    number of code slots on a row): rows are streamed to the file, never all held at once."""
+    if slot_count is None:
+        rows = list(rows)
+        slot_count = max([len(row.slots) for row in rows] + [1])
+    slot_count = max(slot_count, 1)
+    with streamed_workbook(path) as workbook:
+        _write_review_sheets(workbook, rows, codebook, meta, slot_count)
+    return path
+
+
+def _write_review_sheets(
+    workbook: Workbook,
+    rows: Iterable[ReviewRow],
+    codebook: Sequence[CodebookEntry],
+    meta: dict[str, str],
+    slot_count: int,
+) -> None:
     headers = review_headers(slot_count)
     coder = meta.get(META_CODER, "")
-    workbook = Workbook()
-    ws = workbook.active
-    ws.title = REVIEW_SHEET
     decision_headers = [slot_headers(k)[3] for k in range(1, slot_count + 1)]
     add_headers = [add_header(k) for k in range(1, ADD_COLUMNS + 1)]
-    _write_header(ws, headers, [*decision_headers, *add_headers, COL_COMMENT])
-    for line, row in enumerate(rows, start=2):
-        values: list[str | float | int | None] = [
-            line - 1,
-            row.territory,
-            row.participant,
-            row.role,
-            row.source,
-            row.location,
-            row.before,
-            row.text,
-            row.after,
-        ]
-        for k in range(slot_count):
-            slot = row.slots[k] if k < len(row.slots) else None
-            if slot is None:
-                values.extend([None, None, None, None])
-            else:
-                values.extend(
-                    [
-                        code_choice(slot.code_id, slot.label),
-                        round(slot.score, 3) if slot.score is not None else None,
-                        slot.reason,
-                        prefill_text(slot.decision, slot.decided_by, coder) or None,
-                    ]
-                )
-        values.extend([None] * ADD_COLUMNS)
-        values.extend([row.comment or None, row.history, row.segment_id, row.fingerprint])
-        for column, value in enumerate(values, start=1):
-            cell = ws.cell(row=line, column=column)
-            put(cell, value)
-            cell.alignment = WRAP
-            if headers[column - 1] in (*decision_headers, *add_headers, COL_COMMENT):
-                cell.fill = FILL_TO_FILL
-            elif headers[column - 1] == COL_SEGMENT:
-                cell.font = SEGMENT_FONT
-            elif headers[column - 1].startswith("Score"):
-                cell.number_format = "0.00"
-    reason_caps = {slot_headers(k)[2]: REASON_MAX_LINES for k in range(1, slot_count + 1)}
-    _finish_table(ws, headers, len(rows), [COL_SEGMENT_ID, COL_FINGERPRINT], reason_caps)
-    choices_range = _write_codebook(workbook, codebook)
-    _list_validation(
-        ws,
+    to_fill = {*decision_headers, *add_headers, COL_COMMENT}
+    table = Table(
+        workbook,
+        REVIEW_SHEET,
         headers,
+        [_width_for(header) for header in headers],
+        to_fill=to_fill,
+        hidden=[COL_SEGMENT_ID, COL_FINGERPRINT],
+        line_caps={slot_headers(k)[2]: REASON_MAX_LINES for k in range(1, slot_count + 1)},
+    )
+    plain = table.style()
+    fill = table.style(fill=FILL_TO_FILL)
+    bold = table.style(bold=True)
+    score = table.style(number_format="0.00")
+    styles = [
+        fill
+        if header in to_fill
+        else bold
+        if header == COL_SEGMENT
+        else score
+        if header.startswith("Score")
+        else plain
+        for header in headers
+    ]
+    prefills: list[tuple[int, str, Prefill]] = []  # gathered as rows stream by
+    # A decision cell is coloured only where a code stands beside it.
+    absent = [[header in decision_headers[n:] for header in headers] for n in range(slot_count + 1)]
+    keep = [[k and not a for k, a in zip(table.keep_empty, gone, strict=True)] for gone in absent]
+    for number, row in enumerate(rows, start=1):
+        table.append(
+            _review_values(number, row, slot_count, coder),
+            styles,
+            keep[min(len(row.slots), slot_count)],
+        )
+        prefills.extend(row_prefills(row, coder))
+    table.finish()
+    choices_range = _write_codebook(workbook, codebook)
+    table.list_validation(
         decision_headers,
-        f'"{ACCEPT},{REJECT}"',
-        len(rows),
+        [ACCEPT, REJECT],
         "Choisissez « accepter » ou « rejeter », ou laissez vide.",
     )
-    _list_validation(
-        ws,
-        headers,
-        add_headers,
-        choices_range,
-        len(rows),
-        "Choisissez un code du codebook (feuille « Codebook »).",
+    table.list_validation(
+        add_headers, f"={choices_range}", "Choisissez un code du codebook (feuille « Codebook »)."
     )
     _write_help(workbook, REVIEW_HELP)
     write_identity_sheets(
@@ -544,9 +482,38 @@ def write_review_workbook(
             "version_format": FORMAT_VERSION,
             META_COLUMNS: json.dumps(headers, ensure_ascii=False),
         },
-        review_prefills(rows, coder),
+        prefills,
     )
-    return _save(workbook, path)
+
+
+def _review_values(number: int, row: ReviewRow, slot_count: int, coder: str) -> list[Value]:
+    values: list[Value] = [
+        number,
+        row.territory,
+        row.participant,
+        row.role,
+        row.source,
+        row.location,
+        row.before,
+        row.text,
+        row.after,
+    ]
+    for k in range(slot_count):
+        slot = row.slots[k] if k < len(row.slots) else None
+        if slot is None:
+            values.extend([None, None, None, None])
+        else:
+            values.extend(
+                [
+                    code_choice(slot.code_id, slot.label),
+                    round(slot.score, 3) if slot.score is not None else None,
+                    slot.reason,
+                    prefill_text(slot.decision, slot.decided_by, coder) or None,
+                ]
+            )
+    values.extend([None] * ADD_COLUMNS)
+    values.extend([row.comment or None, row.history, row.segment_id, row.fingerprint])
+    return values
 
 
 def disagreement_headers(coders: Sequence[str]) -> list[str]:
@@ -574,14 +541,34 @@ def write_disagreement_workbook(
     codebook: Sequence[CodebookEntry],
     meta: dict[str, str],
 ) -> Path:
+    with streamed_workbook(path) as workbook:
+        _write_disagreement_sheets(workbook, rows, coders, agreement, codebook, meta)
+    return path
+
+
+def _write_disagreement_sheets(
+    workbook: Workbook,
+    rows: Sequence[DisagreementRow],
+    coders: Sequence[str],
+    agreement: Sequence[AgreementLine],
+    codebook: Sequence[CodebookEntry],
+    meta: dict[str, str],
+) -> None:
     headers = disagreement_headers(coders)
-    workbook = Workbook()
-    ws = workbook.active
-    ws.title = DISAGREEMENT_SHEET
-    _write_header(ws, headers, [COL_AGREED, COL_COMMENT])
-    for line, row in enumerate(rows, start=2):
-        values: list[str | int | None] = [
-            line - 1,
+    table = Table(
+        workbook,
+        DISAGREEMENT_SHEET,
+        headers,
+        [_width_for(header) for header in headers],
+        to_fill=[COL_AGREED, COL_COMMENT],
+        hidden=[COL_SEGMENT_ID, COL_CODE_ID, COL_FINGERPRINT],
+    )
+    plain = table.style()
+    fill = table.style(fill=FILL_TO_FILL)
+    styles = [fill if header in (COL_AGREED, COL_COMMENT) else plain for header in headers]
+    for number, row in enumerate(rows, start=1):
+        values: list[Value] = [
+            number,
             row.territory,
             row.participant,
             row.source,
@@ -594,19 +581,11 @@ def write_disagreement_workbook(
             row.code_id,
             row.fingerprint,
         ]
-        for column, value in enumerate(values, start=1):
-            cell = ws.cell(row=line, column=column)
-            put(cell, value)
-            cell.alignment = WRAP
-            if headers[column - 1] in (COL_AGREED, COL_COMMENT):
-                cell.fill = FILL_TO_FILL
-    _finish_table(ws, headers, len(rows), [COL_SEGMENT_ID, COL_CODE_ID, COL_FINGERPRINT])
-    _list_validation(
-        ws,
-        headers,
+        table.append(values, styles)
+    table.finish()
+    table.list_validation(
         [COL_AGREED],
-        f'"{ACCEPT},{REJECT}"',
-        len(rows),
+        [ACCEPT, REJECT],
         "Choisissez « accepter » ou « rejeter », ou laissez vide.",
     )
     _write_agreement_sheet(workbook, agreement)
@@ -621,34 +600,31 @@ def write_disagreement_workbook(
             META_COLUMNS: json.dumps(headers, ensure_ascii=False),
         },
     )
-    return _save(workbook, path)
+
+
+AGREEMENT_HEADERS = (
+    "Code",
+    "Libellé",
+    "Extraits (n)",
+    "Accord (%)",
+    "Kappa de Cohen",
+    "Alpha de Krippendorff",
+)
 
 
 def _write_agreement_sheet(workbook: Workbook, lines: Sequence[AgreementLine]) -> None:
-    ws = workbook.create_sheet(AGREEMENT_SHEET)
-    headers = [
-        "Code",
-        "Libellé",
-        "Extraits (n)",
-        "Accord (%)",
-        "Kappa de Cohen",
-        "Alpha de Krippendorff",
-    ]
-    _write_header(ws, headers, ())
-    for index, width in enumerate([26, 34, 12, 12, 16, 20], start=1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-    for row, line in enumerate(lines, start=2):
-        put_text(ws.cell(row=row, column=1), line.code)
-        put_text(ws.cell(row=row, column=2), line.label)
-        ws.cell(row=row, column=3, value=line.n_segments)
-        for column, value, fmt in (
-            (4, line.percent, "0.0%"),
-            (5, line.kappa, "0.00"),
-            (6, line.alpha, "0.00"),
-        ):
-            cell = ws.cell(row=row, column=column)
-            if value is None:
-                put_text(cell, "—")
-            else:
-                cell.value = value
-                cell.number_format = fmt
+    table = Table(
+        workbook, AGREEMENT_SHEET, AGREEMENT_HEADERS, [26, 34, 12, 12, 16, 20], filtered=False
+    )
+    plain = table.style(wrap=False)
+    formats = [table.style(number_format=f, wrap=False) for f in ("0.0%", "0.00")]
+    styles = [plain, plain, plain, formats[0], formats[1], formats[1]]
+    for line in lines:
+        figures = [line.percent, line.kappa, line.alpha]
+        values: list[Value] = [
+            line.code,
+            line.label,
+            line.n_segments,
+            *("—" if value is None else value for value in figures),
+        ]
+        table.append(values, styles)
