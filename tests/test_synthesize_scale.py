@@ -184,6 +184,7 @@ def test_word_clouds_leave_out_fillers_and_editorial_markers_from_the_data_file(
 
     @dataclass
     class Lemmas:
+        words: tuple[str, ...]
         lemmas: tuple[str, ...]
         pos: tuple[str, ...]
         is_stop: tuple[bool, ...]
@@ -192,6 +193,22 @@ def test_word_clouds_leave_out_fillers_and_editorial_markers_from_the_data_file(
     words = ("dernier", "part", "cas", "nom", "prénom", "signature", "mobilité", "cantine")
     pos = ("ADJ", "NOUN", "NOUN", "NOUN", "NOUN", "NOUN", "NOUN", "NOUN")
     n = len(words)
-    counts = lemma_frequencies([Lemmas(words, pos, (False,) * n, (True,) * n)] * 2)
+    counts = lemma_frequencies([Lemmas(words, words, pos, (False,) * n, (True,) * n)] * 2)
     assert counts == {"mobilité": 2, "cantine": 2}
     assert {"dernier", "prenom", "signature"} <= excluded_words()  # folded, from the text file
+
+
+def test_word_clouds_leave_out_transcription_annotations_and_spoken_fillers(nlp) -> None:
+    """Transcripts mark pauses and laughter in brackets and spell out « mm », « ouais »,
+    « hein »: none of it is what a territory talks about (spaCy reads « mm » as « millimètre »)."""
+    from qualipipe.coding.features import features_from_doc
+    from qualipipe.synthesize.words import lemma_frequencies, recurring
+
+    text = (
+        "ouais [pause] le marché du quartier mm [rire] hein le marché [mm mm] ouais "
+        "les jardins partagés [pause] mm ouais les jardins"
+    )
+    counts = lemma_frequencies([features_from_doc(nlp(text), "transcription")])
+    assert counts["marché"] == 2 and counts["quartier"] == 1
+    assert not {"pause", "rire", "millimètre", "mm", "ouai", "ouais", "ouer", "hein"} & set(counts)
+    assert set(recurring(counts)) == {"marché", "jardin"}
