@@ -785,7 +785,7 @@ def test_without_codebook_a_french_error(make_study, tmp_path: Path) -> None:
 
 
 def test_failed_run_keeps_the_previous_report(synthesized, tmp_path: Path, monkeypatch) -> None:
-    from qualipipe.synthesize import pipeline
+    from qualipipe.synthesize import workers
 
     built, _, _ = synthesized
     out = tmp_path / "sorties"
@@ -798,7 +798,7 @@ def test_failed_run_keeps_the_previous_report(synthesized, tmp_path: Path, monke
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError("disque plein")
 
-    monkeypatch.setattr(pipeline, "write_docx", broken)
+    monkeypatch.setattr(workers, "write_docx", broken)
     with pytest.raises(OSError):
         synthesize_study(
             built.study, out, territory="auxois", with_figures=False, today="01/01/2027"
@@ -809,6 +809,29 @@ def test_failed_run_keeps_the_previous_report(synthesized, tmp_path: Path, monke
         "SELECT count(*) FROM runs WHERE step = 'synthesize'"
     ).fetchone()[0]
     assert after == runs
+
+
+def test_failure_in_a_worker_keeps_every_previous_report(
+    synthesized, tmp_path: Path, monkeypatch
+) -> None:
+    """With several territories the documents are written by worker processes: a failure there
+    stops the run, and leaves the previous reports as they were and no half-written folder."""
+    from qualipipe.synthesize import workers
+
+    built, _, _ = synthesized
+    out = tmp_path / "sorties"
+    synthesize_study(built.study, out, with_figures=False, today=TODAY)
+    before = {p: p.read_bytes() for p in sorted(out.rglob("synthese.md"))}
+    assert len(before) == 2
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disque plein")
+
+    monkeypatch.setattr(workers, "write_docx", broken)  # before the workers fork
+    with pytest.raises(OSError):
+        synthesize_study(built.study, out, today="01/01/2027")
+    assert {p: p.read_bytes() for p in sorted(out.rglob("synthese.md"))} == before
+    assert sorted(p.name for p in out.iterdir()) == ["auxois", "besancon-nord"]
 
 
 def test_cli_unknown_territory_is_one_french_line(synthesized, capsys) -> None:

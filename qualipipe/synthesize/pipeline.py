@@ -8,13 +8,12 @@ a half-written report; the store is only read (plus the NLP cache and the run jo
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import partial
@@ -27,12 +26,14 @@ from qualipipe import store
 from qualipipe.coding.features import compute_features
 from qualipipe.errors import QualipipeError
 from qualipipe.files import naming
+from qualipipe.nlp import entity_pipeline
 from qualipipe.records import Role, Territory
 from qualipipe.surveys.instruments import Instrument
 from qualipipe.synthesize import figures as fig
 from qualipipe.synthesize import survey_tables as st
 from qualipipe.synthesize import tables as tb
 from qualipipe.synthesize import territory_section as ts  # issue 18: portrait, cited actors
+from qualipipe.synthesize import workers
 from qualipipe.synthesize import workshop as ws  # issue 19: workshop 1
 from qualipipe.synthesize.cells import natural_key
 from qualipipe.synthesize.charts import evaluation_charts
@@ -45,10 +46,8 @@ from qualipipe.synthesize.instruments import (
 )
 from qualipipe.synthesize.load import StudySnapshot, make_pseudonymizer, names_to_hide
 from qualipipe.synthesize.model import (
-    Figure,
     SynthesisOptions,
     SynthesisReport,
-    Table,
     TerritoryData,
 )
 from qualipipe.synthesize.priorities import prioritise
@@ -60,8 +59,18 @@ from qualipipe.synthesize.wording import (
     total_counts,
 )
 from qualipipe.synthesize.words import lemma_frequencies, name_matcher, recurring
-from qualipipe.synthesize.writers import Report, write_docx, write_markdown, write_xlsx
+from qualipipe.synthesize.workers import (
+    Block,
+    FigureJob,
+    as_figure,
+    render_report,
+    warm_entity_cache,
+    worker_pool,
+    write_report,
+)
+from qualipipe.synthesize.writers import Report
 
+resolved = workers.resolved  # the livrable (qualipipe.report) imports it from here
 Step = Callable[[str], None]
 Advance = Callable[[int, int, str], None]  # (territories done, total, territory just done)
 COMPARISON_FOLDER = "comparaison"
@@ -87,10 +96,6 @@ def segment_features(study: store.Study, texts: Sequence[str]) -> list[Any]:
     """Cached spaCy features (lemmas, POS, vectors) from the coding stage; missing ones are
     computed in memory only, so that a synthesis never writes to the study."""
     return compute_features(study, list(texts), progress=False, cache=False) if texts else []
-
-
-FigureJob = Callable[[], Figure | None]
-Block = Table | Figure | Future[Any] | FigureJob
 
 
 @dataclass
@@ -139,16 +144,6 @@ class StudyContext:
         return self.workers.submit(job)
 
 
-def worker_pool(territories: int) -> Executor | None:
-    """Worker processes when there are several cores: matplotlib, wordcloud, python-docx and
-    openpyxl are CPU-bound and hold the GIL. Forked, so they start at once; they never touch
-    the study (only the main process reads it)."""
-    cores = os.cpu_count() or 1
-    if cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return None
-    return ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("fork"))
-
-
 class TerritorySynthesis:
     """Builds the tables and figures of one territory into `folder` (figures may still be
     drawing in the context's pool when `build` returns)."""
@@ -195,7 +190,7 @@ class TerritorySynthesis:
         """A figure of the report, drawn by a worker when there are some (unless figures are
         off)."""
         if self.options.with_figures:
-            self.blocks.append(self.context.draw(partial(_as_figure, draw, title, section, extra)))
+            self.blocks.append(self.context.draw(partial(as_figure, draw, title, section, extra)))
 
     # -- sections -----------------------------------------------------------------------------
 
@@ -463,52 +458,10 @@ class TerritorySynthesis:
         return self.blocks
 
 
-def _as_figure(
-    draw: Callable[[], Path | None], title: str, section: str, extra: tuple[Path, ...]
-) -> Figure | None:
-    """Runs in a drawing worker: draw, and describe the figure for the report (None: no figure)."""
-    path = draw()
-    return Figure(path, title, section, extra) if path is not None else None
-
-
-def resolved(blocks: Sequence[Block]) -> list[Table | Figure]:
-    """The report's blocks once every figure is drawn (in order; figures not drawn left out)."""
-    out: list[Table | Figure] = []
-    for block in blocks:
-        if isinstance(block, Future):
-            done = block.result()
-        elif isinstance(block, Table | Figure):
-            done = block
-        else:
-            done = block()
-        if done is not None:
-            out.append(done)
-    return out
-
-
-def render_report(
-    title: str, intro: tuple[str, ...], blocks: Sequence[Block], folder: Path, stem: str
-) -> dict[str, int]:
-    """Draw what is left to draw, write the workbook, Word and Markdown reports into `folder`
-    (in a worker when there are some); the number of tables and figures."""
-    done = resolved(blocks)
-    _write_report(Report(title, intro, tuple(done), folder), folder, stem)
-    tables = sum(isinstance(b, Table) for b in done)
-    return {"tableaux": tables, "figures": len(done) - tables}
-
-
 def _swap_in(tmp: Path, final: Path) -> None:
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)
-
-
-def _write_report(report: Report, folder: Path, stem: str) -> list[Path]:
-    return [
-        write_xlsx(report, folder / f"{stem}.xlsx"),
-        write_docx(report, folder / f"{stem}.docx"),
-        write_markdown(report, folder / f"{stem}.md"),
-    ]
 
 
 def _fresh_folder(out_dir: Path, name: str) -> Path:
@@ -625,9 +578,14 @@ def synthesize_study(
             },
         )
         several = len(territories) > 1
-        context.workers = worker_pool(len(territories)) if with_figures or several else None
+        if not keep_names:
+            entity_pipeline()  # the verbatims' names; loaded before the workers fork
+        context.workers = worker_pool() if with_figures or several else None
         context.per_territory = several
         try:
+            if context.workers is not None:
+                on_step("Organisations citées dans les textes")
+                warm_entity_cache(study.conn, study_texts(context, territories), context.workers)
             _synthesize_territories(context, territories, out_dir, report, done, on_territory)
         finally:
             if context.workers is not None:
@@ -640,6 +598,10 @@ def synthesize_study(
         )
     report.seconds = time.perf_counter() - started
     return report
+
+
+def study_texts(context: StudyContext, territories: Sequence[Territory]) -> list[str]:
+    return [s.text for t in territories for s in context.snapshot.segments.get(t.id, {}).values()]
 
 
 def _synthesize_territories(
@@ -714,7 +676,7 @@ def write_comparison(
     )
     final = out_dir / COMPARISON_FOLDER
     try:
-        _write_report(report, tmp, "comparaison")
+        write_report(report, tmp, "comparaison")
     except OSError as error:
         shutil.rmtree(tmp, ignore_errors=True)
         raise naming(error, final) from None
