@@ -212,11 +212,21 @@ class BatchedPseudonymizer:
         self.inner = inner
         self.done: dict[str, str] = {}
 
-    def prefetch(self, texts: Iterable[str]) -> None:
+    def prefetch(
+        self,
+        texts: Iterable[str],
+        apply_many: Callable[[list[str]], list[str]] | None = None,
+    ) -> None:
+        """Pseudonymise the texts not seen yet, in one batch (with `apply_many`, e.g. in worker
+        processes, when given)."""
         todo = [t for t in dict.fromkeys(texts) if t not in self.done]
-        apply_many = getattr(self.inner, "apply_many", None)
-        results = apply_many(todo) if apply_many else [self.inner(t) for t in todo]
+        results = (apply_many or self.apply_many)(todo) if todo else []
         self.done.update(zip(todo, results, strict=True))
+
+    def apply_many(self, texts: list[str]) -> list[str]:
+        """The inner pseudonymiser on each text, without remembering them."""
+        apply_many = getattr(self.inner, "apply_many", None)
+        return apply_many(texts) if apply_many else [self.inner(t) for t in texts]
 
     def __call__(self, text: str) -> str:
         if text not in self.done:

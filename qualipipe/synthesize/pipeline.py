@@ -20,8 +20,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from qualipipe import store
 from qualipipe.coding.features import compute_features
 from qualipipe.errors import QualipipeError
@@ -44,14 +42,25 @@ from qualipipe.synthesize.instruments import (
     find_instrument,
     prioritisation_questions,
 )
-from qualipipe.synthesize.load import StudySnapshot, make_pseudonymizer, names_to_hide
+from qualipipe.synthesize.load import (
+    BatchedPseudonymizer,
+    StudySnapshot,
+    make_pseudonymizer,
+    names_to_hide,
+)
 from qualipipe.synthesize.model import (
     SynthesisOptions,
     SynthesisReport,
     TerritoryData,
 )
 from qualipipe.synthesize.priorities import prioritise
-from qualipipe.synthesize.verbatims import VerbatimPicker
+from qualipipe.synthesize.study_wide import (
+    family_verbatims,
+    study_texts,
+    study_verbatims,
+    territory_features,
+    verbatim_picker,
+)
 from qualipipe.synthesize.wording import (
     analysed_phrase,
     authors_noun,
@@ -63,6 +72,7 @@ from qualipipe.synthesize.workers import (
     Block,
     FigureJob,
     as_figure,
+    pooled_pseudonymizer,
     render_report,
     warm_entity_cache,
     worker_pool,
@@ -107,7 +117,7 @@ class StudyContext:
     study: store.Study
     snapshot: StudySnapshot
     options: SynthesisOptions
-    pseudonymize: Callable[[str], str]
+    pseudonymize: BatchedPseudonymizer
     features: dict[int, Any]
     is_name: Callable[[str], bool]
     prioritisation: Instrument | None
@@ -119,7 +129,7 @@ class StudyContext:
 
     @classmethod
     def build(
-        cls, study: store.Study, options: SynthesisOptions, pseudonymize: Callable[[str], str]
+        cls, study: store.Study, options: SynthesisOptions, pseudonymize: BatchedPseudonymizer
     ) -> StudyContext:
         snapshot = StudySnapshot.read(study, validated_only=options.validated_only)
         ids = sorted(i for segments in snapshot.segments.values() for i in segments)
@@ -154,20 +164,11 @@ class TerritorySynthesis:
         self.pseudonymize = context.pseudonymize
         self.blocks: list[Block] = []
         self.stats = tb.code_stats(data)
-        self.features = {i: context.features[i] for i in data.segments if i in context.features}
-        coded = {c.segment_id for c in data.codings}
-        vectors = {i: f.vector for i, f in self.features.items() if i in coded and np.any(f.vector)}
-        self.picker = VerbatimPicker(
-            {i: data.segments[i].text for i in coded},
-            vectors if len(vectors) == len(coded) else None,
-        )
+        self.features = territory_features(context.features, data)
+        self.picker = verbatim_picker(self.features, data)
         prefetch = getattr(self.pseudonymize, "prefetch", None)
         if prefetch is not None:  # every verbatim of the family tables, in one spaCy batch
-            prefetch(
-                c.text
-                for s in self.stats.values()
-                for c in tb.chosen_verbatims(s, data, self.picker, self.options.verbatims_per_code)
-            )
+            prefetch(family_verbatims(data, self.stats, self.picker, self.options))
         self.source = fig.SourceLine(
             data.study_name,
             data.territory.name,
@@ -580,12 +581,20 @@ def synthesize_study(
         several = len(territories) > 1
         if not keep_names:
             entity_pipeline()  # the verbatims' names; loaded before the workers fork
-        context.workers = worker_pool() if with_figures or several else None
+        context.workers = worker_pool(context.pseudonymize) if with_figures or several else None
         context.per_territory = several
         try:
             if context.workers is not None:
                 on_step("Organisations citées dans les textes")
-                warm_entity_cache(study.conn, study_texts(context, territories), context.workers)
+                warm_entity_cache(
+                    study.conn, study_texts(context.snapshot, territories), context.workers
+                )
+                if not keep_names:
+                    on_step("Pseudonymisation des verbatims")
+                    context.pseudonymize.prefetch(
+                        study_verbatims(context.snapshot, context.features, territories, options),
+                        pooled_pseudonymizer(context.workers),
+                    )
             _synthesize_territories(context, territories, out_dir, report, done, on_territory)
         finally:
             if context.workers is not None:
@@ -598,10 +607,6 @@ def synthesize_study(
         )
     report.seconds = time.perf_counter() - started
     return report
-
-
-def study_texts(context: StudyContext, territories: Sequence[Territory]) -> list[str]:
-    return [s.text for t in territories for s in context.snapshot.segments.get(t.id, {}).values()]
 
 
 def _synthesize_territories(
