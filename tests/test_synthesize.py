@@ -843,3 +843,29 @@ def test_cli_unknown_territory_is_one_french_line(synthesized, capsys) -> None:
     assert exited.value.code == 1
     err = capsys.readouterr().err
     assert "Territoire « nulle-part » inconnu" in err and "Traceback" not in err
+
+
+def test_batched_pseudonymiser_gives_what_the_study_pseudonymiser_gives(synthesized) -> None:
+    """The synthesis skips spaCy's recogniser on texts without a capital letter: the result must
+    stay the pseudonymiser's own, names of the manifest in lower case included."""
+    from qualipipe.pseudonymize import Policy, pseudonymizer_for
+    from qualipipe.synthesize.load import BatchedPseudonymizer
+
+    built, _, _ = synthesized
+    study = built.study
+    inner = pseudonymizer_for(study, Policy.VERBATIM)
+    texts = [r[0] for r in study.conn.execute("SELECT text FROM segments ORDER BY id")]
+    texts += [
+        "j'en ai parlé avec marie dupont et sophie martin hier",
+        "Le projet porté par Marie Dupont avance, dit Robert Castagnier.",
+        "appelez-moi au 06 12 34 56 78 ou sur karim.benali@example.org",
+        "rien à signaler de ce côté-là",
+        "",
+    ]
+    batched = BatchedPseudonymizer(inner)
+    assert batched.plain is not None
+    expected = inner.apply_many(texts)
+    assert batched.apply_many(texts) == expected
+    assert [batched(t) for t in texts] == expected
+    assert "sophie martin" not in expected[-5] and "06 12" not in expected[-3]
+    assert "Castagnier" not in expected[-4]  # found by spaCy alone: not in the manifest
