@@ -212,3 +212,17 @@ def test_word_clouds_leave_out_transcription_annotations_and_spoken_fillers(nlp)
     assert counts["marché"] == 2 and counts["quartier"] == 1
     assert not {"pause", "rire", "millimètre", "mm", "ouai", "ouais", "ouer", "hein"} & set(counts)
     assert set(recurring(counts)) == {"marché", "jardin"}
+
+
+def test_a_family_word_cloud_needs_words_said_more_than_once() -> None:
+    from collections import Counter
+
+    from qualipipe.synthesize.pipeline import MIN_CLOUD_WORDS, worth_a_cloud
+
+    said_once = Counter({f"mot{i}": 1 for i in range(3 * MIN_CLOUD_WORDS)})
+    recurring_words = Counter({f"mot{i}": 2 for i in range(MIN_CLOUD_WORDS)})
+    assert worth_a_cloud(said_once)  # the territory's cloud: enough words
+    assert not worth_a_cloud(said_once, family_segments=40)
+    assert worth_a_cloud(said_once + recurring_words, family_segments=40)
+    assert not worth_a_cloud(said_once + recurring_words, family_segments=3)
+    assert not worth_a_cloud(Counter({"mot": 5}))

@@ -154,6 +154,15 @@ class StudyContext:
         return self.workers.submit(job)
 
 
+def worth_a_cloud(counts: Counter[str], family_segments: int | None = None) -> bool:
+    """The territory's cloud needs enough words to say something; a family's cloud (given its
+    segments) also enough segments and words said at least twice, else it is a scatter of words
+    said once, each as small as the others."""
+    if family_segments is None:
+        return len(counts) >= MIN_CLOUD_WORDS
+    return family_segments >= MIN_CLOUD_SEGMENTS and len(recurring(counts)) >= MIN_CLOUD_WORDS
+
+
 class TerritorySynthesis:
     """Builds the tables and figures of one territory into `folder` (figures may still be
     drawing in the context's pool when `build` returns)."""
@@ -319,22 +328,15 @@ class TerritorySynthesis:
         ]
 
     def wordcloud_section(self) -> None:
-        """The territory's cloud when it has enough words to say something; a family's cloud
-        only when the family has enough segments and words said at least twice (else it is a
-        scatter of words said once, each as small as the others)."""
         if not self.features or not self.options.with_figures:
             return
         for name, title, ids, counts in self.cloud_frequencies():
-            if name == "nuage_territoire.png":
-                if len(counts) < MIN_CLOUD_WORDS:
-                    continue
-            elif len(ids) < MIN_CLOUD_SEGMENTS or len(recurring(counts)) < MIN_CLOUD_WORDS:
-                continue
-            self.add_figure(
-                partial(fig.draw_wordcloud, counts, self.figure_path(name), title, self.source),
-                title,
-                "Nuages de mots",
-            )
+            if worth_a_cloud(counts, None if name == "nuage_territoire.png" else len(ids)):
+                self.add_figure(
+                    partial(fig.draw_wordcloud, counts, self.figure_path(name), title, self.source),
+                    title,
+                    "Nuages de mots",
+                )
 
     def priorities_section(self) -> None:
         sheets = [s for s in self.data.answers if s.instrument == PRIORITISATION]
