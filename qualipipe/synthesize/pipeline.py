@@ -56,8 +56,7 @@ from qualipipe.synthesize.model import (
 from qualipipe.synthesize.priorities import prioritise
 from qualipipe.synthesize.study_wide import (
     family_verbatims,
-    study_texts,
-    study_verbatims,
+    study_wide_passes,
     territory_features,
     verbatim_picker,
 )
@@ -72,9 +71,7 @@ from qualipipe.synthesize.workers import (
     Block,
     FigureJob,
     as_figure,
-    pooled_pseudonymizer,
     render_report,
-    warm_entity_cache,
     worker_pool,
     write_report,
 )
@@ -587,16 +584,16 @@ def synthesize_study(
         context.per_territory = several
         try:
             if context.workers is not None:
-                on_step("Organisations citées dans les textes")
-                warm_entity_cache(
-                    study.conn, study_texts(context.snapshot, territories), context.workers
+                study_wide_passes(
+                    context.study.conn,
+                    context.snapshot,
+                    context.features,
+                    territories,
+                    options,
+                    context.pseudonymize,
+                    context.workers,
+                    on_step,
                 )
-                if not keep_names:
-                    on_step("Pseudonymisation des verbatims")
-                    context.pseudonymize.prefetch(
-                        study_verbatims(context.snapshot, context.features, territories, options),
-                        pooled_pseudonymizer(context.workers),
-                    )
             _synthesize_territories(context, territories, out_dir, report, done, on_territory)
         finally:
             if context.workers is not None:

@@ -1,19 +1,24 @@
-"""What a synthesis reads once for the whole study before the territories: every analysed text
-(for the organisations they name) and every text the tables will quote (to pseudonymise them
-all in one pass), chosen exactly as each territory's synthesis chooses them."""
+"""What a synthesis does once for the whole study before the territories, shared out among the
+worker processes: find the organisations every analysed text names, and pseudonymise every text
+the tables will quote (chosen exactly as each territory's synthesis chooses them)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qualipipe.records import Territory
 from qualipipe.synthesize import tables as tb
-from qualipipe.synthesize.load import StudySnapshot
+from qualipipe.synthesize.load import BatchedPseudonymizer, StudySnapshot
 from qualipipe.synthesize.model import SynthesisOptions, TerritoryData
 from qualipipe.synthesize.verbatims import VerbatimPicker
+from qualipipe.synthesize.workers import pooled_pseudonymizer, warm_entity_cache
+
+if TYPE_CHECKING:
+    import sqlite3
 
 
 def territory_features(features: dict[int, Any], data: TerritoryData) -> dict[int, Any]:
@@ -64,3 +69,28 @@ def study_verbatims(
 def study_texts(snapshot: StudySnapshot, territories: Sequence[Territory]) -> list[str]:
     """Every analysed text of these territories."""
     return [s.text for t in territories for s in snapshot.segments.get(t.id, {}).values()]
+
+
+def study_wide_passes(
+    conn: sqlite3.Connection,
+    snapshot: StudySnapshot,
+    features: dict[int, Any],
+    territories: Sequence[Territory],
+    options: SynthesisOptions,
+    pseudonymize: BatchedPseudonymizer,
+    workers: Executor,
+    on_step: Callable[[str], None],
+) -> None:
+    """Shared out among the workers before the territories: the organisations named in every
+    text (on a study's first synthesis), then the pseudonymised form of every quoted text."""
+
+    def counted(label: str) -> Callable[[int, int], None]:
+        return lambda done, total: on_step(f"{label} ({done}/{total} textes)")
+
+    on_step("Organisations citées dans les textes")
+    texts = study_texts(snapshot, territories)
+    warm_entity_cache(conn, texts, workers, counted("Organisations citées"))
+    if not options.keep_names:
+        quoted = study_verbatims(snapshot, features, territories, options)
+        on_step("Pseudonymisation des verbatims")
+        pseudonymize.prefetch(quoted, pooled_pseudonymizer(workers, counted("Pseudonymisation")))

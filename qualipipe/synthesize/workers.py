@@ -63,18 +63,42 @@ def _pseudonymized(texts: list[str]) -> list[str]:
     return _pseudonymizer[0].apply_many(texts)
 
 
-def pooled_pseudonymizer(workers: Executor) -> Callable[[list[str]], list[str]]:
+Progress = Callable[[int, int], None]  # (texts done, texts)
+
+
+def _no_progress(done: int, total: int) -> None:
+    return None
+
+
+def shared_out(
+    workers: Executor,
+    job: Callable[[list[str]], list[Any]],
+    texts: Sequence[str],
+    progress: Progress = _no_progress,
+) -> Iterator[Any]:
+    """`job` on chunks of the texts in the workers; its results in order, text by text."""
+    chunks = [list(texts[i : i + ENTITY_CHUNK]) for i in range(0, len(texts), ENTITY_CHUNK)]
+    done = 0
+    progress(done, len(texts))
+    for chunk, results in zip(chunks, workers.map(job, chunks), strict=True):
+        yield from results
+        done += len(chunk)
+        progress(done, len(texts))
+
+
+def pooled_pseudonymizer(
+    workers: Executor, progress: Progress = _no_progress
+) -> Callable[[list[str]], list[str]]:
     """Pseudonymise many texts by sharing them out among the workers (spaCy's recogniser on
     each), results in order."""
 
     def apply_many(texts: list[str]) -> list[str]:
-        chunks = [texts[i : i + ENTITY_CHUNK] for i in range(0, len(texts), ENTITY_CHUNK)]
-        return [text for done in workers.map(_pseudonymized, chunks) for text in done]
+        return list(shared_out(workers, _pseudonymized, texts, progress))
 
     return apply_many
 
 
-def org_entities(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+def org_entities(texts: list[str]) -> list[list[tuple[int, int]]]:
     """Runs in a worker: the ORG entity spans of each text."""
     docs = entity_pipeline().pipe(texts, batch_size=128)
     return [[(e.start_char, e.end_char) for e in doc.ents if e.label_ == "ORG"] for doc in docs]
@@ -96,22 +120,25 @@ class PooledEntityPipeline:
     """Stands for spaCy's entity pipeline in `org_spans`: the texts it has never seen are shared
     out among the workers in chunks, the spans come back in order."""
 
-    def __init__(self, workers: Executor) -> None:
-        self.workers = workers
+    def __init__(self, workers: Executor, progress: Progress = _no_progress) -> None:
+        self.workers, self.progress = workers, progress
 
     def pipe(self, texts: Iterable[str], batch_size: int = 64) -> Iterator[_Entities]:
-        todo = list(texts)
-        chunks = [todo[i : i + ENTITY_CHUNK] for i in range(0, len(todo), ENTITY_CHUNK)]
-        for spans in self.workers.map(org_entities, chunks):
-            for found in spans:
-                yield _Entities(tuple(_Entity(start, end) for start, end in found))
+        for found in shared_out(self.workers, org_entities, list(texts), self.progress):
+            yield _Entities(tuple(_Entity(start, end) for start, end in found))
 
 
-def warm_entity_cache(conn: sqlite3.Connection, texts: Sequence[str], workers: Executor) -> None:
+def warm_entity_cache(
+    conn: sqlite3.Connection,
+    texts: Sequence[str],
+    workers: Executor,
+    progress: Progress = _no_progress,
+) -> None:
     """The organisations named in every text, found once for the whole study by the workers and
     kept in the NLP cache: each territory's cited actors then read them (the first synthesis of
-    a study would otherwise run the recogniser on each territory's texts in turn)."""
-    org_spans(conn, texts, cast("Language", PooledEntityPipeline(workers)))
+    a study would otherwise run the recogniser on each territory's texts in turn). `progress`
+    only hears of the texts not in the cache yet."""
+    org_spans(conn, texts, cast("Language", PooledEntityPipeline(workers, progress)))
 
 
 def as_figure(
