@@ -429,6 +429,7 @@ class TerritorySynthesis:
                 self.data.territory,
                 self.folder / "figures",
                 with_figures=self.options.with_figures,
+                draw=self.context.draw,
             )
         )
 
