@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import networkx as nx
+import pytest
 from docx import Document
 from openpyxl import load_workbook
 
@@ -226,3 +227,31 @@ def test_a_family_word_cloud_needs_words_said_more_than_once() -> None:
     assert worth_a_cloud(said_once + recurring_words, family_segments=40)
     assert not worth_a_cloud(said_once + recurring_words, family_segments=3)
     assert not worth_a_cloud(Counter({"mot": 5}))
+
+
+def test_organisations_found_by_the_workers_are_the_recognisers_own() -> None:
+    """The study-wide pass shares the texts out among worker processes: same spans, in the same
+    order, as spaCy's recogniser run here, and the progress reaches every text."""
+    from qualipipe.nlp import entity_pipeline
+    from qualipipe.synthesize.workers import PooledEntityPipeline, worker_pool
+
+    texts = [
+        "La mission locale de Guéret et Creuse Habitat travaillent avec la mairie.",
+        "rien de spécial",
+        "Le Secours populaire et l'ADIE ouvrent une antenne à Limoges.",
+    ]
+    expected = [
+        [(e.start_char, e.end_char) for e in doc.ents if e.label_ == "ORG"]
+        for doc in entity_pipeline().pipe(texts)
+    ]
+    workers = worker_pool()
+    if workers is None:
+        pytest.skip("un seul cœur : pas de processus de travail")
+    seen: list[tuple[int, int]] = []
+    with workers:
+        found = [
+            [(e.start_char, e.end_char) for e in doc.ents]
+            for doc in PooledEntityPipeline(workers, lambda *p: seen.append(p)).pipe(texts)
+        ]
+    assert found == expected and any(expected)
+    assert seen[-1] == (3, 3)
