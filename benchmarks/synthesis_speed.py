@@ -8,9 +8,13 @@ and account of the meeting as a text. Then codes it and times ``synthesize --all
 
     python benchmarks/synthesis_speed.py [--dossier /tmp/qp-granddebat] [--territoires 60]
 
+Any coded study can be measured instead with ``--dossier`` (e.g. the one ``benchmarks/scale.py``
+builds); the synthesis only reads it (and fills its NLP cache).
+
 Last line: ``SYNTH territories=T segments=N files=F size_mib=S s_per_territory=Z total_s=X
-cpu_s=C load=L`` (CPU seconds of the run and its workers; the 1-minute load average, since
-wall times on a shared machine mean little without it).
+cpu_s=C cpu_s_per_territory=K peak_rss_mib=M load=L`` (CPU seconds of the run and its workers;
+the largest resident memory of any of its processes; the 1-minute load average, since wall
+times on a shared machine mean little without it).
 """
 
 from __future__ import annotations
@@ -131,6 +135,7 @@ def main() -> None:
     elapsed = qualipipe("synthesize", "--all", "--sortie", str(out_root), study=study)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    peak_mib = after.ru_maxrss / 1024  # kilobytes on Linux: the largest process waited for
     out = out_root / study.resolve().name
     files = [p for p in out.rglob("*") if p.is_file()]
     size = sum(p.stat().st_size for p in files) / 2**20
@@ -142,7 +147,9 @@ def main() -> None:
     print(
         f"SYNTH territories={territories} segments={segments} files={len(files)} "
         f"size_mib={size:.1f} s_per_territory={elapsed / max(1, territories):.2f} "
-        f"total_s={elapsed:.1f} cpu_s={cpu:.1f} load={os.getloadavg()[0]:.1f}"
+        f"total_s={elapsed:.1f} cpu_s={cpu:.1f} "
+        f"cpu_s_per_territory={cpu / max(1, territories):.2f} peak_rss_mib={peak_mib:.0f} "
+        f"load={os.getloadavg()[0]:.1f}"
     )
 
 

@@ -785,7 +785,7 @@ def test_without_codebook_a_french_error(make_study, tmp_path: Path) -> None:
 
 
 def test_failed_run_keeps_the_previous_report(synthesized, tmp_path: Path, monkeypatch) -> None:
-    from qualipipe.synthesize import pipeline
+    from qualipipe.synthesize import workers
 
     built, _, _ = synthesized
     out = tmp_path / "sorties"
@@ -798,7 +798,7 @@ def test_failed_run_keeps_the_previous_report(synthesized, tmp_path: Path, monke
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError("disque plein")
 
-    monkeypatch.setattr(pipeline, "write_docx", broken)
+    monkeypatch.setattr(workers, "write_docx", broken)
     with pytest.raises(OSError):
         synthesize_study(
             built.study, out, territory="auxois", with_figures=False, today="01/01/2027"
@@ -811,6 +811,29 @@ def test_failed_run_keeps_the_previous_report(synthesized, tmp_path: Path, monke
     assert after == runs
 
 
+def test_failure_in_a_worker_keeps_every_previous_report(
+    synthesized, tmp_path: Path, monkeypatch
+) -> None:
+    """With several territories the documents are written by worker processes: a failure there
+    stops the run, and leaves the previous reports as they were and no half-written folder."""
+    from qualipipe.synthesize import workers
+
+    built, _, _ = synthesized
+    out = tmp_path / "sorties"
+    synthesize_study(built.study, out, with_figures=False, today=TODAY)
+    before = {p: p.read_bytes() for p in sorted(out.rglob("synthese.md"))}
+    assert len(before) == 2
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disque plein")
+
+    monkeypatch.setattr(workers, "write_docx", broken)  # before the workers fork
+    with pytest.raises(OSError):
+        synthesize_study(built.study, out, today="01/01/2027")
+    assert {p: p.read_bytes() for p in sorted(out.rglob("synthese.md"))} == before
+    assert sorted(p.name for p in out.iterdir()) == ["auxois", "besancon-nord"]
+
+
 def test_cli_unknown_territory_is_one_french_line(synthesized, capsys) -> None:
     from qualipipe.cli import main
 
@@ -820,3 +843,29 @@ def test_cli_unknown_territory_is_one_french_line(synthesized, capsys) -> None:
     assert exited.value.code == 1
     err = capsys.readouterr().err
     assert "Territoire « nulle-part » inconnu" in err and "Traceback" not in err
+
+
+def test_batched_pseudonymiser_gives_what_the_study_pseudonymiser_gives(synthesized) -> None:
+    """The synthesis skips spaCy's recogniser on texts without a capital letter: the result must
+    stay the pseudonymiser's own, names of the manifest in lower case included."""
+    from qualipipe.pseudonymize import Policy, pseudonymizer_for
+    from qualipipe.synthesize.load import BatchedPseudonymizer
+
+    built, _, _ = synthesized
+    study = built.study
+    inner = pseudonymizer_for(study, Policy.VERBATIM)
+    texts = [r[0] for r in study.conn.execute("SELECT text FROM segments ORDER BY id")]
+    texts += [
+        "j'en ai parlé avec marie dupont et sophie martin hier",
+        "Le projet porté par Marie Dupont avance, dit Robert Castagnier.",
+        "appelez-moi au 06 12 34 56 78 ou sur karim.benali@example.org",
+        "rien à signaler de ce côté-là",
+        "",
+    ]
+    batched = BatchedPseudonymizer(inner)
+    assert batched.plain is not None
+    expected = inner.apply_many(texts)
+    assert batched.apply_many(texts) == expected
+    assert [batched(t) for t in texts] == expected
+    assert "sophie martin" not in expected[-5] and "06 12" not in expected[-3]
+    assert "Castagnier" not in expected[-4]  # found by spaCy alone: not in the manifest

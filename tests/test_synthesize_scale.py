@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import networkx as nx
+import pytest
 from docx import Document
 from openpyxl import load_workbook
 
@@ -184,6 +185,7 @@ def test_word_clouds_leave_out_fillers_and_editorial_markers_from_the_data_file(
 
     @dataclass
     class Lemmas:
+        words: tuple[str, ...]
         lemmas: tuple[str, ...]
         pos: tuple[str, ...]
         is_stop: tuple[bool, ...]
@@ -192,6 +194,64 @@ def test_word_clouds_leave_out_fillers_and_editorial_markers_from_the_data_file(
     words = ("dernier", "part", "cas", "nom", "prénom", "signature", "mobilité", "cantine")
     pos = ("ADJ", "NOUN", "NOUN", "NOUN", "NOUN", "NOUN", "NOUN", "NOUN")
     n = len(words)
-    counts = lemma_frequencies([Lemmas(words, pos, (False,) * n, (True,) * n)] * 2)
+    counts = lemma_frequencies([Lemmas(words, words, pos, (False,) * n, (True,) * n)] * 2)
     assert counts == {"mobilité": 2, "cantine": 2}
     assert {"dernier", "prenom", "signature"} <= excluded_words()  # folded, from the text file
+
+
+def test_word_clouds_leave_out_transcription_annotations_and_spoken_fillers(nlp) -> None:
+    """Transcripts mark pauses and laughter in brackets and spell out « mm », « ouais »,
+    « hein »: none of it is what a territory talks about (spaCy reads « mm » as « millimètre »)."""
+    from qualipipe.coding.features import features_from_doc
+    from qualipipe.synthesize.words import lemma_frequencies, recurring
+
+    text = (
+        "ouais [pause] le marché du quartier mm [rire] hein le marché [mm mm] ouais "
+        "les jardins partagés [pause] mm ouais les jardins"
+    )
+    counts = lemma_frequencies([features_from_doc(nlp(text), "transcription")])
+    assert counts["marché"] == 2 and counts["quartier"] == 1
+    assert not {"pause", "rire", "millimètre", "mm", "ouai", "ouais", "ouer", "hein"} & set(counts)
+    assert set(recurring(counts)) == {"marché", "jardin"}
+
+
+def test_a_family_word_cloud_needs_words_said_more_than_once() -> None:
+    from collections import Counter
+
+    from qualipipe.synthesize.pipeline import MIN_CLOUD_WORDS, worth_a_cloud
+
+    said_once = Counter({f"mot{i}": 1 for i in range(3 * MIN_CLOUD_WORDS)})
+    recurring_words = Counter({f"mot{i}": 2 for i in range(MIN_CLOUD_WORDS)})
+    assert worth_a_cloud(said_once)  # the territory's cloud: enough words
+    assert not worth_a_cloud(said_once, family_segments=40)
+    assert worth_a_cloud(said_once + recurring_words, family_segments=40)
+    assert not worth_a_cloud(said_once + recurring_words, family_segments=3)
+    assert not worth_a_cloud(Counter({"mot": 5}))
+
+
+def test_organisations_found_by_the_workers_are_the_recognisers_own() -> None:
+    """The study-wide pass shares the texts out among worker processes: same spans, in the same
+    order, as spaCy's recogniser run here, and the progress reaches every text."""
+    from qualipipe.nlp import entity_pipeline
+    from qualipipe.synthesize.workers import PooledEntityPipeline, worker_pool
+
+    texts = [
+        "La mission locale de Guéret et Creuse Habitat travaillent avec la mairie.",
+        "rien de spécial",
+        "Le Secours populaire et l'ADIE ouvrent une antenne à Limoges.",
+    ]
+    expected = [
+        [(e.start_char, e.end_char) for e in doc.ents if e.label_ == "ORG"]
+        for doc in entity_pipeline().pipe(texts)
+    ]
+    workers = worker_pool()
+    if workers is None:
+        pytest.skip("un seul cœur : pas de processus de travail")
+    seen: list[tuple[int, int]] = []
+    with workers:
+        found = [
+            [(e.start_char, e.end_char) for e in doc.ents]
+            for doc in PooledEntityPipeline(workers, lambda *p: seen.append(p)).pipe(texts)
+        ]
+    assert found == expected and any(expected)
+    assert seen[-1] == (3, 3)

@@ -33,6 +33,7 @@ FIGURE_HEIGHT_IN = 6.0
 FIGURE_DPI = 150
 FIGURE_PIXELS = (int(FIGURE_WIDTH_IN * FIGURE_DPI), int(FIGURE_HEIGHT_IN * FIGURE_DPI))
 WORDCLOUD_MAX_WORDS = 80
+CLOUD_LAYOUT_SCALE = 3
 PALETTE: tuple[tuple[float, float, float], ...] = plt.get_cmap("tab20").colors  # type: ignore[attr-defined]
 
 
@@ -56,8 +57,15 @@ def new_figure() -> MplFigure:
     return plt.figure(figsize=(FIGURE_WIDTH_IN, FIGURE_HEIGHT_IN), dpi=FIGURE_DPI)
 
 
-def save_figure(fig: MplFigure, path: Path, title: str, source: SourceLine) -> Path:
-    """Title on top, source line at the bottom, fixed pixel size (no tight bbox).
+def save_figure(
+    fig: MplFigure,
+    path: Path,
+    title: str,
+    source: SourceLine,
+    overlay: tuple[Image.Image, tuple[int, int]] | None = None,
+) -> Path:
+    """Title on top, source line at the bottom, fixed pixel size (no tight bbox); `overlay`: an
+    image pasted at a pixel position (top left) once the figure is drawn.
 
     Saved with a 256-colour palette: a third of the size of a full-colour PNG for the same look
     (flat colours and text), which keeps a study's outputs and Word files small."""
@@ -70,7 +78,10 @@ def save_figure(fig: MplFigure, path: Path, title: str, source: SourceLine) -> P
     width, height = canvas.get_width_height()
     image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     plt.close(fig)
-    palette = image.convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE)
+    image = image.convert("RGB")
+    if overlay is not None:
+        image.paste(*overlay)
+    palette = image.quantize(colors=256, method=Image.Quantize.FASTOCTREE)
     palette.save(path, format="PNG", compress_level=6, dpi=(FIGURE_DPI, FIGURE_DPI))
     return path
 
@@ -329,17 +340,18 @@ def draw_wordcloud(
         return None
     from wordcloud import WordCloud
 
-    # The cloud is laid out on a half-size canvas and drawn at twice the size (`scale`): the
-    # layout search costs a quarter, the words are as sharp. Its pixels match the axes exactly,
-    # so the image is copied, not resampled.
+    # The cloud is laid out on a canvas CLOUD_LAYOUT_SCALE times smaller and drawn at full size
+    # (`scale`): the layout search costs a fraction, the words are as sharp. It is pasted into
+    # the figure's pixels once the title and source line are drawn (no resampling through
+    # matplotlib).
     fig = new_figure()
-    left, bottom, width, height = 0.02, 0.07, 0.96, 0.82
-    pixels_w = round(width * FIGURE_PIXELS[0]) // 2
-    pixels_h = round(height * FIGURE_PIXELS[1]) // 2
+    left, top, width, height = 0.02, 0.11, 0.96, 0.82
+    pixels_w = round(width * FIGURE_PIXELS[0]) // CLOUD_LAYOUT_SCALE
+    pixels_h = round(height * FIGURE_PIXELS[1]) // CLOUD_LAYOUT_SCALE
     cloud = WordCloud(
         width=pixels_w,
         height=pixels_h,
-        scale=2,
+        scale=CLOUD_LAYOUT_SCALE,
         background_color="white",
         max_words=WORDCLOUD_MAX_WORDS,
         random_state=42,
@@ -347,10 +359,8 @@ def draw_wordcloud(
         prefer_horizontal=0.9,
         collocations=False,
     ).generate_from_frequencies(dict(sorted(frequencies.items())))
-    ax = fig.add_axes((left, bottom, width, height))
-    ax.imshow(cloud.to_array(), interpolation="none")
-    ax.set_axis_off()
-    return save_figure(fig, path, title, source)
+    position = (round(left * FIGURE_PIXELS[0]), round(top * FIGURE_PIXELS[1]))
+    return save_figure(fig, path, title, source, overlay=(cloud.to_image(), position))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,31 +8,30 @@ a half-written report; the store is only read (plus the NLP cache and the run jo
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from qualipipe import store
 from qualipipe.coding.features import compute_features
 from qualipipe.errors import QualipipeError
 from qualipipe.files import naming
+from qualipipe.nlp import entity_pipeline
 from qualipipe.records import Role, Territory
 from qualipipe.surveys.instruments import Instrument
 from qualipipe.synthesize import figures as fig
 from qualipipe.synthesize import survey_tables as st
 from qualipipe.synthesize import tables as tb
 from qualipipe.synthesize import territory_section as ts  # issue 18: portrait, cited actors
+from qualipipe.synthesize import workers
 from qualipipe.synthesize import workshop as ws  # issue 19: workshop 1
 from qualipipe.synthesize.cells import natural_key
 from qualipipe.synthesize.charts import evaluation_charts
@@ -43,30 +42,48 @@ from qualipipe.synthesize.instruments import (
     find_instrument,
     prioritisation_questions,
 )
-from qualipipe.synthesize.load import StudySnapshot, make_pseudonymizer, names_to_hide
+from qualipipe.synthesize.load import (
+    BatchedPseudonymizer,
+    StudySnapshot,
+    make_pseudonymizer,
+    names_to_hide,
+)
 from qualipipe.synthesize.model import (
-    Figure,
     SynthesisOptions,
     SynthesisReport,
-    Table,
     TerritoryData,
 )
 from qualipipe.synthesize.priorities import prioritise
-from qualipipe.synthesize.verbatims import VerbatimPicker
+from qualipipe.synthesize.study_wide import (
+    family_verbatims,
+    study_wide_passes,
+    territory_features,
+    verbatim_picker,
+)
 from qualipipe.synthesize.wording import (
     analysed_phrase,
     authors_noun,
     intro_lines,
     total_counts,
 )
-from qualipipe.synthesize.words import lemma_frequencies, name_matcher
-from qualipipe.synthesize.writers import Report, write_docx, write_markdown, write_xlsx
+from qualipipe.synthesize.words import lemma_frequencies, name_matcher, recurring
+from qualipipe.synthesize.workers import (
+    Block,
+    FigureJob,
+    as_figure,
+    render_report,
+    worker_pool,
+    write_report,
+)
+from qualipipe.synthesize.writers import Report
 
+resolved = workers.resolved  # the livrable (qualipipe.report) imports it from here
 Step = Callable[[str], None]
 Advance = Callable[[int, int, str], None]  # (territories done, total, territory just done)
 COMPARISON_FOLDER = "comparaison"
 # Figures that would say nothing are not drawn: a word cloud needs this many distinct words
-# (and a family cloud this many segments), the actor map at least two participants.
+# (a family's cloud this many segments and this many words said at least twice), the actor map
+# at least two participants.
 MIN_CLOUD_WORDS = 20
 MIN_CLOUD_SEGMENTS = 8
 MIN_MAP_PARTICIPANTS = 2
@@ -92,22 +109,24 @@ def segment_features(study: store.Study, texts: Sequence[str]) -> list[Any]:
 class StudyContext:
     """What every territory shares, computed once per run: the study snapshot, the cached
     spaCy features of every segment, the name filter of the word clouds, the instruments, and
-    the pool that draws figures."""
+    the worker processes that draw figures and write documents."""
 
     study: store.Study
     snapshot: StudySnapshot
     options: SynthesisOptions
-    pseudonymize: Callable[[str], str]
+    pseudonymize: BatchedPseudonymizer
     features: dict[int, Any]
     is_name: Callable[[str], bool]
     prioritisation: Instrument | None
     evaluation: Instrument | None
-    drawer: Executor | None = None
-    pending: list[Future[Any]] = field(default_factory=list)
+    workers: Executor | None = None
+    # True: each territory's figures and documents are one job for the workers (several
+    # territories); False: each figure is its own job, the documents are written here (one).
+    per_territory: bool = False
 
     @classmethod
     def build(
-        cls, study: store.Study, options: SynthesisOptions, pseudonymize: Callable[[str], str]
+        cls, study: store.Study, options: SynthesisOptions, pseudonymize: BatchedPseudonymizer
     ) -> StudyContext:
         snapshot = StudySnapshot.read(study, validated_only=options.validated_only)
         ids = sorted(i for segments in snapshot.segments.values() for i in segments)
@@ -124,22 +143,21 @@ class StudyContext:
             find_instrument(study.root, EVALUATION),
         )
 
-    def draw(self, job: Callable[[], Figure | None]) -> Future[Any] | Figure | None:
-        """Draw in the pool when there is one (figures are independent of each other)."""
-        if self.drawer is None:
-            return job()
-        future = self.drawer.submit(job)
-        self.pending.append(future)
-        return future
+    def draw(self, job: FigureJob) -> Future[Any] | FigureJob:
+        """A figure to draw: started in a worker at once when the figures are the workers' unit
+        of work, else left as a job for whoever renders the territory's report."""
+        if self.workers is None or self.per_territory:
+            return job
+        return self.workers.submit(job)
 
 
-def drawing_pool(territories: int) -> Executor | None:
-    """Worker processes for the figures when there are several territories and several cores:
-    matplotlib and wordcloud are CPU-bound and hold the GIL. Forked, so they start at once."""
-    cores = os.cpu_count() or 1
-    if cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return None
-    return ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("fork"))
+def worth_a_cloud(counts: Counter[str], family_segments: int | None = None) -> bool:
+    """The territory's cloud needs enough words to say something; a family's cloud (given its
+    segments) also enough segments and words said at least twice, else it is a scatter of words
+    said once, each as small as the others."""
+    if family_segments is None:
+        return len(counts) >= MIN_CLOUD_WORDS
+    return family_segments >= MIN_CLOUD_SEGMENTS and len(recurring(counts)) >= MIN_CLOUD_WORDS
 
 
 class TerritorySynthesis:
@@ -150,22 +168,13 @@ class TerritorySynthesis:
         self.context, self.data, self.folder = context, data, folder
         self.study, self.options = context.study, context.options
         self.pseudonymize = context.pseudonymize
-        self.blocks: list[Table | Figure | Future[Any]] = []
+        self.blocks: list[Block] = []
         self.stats = tb.code_stats(data)
-        self.features = {i: context.features[i] for i in data.segments if i in context.features}
-        coded = {c.segment_id for c in data.codings}
-        vectors = {i: f.vector for i, f in self.features.items() if i in coded and np.any(f.vector)}
-        self.picker = VerbatimPicker(
-            {i: data.segments[i].text for i in coded},
-            vectors if len(vectors) == len(coded) else None,
-        )
+        self.features = territory_features(context.features, data)
+        self.picker = verbatim_picker(self.features, data)
         prefetch = getattr(self.pseudonymize, "prefetch", None)
         if prefetch is not None:  # every verbatim of the family tables, in one spaCy batch
-            prefetch(
-                c.text
-                for s in self.stats.values()
-                for c in tb.chosen_verbatims(s, data, self.picker, self.options.verbatims_per_code)
-            )
+            prefetch(family_verbatims(data, self.stats, self.picker, self.options))
         self.source = fig.SourceLine(
             data.study_name,
             data.territory.name,
@@ -185,12 +194,10 @@ class TerritorySynthesis:
         section: str,
         extra: tuple[Path, ...] = (),
     ) -> None:
-        """Draw (in the pool when there is one, unless figures are off); list it in the report."""
-        if not self.options.with_figures:
-            return
-        drawn = self.context.draw(partial(_as_figure, draw, title, section, extra))
-        if drawn is not None:
-            self.blocks.append(drawn)  # type: ignore[arg-type]
+        """A figure of the report, drawn by a worker when there are some (unless figures are
+        off)."""
+        if self.options.with_figures:
+            self.blocks.append(self.context.draw(partial(as_figure, draw, title, section, extra)))
 
     # -- sections -----------------------------------------------------------------------------
 
@@ -318,18 +325,15 @@ class TerritorySynthesis:
         ]
 
     def wordcloud_section(self) -> None:
-        """Only clouds with enough words to say something (and, per family, enough segments)."""
         if not self.features or not self.options.with_figures:
             return
         for name, title, ids, counts in self.cloud_frequencies():
-            family_cloud = name != "nuage_territoire.png"
-            if len(counts) < MIN_CLOUD_WORDS or (family_cloud and len(ids) < MIN_CLOUD_SEGMENTS):
-                continue
-            self.add_figure(
-                partial(fig.draw_wordcloud, counts, self.figure_path(name), title, self.source),
-                title,
-                "Nuages de mots",
-            )
+            if worth_a_cloud(counts, None if name == "nuage_territoire.png" else len(ids)):
+                self.add_figure(
+                    partial(fig.draw_wordcloud, counts, self.figure_path(name), title, self.source),
+                    title,
+                    "Nuages de mots",
+                )
 
     def priorities_section(self) -> None:
         sheets = [s for s in self.data.answers if s.instrument == PRIORITISATION]
@@ -425,6 +429,7 @@ class TerritorySynthesis:
                 self.data.territory,
                 self.folder / "figures",
                 with_figures=self.options.with_figures,
+                draw=self.context.draw,
             )
         )
 
@@ -440,7 +445,7 @@ class TerritorySynthesis:
             self.blocks.append(ws.afom_table(quadrants, self.data.territory.name))
             self.blocks.append(ws.interviews_vs_workshop(self.data, notes))
 
-    def build(self) -> list[Table | Figure | Future[Any]]:
+    def build(self) -> list[Block]:
         self.territory_portrait_section()
         self.codes_section()
         issues = self.shared_section()
@@ -454,36 +459,10 @@ class TerritorySynthesis:
         return self.blocks
 
 
-def _as_figure(
-    draw: Callable[[], Path | None], title: str, section: str, extra: tuple[Path, ...]
-) -> Figure | None:
-    """Runs in a drawing worker: draw, and describe the figure for the report (None: no figure)."""
-    path = draw()
-    return Figure(path, title, section, extra) if path is not None else None
-
-
-def resolved(blocks: Sequence[Table | Figure | Future[Any]]) -> list[Table | Figure]:
-    """The report's blocks once every figure is drawn (in order; figures not drawn left out)."""
-    out: list[Table | Figure] = []
-    for block in blocks:
-        done = block.result() if isinstance(block, Future) else block
-        if done is not None:
-            out.append(done)
-    return out
-
-
 def _swap_in(tmp: Path, final: Path) -> None:
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)
-
-
-def _write_report(report: Report, folder: Path, stem: str) -> list[Path]:
-    return [
-        write_xlsx(report, folder / f"{stem}.xlsx"),
-        write_docx(report, folder / f"{stem}.docx"),
-        write_markdown(report, folder / f"{stem}.md"),
-    ]
 
 
 def _fresh_folder(out_dir: Path, name: str) -> Path:
@@ -496,42 +475,51 @@ def _fresh_folder(out_dir: Path, name: str) -> Path:
 
 @dataclass
 class PendingTerritory:
-    """A territory whose tables are built and whose figures may still be drawing."""
+    """A territory whose tables are built and whose report may still be rendering in a worker."""
 
     data: TerritoryData
     tmp: Path
-    blocks: list[Table | Figure | Future[Any]]
+    blocks: list[Block]
+    rendering: Future[dict[str, int]] | None = None
 
 
 def start_territory(context: StudyContext, territory: Territory, out_dir: Path) -> PendingTerritory:
+    """Build the territory's tables (here: they read the study) and, with workers, hand its
+    figures and documents to them."""
     data = context.snapshot.territory(territory)
     tmp = _fresh_folder(out_dir, territory.id)
     try:
         blocks = TerritorySynthesis(context, data, tmp).build()
+        pending = PendingTerritory(data, tmp, blocks)
+        if context.workers is not None and context.per_territory:
+            pending.rendering = context.workers.submit(
+                render_report, *_report_heading(data, context.options), blocks, tmp, "synthese"
+            )
     except OSError as error:
         shutil.rmtree(tmp, ignore_errors=True)
         raise naming(error, out_dir / territory.id) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return PendingTerritory(data, tmp, blocks)
+    return pending
+
+
+def _report_heading(data: TerritoryData, options: SynthesisOptions) -> tuple[str, tuple[str, ...]]:
+    return f"Synthèse du diagnostic — {data.territory.name}", intro_lines(data, options)
 
 
 def finish_territory(
     pending: PendingTerritory, out_dir: Path, options: SynthesisOptions
 ) -> tuple[list[Path], dict[str, int]]:
-    """Wait for the figures, write the workbook, Word and Markdown reports, swap the folder in."""
-    territory = pending.data.territory
-    final = out_dir / territory.id
+    """Wait for (or do) the figures and the workbook, Word and Markdown reports; swap the
+    folder in."""
+    final = out_dir / pending.data.territory.id
     try:
-        blocks = resolved(pending.blocks)
-        report = Report(
-            f"Synthèse du diagnostic — {territory.name}",
-            intro_lines(pending.data, options),
-            tuple(blocks),
-            pending.tmp,
-        )
-        _write_report(report, pending.tmp, "synthese")
+        if pending.rendering is not None:
+            counts = pending.rendering.result()
+        else:
+            heading = _report_heading(pending.data, options)
+            counts = render_report(*heading, pending.blocks, pending.tmp, "synthese")
     except OSError as error:
         shutil.rmtree(pending.tmp, ignore_errors=True)
         raise naming(error, final) from None
@@ -539,9 +527,7 @@ def finish_territory(
         shutil.rmtree(pending.tmp, ignore_errors=True)
         raise
     _swap_in(pending.tmp, final)
-    files = sorted(p for p in final.rglob("*") if p.is_file())
-    tables = sum(isinstance(b, Table) for b in blocks)
-    return files, {"tableaux": tables, "figures": len(blocks) - tables}
+    return sorted(p for p in final.rglob("*") if p.is_file()), counts
 
 
 def synthesize_study(
@@ -560,9 +546,10 @@ def synthesize_study(
 ) -> SynthesisReport:
     """Write the synthesis of one territory (or all) under `out_dir/<territory id>/`.
 
-    The study is read once; each territory's tables are built while the previous territories'
-    figures are drawn by worker processes, and a territory's documents are written as soon as
-    its figures are ready (a failure removes the half-written folder, the previous one stays)."""
+    The study is read once. With several territories, this process builds each territory's
+    tables (the only part that reads the study) while worker processes draw the previous
+    territories' figures and write their documents; with one, the workers draw its figures.
+    A failure removes the half-written folders, the previous ones stay."""
     options = SynthesisOptions(
         validated_only=validated_only,
         share_threshold=share_threshold,
@@ -591,12 +578,27 @@ def synthesize_study(
                 "noms_reels": keep_names,
             },
         )
-        context.drawer = drawing_pool(len(territories)) if with_figures else None
+        several = len(territories) > 1
+        if not keep_names:
+            entity_pipeline()  # the verbatims' names; loaded before the workers fork
+        context.workers = worker_pool(context.pseudonymize) if with_figures or several else None
+        context.per_territory = several
         try:
+            if context.workers is not None:
+                study_wide_passes(
+                    context.study.conn,
+                    context.snapshot,
+                    context.features,
+                    territories,
+                    options,
+                    context.pseudonymize,
+                    context.workers,
+                    on_step,
+                )
             _synthesize_territories(context, territories, out_dir, report, done, on_territory)
         finally:
-            if context.drawer is not None:
-                context.drawer.shutdown(cancel_futures=True)
+            if context.workers is not None:
+                context.workers.shutdown(cancel_futures=True)
         if include_comparison:
             on_step("Comparaison des territoires")
             report.files.extend(write_comparison(done, out_dir, options))
@@ -615,37 +617,41 @@ def _synthesize_territories(
     done: list[TerritoryData],
     on_territory: Advance,
 ) -> None:
-    """Build territory k+1's tables while territory k's figures are drawn (a pipeline of one)."""
+    """Build the next territories' tables while the workers render the previous ones, a few
+    territories ahead at most (their tables wait in memory); report them in order."""
     on_territory(0, len(territories), territories[0].name if territories else "")
+    ahead = 2 * (os.cpu_count() or 1) if context.per_territory and context.workers else 0
     queue: list[PendingTerritory] = []
-    for t in territories:
-        queue.append(start_territory(context, t, out_dir))
-        if len(queue) > 1 or context.drawer is None:
-            _finish_first(
-                queue, out_dir, context.options, report, done, on_territory, len(territories)
-            )
-    while queue:
-        _finish_first(queue, out_dir, context.options, report, done, on_territory, len(territories))
+    try:
+        for t in territories:
+            queue.append(start_territory(context, t, out_dir))
+            while queue and (len(queue) > ahead or _rendered(queue[0])):
+                _finish_first(queue, out_dir, context, report, done, on_territory, len(territories))
+        while queue:
+            _finish_first(queue, out_dir, context, report, done, on_territory, len(territories))
+    except BaseException:
+        if context.workers is not None:  # let running jobs end before removing their folders
+            context.workers.shutdown(wait=True, cancel_futures=True)
+        for other in queue:
+            shutil.rmtree(other.tmp, ignore_errors=True)
+        raise
+
+
+def _rendered(pending: PendingTerritory) -> bool:
+    return pending.rendering is not None and pending.rendering.done()
 
 
 def _finish_first(
     queue: list[PendingTerritory],
     out_dir: Path,
-    options: SynthesisOptions,
+    context: StudyContext,
     report: SynthesisReport,
     done: list[TerritoryData],
     on_territory: Advance,
     total: int,
 ) -> None:
-    pending = queue.pop(0)
-    try:
-        files, counts = finish_territory(pending, out_dir, options)
-    except BaseException:
-        for other in queue:
-            shutil.rmtree(other.tmp, ignore_errors=True)
-        queue.clear()
-        raise
-    data = pending.data
+    files, counts = finish_territory(queue[0], out_dir, context.options)
+    data = queue.pop(0).data
     done.append(data)
     report.files.extend(files)
     report.territories.append(data.territory.id)
@@ -675,7 +681,7 @@ def write_comparison(
     )
     final = out_dir / COMPARISON_FOLDER
     try:
-        _write_report(report, tmp, "comparaison")
+        write_report(report, tmp, "comparaison")
     except OSError as error:
         shutil.rmtree(tmp, ignore_errors=True)
         raise naming(error, final) from None

@@ -10,7 +10,9 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from qualipipe import store
 from qualipipe.records import Territory
@@ -19,7 +21,7 @@ from qualipipe.synthesize.writers import Report, write_docx, write_markdown, wri
 from qualipipe.territory import storage
 from qualipipe.territory.actors import ActorInputs, CitedActors, TextSegment, cited_actors
 from qualipipe.territory.actors_workbook import latest_statuses, status_of
-from qualipipe.territory.charts import draw_portrait_charts
+from qualipipe.territory.charts import CHARTS, chart_title, draw_portrait_charts
 from qualipipe.territory.portrait import SECTION, Portrait, territory_portrait
 
 SECTION_CITED = "Acteurs cités à associer"
@@ -35,18 +37,31 @@ def portrait_tables(portrait: Portrait) -> list[Table]:
 
 
 def portrait_blocks(
-    study: store.Study, territory: Territory, figures: Path, *, with_figures: bool = True
-) -> list[Table | Figure]:
-    """The portrait's tables and charts; nothing when no INSEE data is loaded."""
+    study: store.Study,
+    territory: Territory,
+    figures: Path,
+    *,
+    with_figures: bool = True,
+    draw: Callable[[Callable[[], Figure]], Any] | None = None,
+) -> list[Any]:
+    """The portrait's tables and charts; nothing when no INSEE data is loaded. `draw` gets each
+    chart as a job (e.g. for worker processes); without it they are drawn here."""
     if not storage.vintages(study.conn):
         return []
     portrait = territory_portrait(study.conn, territory)
-    blocks: list[Table | Figure] = list(portrait_tables(portrait))
-    if with_figures:
-        blocks += [
-            Figure(path, title, SECTION) for path, title in draw_portrait_charts(portrait, figures)
-        ]
+    blocks: list[Any] = list(portrait_tables(portrait))
+    if with_figures and portrait.tables:
+        for name, chart in CHARTS:
+            job = partial(portrait_figure, chart, portrait, figures / name)
+            blocks.append(draw(job) if draw is not None else job())
     return blocks
+
+
+def portrait_figure(
+    chart: Callable[[Portrait, Path], Path], portrait: Portrait, path: Path
+) -> Figure:
+    """Draw one chart of the portrait (in a worker when there are some)."""
+    return Figure(chart(portrait, path), chart_title(path.name, portrait), SECTION)
 
 
 def actor_inputs_from(study: store.Study, data: TerritoryData) -> ActorInputs:

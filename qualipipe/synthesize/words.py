@@ -14,6 +14,7 @@ from qualipipe.text import fold_key
 
 WORD_POS = frozenset({"NOUN", "ADJ", "VERB"})
 EXCLUDED_WORDS_FILE = "mots_exclus_nuages.txt"
+ANNOTATION_BRACKETS = frozenset({"[", "]"})
 
 
 @lru_cache(maxsize=1)
@@ -29,6 +30,7 @@ def excluded_words() -> frozenset[str]:
 
 
 class LemmaFeatures(Protocol):
+    words: tuple[str, ...]
     lemmas: tuple[str, ...]
     pos: tuple[str, ...]
     is_stop: tuple[bool, ...]
@@ -41,29 +43,42 @@ def lemma_frequencies(
     is_name: Callable[[str], bool] = lambda word: False,
 ) -> Counter[str]:
     """Count content lemmas (nouns, adjectives, verbs; ≥ 3 letters; not stop words, fillers or
-    personal names)."""
+    personal names), outside the transcribers' bracketed annotations (« [pause] », « [rire] »).
+    A filler is left out by its lemma or its surface word: spaCy reads the « mm » of a
+    transcript as « millimètre »."""
     stop = french_stop_words()
     excluded = excluded_words()
     counts: Counter[str] = Counter()
     for f in features:
-        for lemma, pos, is_stop, is_alpha in zip(
-            f.lemmas, f.pos, f.is_stop, f.is_alpha, strict=False
+        annotation = False
+        for surface, lemma, pos, is_stop, is_alpha in zip(
+            f.words, f.lemmas, f.pos, f.is_stop, f.is_alpha, strict=False
         ):
+            if surface in ANNOTATION_BRACKETS:
+                annotation = surface == "["
+                continue
             word = lemma.lower()
             folded = fold_key(word)
             if (
-                pos not in WORD_POS
+                annotation
+                or pos not in WORD_POS
                 or is_stop
                 or not is_alpha
                 or len(word) < 3
                 or word in stop
                 or folded in stop
                 or folded in excluded
+                or fold_key(surface) in excluded
                 or is_name(word)
             ):
                 continue
             counts[word] += 1
     return counts
+
+
+def recurring(counts: Counter[str], at_least: int = 2) -> Counter[str]:
+    """The words said at least `at_least` times: a cloud of words said once is noise."""
+    return Counter({word: n for word, n in counts.items() if n >= at_least})
 
 
 def name_matcher(names: Sequence[str]) -> Callable[[str], bool]:

@@ -121,16 +121,19 @@ CHARTS = (
 )
 
 
+CHART_TITLES = {
+    "portrait_evolution.png": "Évolution de la population et de l'emploi",
+    "portrait_secteurs.png": "Établissements actifs par secteur",
+    "portrait_taux.png": "Emploi et logement : taux comparés",
+}
+
+
+def chart_title(name: str, portrait: Portrait) -> str:
+    return f"{CHART_TITLES[name]} — {portrait.territory.name}"
+
+
 def draw_portrait_charts(portrait: Portrait, folder: Path) -> list[tuple[Path, str]]:
     """Draw the three charts into `folder`; (path, title) for each."""
     if not portrait.tables:
         return []
-    titles = {
-        "portrait_evolution.png": "Évolution de la population et de l'emploi",
-        "portrait_secteurs.png": "Établissements actifs par secteur",
-        "portrait_taux.png": "Emploi et logement : taux comparés",
-    }
-    return [
-        (draw(portrait, folder / name), f"{titles[name]} — {portrait.territory.name}")
-        for name, draw in CHARTS
-    ]
+    return [(draw(portrait, folder / name), chart_title(name, portrait)) for name, draw in CHARTS]
