@@ -9,8 +9,11 @@ file behind. The CLI turns any `OSError` into one French line with `french_os_er
 from __future__ import annotations
 
 import errno
+import gc
 import os
+import sys
 import tempfile
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,10 +37,28 @@ def atomic_write(path: Path) -> Iterator[Path]:
         os.replace(temporary, path)
     except OSError as error:
         temporary.unlink(missing_ok=True)
+        drop_abandoned_writers(error)
         raise naming(error, path) from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def drop_abandoned_writers(error: BaseException) -> None:
+    """Collect, now and quietly, what the failed save left open.
+
+    A library whose save fails half-way (zipfile under openpyxl, XlsxWriter, python-docx) leaves
+    its archive open in the frames of the error. Python closes it when it is collected — at the
+    latest when the program ends — and on a full disk that close fails again and is printed as a
+    traceback after the French line. The temporary file is deleted anyway, so nothing is lost by
+    releasing those frames here with the « exception ignored » report silenced."""
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda _unraisable: None
+    try:
+        traceback.clear_frames(error.__traceback__)
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> Path:

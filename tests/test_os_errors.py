@@ -9,10 +9,12 @@ locked by Excel has no Linux equivalent: its Windows error (EACCES on rename) is
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -145,8 +147,11 @@ def test_ingest_on_a_full_disk(mounts, tmp_path, capsys) -> None:
 )
 @pytest.mark.parametrize("trouble", ["disque plein", "lecture seule"])
 def test_writing_outputs_where_the_system_refuses(
-    example_study, mounts, capsys, command, trouble
+    example_study, mounts, capsys, monkeypatch, command, trouble
 ) -> None:
+    # What Python would print after the French line, at exit, for a writer left open.
+    left_open: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: left_open.append(repr(u.exc_value)))
     if trouble == "disque plein":
         out = mounts("sortie", "size=64k")
         fill_up(out)
@@ -158,6 +163,8 @@ def test_writing_outputs_where_the_system_refuses(
     code, output = run_cli(args, capsys)
     assert code == 1, output
     assert_one_french_line(output, str(out), trouble)
+    gc.collect()
+    assert left_open == []  # no « Exception ignored … Traceback » printed when the program ends
     assert files_in(out) == listing  # no partial file left behind
     assert dump(example_study / "study.db") == before
 
