@@ -25,7 +25,9 @@ ENGLISH_MARKERS = (
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     paths = [prefix]
-    for name, command in sorted(group.commands.items()):
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
         if isinstance(command, click.Group):
             paths.extend(all_commands(command, (*prefix, name)))
         else:
@@ -43,7 +45,7 @@ def test_every_help_is_in_french(path: tuple[str, ...]) -> None:
         assert marker not in result.output, f"{marker!r} in help of {' '.join(path)}"
     command = app
     for name in path:
-        command = command.commands[name]  # type: ignore[attr-defined]
+        command = command.get_command(click.Context(command), name)  # type: ignore[union-attr]
     assert (command.help or "").strip(), f"{' '.join(path)} has no help text"
 
 
@@ -109,3 +111,17 @@ def test_invalid_toml_values_are_all_reported(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert '« type = "mixte" »' in result.stderr
     assert '« milieu = "périurbain" »' in result.stderr
+
+
+def test_review_and_ingest_start_without_the_heavy_libraries() -> None:
+    # `review export` / `review import` run many times in a sitting: they must not first load
+    # scikit-learn, spaCy and matplotlib for the other commands (seconds at every start).
+    probe = (
+        "import sys, click; from qualipipe.cli import app; "
+        "[app.get_command(click.Context(app), name) for name in ('review', 'ingest')]; "
+        "print(sorted(m for m in ('sklearn', 'spacy', 'matplotlib') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"

@@ -33,8 +33,11 @@ def shown_commands() -> list[tuple[str, str]]:
 
 def resolve(args: list[str]) -> tuple[click.Command, list[str]]:
     command: click.Command = app
-    while isinstance(command, click.Group) and args and args[0] in command.commands:
-        command = command.commands[args.pop(0)]
+    while isinstance(command, click.Group) and args:
+        found = command.get_command(click.Context(command), args[0])
+        if found is None:
+            break
+        command, args = found, args[1:]
     return command, args
 
 
