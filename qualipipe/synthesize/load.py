@@ -40,15 +40,7 @@ def load_segments(conn: sqlite3.Connection) -> dict[str, dict[int, SegmentText]]
     """Every interviewee segment of the study, by territory id, in source order."""
     by_territory: dict[str, dict[int, SegmentText]] = defaultdict(dict)
     for r in conn.execute(SEGMENTS_SQL):
-        by_territory[r["territory_id"] or ""][r["id"]] = SegmentText(
-            id=r["id"],
-            source_id=r["source_id"],
-            participant_id=r["participant_id"],
-            text=r["text"],
-            kind=r["kind"],
-            instrument=r["instrument"],
-            question_code=r["question_code"],
-        )
+        by_territory[r["territory_id"] or ""][r["id"]] = store.record_from_row(SegmentText, r)
     return by_territory
 
 
