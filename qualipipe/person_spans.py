@@ -19,7 +19,8 @@ from qualipipe.store import Study
 
 
 def entity_model() -> str:
-    """Names the entity recogniser in the span cache: spans found by another model are stale."""
+    """Names the entity recogniser in the caches of what it found (person spans, organisations):
+    spans found by another model are stale."""
     try:
         version = importlib.metadata.version(MODEL.replace("_", "-"))
     except importlib.metadata.PackageNotFoundError:

@@ -226,3 +226,47 @@ def test_rendered_documents_split_no_word_and_keep_to_a_page_budget(
             "synthese.xlsx": WORKBOOK_PAGES_PER_TERRITORY,
         }.get(relative.name, COMPARISON_PAGES)
         assert r.pages <= budget, (relative, r.pages)
+
+
+def test_synthesis_pseudonymises_from_the_kept_person_spans_as_spacy_does(
+    example, tmp_path: Path
+) -> None:
+    """Once `code` has kept the person spans, the synthesis reads them instead of running spaCy
+    on its verbatims: the same verbatims, the same documents."""
+    from qualipipe.pseudonymize import Policy, pseudonymizer_for, remember_person_spans
+    from qualipipe.synthesize import synthesize_study
+    from qualipipe.synthesize import tables as tb
+    from qualipipe.synthesize.load import make_pseudonymizer
+    from qualipipe.synthesize.model import SynthesisOptions
+    from qualipipe.synthesize.pipeline import StudyContext
+    from qualipipe.synthesize.study_wide import (
+        family_verbatims,
+        territory_features,
+        verbatim_picker,
+    )
+
+    study, _, before = example  # synthesised before any person span was kept
+    assert remember_person_spans(study, progress=False) > 0
+    options = SynthesisOptions(date="15/06/2026")
+    context = StudyContext.build(study, options, make_pseudonymizer(study, keep_names=False))
+    quoted: list[str] = []
+    for territory in study.config.territories:
+        data = context.snapshot.territory(territory)
+        picker = verbatim_picker(territory_features(context.features, data), data)
+        quoted += family_verbatims(data, tb.code_stats(data), picker, options)
+    live = pseudonymizer_for(study, Policy.VERBATIM)
+    expected = live.apply_many(quoted)
+    assert live.entity_reads > 0  # spaCy had people to look for in these verbatims
+    assert sum(a != b for a, b in zip(quoted, expected, strict=True)) >= 3  # names were hidden
+    context.pseudonymize.prefetch(quoted)
+    assert context.pseudonymize.inner.entity_reads == 0
+    assert [context.pseudonymize(t) for t in quoted] == expected
+
+    after = tmp_path / "sorties"
+    synthesize_study(study, after, include_comparison=True, with_figures=False, today="15/06/2026")
+    documents = sorted(p.relative_to(before) for p in before.rglob("*.md"))
+    assert len(documents) == len(study.config.territories) + 1
+    for relative in documents:
+        assert (after / relative).read_text(encoding="utf-8") == (before / relative).read_text(
+            encoding="utf-8"
+        ), relative

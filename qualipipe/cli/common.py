@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from qualipipe import resolve
 from qualipipe.cli import french
@@ -117,6 +118,18 @@ def output_file_option(help: str) -> Callable[[F], F]:
 def command_group(name: str, **settings: Any) -> Callable[[Callable[..., Any]], click.Group]:
     """A command group of `qualipipe` (`qualipipe NAME …`): French usage line, `-h`, wide help."""
     return click.group(name, cls=FrenchGroup, context_settings=CONTEXT, **settings)
+
+
+def progress_bar() -> Progress:
+    """A long step's bar: what it is doing, how far (n / total) and since when; gone when done."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def open_study_at(study: Path | None) -> Study:

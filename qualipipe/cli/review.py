@@ -6,14 +6,14 @@ import shlex
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from qualipipe.cli.common import (
-    CONTEXT,
-    FrenchGroup,
+    command_group,
     console,
     open_study_at,
+    output_file_option,
+    progress_bar,
     study_option,
     territory_option,
 )
@@ -23,7 +23,7 @@ from qualipipe.review.export import DEFAULT_BATCH, export_review
 from qualipipe.review.importer import import_decisions
 
 
-@click.group("review", cls=FrenchGroup, context_settings=CONTEXT)
+@command_group("review")
 def review_group() -> None:
     """Revue par les analystes : classeur Excel à remplir, puis import des décisions.
 
@@ -67,13 +67,7 @@ def review_group() -> None:
     help="Nombre d'extraits du classeur (une séance de revue), les premiers dans l'ordre choisi.",
 )
 @click.option("--tout", "everything", is_flag=True, help="Tous les extraits sélectionnés.")
-@click.option(
-    "--sortie",
-    "output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Fichier .xlsx à écrire (par défaut : outputs/<étude>/revue/).",
-)
+@output_file_option("Fichier .xlsx à écrire (par défaut : outputs/<étude>/revue/).")
 def review_export_command(
     study: Path | None,
     territory: str | None,
@@ -105,7 +99,7 @@ def review_export_command(
         not_reviewed=not_reviewed,
         coder=coder,
     )
-    with open_study_at(study) as opened, _progress_bar() as bar:
+    with open_study_at(study) as opened, progress_bar() as bar:
         task = bar.add_task("Sélection des extraits", total=None)
 
         def advance(name: str, done: int, total: int) -> None:
@@ -146,17 +140,6 @@ def import_command(path: Path, study_root: Path, coder: str | None) -> str:
     parts = ["qualipipe", "review", "import", "--study", str(study_root.resolve())]
     parts += [str(path.resolve()), "--coder", coder or "VOTRE_NOM"]
     return shlex.join(parts)
-
-
-def _progress_bar() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
 
 
 @review_group.command("import")
@@ -223,13 +206,7 @@ def print_review_import(result: ImportResult) -> None:
     is_flag=True,
     help="Comparer aussi les suggestions automatiques (codeur « machine »).",
 )
-@click.option(
-    "--sortie",
-    "output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Classeur .xlsx des désaccords, pour noter la décision retenue en équipe.",
-)
+@output_file_option("Classeur .xlsx des désaccords, pour noter la décision retenue en équipe.")
 def agreement_command(
     study: Path | None,
     territory: str | None,

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from qualipipe import resolve
 from qualipipe.cli.common import (
     console,
     open_study_at,
     output_root_option,
+    progress_bar,
     study_option,
     territory_option,
 )
@@ -75,13 +75,7 @@ def synthesize_command(
         raise click.UsageError("Choisissez --territory OU --all, pas les deux.")
     with open_study_at(study) as opened:
         out_dir = resolve.output_dir(opened.root, root=out_root)
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=console, transient=True) as bar:
+        with progress_bar() as bar:
             task = bar.add_task("Synthèse", total=None)
             report = synthesize_study(
                 opened,

@@ -43,6 +43,7 @@ from qualipipe.store import (
     current_codebook,
     get_meta,
     list_participants,
+    record_from_row,
     row_to_segment,
     row_to_source,
 )
@@ -502,15 +503,5 @@ def load_suggestions(
         params = (ids_param(segment_ids),)
     found: dict[int, list[Suggestion]] = defaultdict(list)
     for r in study.conn.execute(sql + " ORDER BY segment_id, score DESC", params):
-        found[r["segment_id"]].append(
-            Suggestion(
-                segment_id=r["segment_id"],
-                code_id=r["code_id"],
-                score=r["score"],
-                method=r["method"],
-                explanation=r["explanation"],
-                model_version=r["model_version"],
-                codebook_version_id=r["codebook_version_id"],
-            )
-        )
+        found[r["segment_id"]].append(record_from_row(Suggestion, r))
     return found

@@ -6,8 +6,8 @@ import json
 import re
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from qualipipe import store
 from qualipipe.errors import StudyError
@@ -40,15 +40,7 @@ def load_segments(conn: sqlite3.Connection) -> dict[str, dict[int, SegmentText]]
     """Every interviewee segment of the study, by territory id, in source order."""
     by_territory: dict[str, dict[int, SegmentText]] = defaultdict(dict)
     for r in conn.execute(SEGMENTS_SQL):
-        by_territory[r["territory_id"] or ""][r["id"]] = SegmentText(
-            id=r["id"],
-            source_id=r["source_id"],
-            participant_id=r["participant_id"],
-            text=r["text"],
-            kind=r["kind"],
-            instrument=r["instrument"],
-            question_code=r["question_code"],
-        )
+        by_territory[r["territory_id"] or ""][r["id"]] = store.record_from_row(SegmentText, r)
     return by_territory
 
 
@@ -205,56 +197,30 @@ def load_territory(
 
 
 class BatchedPseudonymizer:
-    """Remembers each text's pseudonymised form; `prefetch` runs the entity recogniser on many
-    texts in one batch (one call per verbatim would run spaCy once per verbatim).
+    """Remembers each text's pseudonymised form; `prefetch` pseudonymises many texts in one
+    batch (the person spans `code` kept in the study read in one query, spaCy's recogniser run
+    once on the texts it never read rather than once per verbatim)."""
 
-    A text without a capital letter skips the recogniser: the pseudonymiser only takes a person
-    entity whose every word is capitalised, so spaCy could find nothing to replace in it (most
-    transcript turns: two thirds of the verbatims of a large study)."""
-
-    def __init__(self, inner: Callable[[str], str]) -> None:
+    def __init__(self, inner: Pseudonymizer) -> None:
         self.inner = inner
-        self.plain: Pseudonymizer | None = None  # the same rules without the recogniser
-        if isinstance(inner, Pseudonymizer) and inner.use_entities:
-            self.plain = replace(inner, use_entities=False)
         self.done: dict[str, str] = {}
 
-    def prefetch(
-        self,
-        texts: Iterable[str],
-        apply_many: Callable[[list[str]], list[str]] | None = None,
-    ) -> None:
-        """Pseudonymise the texts not seen yet, in one batch (with `apply_many`, e.g. in worker
-        processes, when given)."""
+    def prefetch(self, texts: Iterable[str]) -> None:
+        """Pseudonymise the texts not seen yet, in one batch."""
         todo = [t for t in dict.fromkeys(texts) if t not in self.done]
-        results = (apply_many or self.apply_many)(todo) if todo else []
-        self.done.update(zip(todo, results, strict=True))
-
-    def apply_many(self, texts: list[str]) -> list[str]:
-        """The inner pseudonymiser on each text, without remembering them."""
-        apply_many = getattr(self.inner, "apply_many", None)
-        if apply_many is None:
-            return [self.inner(t) for t in texts]
-        if self.plain is None:
-            return apply_many(texts)
-        capitals = [any(c.isupper() for c in t) for t in texts]
-        named = iter(apply_many([t for t, up in zip(texts, capitals, strict=True) if up]))
-        plain = iter(
-            self.plain.apply_many([t for t, up in zip(texts, capitals, strict=True) if not up])
-        )
-        return [next(named) if up else next(plain) for up in capitals]
+        self.done.update(zip(todo, self.inner.apply_many(todo), strict=True))
 
     def __call__(self, text: str) -> str:
         if text not in self.done:
-            self.done[text] = self.apply_many([text])[0]
+            self.prefetch([text])
         return self.done[text]
 
 
 def make_pseudonymizer(study: store.Study, *, keep_names: bool) -> BatchedPseudonymizer:
-    """The study's pseudonymiser for verbatims (real names kept if asked, contacts never)."""
-    return BatchedPseudonymizer(
-        pseudonymizer_for(study, Policy.KEEP_NAMES if keep_names else Policy.VERBATIM)
-    )
+    """The study's pseudonymiser for verbatims (real names kept if asked, contacts never),
+    reading the person spans `code` kept in the study: it is used in the main process only."""
+    policy = Policy.KEEP_NAMES if keep_names else Policy.VERBATIM
+    return BatchedPseudonymizer(pseudonymizer_for(study, policy, cached_entities=True))
 
 
 def names_to_hide(study: store.Study) -> list[str]:

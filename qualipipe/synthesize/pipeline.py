@@ -172,9 +172,8 @@ class TerritorySynthesis:
         self.stats = tb.code_stats(data)
         self.features = territory_features(context.features, data)
         self.picker = verbatim_picker(self.features, data)
-        prefetch = getattr(self.pseudonymize, "prefetch", None)
-        if prefetch is not None:  # every verbatim of the family tables, in one spaCy batch
-            prefetch(family_verbatims(data, self.stats, self.picker, self.options))
+        # Every verbatim of the family tables in one batch (one cache query, one spaCy batch).
+        self.pseudonymize.prefetch(family_verbatims(data, self.stats, self.picker, self.options))
         self.source = fig.SourceLine(
             data.study_name,
             data.territory.name,
@@ -580,20 +579,15 @@ def synthesize_study(
         )
         several = len(territories) > 1
         if not keep_names:
-            entity_pipeline()  # the verbatims' names; loaded before the workers fork
-        context.workers = worker_pool(context.pseudonymize) if with_figures or several else None
+            # The organisations (workers) and the people in texts `code` never read (here):
+            # loaded before the workers fork, so that they share it.
+            entity_pipeline()
+        context.workers = worker_pool() if with_figures or several else None
         context.per_territory = several
         try:
             if context.workers is not None:
                 study_wide_passes(
-                    context.study.conn,
-                    context.snapshot,
-                    context.features,
-                    territories,
-                    options,
-                    context.pseudonymize,
-                    context.workers,
-                    on_step,
+                    context.study.conn, context.snapshot, territories, context.workers, on_step
                 )
             _synthesize_territories(context, territories, out_dir, report, done, on_territory)
         finally:

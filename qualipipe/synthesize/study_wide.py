@@ -1,6 +1,6 @@
 """What a synthesis does once for the whole study before the territories, shared out among the
-worker processes: find the organisations every analysed text names, and pseudonymise every text
-the tables will quote (chosen exactly as each territory's synthesis chooses them)."""
+worker processes (find the organisations every analysed text names), and how each territory
+picks the texts its tables quote."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import numpy as np
 
 from qualipipe.records import Territory
 from qualipipe.synthesize import tables as tb
-from qualipipe.synthesize.load import BatchedPseudonymizer, StudySnapshot
+from qualipipe.synthesize.load import StudySnapshot
 from qualipipe.synthesize.model import SynthesisOptions, TerritoryData
 from qualipipe.synthesize.verbatims import VerbatimPicker
-from qualipipe.synthesize.workers import pooled_pseudonymizer, warm_entity_cache
+from qualipipe.synthesize.workers import warm_entity_cache
 
 if TYPE_CHECKING:
     import sqlite3
@@ -51,21 +51,6 @@ def family_verbatims(
     ]
 
 
-def study_verbatims(
-    snapshot: StudySnapshot,
-    features: dict[int, Any],
-    territories: Sequence[Territory],
-    options: SynthesisOptions,
-) -> list[str]:
-    """Every territory's quoted texts, chosen as each territory's synthesis will choose them."""
-    texts: list[str] = []
-    for territory in territories:
-        data = snapshot.territory(territory)
-        picker = verbatim_picker(territory_features(features, data), data)
-        texts += family_verbatims(data, tb.code_stats(data), picker, options)
-    return texts
-
-
 def study_texts(snapshot: StudySnapshot, territories: Sequence[Territory]) -> list[str]:
     """Every analysed text of these territories."""
     return [s.text for t in territories for s in snapshot.segments.get(t.id, {}).values()]
@@ -74,23 +59,17 @@ def study_texts(snapshot: StudySnapshot, territories: Sequence[Territory]) -> li
 def study_wide_passes(
     conn: sqlite3.Connection,
     snapshot: StudySnapshot,
-    features: dict[int, Any],
     territories: Sequence[Territory],
-    options: SynthesisOptions,
-    pseudonymize: BatchedPseudonymizer,
     workers: Executor,
     on_step: Callable[[str], None],
 ) -> None:
     """Shared out among the workers before the territories: the organisations named in every
-    text (on a study's first synthesis), then the pseudonymised form of every quoted text."""
-
-    def counted(label: str) -> Callable[[int, int], None]:
-        return lambda done, total: on_step(f"{label} ({done}/{total} textes)")
-
+    text (on a study's first synthesis). The quoted texts need no such pass: the person spans
+    `code` kept in the study spare spaCy there."""
     on_step("Organisations citées dans les textes")
-    texts = study_texts(snapshot, territories)
-    warm_entity_cache(conn, texts, workers, counted("Organisations citées"))
-    if not options.keep_names:
-        quoted = study_verbatims(snapshot, features, territories, options)
-        on_step("Pseudonymisation des verbatims")
-        pseudonymize.prefetch(quoted, pooled_pseudonymizer(workers, counted("Pseudonymisation")))
+    warm_entity_cache(
+        conn,
+        study_texts(snapshot, territories),
+        workers,
+        lambda done, total: on_step(f"Organisations citées ({done}/{total} textes)"),
+    )

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from qualipipe.nlp import entity_pipeline
-from qualipipe.synthesize.load import BatchedPseudonymizer
 from qualipipe.synthesize.model import Figure, Table
 from qualipipe.synthesize.writers import Report, write_docx, write_markdown, write_xlsx
 from qualipipe.territory.actors import org_spans
@@ -35,32 +34,13 @@ Block = Table | Figure | Future[Any] | FigureJob
 ENTITY_CHUNK = 512
 
 
-# The study's pseudonymiser in a worker: handed over when the worker forks (never pickled).
-_pseudonymizer: list[BatchedPseudonymizer] = []
-
-
-def _adopt(pseudonymizer: BatchedPseudonymizer | None) -> None:
-    if pseudonymizer is not None:
-        _pseudonymizer[:] = [pseudonymizer]
-
-
-def worker_pool(pseudonymizer: BatchedPseudonymizer | None = None) -> Executor | None:
+def worker_pool() -> Executor | None:
     """Worker processes when there are several cores: spaCy, matplotlib, wordcloud, python-docx
     and openpyxl are CPU-bound and hold the GIL. None on one core or without `fork`."""
     cores = os.cpu_count() or 1
     if cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return None
-    return ProcessPoolExecutor(
-        max_workers=cores,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=_adopt,
-        initargs=(pseudonymizer,),
-    )
-
-
-def _pseudonymized(texts: list[str]) -> list[str]:
-    """Runs in a worker: the study's pseudonymiser on each text."""
-    return _pseudonymizer[0].apply_many(texts)
+    return ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("fork"))
 
 
 Progress = Callable[[int, int], None]  # (texts done, texts)
@@ -84,18 +64,6 @@ def shared_out(
         yield from results
         done += len(chunk)
         progress(done, len(texts))
-
-
-def pooled_pseudonymizer(
-    workers: Executor, progress: Progress = _no_progress
-) -> Callable[[list[str]], list[str]]:
-    """Pseudonymise many texts by sharing them out among the workers (spaCy's recogniser on
-    each), results in order."""
-
-    def apply_many(texts: list[str]) -> list[str]:
-        return list(shared_out(workers, _pseudonymized, texts, progress))
-
-    return apply_many
 
 
 def org_entities(texts: list[str]) -> list[list[tuple[int, int]]]:

@@ -16,7 +16,6 @@ citing them.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import re
 import sqlite3
@@ -25,7 +24,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from qualipipe.nlp import MODEL, entity_pipeline
+from qualipipe.nlp import entity_pipeline
+from qualipipe.person_spans import entity_model
 from qualipipe.records import ActorType, Code, Participant, Territory
 from qualipipe.store import text_hash
 from qualipipe.text import fold_aligned as fold
@@ -336,19 +336,11 @@ def link_appositions(mentions: list[Mention], text: str) -> list[Mention]:
     return ordered
 
 
-def _ner_signature() -> str:
-    try:
-        version = importlib.metadata.version(MODEL.replace("_", "-"))
-    except importlib.metadata.PackageNotFoundError:
-        version = "?"
-    return f"{NER_CACHE}:{MODEL}-{version}"
-
-
 def org_spans(
     conn: sqlite3.Connection, texts: Sequence[str], nlp: Language | None = None
 ) -> list[list[tuple[int, int]]]:
     """ORG entity spans per text, read from `nlp_cache` or computed once and stored there."""
-    signature = _ner_signature()
+    signature = f"{NER_CACHE}:{entity_model()}"  # spans of another model are stale
     hashes = [text_hash(t) for t in texts]
     cached: dict[str, list[tuple[int, int]]] = {}
     for h in set(hashes):
