@@ -270,3 +270,28 @@ def test_synthesis_pseudonymises_from_the_kept_person_spans_as_spacy_does(
         assert (after / relative).read_text(encoding="utf-8") == (before / relative).read_text(
             encoding="utf-8"
         ), relative
+
+
+def test_a_new_synthesis_keeps_the_livrable_and_notes_beside_it(example, tmp_path: Path) -> None:
+    """`report` writes livrable.docx into the territory's folder and the analyst edits it there:
+    re-running `synthesize` replaces its own files (a figure it no longer draws goes) and keeps
+    everything else."""
+    from qualipipe.synthesize import synthesize_study
+
+    study, _, _ = example
+    territory = study.config.territories[0].id
+    out = tmp_path / "sorties"
+    synthesize_study(study, out, territory=territory, with_figures=False, today="15/06/2026")
+    folder = out / territory
+    (folder / "livrable.docx").write_bytes(b"projet de livrable relu par l'analyste")
+    (folder / "notes_equipe.txt").write_text("à reprendre", encoding="utf-8")
+    (folder / "figures").mkdir(exist_ok=True)
+    (folder / "figures" / "ancienne_figure.png").write_bytes(b"png")
+    (folder / "synthese.md").write_text("ancienne synthèse", encoding="utf-8")
+
+    synthesize_study(study, out, territory=territory, with_figures=False, today="15/06/2026")
+    assert (folder / "livrable.docx").read_bytes() == b"projet de livrable relu par l'analyste"
+    assert (folder / "notes_equipe.txt").read_text(encoding="utf-8") == "à reprendre"
+    assert not (folder / "figures" / "ancienne_figure.png").exists()
+    assert (folder / "synthese.md").read_text(encoding="utf-8") != "ancienne synthèse"
+    assert not [p for p in out.iterdir() if p.name.endswith(".en-cours")]

@@ -458,8 +458,19 @@ class TerritorySynthesis:
         return self.blocks
 
 
+def written_by_synthesis(name: str) -> bool:
+    """What a synthesis writes in a territory's folder (and so replaces on a re-run)."""
+    return name == "figures" or name.startswith("synthese.")
+
+
 def _swap_in(tmp: Path, final: Path) -> None:
+    """Put the new synthesis in place of the old one. Whatever else the folder holds — the
+    livrable draft `report` wrote there and the analyst has been editing, their own notes — is
+    carried over (a rename, same disk) rather than deleted with the old synthesis."""
     if final.exists():
+        for entry in final.iterdir():
+            if not written_by_synthesis(entry.name) and not (tmp / entry.name).exists():
+                entry.rename(tmp / entry.name)
         shutil.rmtree(final)
     tmp.rename(final)
 
