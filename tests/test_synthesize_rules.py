@@ -220,6 +220,24 @@ def test_typical_verbatims_not_just_first() -> None:
     assert picker.pick(mixed, 2) == picker.pick(list(reversed(mixed)), 2)  # stable
 
 
+def test_a_bare_answer_is_quoted_only_when_nothing_longer_is_there() -> None:
+    # On real transcripts a bare « oui » can sit closest to the code's centroid.
+    texts = {
+        1: "la mobilité",
+        2: "oui oui",
+        3: "Pour la mobilité des jeunes il faudrait un bus le matin vers la ville.",
+        4: "Le festival de musique a eu lieu samedi soir sur la place du village.",
+    }
+    picker = VerbatimPicker(texts)
+    candidates = [Candidate(i, t, f"p{i}", True) for i, t in texts.items()]
+    assert picker.typicality([1, 3])[1] >= picker.typicality([1, 3])[3]  # the bare one is typical
+    assert [c.segment_id for c in picker.pick(candidates[:3], 2)][0] == 3
+    assert {c.segment_id for c in picker.pick(candidates[:3], 3)} == {1, 2, 3}  # still a fallback
+    # Validated still comes first: a long suggestion does not pass a short validated segment.
+    mixed = [Candidate(1, texts[1], "p1", True), Candidate(3, texts[3], "p3", False)]
+    assert [c.segment_id for c in picker.pick(mixed, 1)] == [1]
+
+
 def test_shorten_cuts_on_a_word() -> None:
     text = "mot " * 100
     short = shorten(text, 30)

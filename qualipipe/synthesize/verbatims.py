@@ -4,7 +4,10 @@
 content words when the coding stage computed it, else a TF-IDF vector (French stop words removed,
 accents folded) fitted on the territory's coded segments. A code's verbatims are its segments with
 the highest cosine similarity to the mean vector of its segments, preferring validated ones and one
-verbatim per participant. Ties break on the segment id, so the choice is stable.
+verbatim per participant. A segment long enough to say something (`QUOTABLE_WORDS`) comes before
+a shorter one, however typical: on real transcripts a bare « oui » or « douze ans » can sit
+closest to the centroid, and says nothing to the reader. Ties break on the segment id, so the
+choice is stable.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from qualipipe.synthesize.cells import UNREVIEWED_MARK
 
 MAX_CHARS = 280
+QUOTABLE_WORDS = 6  # fewer words than this: quoted only when nothing longer is there
 
 
 @lru_cache(maxsize=1)
@@ -88,12 +92,19 @@ class VerbatimPicker:
         return {i: round(float(s), 9) for i, s in zip(segment_ids, np.ravel(sims), strict=True)}
 
     def pick(self, candidates: Sequence[Candidate], k: int) -> list[Candidate]:
-        """Up to k candidates: validated first, most typical first, one per participant first."""
+        """Up to k candidates: validated first, then long enough to quote, most typical first,
+        one per participant first."""
         if not candidates:
             return []
         scores = self.typicality([c.segment_id for c in candidates])
         ordered = sorted(
-            candidates, key=lambda c: (not c.validated, -scores[c.segment_id], c.segment_id)
+            candidates,
+            key=lambda c: (
+                not c.validated,
+                not quotable(c.text),
+                -scores[c.segment_id],
+                c.segment_id,
+            ),
         )
         chosen: list[Candidate] = []
         seen: set[str | None] = set()
@@ -109,6 +120,11 @@ class VerbatimPicker:
             if len(chosen) == k:
                 break
         return chosen
+
+
+def quotable(text: str) -> bool:
+    """Whether a segment has enough words to be quoted on its own."""
+    return len(re.findall(r"\w+", text)) >= QUOTABLE_WORDS
 
 
 def shorten(text: str, limit: int = MAX_CHARS) -> str:
