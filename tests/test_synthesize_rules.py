@@ -266,3 +266,12 @@ def test_workbook_writes_verbatims_as_text_never_formulas(tmp_path: Path) -> Non
     markdown = write_markdown(report, tmp_path / "t.md").read_text(encoding="utf-8")
     assert '| A | =HYPERLINK("http://x.example","clic") | 50\u202f% |' in markdown
     assert "| B | @SOMME(A1) | — |" in markdown
+
+
+def test_large_numbers_read_the_french_way() -> None:
+    from qualipipe.synthesize.cells import french_number
+
+    assert french_number(12345) == "12\u202f345"  # grouped by three, narrow no-break space
+    assert french_number(1234567.25) == "1\u202f234\u202f567,25"  # decimal comma
+    assert french_number(2021) == "2021"  # a year (four digits) stays as written
+    assert french_number(3.5) == "3,5" and french_number(0.25, percent=True) == "25\u202f%"

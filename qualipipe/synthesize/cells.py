@@ -30,9 +30,22 @@ def french_number(value: Cell, *, percent: bool = False) -> str:
     if percent and isinstance(value, (int, float)):
         return f"{round(value * 100):d}\u202f%"
     if isinstance(value, float):
-        text = f"{value:.2f}".rstrip("0").rstrip(".")
-        return text.replace(".", ",")
+        text = f"{value:,.2f}".rstrip("0").rstrip(".")
+        return _french_separators(text, group=abs(value) >= GROUP_FROM)
+    if isinstance(value, int):
+        return _french_separators(f"{value:,}", group=abs(value) >= GROUP_FROM)
     return str(value)
+
+
+# French typography groups digits by three with a narrow no-break space; from five digits on
+# only (« 12 345 » but « 2021 »), so that years and small counts stay as written.
+GROUP_FROM = 10_000
+NARROW_NBSP = "\u202f"
+
+
+def _french_separators(english: str, *, group: bool) -> str:
+    """'12,345.5' (Python's grouping) → '12 345,5'; without grouping → '12345,5'."""
+    return english.replace(",", NARROW_NBSP if group else "").replace(".", ",")
 
 
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
