@@ -18,7 +18,7 @@ from qualipipe.errors import QualipipeError
 from qualipipe.files import french_os_error
 
 # Where each command lives. A command's module is imported only when that command runs, so that
-# `review export` or `status` does not first load scikit-learn, spaCy and matplotlib for the other
+# `review export` or `ingest` does not first load scikit-learn, spaCy and matplotlib for the other
 # commands (about 3 s of CPU at every start). This is click's documented pattern for lazily
 # loaded subcommands; `qualipipe --help` still lists them all.
 COMMANDS = {

@@ -17,6 +17,10 @@ VALIDATED = "validé"
 SUGGESTED = "suggéré (non revu)"
 MIXED = "validé + suggéré"
 
+# What a synthesis writes in a territory's folder: synthese.md/.docx/.xlsx and figures/.
+REPORT_STEM = "synthese"
+FIGURES_FOLDER = "figures"
+
 
 @dataclass(frozen=True)
 class Coding:

@@ -49,6 +49,8 @@ from qualipipe.synthesize.load import (
     names_to_hide,
 )
 from qualipipe.synthesize.model import (
+    FIGURES_FOLDER,
+    REPORT_STEM,
     SynthesisOptions,
     SynthesisReport,
     TerritoryData,
@@ -184,7 +186,7 @@ class TerritorySynthesis:
     # -- helpers ------------------------------------------------------------------------------
 
     def figure_path(self, name: str) -> Path:
-        return self.folder / "figures" / name
+        return self.folder / FIGURES_FOLDER / name
 
     def add_figure(
         self,
@@ -426,7 +428,7 @@ class TerritorySynthesis:
             ts.portrait_blocks(
                 self.study,
                 self.data.territory,
-                self.folder / "figures",
+                self.folder / FIGURES_FOLDER,
                 with_figures=self.options.with_figures,
                 draw=self.context.draw,
             )
@@ -460,7 +462,7 @@ class TerritorySynthesis:
 
 def written_by_synthesis(name: str) -> bool:
     """What a synthesis writes in a territory's folder (and so replaces on a re-run)."""
-    return name == "figures" or name.startswith("synthese.")
+    return name == FIGURES_FOLDER or name.startswith(f"{REPORT_STEM}.")
 
 
 def _swap_in(tmp: Path, final: Path) -> None:
@@ -503,7 +505,7 @@ def start_territory(context: StudyContext, territory: Territory, out_dir: Path) 
         pending = PendingTerritory(data, tmp, blocks)
         if context.workers is not None and context.per_territory:
             pending.rendering = context.workers.submit(
-                render_report, *_report_heading(data, context.options), blocks, tmp, "synthese"
+                render_report, *_report_heading(data, context.options), blocks, tmp, REPORT_STEM
             )
     except OSError as error:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -529,7 +531,7 @@ def finish_territory(
             counts = pending.rendering.result()
         else:
             heading = _report_heading(pending.data, options)
-            counts = render_report(*heading, pending.blocks, pending.tmp, "synthese")
+            counts = render_report(*heading, pending.blocks, pending.tmp, REPORT_STEM)
     except OSError as error:
         shutil.rmtree(pending.tmp, ignore_errors=True)
         raise naming(error, final) from None

@@ -16,7 +16,7 @@ from typing import Any
 
 from qualipipe import store
 from qualipipe.records import Territory
-from qualipipe.synthesize.model import Figure, Table, TerritoryData
+from qualipipe.synthesize.model import FIGURES_FOLDER, Figure, Table, TerritoryData
 from qualipipe.synthesize.writers import Report, write_docx, write_markdown, write_xlsx
 from qualipipe.territory import storage
 from qualipipe.territory.actors import ActorInputs, CitedActors, TextSegment, cited_actors
@@ -153,7 +153,7 @@ def write_portrait(
         blocks: list[Table | Figure] = list(portrait_tables(portrait))
         blocks += [
             Figure(path, title, SECTION)
-            for path, title in draw_portrait_charts(portrait, tmp / "figures")
+            for path, title in draw_portrait_charts(portrait, tmp / FIGURES_FOLDER)
         ]
         intro: tuple[str, ...] = (
             f"Étude : {study.config.name}. Territoire : {territory.name} — PTCE {territory.ptce_name}.",
