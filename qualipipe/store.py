@@ -633,3 +633,34 @@ def ensure_writable(conn: sqlite3.Connection) -> None:
         raise StoreError(
             f"La base de l'étude est verrouillée ou en lecture seule ({error})."
         ) from None
+
+
+# One chunk of `?` per query: SQLite bounds the host parameters of one statement.
+NLP_CACHE_CHUNK = 500
+
+
+def read_nlp_cache(
+    conn: sqlite3.Connection, pipeline: str, hashes: Iterable[str]
+) -> dict[str, bytes]:
+    """What `pipeline` (a name carrying its model's version) found in these texts, by text hash;
+    texts never analysed are left out."""
+    wanted = list(dict.fromkeys(hashes))
+    found: dict[str, bytes] = {}
+    for start in range(0, len(wanted), NLP_CACHE_CHUNK):
+        chunk = wanted[start : start + NLP_CACHE_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for digest, data in conn.execute(
+            f"SELECT text_hash, data FROM nlp_cache WHERE pipeline = ? AND text_hash IN ({marks})",
+            [pipeline, *chunk],
+        ):
+            found[digest] = bytes(data)
+    return found
+
+
+def write_nlp_cache(
+    conn: sqlite3.Connection, pipeline: str, data_by_hash: Iterable[tuple[str, bytes]]
+) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO nlp_cache (text_hash, pipeline, data) VALUES (?, ?, ?)",
+        [(digest, pipeline, data) for digest, data in data_by_hash],
+    )

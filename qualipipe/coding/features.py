@@ -21,7 +21,7 @@ import numpy as np
 
 from qualipipe.nlp import MODEL, coding_pipeline
 from qualipipe.records import Segment
-from qualipipe.store import Study, text_hash
+from qualipipe.store import Study, read_nlp_cache, text_hash, write_nlp_cache
 from qualipipe.text import fold_key
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 # old cache rows are then simply ignored (and recomputed).
 FEATURE_FORMAT = 3
 PIPE_BATCH_SIZE = 128  # perf_baseline.md: 64-256 is fastest; 1000 costs +0.5 GiB
-_CACHE_CHUNK = 500  # SQLite host-parameter-friendly lookup chunk
 VECTOR_WIDTH = 300
 
 
@@ -187,18 +186,8 @@ def _content_vector(doc: Doc, keys: np.ndarray, stop: list[bool], alpha: list[bo
 
 def load_cached(conn: sqlite3.Connection, digests: Iterable[str]) -> dict[str, SegmentFeatures]:
     """Cached features for these text hashes (missing ones are simply absent)."""
-    signature = feature_signature()
-    wanted = list(dict.fromkeys(digests))
-    found: dict[str, SegmentFeatures] = {}
-    for start in range(0, len(wanted), _CACHE_CHUNK):
-        chunk = wanted[start : start + _CACHE_CHUNK]
-        marks = ",".join("?" * len(chunk))
-        for row in conn.execute(
-            f"SELECT text_hash, data FROM nlp_cache WHERE pipeline = ? AND text_hash IN ({marks})",
-            [signature, *chunk],
-        ):
-            found[row[0]] = SegmentFeatures.from_bytes(row[0], row[1])
-    return found
+    cached = read_nlp_cache(conn, feature_signature(), digests)
+    return {digest: SegmentFeatures.from_bytes(digest, data) for digest, data in cached.items()}
 
 
 def compute_features(
@@ -239,7 +228,7 @@ def _annotate_and_cache(
         (texts_by_hash[d] for d in digests), batch_size=PIPE_BATCH_SIZE, n_process=n_process
     )
     computed: dict[str, SegmentFeatures] = {}
-    pending: list[tuple[str, str, bytes]] = []
+    pending: list[tuple[str, bytes]] = []
     annotated = zip(digests, _with_progress(docs, len(digests), progress), strict=False)
     if not cache:
         return {digest: features_from_doc(doc, digest) for digest, doc in annotated}
@@ -247,18 +236,12 @@ def _annotate_and_cache(
         for digest, doc in annotated:
             features = features_from_doc(doc, digest)
             computed[digest] = features
-            pending.append((digest, signature, features.to_bytes()))
+            pending.append((digest, features.to_bytes()))
             if len(pending) >= 1000:
-                _write_cache(conn, pending)
-        _write_cache(conn, pending)
+                write_nlp_cache(conn, signature, pending)
+                pending.clear()
+        write_nlp_cache(conn, signature, pending)
     return computed
-
-
-def _write_cache(conn: sqlite3.Connection, rows: list[tuple[str, str, bytes]]) -> None:
-    conn.executemany(
-        "INSERT OR REPLACE INTO nlp_cache (text_hash, pipeline, data) VALUES (?, ?, ?)", rows
-    )
-    rows.clear()
 
 
 def _with_progress(docs: Iterable[Doc], total: int, show: bool) -> Iterator[Doc]:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from qualipipe.nlp import entity_pipeline
 from qualipipe.person_spans import entity_model
 from qualipipe.records import ActorType, Code, Participant, Territory
-from qualipipe.store import text_hash
+from qualipipe.store import read_nlp_cache, text_hash, write_nlp_cache
 from qualipipe.text import fold_aligned as fold
 
 if TYPE_CHECKING:
@@ -342,13 +342,10 @@ def org_spans(
     """ORG entity spans per text, read from `nlp_cache` or computed once and stored there."""
     signature = f"{NER_CACHE}:{entity_model()}"  # spans of another model are stale
     hashes = [text_hash(t) for t in texts]
-    cached: dict[str, list[tuple[int, int]]] = {}
-    for h in set(hashes):
-        row = conn.execute(
-            "SELECT data FROM nlp_cache WHERE text_hash = ? AND pipeline = ?", (h, signature)
-        ).fetchone()
-        if row:
-            cached[h] = [tuple(span) for span in json.loads(bytes(row[0]))]  # type: ignore[misc]
+    cached: dict[str, list[tuple[int, int]]] = {
+        h: [(int(a), int(b)) for a, b in json.loads(data)]
+        for h, data in read_nlp_cache(conn, signature, hashes).items()
+    }
     todo = [(h, t) for h, t in dict(zip(hashes, texts, strict=True)).items() if h not in cached]
     if todo:
         pipeline = nlp or entity_pipeline()
@@ -356,10 +353,7 @@ def org_spans(
             todo, pipeline.pipe([t for _, t in todo], batch_size=64), strict=True
         ):
             cached[h] = [(e.start_char, e.end_char) for e in doc.ents if e.label_ == "ORG"]
-            conn.execute(
-                "INSERT OR REPLACE INTO nlp_cache (text_hash, pipeline, data) VALUES (?, ?, ?)",
-                (h, signature, json.dumps(cached[h]).encode()),
-            )
+            write_nlp_cache(conn, signature, [(h, json.dumps(cached[h]).encode())])
     return [cached[h] for h in hashes]
 
 
