@@ -67,8 +67,8 @@ def store_person_spans(conn: sqlite3.Connection, found: dict[str, list[tuple[int
 
 def find_and_keep_person_spans(study: Study, texts: dict[str, str], *, progress: bool) -> int:
     """Find and keep the person spans of the texts (by hash) not kept yet; how many were read."""
-    for digest in cached_person_spans(study.conn, texts):
-        del texts[digest]
+    kept = cached_person_spans(study.conn, texts)
+    texts = {digest: text for digest, text in texts.items() if digest not in kept}
     digests = list(texts)
     with Progress(
         TextColumn("{task.description}"),
