@@ -47,6 +47,8 @@ DEFAULT_PSEUDONYM_TEMPLATES = {
 
 @dataclass(frozen=True)
 class StudyConfig:
+    """`qualipipe.toml`, validated: the study's name, region, territories and pseudonym templates."""
+
     root: Path
     name: str
     region: str

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from qualipipe.errors import StoreError, StudyError
 from qualipipe.schema import MIGRATIONS, SCHEMA_VERSION
@@ -64,14 +65,18 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def first_value(conn: sqlite3.Connection, sql: str, parameters: Sequence[object] = ()) -> Any:
+    """The first column of the first row the query returns, or None when it returns none."""
+    row = conn.execute(sql, parameters).fetchone()
+    return None if row is None else row[0]
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
-    has_table = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
-    ).fetchone()
-    if not has_table:
+    if not first_value(
+        conn, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
+    ):
         return 0
-    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-    return int(row[0] or 0)
+    return int(first_value(conn, "SELECT MAX(version) FROM schema_version") or 0)
 
 
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
@@ -170,15 +175,18 @@ def upsert_rows(
     table: str,
     rows: Iterable[Mapping[str, object]],
     key: Sequence[str],
+    *,
+    update: Sequence[str] | None = None,
 ) -> int:
-    """Insert rows, or update the non-key columns of the row with the same `key` columns.
+    """Insert rows, or update the row with the same `key` columns: its `update` columns, by
+    default every non-key column.
 
     Every row must have the same columns. Returns the number of rows written."""
     materialised = list(rows)
     if not materialised:
         return 0
     columns = list(materialised[0])
-    updates = [c for c in columns if c not in key]
+    updates = [c for c in columns if c not in key] if update is None else list(update)
     marks = ", ".join("?" for _ in columns)
     action = (
         "DO UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in updates)
@@ -194,6 +202,11 @@ def upsert_rows(
 
 
 def upsert_row(
-    conn: sqlite3.Connection, table: str, row: Mapping[str, object], key: Sequence[str]
+    conn: sqlite3.Connection,
+    table: str,
+    row: Mapping[str, object],
+    key: Sequence[str],
+    *,
+    update: Sequence[str] | None = None,
 ) -> None:
-    upsert_rows(conn, table, [row], key)
+    upsert_rows(conn, table, [row], key, update=update)

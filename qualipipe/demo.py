@@ -27,7 +27,6 @@ from qualipipe.report import (
     import_preconisation_workbook,
     write_bilan,
 )
-from qualipipe.report.preconisations import ImportResult as PreconisationResult
 from qualipipe.review.agreement import agreement, export_disagreements
 from qualipipe.review.common import ReviewFilter
 from qualipipe.review.export import export_review
@@ -39,6 +38,8 @@ from qualipipe.territory.storage import load_insee_files
 
 @dataclass(frozen=True)
 class SurveyExport:
+    """A response export shipped with the example study, and the survey it answers."""
+
     path: Path
     instrument: Path  # the survey YAML the export was answered with
     territory_id: str
@@ -62,28 +63,32 @@ class DemoPlan:
 
 @dataclass(frozen=True)
 class DisagreementsFile:
+    """The demo step that wrote the coders' disagreements workbook (its type tells the CLI what to
+    print).
+    """
+
     path: Path
 
 
 @dataclass(frozen=True)
 class BilanFile:
+    """The demo step that wrote the cross-territory bilan (its type tells the CLI what to print)."""
+
     path: Path
 
 
 @dataclass(frozen=True)
 class PostitsImport:
+    """The demo step that imported one territory's workshop post-its, with what changed."""
+
     file: Path
     change: SourceChange
 
 
-@dataclass(frozen=True)
-class PreconisationsImport:
-    file: Path
-    result: PreconisationResult
-
-
 @dataclass
 class DemoReport:
+    """What the demo ran and wrote, for the summary the CLI prints at the end."""
+
     plan: DemoPlan
     files: list[Path] = field(default_factory=list)
     first_territory: str = ""
@@ -161,10 +166,7 @@ def _steps(plan: DemoPlan) -> list[tuple[str, Callable[[Study], object]]]:
 
     def livrables(study: Study) -> list[object]:
         results: list[object] = [
-            PreconisationsImport(
-                path,
-                import_preconisation_workbook(study, path, path.stem.partition("__")[2]),
-            )
+            import_preconisation_workbook(study, path, path.stem.partition("__")[2])
             for path in sorted((plan.study_dir / "preconisations").glob("preconisations__*.xlsx"))
         ]
         writer = LivrableWriter(study, plan.out_dir)

@@ -12,9 +12,8 @@ import json
 import sqlite3
 from collections.abc import Iterable
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from qualipipe.nlp import MODEL, entity_pipeline
+from qualipipe.progress import progress_bar
 from qualipipe.store import Study
 
 
@@ -70,14 +69,7 @@ def find_and_keep_person_spans(study: Study, texts: dict[str, str], *, progress:
     kept = cached_person_spans(study.conn, texts)
     texts = {digest: text for digest, text in texts.items() if digest not in kept}
     digests = list(texts)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-        disable=not progress or not digests,
-    ) as bar:
+    with progress_bar(estimate=True, show=progress and bool(digests)) as bar:
         task = bar.add_task("Noms de personnes (spaCy)", total=len(digests))
         for start in range(0, len(digests), 256):
             found = find_person_spans({d: texts[d] for d in digests[start : start + 256]})

@@ -183,6 +183,8 @@ class Codebook:
 
 @dataclass(frozen=True)
 class Suggestion:
+    """A code the machine proposes for a segment, with its score and the reason shown."""
+
     segment_id: int
     code_id: str
     score: float
@@ -194,6 +196,8 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class Decision:
+    """One analyst's decision on a segment (append-only history; the latest one counts)."""
+
     segment_id: int
     action: Action
     coder: str

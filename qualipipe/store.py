@@ -26,6 +26,7 @@ from qualipipe.database import (
     clean_coder,
     coder_key,
     connect,
+    first_value,
     french_store_error,
     insert_row,
     migrate,
@@ -53,7 +54,7 @@ from qualipipe.records import (
 from qualipipe.schema import MIGRATIONS, SCHEMA_VERSION
 
 # Re-exported: stage modules and tests reach the schema through the store.
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "schema_version"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "first_value", "schema_version"]
 
 R = TypeVar("R")
 

@@ -233,3 +233,32 @@ def test_a_newer_schema_than_this_qualipipe_is_refused(make_study) -> None:
     study.conn.execute("INSERT INTO schema_version VALUES (99, 'futur')")
     with pytest.raises(store.StudyError, match="plus récent"):
         store.migrate(study.conn)
+
+
+def test_an_upsert_updates_only_the_columns_it_is_told_to(make_study) -> None:
+    # The same INSEE file loaded again under another name keeps its first reading (vintage,
+    # rows), while its name and loading date follow the latest load.
+    study = make_study()
+    first = {
+        "file_name": "comparateur.csv",
+        "file_hash": "h1",
+        "vintage": 2019,
+        "years": "{}",
+        "layout": "comparateur",
+        "rows_read": 12,
+        "loaded_at": "2026-01-01T00:00:00+00:00",
+    }
+    again = first | {"file_name": "copie.csv", "vintage": 2020, "rows_read": 0}
+    again["loaded_at"] = "2026-02-01T00:00:00+00:00"
+    with study.transaction() as conn:
+        store.upsert_row(conn, "insee_files", first, key=["file_hash"])
+        store.upsert_row(
+            conn, "insee_files", again, key=["file_hash"], update=["file_name", "loaded_at"]
+        )
+    rows = study.conn.execute(
+        "SELECT file_name, vintage, rows_read, loaded_at FROM insee_files"
+    ).fetchall()
+    assert [tuple(r) for r in rows] == [("copie.csv", 2019, 12, "2026-02-01T00:00:00+00:00")]
+    sql = "SELECT rows_read FROM insee_files WHERE file_hash = ?"
+    assert store.first_value(study.conn, sql, ["h1"]) == 12
+    assert store.first_value(study.conn, sql, ["nope"]) is None

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from qualipipe import resolve
 from qualipipe.cli.common import (
+    comma_list,
     command_group,
     console,
     open_study_at,
@@ -46,7 +47,7 @@ def _code_splits(values: tuple[str, ...]) -> dict[str, list[str]]:
     splits: dict[str, list[str]] = {}
     for value in values:
         old, sep, new = value.partition("=")
-        targets = [target.strip() for target in new.split(",") if target.strip()]
+        targets = comma_list(new)
         if not sep or not old.strip() or len(targets) < 2:
             raise click.BadParameter(
                 f"« {value} » : écrivez ANCIEN=CODE1,CODE2 (au moins deux codes ; "

@@ -8,12 +8,13 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from qualipipe import resolve
 from qualipipe.cli import french
 from qualipipe.config import CONFIG_NAME, load_config
 from qualipipe.errors import QualipipeError
+from qualipipe.progress import progress_bar as library_progress_bar
 from qualipipe.store import Study, open_study
 
 french.install()
@@ -115,21 +116,29 @@ def output_file_option(help: str) -> Callable[[F], F]:
     )
 
 
+def comma_list(text: str) -> list[str]:
+    """The items of a comma-separated value as typed (« Alice, Bruno »), blanks dropped."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def comma_list_option(*names: str, help: str) -> Callable[[F], F]:
+    """An option whose value is a comma-separated list; the command gets the items, or None."""
+    return click.option(
+        *names,
+        default=None,
+        callback=lambda _ctx, _param, value: comma_list(value) if value else None,
+        help=help,
+    )
+
+
 def command_group(name: str, **settings: Any) -> Callable[[Callable[..., Any]], click.Group]:
     """A command group of `qualipipe` (`qualipipe NAME …`): French usage line, `-h`, wide help."""
     return click.group(name, cls=FrenchGroup, context_settings=CONTEXT, **settings)
 
 
-def progress_bar() -> Progress:
-    """A long step's bar: what it is doing, how far (n / total) and since when; gone when done."""
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+def progress_bar(*, estimate: bool = False) -> Progress:
+    """A command's progress bar, drawn on the console the command prints its summary on."""
+    return library_progress_bar(console=console, estimate=estimate)
 
 
 def open_study_at(study: Path | None) -> Study:

@@ -33,11 +33,11 @@ from qualipipe.demo import (
     DemoReport,
     DisagreementsFile,
     PostitsImport,
-    PreconisationsImport,
     run_demo,
 )
 from qualipipe.ingest import IngestReport
 from qualipipe.report.livrable import LivrableReport
+from qualipipe.report.preconisations import ImportResult as PreconisationResult
 from qualipipe.review.agreement import AgreementReport
 from qualipipe.review.common import ExportResult, ImportResult
 from qualipipe.synthesize import SynthesisReport
@@ -86,7 +86,7 @@ show.register(AgreementReport, print_agreement)
 show.register(DisagreementsFile, lambda written: print_disagreements_file(written.path))
 show.register(BilanFile, lambda written: print_bilan(written.path))
 show.register(PostitsImport, lambda done: print_postit_import(done.file, done.change))
-show.register(PreconisationsImport, lambda done: print_preconisation_import(done.file, done.result))
+show.register(PreconisationResult, print_preconisation_import)
 show.register(LivrableReport, print_livrable)
 show.register(ThemesResult, print_themes)
 show.register(LoadReport, print_insee_load)

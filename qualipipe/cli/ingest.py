@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 from rich import box
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from qualipipe.cli.common import (
@@ -16,6 +15,7 @@ from qualipipe.cli.common import (
     console,
     err_console,
     open_study_at,
+    progress_bar,
     study_option,
 )
 from qualipipe.ingest import IngestReport, ingest_paths
@@ -88,18 +88,11 @@ def ingest_command(
     if not paths and manifest is None:
         raise click.UsageError("indiquez des fichiers ou dossiers à importer, ou --manifest.")
     with open_study_at(study) as opened:
-        with Progress(
-            TextColumn("Import"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.description}"),
-            console=console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("", total=None)
+        with progress_bar() as progress:
+            task = progress.add_task("Import", total=None)
 
             def advance(name: str, done: int, total: int) -> None:
-                progress.update(task, total=total, completed=done, description=name)
+                progress.update(task, total=total, completed=done, description=f"Import — {name}")
 
             report = ingest_paths(
                 opened,

@@ -127,12 +127,12 @@ def import_command(study: Path | None, file: Path, territory: str, coder: str) -
     """
     with open_study_at(study) as opened:
         result = livrable.import_preconisation_workbook(opened, file, territory, coder=coder)
-    print_preconisation_import(file, result)
+    print_preconisation_import(result)
 
 
-def print_preconisation_import(file: Path, result: ImportResult) -> None:
+def print_preconisation_import(result: ImportResult) -> None:
     if result.unchanged:
-        console.print(f"{file.name} : déjà importé tel quel, rien de nouveau.")
+        console.print(f"{result.file_name} : déjà importé tel quel, rien de nouveau.")
     else:
         console.print(
             f"{result.preconisations} préconisation(s) importée(s) pour {result.territory_id}."

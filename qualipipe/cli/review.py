@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from qualipipe.cli.common import (
+    comma_list_option,
     command_group,
     console,
     open_study_at,
@@ -194,11 +195,10 @@ def print_review_import(result: ImportResult) -> None:
 @click.command("agreement")
 @study_option
 @territory_option
-@click.option(
+@comma_list_option(
     "--coders",
     "--codeurs",
     "coders",
-    default=None,
     help="Codeurs à comparer, séparés par des virgules (ex. Alice,Bruno).",
 )
 @click.option(
@@ -210,7 +210,7 @@ def print_review_import(result: ImportResult) -> None:
 def agreement_command(
     study: Path | None,
     territory: str | None,
-    coders: str | None,
+    coders: list[str] | None,
     machine: bool,
     output: Path | None,
 ) -> None:
@@ -219,10 +219,8 @@ def agreement_command(
     Exemple : qualipipe agreement --territory auxois --coders Alice,Bruno --sortie desaccords.xlsx
     """
 
-    names = [c.strip() for c in coders.split(",") if c.strip()] if coders else None
-
     with open_study_at(study) as opened:
-        report = agreement(opened, territory=territory, coders=names, machine=machine)
+        report = agreement(opened, territory=territory, coders=coders, machine=machine)
         print_agreement(report)
         if output is not None or report.disagreements:
             print_disagreements_file(export_disagreements(opened, report, output))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.progress import Progress
 from rich.table import Table
 
 from qualipipe import resolve
@@ -15,6 +14,7 @@ from qualipipe.cli.common import (
     console,
     open_study_at,
     output_file_option,
+    progress_bar,
     required_territory_option,
     study_option,
     territory_option,
@@ -126,7 +126,7 @@ def survey_deploy_command(
         # Everything local is checked before logging in to the server.
         loaded = _survey_instrument(instrument, opened.root)
         territories = _survey_territories(opened, territory)
-        with _survey_server() as server, Progress(console=console, transient=True) as bar:
+        with _survey_server() as server, progress_bar() as bar:
             task = bar.add_task(f"Déploiement de « {loaded.name} »", total=len(territories))
             report = deploy(
                 opened,
@@ -292,7 +292,7 @@ def survey_fetch_command(instrument: str | None, study: Path | None, territory: 
     with open_study_at(study) as opened:
         name = _survey_instrument(instrument, opened.root).name if instrument else None
         territory_id = opened.config.territory(territory).id if territory else None
-        with _survey_server() as server, Progress(console=console, transient=True) as bar:
+        with _survey_server() as server, progress_bar() as bar:
             total = len(deployments(opened, instrument=name, territory=territory_id))
             task = bar.add_task("Export des réponses", total=total)
             report = fetch(

@@ -47,10 +47,10 @@ from qualipipe.synthesize import SynthesisReport, synthesize_study
     help="Garder les noms réels (document de travail interne : à ne pas diffuser).",
 )
 @click.option(
-    "--sans-figures",
-    "no_figures",
-    is_flag=True,
-    help="Tableaux seulement (plus rapide), sans images ni nuages de mots.",
+    "--figures/--sans-figures",
+    "with_figures",
+    default=True,
+    help="Figures et nuages de mots (par défaut) ; --sans-figures : tableaux seulement, plus rapide.",
 )
 @output_root_option("la synthèse va dans SORTIE/<dossier de l'étude>/<territoire>/")
 def synthesize_command(
@@ -60,7 +60,7 @@ def synthesize_command(
     validated_only: bool,
     share_threshold: int,
     keep_names: bool,
-    no_figures: bool,
+    with_figures: bool,
     out_root: Path,
 ) -> None:
     """Écrire la synthèse du diagnostic : tableaux (.xlsx, .docx, .md), cartographie des
@@ -85,7 +85,7 @@ def synthesize_command(
                 validated_only=validated_only,
                 share_threshold=share_threshold,
                 keep_names=keep_names,
-                with_figures=not no_figures,
+                with_figures=with_figures,
                 on_step=lambda label: bar.update(task, description=label),
                 on_territory=lambda done, total, name: bar.update(
                     task, completed=done, total=total, description=f"Synthèse ({name})"

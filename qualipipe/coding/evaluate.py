@@ -35,6 +35,8 @@ DEFAULT_FOLDS = 5
 
 @dataclass(frozen=True)
 class CodeQuality:
+    """How one code's suggestions fare against the analysts' decisions (counts, then held-out scores)."""
+
     code_id: str
     label: str
     family: str

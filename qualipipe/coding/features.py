@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qualipipe.nlp import MODEL, coding_pipeline
+from qualipipe.progress import progress_bar
 from qualipipe.records import Segment
 from qualipipe.store import Study, read_nlp_cache, text_hash, write_nlp_cache
 from qualipipe.text import fold_key
@@ -248,15 +249,7 @@ def _with_progress(docs: Iterable[Doc], total: int, show: bool) -> Iterator[Doc]
     if not show:
         yield from docs
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-    ) as bar:
+    with progress_bar(estimate=True) as bar:
         task = bar.add_task("Analyse linguistique (spaCy)", total=total)
         for doc in docs:
             yield doc

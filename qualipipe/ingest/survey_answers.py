@@ -23,7 +23,7 @@ from qualipipe.ingest.segment import SegmentationParams, SentenceSplitter, segme
 from qualipipe.ingest.tables import read_table
 from qualipipe.ingest.workshop import answer_metadata, answer_source_kind
 from qualipipe.records import Source, SurveyResponse
-from qualipipe.store import Study, now_iso, text_hash
+from qualipipe.store import Study, first_value, now_iso, text_hash, upsert_row
 from qualipipe.surveys.instruments import ExportColumn, Instrument
 
 # Columns LimeSurvey adds before the questions (and the participant table's, when joined).
@@ -172,60 +172,56 @@ def effective_survey_id(study: Study, response: SurveyResponse) -> int:
     """
     if response.survey_id:
         return response.survey_id
-    row = study.conn.execute(
+    deployed = first_value(
+        study.conn,
         "SELECT survey_id FROM survey_deployments WHERE instrument = ? AND territory_id = ?",
         (response.instrument, response.territory_id),
-    ).fetchone()
-    if row:
-        return int(row["survey_id"])
-    return (
-        -(zlib.crc32(f"{response.instrument}:{response.territory_id}".encode()) % 1_000_000_000) - 1
     )
+    return _unlisted_survey_id(response) if deployed is None else int(deployed)
+
+
+def _unlisted_survey_id(response: SurveyResponse) -> int:
+    """Negative (no LimeSurvey id is), and the same at every import of the same export."""
+    place = f"{response.instrument}:{response.territory_id}"
+    return -(zlib.crc32(place.encode()) % 1_000_000_000) - 1
 
 
 def _participant_for_token(study: Study, response: SurveyResponse) -> str | None:
     if not response.token:
         return None
-    row = study.conn.execute(
+    invited = first_value(
+        study.conn,
         "SELECT participant_id FROM survey_invitations WHERE token = ? ORDER BY survey_id = ? DESC",
         (response.token, response.survey_id),
-    ).fetchone()
-    if row:
-        return str(row["participant_id"])
-    return load_links(study).tokens.get(response.token)
+    )
+    # A response exported before qualipipe sent the invitations: the token file links it.
+    return load_links(study).tokens.get(response.token) if invited is None else str(invited)
 
 
 def _upsert_response(study: Study, response: SurveyResponse, participant_id: str | None) -> str:
     data = json.dumps(response.values, ensure_ascii=False, sort_keys=True)
     digest = text_hash(f"{data}|{response.submitted}|{response.token}|{participant_id}")
-    row = study.conn.execute(
+    stored = first_value(
+        study.conn,
         "SELECT data_hash FROM survey_responses WHERE survey_id = ? AND response_id = ? AND instrument = ?",
         (response.survey_id, response.response_id, response.instrument),
-    ).fetchone()
-    if row and row["data_hash"] == digest:
-        return "unchanged"
-    study.conn.execute(
-        """INSERT INTO survey_responses (survey_id, response_id, instrument, territory_id,
-               participant_id, token, submitted, data, data_hash, fetched_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT(survey_id, response_id) DO UPDATE SET instrument=excluded.instrument,
-             territory_id=excluded.territory_id, participant_id=excluded.participant_id,
-             token=excluded.token, submitted=excluded.submitted, data=excluded.data,
-             data_hash=excluded.data_hash, fetched_at=excluded.fetched_at""",
-        (
-            response.survey_id,
-            response.response_id,
-            response.instrument,
-            response.territory_id,
-            participant_id,
-            response.token,
-            int(response.submitted),
-            data,
-            digest,
-            now_iso(),
-        ),
     )
-    return "updated" if row else "new"
+    if stored == digest:
+        return "unchanged"
+    row = {
+        "survey_id": response.survey_id,
+        "response_id": response.response_id,
+        "instrument": response.instrument,
+        "territory_id": response.territory_id,
+        "participant_id": participant_id,
+        "token": response.token,
+        "submitted": int(response.submitted),
+        "data": data,
+        "data_hash": digest,
+        "fetched_at": now_iso(),
+    }
+    upsert_row(study.conn, "survey_responses", row, key=("survey_id", "response_id"))
+    return "new" if stored is None else "updated"
 
 
 def ingest_survey_responses(
@@ -278,12 +274,13 @@ def ingest_survey_responses(
                         )
                     )
                 elif participant_id and column.kind.value == "fermée":
-                    conn.execute(
-                        """INSERT INTO participant_attributes (participant_id, instrument, question_code, value)
-                           VALUES (?, ?, ?, ?) ON CONFLICT(participant_id, instrument, question_code)
-                           DO UPDATE SET value = excluded.value""",
-                        (participant_id, response.instrument, name, value),
-                    )
+                    attribute = {
+                        "participant_id": participant_id,
+                        "instrument": response.instrument,
+                        "question_code": name,
+                        "value": value,
+                    }
+                    upsert_row(conn, "participant_attributes", attribute, key=list(attribute)[:3])
                     report.attributes += 1
     return report
 

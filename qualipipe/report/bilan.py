@@ -25,6 +25,8 @@ TOP_ISSUES = 3
 
 @dataclass(frozen=True)
 class Pilot:
+    """One territory's line in the bilan: how far its diagnostic got, and its top issues."""
+
     data: TerritoryData
     notes: int
     workshop2: int

@@ -20,7 +20,7 @@ from qualipipe.errors import InputError, Problem
 from qualipipe.pseudonymize import Policy, pseudonymizer_for
 from qualipipe.records import ActorType, Codebook, Territory
 from qualipipe.review.workbook import code_choice, code_id_of
-from qualipipe.store import Study, code_redirect_map, list_participants, now_iso
+from qualipipe.store import Study, code_redirect_map, first_value, list_participants, now_iso
 from qualipipe.synthesize.tables import shown_organisation
 from qualipipe.text import fold_key
 
@@ -285,10 +285,10 @@ def import_preconisations(
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     latest = latest_import(study.conn, territory_id)
     if latest is not None:
-        row = study.conn.execute(
-            "SELECT file_hash FROM preconisation_imports WHERE id = ?", (latest.id,)
-        ).fetchone()
-        if row["file_hash"] == digest:
+        stored = first_value(
+            study.conn, "SELECT file_hash FROM preconisation_imports WHERE id = ?", (latest.id,)
+        )
+        if stored == digest:
             return ImportResult(territory_id, path.name, len(found), unchanged=True)
     with study.transaction() as conn:
         cur = conn.execute(

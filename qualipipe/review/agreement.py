@@ -40,7 +40,6 @@ from qualipipe.review.common import (
     review_fingerprint,
     source_label,
 )
-from qualipipe.review.export import codebook_entries
 from qualipipe.store import (
     Study,
     code_redirect_map,
@@ -324,7 +323,7 @@ def export_disagreements(study: Study, report: AgreementReport, output: Path | N
         rows,
         report.coders,
         lines,
-        codebook_entries(check.codebook),
+        check.codebook,
         {
             "etude": study.config.name,
             "dossier": study.root.name,

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from qualipipe.errors import StudyError
-from qualipipe.records import Action, Codebook, Source, Suggestion
+from qualipipe.records import Action, Source, Suggestion
 from qualipipe.review import workbook as wb
 from qualipipe.review.common import (
     IDS,
@@ -44,6 +44,7 @@ from qualipipe.store import (
     Study,
     code_redirect_map,
     coder_key,
+    first_value,
     list_participants,
     now_iso,
     study_identity,
@@ -136,11 +137,13 @@ def _in_family(
 
 def _participant_id(study: Study, wanted: str) -> str:
     """The participant's identifier from its identifier or pseudonym (one row read)."""
-    found = study.conn.execute(
-        "SELECT id FROM participants WHERE id = ? OR pseudonym = ? LIMIT 1", (wanted, wanted)
-    ).fetchone()
-    if found:
-        return str(found[0])
+    found = first_value(
+        study.conn,
+        "SELECT id FROM participants WHERE id = ? OR pseudonym = ? LIMIT 1",
+        (wanted, wanted),
+    )
+    if found is not None:
+        return str(found)
     participants = list_participants(study.conn)
     known = ", ".join(p.id for p in participants[:12]) or "aucun"
     raise StudyError(
@@ -240,7 +243,7 @@ def export_review(
     wb.write_review_workbook(
         path,
         rows,
-        codebook_entries(check.codebook),
+        check.codebook,
         {
             "etude": study.config.name,
             "dossier": study.root.name,
@@ -306,22 +309,6 @@ def _default_name(territory: str | None, coder: str | None) -> str:
     if coder:
         parts.append(re.sub(r"[^\w-]+", "_", coder))
     return "_".join(parts) + f"_{stamp}.xlsx"
-
-
-def codebook_entries(codebook: Codebook) -> list[wb.CodebookEntry]:
-    labels = {code.id: code.label for code in codebook.codes}
-    return [
-        wb.CodebookEntry(
-            code_id=code.id,
-            label=code.label,
-            family=labels.get(code.family, code.family),
-            definition=code.definition,
-            include=code.include,
-            exclude=code.exclude,
-        )
-        for code in codebook.codes
-        if code.codable
-    ]
 
 
 def _review_row(

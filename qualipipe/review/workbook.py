@@ -18,6 +18,7 @@ from pathlib import Path
 
 from xlsxwriter.workbook import Workbook
 
+from qualipipe.records import Codebook
 from qualipipe.review.xlsx_table import (
     Table,
     Value,
@@ -110,6 +111,8 @@ class CodeSlot:
 
 @dataclass(frozen=True)
 class ReviewRow:
+    """One segment on the review sheet: where it comes from, its context, the codes to decide on."""
+
     segment_id: int
     fingerprint: str
     territory: str
@@ -136,21 +139,9 @@ class Prefill:
 
 
 @dataclass(frozen=True)
-class CodebookEntry:
-    code_id: str
-    label: str
-    family: str
-    definition: str = ""
-    include: str = ""
-    exclude: str = ""
-
-    @property
-    def choice(self) -> str:
-        return code_choice(self.code_id, self.label)
-
-
-@dataclass(frozen=True)
 class DisagreementRow:
+    """One (segment, code) on which the compared coders disagree, with each coder's cell."""
+
     segment_id: int
     code_id: str
     code_label: str
@@ -314,23 +305,20 @@ CODEBOOK_HEADERS = (
 )
 
 
-def _write_codebook(workbook: Workbook, entries: Sequence[CodebookEntry]) -> str:
-    """Codebook sheet; returns the range of the "code to add" choices for drop-downs."""
+def _write_codebook(workbook: Workbook, codebook: Codebook) -> str:
+    """Codebook sheet (the codes analysts may apply, with their family's label); returns the
+    range of the "code to add" choices for drop-downs."""
     table = Table(workbook, CODEBOOK_SHEET, CODEBOOK_HEADERS, [24, 30, 22, 50, 40, 40, 40])
     styles = [table.style()] * len(CODEBOOK_HEADERS)
-    for entry in entries:
-        values = (
-            entry.code_id,
-            entry.label,
-            entry.family,
-            entry.definition,
-            entry.include,
-            entry.exclude,
-            entry.choice,
-        )
+    labels = {code.id: code.label for code in codebook.codes}
+    codable = codebook.codable()
+    for code in codable:
+        family = labels.get(code.family, code.family)
+        choice = code_choice(code.id, code.label)
+        values = (code.id, code.label, family, code.definition, code.include, code.exclude, choice)
         table.append(values, styles)
     table.finish()
-    return f"'{CODEBOOK_SHEET}'!$G$2:$G${max(len(entries) + 1, 2)}"
+    return f"'{CODEBOOK_SHEET}'!$G$2:$G${max(len(codable) + 1, 2)}"
 
 
 REVIEW_HELP = [
@@ -401,7 +389,7 @@ def _write_help(workbook: Workbook, lines: Sequence[str]) -> None:
 def write_review_workbook(
     path: Path,
     rows: Iterable[ReviewRow],
-    codebook: Sequence[CodebookEntry],
+    codebook: Codebook,
     meta: dict[str, str],
     *,
     slot_count: int | None = None,
@@ -420,7 +408,7 @@ def write_review_workbook(
 def _write_review_sheets(
     workbook: Workbook,
     rows: Iterable[ReviewRow],
-    codebook: Sequence[CodebookEntry],
+    codebook: Codebook,
     meta: dict[str, str],
     slot_count: int,
 ) -> None:
@@ -538,7 +526,7 @@ def write_disagreement_workbook(
     rows: Sequence[DisagreementRow],
     coders: Sequence[str],
     agreement: Sequence[AgreementLine],
-    codebook: Sequence[CodebookEntry],
+    codebook: Codebook,
     meta: dict[str, str],
 ) -> Path:
     with streamed_workbook(path) as workbook:
@@ -551,7 +539,7 @@ def _write_disagreement_sheets(
     rows: Sequence[DisagreementRow],
     coders: Sequence[str],
     agreement: Sequence[AgreementLine],
-    codebook: Sequence[CodebookEntry],
+    codebook: Codebook,
     meta: dict[str, str],
 ) -> None:
     headers = disagreement_headers(coders)

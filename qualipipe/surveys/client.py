@@ -67,7 +67,13 @@ class MaybeDoneError(LimeSurveyError):
 
 
 class StatusError(LimeSurveyError):
-    """LimeSurvey answered `{"status": "..."}`: a refusal. `status` is the server's text."""
+    """LimeSurvey answered `{"status": "..."}`: a refusal. `status` is the server's text.
+
+    A subclass says what to do in `advice`, formatted with the refused `action`, the server's
+    `status` and the names of the account's variables; the study is never changed by a refusal.
+    """
+
+    advice = "LimeSurvey a refusé « {action} » : {status}."
 
     def __init__(self, action: str, status: str) -> None:
         self.action = action
@@ -75,52 +81,49 @@ class StatusError(LimeSurveyError):
         super().__init__(self.describe())
 
     def describe(self) -> str:
-        return f"LimeSurvey a refusé « {self.action} » : {self.status}. {UNCHANGED}"
+        said = self.advice.format(
+            action=self.action, status=self.status, user=ENV_USER, password=ENV_PASSWORD
+        )
+        return f"{said} {UNCHANGED}"
 
 
 class LoginRefusedError(StatusError):
-    def describe(self) -> str:
-        return (
-            f"LimeSurvey refuse l'identifiant ou le mot de passe. Vérifiez {ENV_USER} et "
-            f"{ENV_PASSWORD}, et que ce compte peut se connecter à l'administration. Attention : "
-            "après trois essais refusés, LimeSurvey bloque toute connexion depuis cette adresse "
-            f"pendant 10 minutes. {UNCHANGED}"
-        )
+    advice = (
+        "LimeSurvey refuse l'identifiant ou le mot de passe. Vérifiez {user} et {password}, et "
+        "que ce compte peut se connecter à l'administration. Attention : après trois essais "
+        "refusés, LimeSurvey bloque toute connexion depuis cette adresse pendant 10 minutes."
+    )
 
 
 class LoginLockedError(StatusError):
-    def describe(self) -> str:
-        return (
-            "LimeSurvey bloque les connexions depuis cette adresse après trop d'essais de mot de "
-            "passe refusés (même le bon mot de passe est refusé). Attendez 10 minutes, ou "
-            f"demandez à l'administrateur LimeSurvey de lever le blocage, puis relancez. {UNCHANGED}"
-        )
+    advice = (
+        "LimeSurvey bloque les connexions depuis cette adresse après trop d'essais de mot de "
+        "passe refusés (même le bon mot de passe est refusé). Attendez 10 minutes, ou "
+        "demandez à l'administrateur LimeSurvey de lever le blocage, puis relancez."
+    )
 
 
 class SessionInvalidError(StatusError):
-    def describe(self) -> str:
-        return (
-            "LimeSurvey refuse la session même après reconnexion. Vérifiez que le compte "
-            f"{ENV_USER} est actif, puis relancez. {UNCHANGED}"
-        )
+    advice = (
+        "LimeSurvey refuse la session même après reconnexion. Vérifiez que le compte {user} est "
+        "actif, puis relancez."
+    )
 
 
 class SurveyMissingError(StatusError):
     """The survey does not exist (any more) on the server, or this account cannot see it."""
 
-    def describe(self) -> str:
-        return (
-            "Le questionnaire n'existe pas (ou plus) sur LimeSurvey, ou ce compte n'y a pas "
-            f"accès (« {self.action} » : {self.status}). {UNCHANGED}"
-        )
+    advice = (
+        "Le questionnaire n'existe pas (ou plus) sur LimeSurvey, ou ce compte n'y a pas "
+        "accès (« {action} » : {status})."
+    )
 
 
 class SurveyNotActiveError(StatusError):
-    def describe(self) -> str:
-        return (
-            "Le questionnaire n'est pas activé sur LimeSurvey : activez-le (ou relancez "
-            f"qualipipe survey deploy … --remplacer). {UNCHANGED}"
-        )
+    advice = (
+        "Le questionnaire n'est pas activé sur LimeSurvey : activez-le (ou relancez "
+        "qualipipe survey deploy … --remplacer)."
+    )
 
 
 class AlreadyActiveError(StatusError):

@@ -134,6 +134,8 @@ class Condition:
 
 @dataclass(frozen=True)
 class Question:
+    """One question of an instrument, as the YAML writes it (validated; `line` for messages)."""
+
     code: str
     type: QuestionType
     text: str
@@ -157,6 +159,8 @@ class Question:
 
 @dataclass(frozen=True)
 class Group:
+    """A page of questions (a LimeSurvey question group)."""
+
     title: str
     description: str
     questions: tuple[Question, ...]
@@ -184,6 +188,8 @@ class ExportColumn:
 
 @dataclass(frozen=True)
 class Instrument:
+    """A survey written once in `surveys/`: what LimeSurvey shows and its exports are read by."""
+
     name: str  # file stem, e.g. "priorisation_enjeux"
     title: str
     language: str

@@ -20,7 +20,7 @@ from qualipipe.ingest import ingest_survey_responses
 from qualipipe.ingest.reconcile import UNCHANGED
 from qualipipe.ingest.survey_answers import is_fixed_column
 from qualipipe.records import Participant, Role, SurveyResponse
-from qualipipe.store import Study, list_participants, now_iso, text_hash
+from qualipipe.store import Study, list_participants, now_iso, text_hash, upsert_row
 from qualipipe.surveys.client import (
     LimeSurveyError,
     LimeSurveyServer,
@@ -39,6 +39,8 @@ INVITED, ALREADY_INVITED, NO_EMAIL, FAILED = "invité", "déjà invité", "sans 
 
 @dataclass(frozen=True)
 class Deployment:
+    """A survey deployed on LimeSurvey for one instrument and one territory."""
+
     instrument: str
     territory_id: str
     survey_id: int
@@ -151,21 +153,14 @@ def deploy(
     with study.transaction() as conn:
         for deployment, lss_hash in results:
             if deployment.created:
-                conn.execute(
-                    """INSERT INTO survey_deployments
-                           (instrument, territory_id, survey_id, lss_hash, deployed_at)
-                       VALUES (?, ?, ?, ?, ?)
-                       ON CONFLICT(instrument, territory_id) DO UPDATE SET
-                         survey_id=excluded.survey_id, lss_hash=excluded.lss_hash,
-                         deployed_at=excluded.deployed_at""",
-                    (
-                        deployment.instrument,
-                        deployment.territory_id,
-                        deployment.survey_id,
-                        lss_hash,
-                        now_iso(),
-                    ),
-                )
+                row = {
+                    "instrument": deployment.instrument,
+                    "territory_id": deployment.territory_id,
+                    "survey_id": deployment.survey_id,
+                    "lss_hash": lss_hash,
+                    "deployed_at": now_iso(),
+                }
+                upsert_row(conn, "survey_deployments", row, key=("instrument", "territory_id"))
     report.deployments = [deployment for deployment, _ in results]
     return report
 

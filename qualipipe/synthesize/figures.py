@@ -20,6 +20,7 @@ matplotlib.use("Agg")  # files only, never a window
 
 import matplotlib.pyplot as plt
 import networkx as nx
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
@@ -34,6 +35,16 @@ FIGURE_DPI = 150
 FIGURE_PIXELS = (int(FIGURE_WIDTH_IN * FIGURE_DPI), int(FIGURE_HEIGHT_IN * FIGURE_DPI))
 WORDCLOUD_MAX_WORDS = 80
 CLOUD_LAYOUT_SCALE = 3
+# How every word cloud looks (its size is the figure's). A fixed seed: the same words give the
+# same picture at every re-run, so a re-run changes no figure without a reason.
+CLOUD_STYLE = {
+    "background_color": "white",
+    "max_words": WORDCLOUD_MAX_WORDS,
+    "random_state": 42,
+    "colormap": "viridis",
+    "prefer_horizontal": 0.9,
+    "collocations": False,
+}
 PALETTE: tuple[tuple[float, float, float], ...] = plt.get_cmap("tab20").colors  # type: ignore[attr-defined]
 
 
@@ -349,15 +360,7 @@ def draw_wordcloud(
     pixels_w = round(width * FIGURE_PIXELS[0]) // CLOUD_LAYOUT_SCALE
     pixels_h = round(height * FIGURE_PIXELS[1]) // CLOUD_LAYOUT_SCALE
     cloud = WordCloud(
-        width=pixels_w,
-        height=pixels_h,
-        scale=CLOUD_LAYOUT_SCALE,
-        background_color="white",
-        max_words=WORDCLOUD_MAX_WORDS,
-        random_state=42,
-        colormap="viridis",
-        prefer_horizontal=0.9,
-        collocations=False,
+        width=pixels_w, height=pixels_h, scale=CLOUD_LAYOUT_SCALE, **CLOUD_STYLE
     ).generate_from_frequencies(dict(sorted(frequencies.items())))
     position = (round(left * FIGURE_PIXELS[0]), round(top * FIGURE_PIXELS[1]))
     return save_figure(fig, path, title, source, overlay=(cloud.to_image(), position))
@@ -485,6 +488,20 @@ def draw_priority_matrix(
     return save_figure(fig, path, title, source)
 
 
+def bar_rows_axes(
+    labels: Sequence[str], rect: tuple[float, float, float, float]
+) -> tuple[MplFigure, Axes, list[int]]:
+    """A figure whose axes list one horizontal bar per label, first label on top; returns the
+    bars' y positions. Long labels are shortened so that the bars keep their room."""
+    fig = new_figure()
+    ax = fig.add_axes(rect)
+    positions = list(range(len(labels)))[::-1]
+    shown = [textwrap.shorten(label, 48, placeholder="…") for label in labels]
+    ax.set_yticks(positions, shown, fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig, ax, positions
+
+
 def draw_bars(
     bars: Sequence[tuple[str, float]],
     path: Path,
@@ -493,19 +510,14 @@ def draw_bars(
     xlabel: str,
 ) -> Path:
     """Horizontal bars, first item on top."""
-    fig = new_figure()
-    ax = fig.add_axes((0.38, 0.12, 0.58, 0.74))
-    labels = [textwrap.shorten(label, 48, placeholder="…") for label, _ in bars]
+    fig, ax, positions = bar_rows_axes([label for label, _ in bars], (0.38, 0.12, 0.58, 0.74))
     values = [value for _, value in bars]
-    positions = list(range(len(bars)))[::-1]
     ax.barh(positions, values, color="#1f77b4")
-    ax.set_yticks(positions, labels, fontsize=8)
     for y, value in zip(positions, values, strict=True):
         ax.text(value, y, f" {value:g}", va="center", fontsize=7)
     ax.set_xlabel(xlabel)
     if all(float(v).is_integer() for v in values):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no "1.25 réponse"
-    ax.spines[["top", "right"]].set_visible(False)
     return save_figure(fig, path, title, source)
 
 
@@ -516,19 +528,14 @@ def draw_stacked_shares(
     source: SourceLine,
 ) -> Path:
     """One horizontal bar per sub-question, split by answer (shares of its respondents)."""
-    fig = new_figure()
-    ax = fig.add_axes((0.34, 0.20, 0.62, 0.66))
+    fig, ax, positions = bar_rows_axes([label for label, _ in rows], (0.34, 0.20, 0.62, 0.66))
     answers = list(dict.fromkeys(answer for _, shares in rows for answer, _ in shares))
     colours = plt.get_cmap("RdYlGn")([i / max(1, len(answers) - 1) for i in range(len(answers))])
-    positions = list(range(len(rows)))[::-1]
     left = [0.0] * len(rows)
     for k, answer in enumerate(answers):
         widths = [dict(shares).get(answer, 0.0) * 100 for _, shares in rows]
         ax.barh(positions, widths, left=left, color=colours[k], label=answer, edgecolor="white")
         left = [a + b for a, b in zip(left, widths, strict=True)]
-    ax.set_yticks(
-        positions, [textwrap.shorten(label, 48, placeholder="…") for label, _ in rows], fontsize=8
-    )
     ax.set_xlim(0, 100)
     ax.set_xlabel("Part des répondants (%)")
     ax.legend(
@@ -538,5 +545,4 @@ def draw_stacked_shares(
         fontsize=7,
         frameon=False,
     )
-    ax.spines[["top", "right"]].set_visible(False)
     return save_figure(fig, path, title, source)

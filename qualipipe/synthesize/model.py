@@ -158,6 +158,8 @@ class Table:
 
 @dataclass(frozen=True)
 class Figure:
+    """A figure drawn for the synthesis, and the report section it belongs to."""
+
     path: Path
     title: str
     section: str = ""
@@ -166,6 +168,8 @@ class Figure:
 
 @dataclass(frozen=True)
 class SynthesisOptions:
+    """What the analyst chose for a synthesis run (`qualipipe synthesize` options)."""
+
     validated_only: bool = False
     share_threshold: int = 3  # N of the shared-issue rule
     keep_names: bool = False

@@ -62,6 +62,8 @@ HEADER = PatternFill("solid", fgColor="2F5597")
 
 @dataclass(frozen=True)
 class Status:
+    """The latest follow-up an analyst recorded for one cited organisation, and who recorded it."""
+
     status: str
     comment: str
     coder: str
@@ -70,12 +72,16 @@ class Status:
 
 @dataclass(frozen=True)
 class ExportResult:
+    """The workbook written, and how many organisations it lists."""
+
     path: Path
     rows: int
 
 
 @dataclass(frozen=True)
 class ImportResult:
+    """What one workbook import read, and how many statuses it appended or found unchanged."""
+
     file: str
     rows_read: int
     added: int

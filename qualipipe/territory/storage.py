@@ -71,20 +71,19 @@ def _store_file(conn: sqlite3.Connection, f: ComparateurFile, wanted: set[str]) 
         "establishments": f.years.establishments,
         "fiscal": f.years.fiscal,
     }
-    conn.execute(
-        """INSERT INTO insee_files (file_name, file_hash, vintage, years, layout, rows_read, loaded_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT(file_hash) DO UPDATE SET file_name = excluded.file_name,
-             loaded_at = excluded.loaded_at""",
-        (
-            f.path.name,
-            f.file_hash,
-            f.vintage,
-            json.dumps(years),
-            f.layout,
-            len(f.rows),
-            store.now_iso(),
-        ),
+    row = {
+        "file_name": f.path.name,
+        "file_hash": f.file_hash,
+        "vintage": f.vintage,
+        "years": json.dumps(years),
+        "layout": f.layout,
+        "rows_read": len(f.rows),
+        "loaded_at": store.now_iso(),
+    }
+    # The same file loaded again (same bytes) keeps its first reading; only its name and date
+    # follow the latest load.
+    store.upsert_row(
+        conn, "insee_files", row, key=("file_hash",), update=("file_name", "loaded_at")
     )
     file_id = int(
         conn.execute("SELECT id FROM insee_files WHERE file_hash = ?", (f.file_hash,)).fetchone()[0]
