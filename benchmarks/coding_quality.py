@@ -136,7 +136,9 @@ def build_codebook(question: Question) -> tuple[Codebook, dict[str, str]]:
     return Codebook(name=f"question {question.id}", version="1", codes=tuple(codes)), ids
 
 
-def run_question(question: Question, ks: list[int], seed: int, workdir: Path) -> dict[int, Scores]:
+def run_question(
+    question: Question, ks: list[int], seed: int, workdir: Path, *, baselines: bool = True
+) -> dict[int, Scores]:
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(question.answers))
     n_test = len(order) // 3
@@ -184,8 +186,10 @@ def run_question(question: Question, ks: list[int], seed: int, workdir: Path) ->
             gold=[a.gold for a in held_out],
             predicted=predicted,
             ranked=ranked,
-            baseline=baseline_predictions(train, held_out) if k else None,
-            strong_baseline=strong_baseline_predictions(train, held_out) if k else None,
+            baseline=baseline_predictions(train, held_out) if k and baselines else None,
+            strong_baseline=(
+                strong_baseline_predictions(train, held_out) if k and baselines else None
+            ),
             categories=question.categories,
         )
     study.close()

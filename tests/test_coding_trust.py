@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarks import coding_quality as bench
 from qualipipe.codebook.model import codebook_to_yaml
 from qualipipe.coding.base import CodeIndex, LabelledSet
 from qualipipe.coding.combine import THRESHOLD_FLOOR, tune_thresholds
@@ -27,7 +28,7 @@ from qualipipe.records import (
     SourceKind,
 )
 from qualipipe.store import append_decision, get_meta, save_codebook_version, upsert_participant
-from tests.conftest import insert_lines_source
+from tests.conftest import insert_lines_source, require_shared
 
 CODEBOOK = Codebook(
     name="confiance",
@@ -282,3 +283,18 @@ def test_thresholds_never_fall_under_their_floor(study) -> None:
             append_decision(conn, Decision(segment_id, Action.ADD, "Claire", "ENJ_SERVICES"))
     suggest_codes(study, progress=False)
     assert min(get_meta(study.conn, "thresholds").values()) >= THRESHOLD_FLOOR
+
+
+def test_a_question_does_not_go_silent_after_its_first_decisions(tmp_path) -> None:
+    # A real consultation question (42 answers, 22 human categories): zero-shot, the codebook's
+    # labels find half of the held-out answers' codes. After an analyst's first 20 decisions,
+    # the model fitted on them alone learned mostly that few codes apply to an answer; the prior
+    # must keep its say, or the question gets no suggestion at all until many more decisions.
+    data = require_shared("data", "granddebat_annotation_fiscalite", "responses.jsonl")
+    (question,) = [q for q in bench.read_questions(data) if q.id == "QUXVlc3Rpb246MjA2"]
+    scores = bench.run_question(question, [20], 0, tmp_path, baselines=False)[20]
+    pairs = list(zip(scores.gold, scores.predicted, strict=True))
+    suggested = sum(len(predicted) for _, predicted in pairs)
+    right = sum(len(gold & predicted) for gold, predicted in pairs)
+    assert suggested >= 3, "no suggestion left on the held-out answers after 20 decisions"
+    assert right / suggested >= 0.6

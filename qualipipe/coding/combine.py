@@ -6,7 +6,8 @@ closest code definition is likely). Once analysts have reviewed segments, a logi
 reviewed segments, so its output is a probability calibrated on the analysts' own decisions.
 Thresholds are then tuned per code on those decisions for precision at the review stage: the
 lowest threshold at which the out-of-fold suggestions reach PRECISION_TARGET (the share of
-suggestions an analyst accepts), never under THRESHOLD_FLOOR however few the decisions.
+suggestions an analyst accepts), never under THRESHOLD_FLOOR however few the decisions. Until the
+reviewed segments outnumber PRIOR_STRENGTH, the prior keeps a share of the say (in log-odds).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
@@ -52,6 +54,11 @@ DEFAULT_THRESHOLD = 0.5
 MIN_SEGMENTS_FOR_STACKER = 10
 MIN_POSITIVES_FOR_STACKER = 5
 MIN_POSITIVES_FOR_OWN_THRESHOLD = 5
+# How many reviewed segments the prior is worth. The stacker fitted on n reviewed segments speaks
+# with weight n / (n + PRIOR_STRENGTH) in log-odds, the prior with the rest: fitted on a handful
+# of decisions, the stacker learns mostly the base rate (few codes apply to a segment), and alone
+# it would cut every suggestion of a question after its first 20 decisions.
+PRIOR_STRENGTH = 10
 
 
 def signal_tensor(
@@ -85,11 +92,15 @@ def signal_tensor(
     return np.stack([columns[name] for name in SIGNALS], axis=-1)
 
 
-def prior_probability(signals: np.ndarray) -> np.ndarray:
+def prior_logit(signals: np.ndarray) -> np.ndarray:
     logit = np.full(signals.shape[:-1], PRIOR_BIAS)
     for name, weight in PRIOR_WEIGHTS.items():
         logit += weight * signals[..., SIGNALS.index(name)]
-    return 1.0 / (1.0 + np.exp(-logit))
+    return logit
+
+
+def prior_probability(signals: np.ndarray) -> np.ndarray:
+    return expit(prior_logit(signals))
 
 
 @dataclass
@@ -97,10 +108,12 @@ class Combiner:
     """Maps signals to a calibrated probability; prior until fitted on reviewed segments."""
 
     stacker: LogisticRegression | None = None
+    reviewed_: int = 0  # reviewed segments the stacker was fitted on
 
     def fit(self, signals: np.ndarray, labels: np.ndarray) -> Combiner:
         """`signals` (n, codes, S) out-of-fold for reviewed segments, `labels` (n, codes) 0/1."""
         self.stacker = None
+        self.reviewed_ = len(labels)
         if len(labels) < MIN_SEGMENTS_FOR_STACKER or labels.sum() < MIN_POSITIVES_FOR_STACKER:
             return self
         x = signals.reshape(-1, signals.shape[-1])
@@ -116,7 +129,9 @@ class Combiner:
             return prior_probability(signals)
         flat = signals.reshape(-1, signals.shape[-1])
         with threadpool_limits(1):
-            return self.stacker.predict_proba(flat)[:, 1].reshape(signals.shape[:-1])
+            learned = self.stacker.decision_function(flat).reshape(signals.shape[:-1])
+        weight = self.reviewed_ / (self.reviewed_ + PRIOR_STRENGTH)
+        return expit(weight * learned + (1.0 - weight) * prior_logit(signals))
 
     @property
     def kind(self) -> str:
