@@ -6,8 +6,8 @@ closest code definition is likely). Once analysts have reviewed segments, a logi
 reviewed segments, so its output is a probability calibrated on the analysts' own decisions.
 Thresholds are then tuned per code on those decisions for precision at the review stage: the
 lowest threshold at which the out-of-fold suggestions reach PRECISION_TARGET (the share of
-suggestions an analyst accepts), never under THRESHOLD_FLOOR however few the decisions. Until the
-reviewed segments outnumber PRIOR_STRENGTH, the prior keeps a share of the say (in log-odds).
+suggestions an analyst accepts), never under THRESHOLD_FLOOR however few the decisions. The prior
+keeps a share of the say that shrinks as reviewed segments accumulate (see PRIOR_STRENGTH).
 """
 
 from __future__ import annotations
