@@ -117,11 +117,22 @@ class Source:
 
 
 @dataclass(frozen=True)
-class Segment:
-    """A coding unit: `source.text[start:end] == text` always holds."""
+class Span:
+    """A stretch of a stored text, by offsets: `text[start:end]` (a source's text never changes
+    once stored, so offsets are how segments, speaker turns and their timed pieces point into it)."""
 
     start: int
     end: int
+
+    def within(self, text: str) -> str:
+        """The stretch of `text` this span covers."""
+        return text[self.start : self.end]
+
+
+@dataclass(frozen=True)
+class Segment(Span):
+    """A coding unit: `source.text[start:end] == text` always holds."""
+
     text: str
     speaker: str = ""
     is_interviewer: bool = False

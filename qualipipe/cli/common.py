@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,7 +15,7 @@ from qualipipe import resolve
 from qualipipe.cli import french
 from qualipipe.config import CONFIG_NAME, load_config
 from qualipipe.errors import QualipipeError
-from qualipipe.progress import progress_bar as library_progress_bar
+from qualipipe.progress import progress_bar
 from qualipipe.store import Study, open_study
 
 french.install()
@@ -136,9 +137,38 @@ def command_group(name: str, **settings: Any) -> Callable[[Callable[..., Any]], 
     return click.group(name, cls=FrenchGroup, context_settings=CONTEXT, **settings)
 
 
-def progress_bar(*, estimate: bool = False) -> Progress:
-    """A command's progress bar, drawn on the console the command prints its summary on."""
-    return library_progress_bar(console=console, estimate=estimate)
+class StepProgress:
+    """A long command's progress bar with its one task, and the callbacks the library takes."""
+
+    def __init__(self, bar: Progress, label: str) -> None:
+        self.bar = bar
+        self.label = label
+        self.task = bar.add_task(label, total=None)
+
+    def named(self, name: str, done: int, total: int) -> None:
+        """`done` of `total`, and what is being done now (shown after the step's label)."""
+        description = f"{self.label} — {name}" if name else self.label
+        self.bar.update(self.task, completed=done, total=total, description=description)
+
+    def counted(self, done: int, total: int) -> None:
+        self.named("", done, total)
+
+    def advance(self, *_: object) -> None:
+        """One more item done, whatever the library says about it."""
+        self.bar.advance(self.task)
+
+    def describe(self, what: str) -> None:
+        self.bar.update(self.task, description=what)
+
+
+@contextmanager
+def progress_task(label: str, *, total: int | None = None) -> Iterator[StepProgress]:
+    """A command's progress bar, drawn on the console it prints its summary on, gone when done."""
+    with progress_bar(console=console) as bar:
+        step = StepProgress(bar, label)
+        if total is not None:
+            bar.update(step.task, total=total)
+        yield step
 
 
 def open_study_at(study: Path | None) -> Study:

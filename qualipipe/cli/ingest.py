@@ -15,7 +15,7 @@ from qualipipe.cli.common import (
     console,
     err_console,
     open_study_at,
-    progress_bar,
+    progress_task,
     study_option,
 )
 from qualipipe.ingest import IngestReport, ingest_paths
@@ -88,19 +88,14 @@ def ingest_command(
     if not paths and manifest is None:
         raise click.UsageError("indiquez des fichiers ou dossiers à importer, ou --manifest.")
     with open_study_at(study) as opened:
-        with progress_bar() as progress:
-            task = progress.add_task("Import", total=None)
-
-            def advance(name: str, done: int, total: int) -> None:
-                progress.update(task, total=total, completed=done, description=f"Import — {name}")
-
+        with progress_task("Import") as progress:
             report = ingest_paths(
                 opened,
                 list(paths),
                 manifest=manifest,
                 instrument=instrument,
                 territory=territory,
-                progress=advance,
+                progress=progress.named,
                 kind=SOURCE_KIND_WORDS[source_type.lower()] if source_type else None,
             )
         print_ingest_report(report, opened.config.db_path)

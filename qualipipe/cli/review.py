@@ -14,7 +14,7 @@ from qualipipe.cli.common import (
     console,
     open_study_at,
     output_file_option,
-    progress_bar,
+    progress_task,
     study_option,
     territory_option,
 )
@@ -100,19 +100,14 @@ def review_export_command(
         not_reviewed=not_reviewed,
         coder=coder,
     )
-    with open_study_at(study) as opened, progress_bar() as bar:
-        task = bar.add_task("Sélection des extraits", total=None)
-
-        def advance(name: str, done: int, total: int) -> None:
-            bar.update(task, description=name, completed=done, total=total)
-
+    with open_study_at(study) as opened, progress_task("Revue") as progress:
         result = export_review(
             opened,
             selection,
             order=Order(order),
             output=output,
             limit=None if everything else limit,
-            progress=advance,
+            progress=progress.named,
         )
     print_review_export(result)
 

@@ -14,7 +14,7 @@ from qualipipe.cli.common import (
     console,
     open_study_at,
     output_file_option,
-    progress_bar,
+    progress_task,
     required_territory_option,
     study_option,
     territory_option,
@@ -34,7 +34,6 @@ from qualipipe.surveys.operations import (
     PARTIAL,
     REGISTERED,
     deploy,
-    deployments,
     fetch,
     invite,
     read_emails,
@@ -126,15 +125,17 @@ def survey_deploy_command(
         # Everything local is checked before logging in to the server.
         loaded = _survey_instrument(instrument, opened.root)
         territories = _survey_territories(opened, territory)
-        with _survey_server() as server, progress_bar() as bar:
-            task = bar.add_task(f"Déploiement de « {loaded.name} »", total=len(territories))
+        with (
+            _survey_server() as server,
+            progress_task(f"Déploiement de « {loaded.name} »", total=len(territories)) as progress,
+        ):
             report = deploy(
                 opened,
                 loaded,
                 server,
                 territories,
                 replace=remplacer,
-                progress=lambda _territory: bar.advance(task),
+                progress=progress.advance,
             )
         for sid in report.removed_leftovers:
             console.print(
@@ -292,15 +293,13 @@ def survey_fetch_command(instrument: str | None, study: Path | None, territory: 
     with open_study_at(study) as opened:
         name = _survey_instrument(instrument, opened.root).name if instrument else None
         territory_id = opened.config.territory(territory).id if territory else None
-        with _survey_server() as server, progress_bar() as bar:
-            total = len(deployments(opened, instrument=name, territory=territory_id))
-            task = bar.add_task("Export des réponses", total=total)
+        with _survey_server() as server, progress_task("Export des réponses") as progress:
             report = fetch(
                 opened,
                 server,
                 instrument=name,
                 territory=territory_id,
-                progress=lambda _deployment: bar.advance(task),
+                progress=progress.counted,
             )
         for d in report.empty_surveys:
             console.print(

@@ -11,7 +11,7 @@ from qualipipe.cli.common import (
     console,
     open_study_at,
     output_root_option,
-    progress_bar,
+    progress_task,
     study_option,
     territory_option,
 )
@@ -75,8 +75,7 @@ def synthesize_command(
         raise click.UsageError("Choisissez --territory OU --all, pas les deux.")
     with open_study_at(study) as opened:
         out_dir = resolve.output_dir(opened.root, root=out_root)
-        with progress_bar() as bar:
-            task = bar.add_task("Synthèse", total=None)
+        with progress_task("Synthèse") as progress:
             report = synthesize_study(
                 opened,
                 out_dir,
@@ -86,10 +85,8 @@ def synthesize_command(
                 share_threshold=share_threshold,
                 keep_names=keep_names,
                 with_figures=with_figures,
-                on_step=lambda label: bar.update(task, description=label),
-                on_territory=lambda done, total, name: bar.update(
-                    task, completed=done, total=total, description=f"Synthèse ({name})"
-                ),
+                on_step=progress.describe,
+                on_territory=lambda done, total, name: progress.named(name, done, total),
             )
     print_synthesis(report, with_comparison=all_territories, keep_names=keep_names)
 

@@ -481,7 +481,7 @@ def _ingest_transcript_file(
         change.added,
         change.retired,
         sum(
-            len(transcript.text[t.start : t.end].split())
+            len(t.within(transcript.text).split())
             for t in (transcript.turns if kind.is_interview else transcript.paragraphs)
             or transcript.turns
         ),

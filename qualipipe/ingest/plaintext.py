@@ -192,8 +192,8 @@ def join_short_paragraphs(
     for paragraph in paragraphs:
         if units and units[-1].section == paragraph.section:
             previous = units[-1]
-            before = text[previous.start : previous.end]
-            current = text[paragraph.start : paragraph.end]
+            before = previous.within(text)
+            current = paragraph.within(text)
             tiny = len(before) < min_chars or len(current) < min_chars
             listed = before.endswith(":") or _BULLET.match(current) is not None
             if tiny or (listed and paragraph.end - previous.start <= max_chars):

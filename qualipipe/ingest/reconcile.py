@@ -85,7 +85,7 @@ def store_source(
     """Insert or reconcile `source`; `signature` identifies the segmentation settings."""
     source = replace(source, metadata={**source.metadata, "segmentation": signature})
     for s in segments:
-        assert source.text[s.start : s.end] == s.text, "segment offsets out of sync"
+        assert s.within(source.text) == s.text, "segment offsets out of sync"
     row = conn.execute("SELECT * FROM sources WHERE key = ?", (source.key,)).fetchone()
     if row is None:
         source_id = insert_source(conn, source)

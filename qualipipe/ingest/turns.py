@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from qualipipe.records import Span
 from qualipipe.text import fold_key
 
 INTERVIEWER = "interviewer"
@@ -34,21 +35,17 @@ INTERVIEWEE_LABELS = frozenset({"r", "reponse", "interviewe", "interviewee", "en
 
 
 @dataclass(frozen=True)
-class Piece:
+class Piece(Span):
     """A timed stretch of a turn (one subtitle cue, one TextGrid interval...)."""
 
-    start: int
-    end: int
     start_time: float | None = None
     end_time: float | None = None
 
 
 @dataclass(frozen=True)
-class Turn:
+class Turn(Span):
     """What one speaker said without interruption: `text[start:end]`."""
 
-    start: int
-    end: int
     speaker: str = ""
     section: str = ""
     role: str = ""  # INTERVIEWER / INTERVIEWEE when the format says so

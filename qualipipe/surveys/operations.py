@@ -618,13 +618,14 @@ def fetch(
     instrument: str | None = None,
     territory: str | None = None,
     instruments: dict[str, Instrument] | None = None,
-    progress: Callable[[Deployment], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> FetchReport:
     """Export every deployment's responses, then store them through the ingest stage.
 
     Everything is exported first, then written in one transaction: a server failure on the
     third survey leaves the study exactly as it was. Storing is idempotent (ingest compares
     each response's data hash): fetching twice adds nothing, a changed response is updated.
+    `progress(done, total)` follows the surveys exported.
     """
     selected = deployments(study, instrument=instrument, territory=territory)
     if not selected:
@@ -633,7 +634,7 @@ def fetch(
         )
     fetched: list[tuple[Deployment, list[SurveyResponse]]] = []
     report = FetchReport()
-    for deployment in selected:
+    for done, deployment in enumerate(selected, start=1):
         with _survey_of(deployment):
             rows = server.export_json(deployment.survey_id)
         responses = [
@@ -650,7 +651,7 @@ def fetch(
         report.per_survey[deployment.survey_id] = len(responses)
         fetched.append((deployment, responses))
         if progress:
-            progress(deployment)
+            progress(done, len(selected))
     with study.transaction():
         for deployment, responses in fetched:
             if not responses:
