@@ -351,3 +351,36 @@ def test_transcriber_header_before_the_first_turn_is_not_coded_as_interviewee(
     coded = [r["text"] for r in rows if not r["is_interviewer"]]
     assert coded == ["Parce que seuls on n'y arrive pas, il faut mutualiser."]
     assert rows[0]["text"].startswith("[Entretien fondateur") and rows[0]["is_interviewer"] == 1
+
+
+def test_an_interview_whose_interviewer_nobody_named_is_flagged_with_who_asks(
+    make_study, tmp_path: Path
+) -> None:
+    # ESLO-like labels: codes, not roles. Nothing says which speaker asks the questions, so
+    # their questions would be coded as the participant's words: the import says so, names
+    # the speaker asking the questions, and stops saying it once the manifest names them.
+    from click.testing import CliRunner
+
+    from qualipipe.cli import app
+
+    study = make_study()
+    folder = tmp_path / "e"
+    folder.mkdir()
+    questions = ["Vous habitez Orléans depuis quand ?", "Et votre travail ?", "Le quartier ?"]
+    questions += ["Vos enfants vont à l'école ?", "Le dimanche, vous sortez ?", "Et le cinéma ?"]
+    lines = [f"OU : {q}\nBA725 : Oui, depuis longtemps, c'est bien." for q in questions]
+    (folder / "e1.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows = ROWS.replace("entretien_nom.txt", "e1.txt").replace("Claire Morel", "")
+    runner = CliRunner()
+    args = ["ingest", str(folder), "--study", str(study.root), "--manifest"]
+    flagged = runner.invoke(app, [*args, str(write_manifest(tmp_path, rows))])
+    assert flagged.exit_code == 0, flagged.output
+    assert "1 entretien(s) à plusieurs locuteurs sans enquêteur reconnu" in flagged.output
+    assert "« OU » pose le plus de questions" in " ".join(flagged.output.split())
+    assert {r["is_interviewer"] for r in segments_of(study, "e1.txt")} == {0}
+
+    named = write_manifest(tmp_path, rows.replace("2026-02-01;;", "2026-02-01;OU;"))
+    fixed = runner.invoke(app, [*args, str(named)])
+    assert fixed.exit_code == 0, fixed.output
+    assert "sans enquêteur reconnu" not in fixed.output
+    assert [r["is_interviewer"] for r in segments_of(study, "e1.txt")][:2] == [1, 0]

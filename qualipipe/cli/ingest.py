@@ -181,6 +181,26 @@ def _print_files_table(report: IngestReport) -> None:
     own = sum(f.participant_segments for f in report.files)
     asked = sum(f.interviewer_segments for f in report.files)
     console.print(f"Segments : {own} du/des participant(s), {asked} attribué(s) à un enquêteur.")
+    unknown = [f for f in report.files if f.interviewer_unknown]
+    if unknown:
+        console.print(
+            f"[bold yellow]⚠ {len(unknown)} entretien(s) à plusieurs locuteurs sans enquêteur "
+            "reconnu[/] : leurs questions sont codées comme paroles du participant. Indiquez "
+            "l'enquêteur·rice dans la colonne enqueteur du manifeste (noms séparés par « | »), "
+            "puis relancez l'import :",
+            highlight=False,
+        )
+        for f in unknown[:10]:
+            hint = (
+                f" ; « {f.likely_interviewer} » pose le plus de questions"
+                if f.likely_interviewer
+                else ""
+            )
+            console.print(
+                f"  - {Path(f.path).name} ({f.speakers} locuteurs{hint})", highlight=False
+            )
+        if len(unknown) > 10:
+            console.print(f"  (et {len(unknown) - 10} autres)")
     flagged = [Path(f.path).name for f in report.files if f.mostly_interviewer]
     if flagged:
         console.print(

@@ -44,6 +44,7 @@ from qualipipe.ingest.turns import (
     ReadTranscript,
     Turn,
     is_interviewer_label,
+    likely_interviewer,
 )
 from qualipipe.pseudonymize import name_variants
 from qualipipe.records import Participant, Segment, Source, SourceKind, SurveyResponse
@@ -82,11 +83,24 @@ class FileOutcome:
     participant_segments: int = 0  # segments coded as the participant's words
     interviewer_segments: int = 0  # segments attributed to an interviewer (never coded)
     interviewer_share: float = 0.0  # share of the text (characters) attributed to an interviewer
+    speakers: int = 0  # distinct speaker labels of an interview
+    likely_interviewer: str = ""  # the label asking clearly the most questions (a hint only)
 
     @property
     def mostly_interviewer(self) -> bool:
         """More than a third of the text went to an interviewer: worth a look."""
         return self.interviewer_share > 1 / 3
+
+    @property
+    def interviewer_unknown(self) -> bool:
+        """An interview with several speakers, none recognised as asking the questions: their
+        questions are coded as the participant's words until the manifest names the interviewer."""
+        return (
+            self.kind is not None
+            and self.kind.is_interview
+            and self.speakers >= 2
+            and self.interviewer_segments == 0
+        )
 
 
 @dataclass
@@ -248,6 +262,18 @@ def _relative(study: Study, path: Path) -> str:
         return str(resolved)
 
 
+def _transcript_metadata(
+    transcript: ReadTranscript, path: Path, participant: Participant, kind: SourceKind
+) -> dict[str, object]:
+    metadata: dict[str, object] = {"encoding": transcript.encoding, "file": path.name}
+    names = sorted({fold_key(n) for n in _interviewer_names(participant)})
+    if kind.is_interview and names:
+        # Who asks the questions decides which turns are coded: naming the interviewer in the
+        # manifest after a first import must re-mark the turns of an unchanged text.
+        metadata["interviewers"] = names
+    return metadata
+
+
 def ingest_transcript(
     study: Study,
     path: Path,
@@ -268,7 +294,7 @@ def ingest_transcript(
         territory_id=participant.territory_id,
         path=_relative(study, path),
         format=transcript.format,
-        metadata={"encoding": transcript.encoding, "file": path.name},
+        metadata=_transcript_metadata(transcript, path, participant, kind),
     )
     signature = segmentation_signature(params, kind)
     unchanged = unchanged_source(study.conn, source, signature=signature)
@@ -490,6 +516,8 @@ def _ingest_transcript_file(
         participant_segments=own,
         interviewer_segments=asked,
         interviewer_share=share,
+        speakers=len({t.speaker for t in transcript.turns if t.speaker}),
+        likely_interviewer=likely_interviewer(transcript.turns, transcript.text),
     )
 
 

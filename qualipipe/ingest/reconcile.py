@@ -120,6 +120,8 @@ def _reanchor(
             segment_id = candidates.popleft()
             reused.add(segment_id)
             move_segment(conn, segment_id, ordinal, s)
+            if s.is_interviewer:  # now known to be the interviewer's words: never suggested
+                conn.execute("DELETE FROM suggestions WHERE segment_id = ?", (segment_id,))
             change.kept += 1
         else:
             insert_segment(conn, source_id, ordinal, s)

@@ -3,6 +3,8 @@ say who is asking the questions."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qualipipe.records import Span
@@ -86,3 +88,24 @@ class Utterance:
 def is_interviewer_label(label: str) -> bool:
     folded = fold_key(label).strip(" .:-*[]()")
     return folded in INTERVIEWER_LABELS or "(enq)" in fold_key(label) or folded.startswith("enq ")
+
+
+MIN_QUESTIONS_TO_GUESS = 5  # a guess on fewer questions would be a coin toss
+
+
+def likely_interviewer(turns: Sequence[Turn], text: str) -> str:
+    """The speaker label that asks clearly the most questions (turns ending with « ? »), or "".$
+
+    Only a hint for the analyst (what to write in the manifest's `enqueteur` column when no
+    interviewer was recognised), never used to mark turns: a wrong guess would take the
+    participant's own words out of the coding.
+    """
+    asked = Counter(
+        t.speaker for t in turns if t.speaker and t.within(text).rstrip(" .…»\n").endswith("?")
+    )
+    ranked = asked.most_common(2)
+    if not ranked or ranked[0][1] < MIN_QUESTIONS_TO_GUESS:
+        return ""
+    if len(ranked) > 1 and ranked[0][1] < 2 * ranked[1][1]:
+        return ""
+    return ranked[0][0]
