@@ -37,6 +37,7 @@ TEXTS = [
     "vous êtes tout seul isolé dans votre coin avec le R.M.I. un R.M.Iste comme on disait",
     "Le rapport de la Cour des Comptes sur les dépenses publiques a été discuté.",
     "Il faut voir ce que donneront le Traité de Marrakech et le CETA pour nos agriculteurs.",
+    "Ne pas réserver à l'ENA les postes de hauts fonctionnaires, le PLIE aide les chômeurs.",
 ]
 # Topics, places, programmes and fragments the texts above contain.
 NOT_ACTORS = [
@@ -46,7 +47,7 @@ NOT_ACTORS = [
 ]  # fmt: skip
 ACTORS = [
     "ENEDIS", "Association Novallia", "Secours populaire", "CNL", "Monoprix", "Mairie d'Oyonnax",
-    "Cour des Comptes",
+    "Cour des Comptes", "ENA", "PLIE",
 ]  # fmt: skip
 
 

@@ -97,6 +97,7 @@ NOT_ORGANISATIONS = {
     "enr", "linky", "rmi", "tuc", "sto", "ehpad", "epad", "ue", "bepc",
     # anonymisation marks of transcribed corpora (ESLO's NPERS for a person's name)
     "npers", "nville", "xxx",
+    "etat", "bio", "oui", "non",
 }  # fmt: skip
 # First words of what is not a body: treaties, events, programmes (« Traité de Marrakech »,
 # « Réunion Grand Débat »). Folded.
@@ -293,7 +294,8 @@ def looks_like_organisation(name: str) -> bool:
         return False  # « Traité de Marrakech », « Démocratie RIC », « R.M.Istes », « S.T.O. »
     letters = re.sub(r"[\W_]", "", name)
     if " " not in name.strip() and letters.isupper() and 2 <= len(letters) <= 8:
-        return fold_key(letters) not in common  # « CRÉANT » is a word in capitals
+        # « CRÉANT » is a word in capitals; « ENA », « PLIE » are short enough to be acronyms
+        return len(letters) <= 4 or fold_key(letters) not in common
     if head in INSTITUTION_HEADS or " ".join(folded[:2]) in INSTITUTION_HEADS:
         return True
     return any(
