@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from qualipipe.nlp import common_french_words, entity_pipeline
 from qualipipe.person_spans import entity_model
+from qualipipe.quotes import readable_quote
 from qualipipe.records import ActorType, Code, Participant, Territory
 from qualipipe.store import read_nlp_cache, text_hash, write_nlp_cache
 from qualipipe.text import fold_aligned as fold
@@ -647,7 +648,7 @@ def _pseudonymize_actors(
     if prefetch is not None:
         prefetch(texts)
     for actor in actors:
-        actor.excerpt = pseudonymize(excerpts[actor.key])
+        actor.excerpt = readable_quote(pseudonymize(excerpts[actor.key]))
         actor.name = _pseudonymized_name(actor.name, actor.excerpt, pseudonymize)
         actor.variants = list(
             dict.fromkeys(
