@@ -31,6 +31,8 @@ HIDDEN_NAME = re.compile(r"(?<!\w)NPERS(?!\w)")
 # « de de », « qu'ils qu'ils »: a stutter. « très très », « non non » say something: kept.
 REPEAT = re.compile(r"(?<![\w'’])([\w]{1,3}|\w+['’]\w+)(?:\s+\1)+(?![\w'’])", re.IGNORECASE)
 KEPT_REPEATS = {"non", "oui", "si", "bon", "ah", "oh"}
+# Word's symbol-font bullets (« \uf0d8 » in Grand Débat reports) show as empty boxes.
+PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 
 
 def _bracket(match: re.Match[str]) -> str:
@@ -54,9 +56,12 @@ def readable_quote(text: str) -> str:
     text = HIDDEN_NAME.sub("[personne]", text)
     text = HESITATION.sub(" ", text)
     text = FALSE_START.sub(" ", text)
+    text = PRIVATE_USE.sub("•", text)
     text = re.sub(r"[^\S\n]+", " ", text)
     text = REPEAT.sub(_stutter, text)
-    text = re.sub(r" +([,.…])", r"\1", text)  # « mais , » left by a removed mark (« : » keeps its space)
+    text = re.sub(
+        r" +([,.…])", r"\1", text
+    )  # « mais , » left by a removed mark (« : » keeps its space)
     text = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)
     return re.sub(r"\s+", " ", text).strip(" ,;")
 

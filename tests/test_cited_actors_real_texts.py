@@ -38,13 +38,31 @@ TEXTS = [
     "Le rapport de la Cour des Comptes sur les dépenses publiques a été discuté.",
     "Il faut voir ce que donneront le Traité de Marrakech et le CETA pour nos agriculteurs.",
     "Ne pas réserver à l'ENA les postes de hauts fonctionnaires, le PLIE aide les chômeurs.",
+    "j'ai fait arts plastiques au lycée puis à l'université après le lycée Pothier",
 ]
 # Topics, places, programmes and fragments the texts above contain.
 NOT_ACTORS = [
-    "organisation de l'etat", "democratie", "citoyennete", "services publics", "simplifier",
-    "poursuivre", "creant", "linky", "deux", "beauce", "loiret", "euh", "soissons", "s echos",
-    "r.m.i", "traite", "ceta", "debat national",
-]  # fmt: skip
+    "organisation de l'etat",
+    "democratie",
+    "citoyennete",
+    "services publics",
+    "simplifier",
+    "poursuivre",
+    "creant",
+    "linky",
+    "deux",
+    "beauce",
+    "loiret",
+    "euh",
+    "soissons",
+    "s echos",
+    "r.m.i",
+    "traite",
+    "ceta",
+    "debat national",
+]
+# Named once, the school is listed; « au lycée », « à l'université » alone are not.
+UNNAMED = ["lycee", "universite"]  # fmt: skip
 ACTORS = [
     "ENEDIS", "Association Novallia", "Secours populaire", "CNL", "Monoprix", "Mairie d'Oyonnax",
     "Cour des Comptes", "ENA", "PLIE",
@@ -84,6 +102,13 @@ def test_topics_places_programmes_and_fragments_are_not_listed(found: CitedActor
     listed = [shown(a) for a in found.actors]
     for words in NOT_ACTORS:
         assert not [a for a in listed if words in a], (words, listed)
+
+
+def test_an_unnamed_school_is_not_listed_a_named_one_is(found: CitedActors) -> None:
+    listed = [shown(a) for a in found.actors]
+    for kind in UNNAMED:
+        assert kind not in listed and f"{kind} | {kind}" not in listed, listed
+    assert any("lycee pothier" in a for a in listed), listed
 
 
 def test_real_organisations_stay_listed_under_their_name(found: CitedActors) -> None:

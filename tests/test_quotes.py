@@ -50,6 +50,7 @@ def test_cfpp_and_eslo_marks_leave_the_words_said_in_their_order() -> None:
     written = "Transition écologique : soutenir le bio (circuits courts) [...] actifs/retraités."
     assert readable_quote(written) == written
     assert readable_quote("[00:12:31] j'appr- je sais [12.30-15.20] pas") == "je sais pas"
+    assert readable_quote("des débats \uf0d8 Organiser") == "des débats • Organiser"
 
 
 def test_a_quote_made_mostly_of_marks_comes_after_a_worded_one() -> None:

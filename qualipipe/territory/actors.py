@@ -137,6 +137,8 @@ SPACE = r"[^\S\n]"  # a name never runs over a line break (« Novallia\n\nDeux h
 NAME_TAIL = (
     rf"(?:{SPACE}+(?:{LINK}{SPACE}*)?{NAME_WORD}(?:{SPACE}+(?:{LINK}{SPACE}*)?{NAME_WORD})*)"
 )
+# Kinds with many bodies on any territory: without a name (« le lycée »), no one to contact.
+ONE_OF_MANY = {"lycée", "collège", "école", "université"}
 # Kinds that name a category, not one body, unless a name follows them directly.
 GENERIC_KINDS = {"entreprise", "association", "coopérative", "fondation", "SCIC", "SCOP", "SIAE"}
 STOP = {"de", "la", "le", "les", "du", "des", "d", "l", "sur", "en", "et", "au", "a"}
@@ -597,6 +599,8 @@ def cited_actors(
     excluded: list[CitedActor] = []
     pseudonyms = {p.id: p.pseudonym for p in inputs.participants}
     for key, group in groups.items():
+        if key[0] in ONE_OF_MANY and not key[1] and key not in owner_of:
+            continue  # « au lycée », « à l'université » in an interview: one of many, unnamed
         actor = _actor(key, group, by_id, inputs.codes_by_segment, labels)
         actor.owner = owner_of.get(key, "")
         actor.cited_by = [pseudonyms.get(i, i) for i in actor.participants]
