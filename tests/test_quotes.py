@@ -21,8 +21,10 @@ from qualipipe.records import (
     Source,
     SourceKind,
 )
+from qualipipe.report.livrable import write_livrable
 from qualipipe.synthesize import synthesize_study
 from qualipipe.synthesize.verbatims import Candidate, VerbatimPicker
+from qualipipe.synthesize.wording import ptce_description
 
 MARKS = re.compile(
     r"\[(?:pause|rire|mm|toux)[^\]]*\]|(?<!\S)\++(?!\S)|\beuh\b|\bNPERS\b|/\w+, \w+/"
@@ -90,6 +92,7 @@ def test_synthesis_quotes_are_readable_and_the_stored_segment_is_not_touched(
             ids.append(segment_id)
     with store.open_study(root) as study:
         synthesize_study(study, tmp_path / "sorties", with_figures=False)
+        livrable = write_livrable(study, tmp_path / "sorties", "ivry").path
         stored = [s.text for s in store.active_segments(study.conn)]
     assert sorted(stored) == sorted(said)  # offsets and text as ingested
     docx = next((tmp_path / "sorties").rglob("synthese.docx"))
@@ -105,3 +108,17 @@ def test_synthesis_quotes_are_readable_and_the_stored_segment_is_not_touched(
     assert any(
         "on a monté une épicerie solidaire avec les voisins ça marche bien" in q for q in quotes
     )
+
+    # The same study as a livrable: quotes readable, and no empty PTCE keys shown as « , , ».
+    text = "\n".join(p.text for p in Document(str(livrable)).paragraphs)
+    cells = [c.text for t in Document(str(livrable)).tables for row in t.rows for c in row.cells]
+    assert any("le bus il passe plus le matin alors" in c for c in cells), cells
+    assert not any(MARKS.search(c) for c in cells if "«" in c)
+    assert "PTCE ," not in text and "(, , )" not in text and "PTCE  " not in text, text
+    assert "Le diagnostic territorial partagé du territoire Ivry a réuni" in text
+
+
+def test_a_ptce_named_ptce_is_not_prefixed_twice() -> None:
+    assert ptce_description("Ain", "PTCE de l'Ain", ("filière",)) == "Ain — PTCE de l'Ain (filière)"
+    assert ptce_description("Ain", "Pôle nourricier", ()) == "Ain — PTCE Pôle nourricier"
+    assert ptce_description("Ain", "", ()) == "Ain"
