@@ -116,6 +116,10 @@ def test_synthesis_quotes_are_readable_and_the_stored_segment_is_not_touched(
     assert not any(MARKS.search(c) for c in cells if "«" in c)
     assert "PTCE ," not in text and "(, , )" not in text and "PTCE  " not in text, text
     assert "Le diagnostic territorial partagé du territoire Ivry a réuni" in text
+    # No founder in this study: the livrable's code tables have no founders' columns of zeros.
+    headers = [[c.text for c in t.rows[0].cells] for t in Document(str(livrable)).tables]
+    codes = next(h for h in headers if "Verbatims représentatifs" in h)
+    assert "Acteurs" in codes and "Fondateurs" not in codes and "% fondateurs" not in codes
 
 
 def test_a_ptce_named_ptce_is_not_prefixed_twice() -> None:
