@@ -62,6 +62,10 @@ def test_a_quote_made_mostly_of_marks_comes_after_a_worded_one() -> None:
     picker = VerbatimPicker({1: marks, 2: worded})
     candidates = [Candidate(1, marks, "p1", True), Candidate(2, worded, "p2", True)]
     assert [c.segment_id for c in picker.pick(candidates, 2)] == [2, 1]
+    # A lone word is no quote beside a real one, whatever its place; alone, it is all there is.
+    lone = Candidate(3, "se [rire]", "p3", True)
+    assert [c.segment_id for c in picker.pick([lone, *candidates], 3)] == [2, 1]
+    assert [c.segment_id for c in VerbatimPicker({3: lone.text}).pick([lone], 3)] == [3]
 
 
 def test_synthesis_quotes_are_readable_and_the_stored_segment_is_not_touched(

@@ -103,6 +103,11 @@ class VerbatimPicker:
         one per participant first."""
         if not candidates:
             return []
+        if any(quotable(c.text) for c in candidates):
+            # a lone word (« se », « [rire] ») says nothing beside a real quote
+            candidates = [
+                c for c in candidates if len(re.findall(r"\w+", readable_quote(c.text))) > 1
+            ]
         scores = self.typicality([c.segment_id for c in candidates])
         ordered = sorted(
             candidates,
