@@ -233,6 +233,8 @@ class LivrableDocument:
     def figure(self, path: Path, title: str, width_cm: float = 16.0) -> None:
         self.doc.add_picture(str(path), width=Cm(width_cm))
         self.doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
+        # the caption below goes to the next page with its figure, never alone
+        self.doc.paragraphs[-1].paragraph_format.keep_with_next = True
         self.caption(FIGURE_LABEL, title)
 
     # -- saving -------------------------------------------------------------------------------
