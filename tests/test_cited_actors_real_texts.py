@@ -117,3 +117,13 @@ def test_real_organisations_stay_listed_under_their_name(found: CitedActors) -> 
         assert any(name.lower() == n.lower() or name in n for n in names), (name, names)
     for actor in found.actors:
         assert "\n" not in actor.name and actor.name != "[personne]", actor
+
+
+def test_the_type_of_a_name_without_organisation_word_is_guessed_from_known_words(
+    found: CitedActors,
+) -> None:
+    types = {a.name: a.actor_type for a in found.actors}
+    assert types["Secours populaire"] == "structure de l'ESS"
+    assert types["Cour des Comptes"] == "État/opérateur public"
+    assert types["ENA"] == "recherche/formation"
+    assert types["Monoprix"] == "autre"  # nothing in the name says it: left to the analyst

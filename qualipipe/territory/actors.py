@@ -142,18 +142,29 @@ ONE_OF_MANY = {"lycée", "collège", "école", "université"}
 # Kinds that name a category, not one body, unless a name follows them directly.
 GENERIC_KINDS = {"entreprise", "association", "coopérative", "fondation", "SCIC", "SCOP", "SIAE"}
 STOP = {"de", "la", "le", "les", "du", "des", "d", "l", "sur", "en", "et", "au", "a"}
+# Words (folded, whole words) that tell the type of a name found without an organisation word;
+# the first that matches wins. Public operators and networks that interviews and meeting
+# reports name most (« l'ANPE », « les ASSEDIC », « le Secours populaire », « la CPME »).
 TYPE_WORDS = (
     ("habitat", A.ETAT),
     ("insertion", A.SIAE),
     ("scic", A.ESS),
     ("scop", A.ESS),
-    ("asso", A.ESS),
+    ("asso|association|secours|emmaus|restos|croix.rouge|ligue|mutuelle|amicale", A.ESS),
     ("cooperative", A.ESS),
-    ("mairie", A.COLLECTIVITE),
-    ("ville de", A.COLLECTIVITE),
-    ("sarl", A.ENTREPRISE),
-    ("sas", A.ENTREPRISE),
+    ("mairie|ville de|commune de|epci|conseil departemental|conseil regional", A.COLLECTIVITE),
+    (
+        "anpe|assedic|pole emploi|france travail|urssaf|cpam|msa|ofpra|ants|onf|onema|caf|"
+        "ministere|agence nationale|office national|cour des comptes|education nationale|"
+        "prefecture|assemblee nationale|senat",
+        A.ETAT,
+    ),
+    ("universite|institut|ecole|lycee|college|academie|crdp|ena|iut|greta|afpa", A.RECHERCHE),
+    ("cpme|medef|u2p|conseil de developpement|codev|cfdt|cgt|cftc|fo|unsa", A.ACCOMPAGNEMENT),
+    ("banque|bpi|bpifrance|fondation", A.FINANCEUR),
+    ("sarl|sas|sa|groupe", A.ENTREPRISE),
 )
+TYPE_PATTERNS = [(re.compile(rf"(?<!\w)(?:{words})(?!\w)"), str(t)) for words, t in TYPE_WORDS]
 
 
 @dataclass(frozen=True)
@@ -251,7 +262,7 @@ def split_name(name: str, ignore: frozenset[str] = frozenset()) -> tuple[str, st
             return kind, core, actor_type, name[start:end].strip(), proper if core else ""
     surface = name.strip() if _LEADING_NAME.match(name.strip()) else ""
     folded = fold(name)
-    guess = next((str(t) for word, t in TYPE_WORDS if word in folded), str(A.AUTRE))
+    guess = next((t for pattern, t in TYPE_PATTERNS if pattern.search(folded)), str(A.AUTRE))
     core = " ".join(_words(surface, ignore))
     return "", core, guess, surface, surface if core else ""
 
