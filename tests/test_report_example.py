@@ -132,6 +132,10 @@ def test_livrable_has_the_report_sections_in_order_a_toc_and_numbered_captions(l
         captions = [p.text for p in doc.paragraphs if p.style.name == "Caption"]
         assert len(captions) == report.tables + report.figures
         assert all(re.match(r"^(Tableau|Figure) \d+ : \S", c) for c in captions)
+        # A figure's caption comes right below it and never starts a page alone.
+        for before, caption in zip(doc.paragraphs, doc.paragraphs[1:], strict=False):
+            if caption.style.name == "Caption" and caption.text.startswith("Figure"):
+                assert before._p.xpath(".//w:drawing") and before.paragraph_format.keep_with_next
     assert reports["sud-creuse"].figures >= 2  # actor map, workshop-2 matrix (+ portrait charts)
 
 

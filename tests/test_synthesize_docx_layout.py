@@ -150,3 +150,14 @@ def test_workbook_prints_landscape_one_page_wide_with_title_rows(tmp_path: Path)
         assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0
         assert ws.page_margins.left <= 0.5
     assert workbook["MOT"].print_title_rows == "$4:$4"
+
+
+def test_a_table_without_rows_says_so_instead_of_a_lone_header(tmp_path: Path) -> None:
+    # A study without founders: the founders' motivations table has no row.
+    empty = Table("MOT", "Motivations des fondateurs", FAMILY.columns, (), note="Base : 0.")
+    report = Report("Synthèse", (), (empty, FAMILY), tmp_path)
+    doc = Document(str(write_docx(report, tmp_path / "vide.docx")))
+    assert len(doc.tables) == 1  # only the table that has rows
+    texts = [p.text for p in doc.paragraphs]
+    caption = next(i for i, t in enumerate(texts) if "Motivations des fondateurs" in t)
+    assert texts[caption + 1] == dr.EMPTY_TABLE and texts[caption + 2] == "Base : 0."

@@ -29,6 +29,7 @@ from qualipipe.synthesize.instruments import EVALUATION, find_instrument
 from qualipipe.synthesize.load import make_pseudonymizer
 from qualipipe.synthesize.model import Figure, SynthesisOptions, Table, TerritoryData
 from qualipipe.synthesize.pipeline import StudyContext, TerritorySynthesis, resolved
+from qualipipe.synthesize.wording import ptce_named
 from qualipipe.territory.portrait import SECTION as SECTION_PORTRAIT
 
 LIVRABLE_FILE = "livrable.docx"
@@ -54,6 +55,14 @@ CODE_COLUMNS = (
     "% acteurs",
     "Verbatims représentatifs",
 )
+
+
+def ptce_kinds(t: Territory) -> str:
+    """« PTCE filière, émergent, en milieu rural »; what is not filled in is left out."""
+    kinds = [k for k in (t.ptce_type, t.stage) if k] + (
+        [f"en milieu {t.setting}"] if t.setting else []
+    )
+    return "PTCE " + ", ".join(kinds) if kinds else ""
 
 
 @dataclass
@@ -111,9 +120,9 @@ class LivrableBuilder:
         t = self.territory
         self.doc.cover(
             "Diagnostic territorial partagé",
-            f"{t.name} — {t.ptce_name}",
+            f"{t.name} — {t.ptce_name}" if t.ptce_name else t.name,
             [
-                f"PTCE {t.ptce_type}, {t.stage}, en milieu {t.setting}",
+                *([kinds] if (kinds := ptce_kinds(t)) else []),
                 self.data.study_name,
                 f"Projet de livrable du {self.options.date} — document de travail à relire et compléter",
                 "Les personnes citées le sont sous pseudonyme.",
@@ -130,9 +139,12 @@ class LivrableBuilder:
             if first
             else ""
         )
+        kinds = ", ".join(k for k in (t.ptce_type, t.stage, t.setting) if k)
+        details = f" ({kinds})" if kinds else ""
         self.doc.paragraph(
-            f"Le diagnostic territorial partagé du PTCE {t.ptce_name} ({t.ptce_type}, {t.stage}, "
-            f"{t.setting}) a réuni les fondateur·rices du pôle et des acteur·rices du territoire "
+            f"Le diagnostic territorial partagé "
+            f"{f'du {ptce_named(t.ptce_name)}' if t.ptce_name else f'du territoire {t.name}'}"
+            f"{details} a réuni les fondateur·rices du pôle et des acteur·rices du territoire "
             f"{t.name} : entretiens individuels, un atelier pour partager une vision du territoire "
             f"(atelier 1), un atelier de priorisation des enjeux (atelier 2), puis une évaluation."
             + period

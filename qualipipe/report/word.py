@@ -164,8 +164,14 @@ class LivrableDocument:
         self, table: Table, *, columns: Sequence[str] | None = None, note: bool = True
     ) -> None:
         """Caption above, the table (chosen columns, in that order), its note below."""
-        shown = list(columns) if columns else list(table.columns)
-        index = [table.columns.index(c) for c in shown]
+        # The chosen columns, less those that say nothing for this study (founders' columns
+        # in a study without founders): the synthesis leaves them out too.
+        index = [
+            i
+            for i in (table.columns.index(c) for c in columns or table.columns)
+            if not (i in table.optional_columns and table.rows and table.empty_column(i))
+        ]
+        shown = [table.columns[i] for i in index]
         view = Table(
             table.key,
             table.title,
@@ -227,6 +233,8 @@ class LivrableDocument:
     def figure(self, path: Path, title: str, width_cm: float = 16.0) -> None:
         self.doc.add_picture(str(path), width=Cm(width_cm))
         self.doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
+        # the caption below goes to the next page with its figure, never alone
+        self.doc.paragraphs[-1].paragraph_format.keep_with_next = True
         self.caption(FIGURE_LABEL, title)
 
     # -- saving -------------------------------------------------------------------------------

@@ -40,6 +40,9 @@ MARGIN = Cm(2.0)
 CELL_PADDING_PT = 12.0  # Word's default cell margins (2 × 0.19 cm) plus a little slack
 LONG_MIN_PT = 150.0  # free text (verbatims) never narrower than ~5 cm
 MAX_WORD_PT = 170.0  # a URL-like token may break rather than take a whole page
+EMPTY_TABLE = (
+    "Aucune ligne : rien dans les textes analysés de ce territoire ne relève de ce tableau."
+)
 MAX_NATURAL_PT = 190.0  # a short column never grows wider than this to avoid wrapping
 LONG_SHARE = 0.55  # free-text columns get up to this share of the width before the others grow
 FIGURE_WIDTH = Cm(15.0)  # 11.25 cm tall: two figures and their captions per portrait page
@@ -239,6 +242,10 @@ def add_table(doc: DocxDocument, table: DocumentTable, caption: str) -> Layout:
     layout = plan_columns(table)
     use_orientation(doc, landscape=layout.landscape)
     add_caption(doc, caption)
+    if not table.rows:  # a header alone reads as a table lost in the layout
+        doc.add_paragraph().add_run(EMPTY_TABLE).italic = True
+        add_note(doc, table.note)
+        return layout
     # All rows at once: python-docx's add_row() re-reads the whole table each time (slow).
     grid = doc.add_table(rows=1 + len(table.rows), cols=len(table.headers))
     grid.style = TABLE_STYLE

@@ -17,6 +17,7 @@ from typing import Any
 from qualipipe import store
 from qualipipe.records import Territory
 from qualipipe.synthesize.model import FIGURES_FOLDER, Figure, Table, TerritoryData
+from qualipipe.synthesize.wording import ptce_description
 from qualipipe.synthesize.writers import Report, write_docx, write_markdown, write_xlsx
 from qualipipe.territory import storage
 from qualipipe.territory.actors import ActorInputs, CitedActors, TextSegment, cited_actors
@@ -156,7 +157,8 @@ def write_portrait(
             for path, title in draw_portrait_charts(portrait, tmp / FIGURES_FOLDER)
         ]
         intro: tuple[str, ...] = (
-            f"Étude : {study.config.name}. Territoire : {territory.name} — PTCE {territory.ptce_name}.",
+            f"Étude : {study.config.name}. Territoire : "
+            f"{ptce_description(territory.name, territory.ptce_name, ())}.",
             f"Portrait du {date.today().strftime('%d/%m/%Y')}, millésime INSEE {portrait.vintage} "
             f"(recensements {portrait.years.previous} et {portrait.years.census}).",
             portrait.source,

@@ -6,7 +6,10 @@ accents folded) fitted on the territory's coded segments. A code's verbatims are
 the highest cosine similarity to the mean vector of its segments, preferring validated ones and one
 verbatim per participant. A segment long enough to say something (`QUOTABLE_WORDS`) comes before
 a shorter one, however typical: on real transcripts a bare « oui » or « douze ans » can sit
-closest to the centroid, and says nothing to the reader. Ties break on the segment id, so the
+closest to the centroid, and says nothing to the reader. Words are counted once the
+transcription marks are out (`qualipipe.quotes`): « c'est [pause] [rire] euh + » is not a quote,
+and a segment made mostly of marks comes after one that is mostly words. The quote shown is the
+readable text (marks out); the stored segment is untouched. Ties break on the segment id, so the
 choice is stable.
 """
 
@@ -20,6 +23,7 @@ from functools import lru_cache
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from qualipipe.quotes import mostly_marks, readable_quote
 from qualipipe.synthesize.cells import UNREVIEWED_MARK
 
 MAX_CHARS = 280
@@ -73,7 +77,10 @@ class VerbatimPicker:
                 token_pattern=TOKEN_PATTERN,
             )
             try:
-                self.matrix_ = vectorizer.fit_transform([texts[i] for i in self.ids_])
+                # « pause », « rire » are marks, not what the segment is about
+                self.matrix_ = vectorizer.fit_transform(
+                    [readable_quote(texts[i]) for i in self.ids_]
+                )
             except ValueError:  # only stop words: every segment is as typical as any other
                 self.matrix_ = None
 
@@ -96,6 +103,11 @@ class VerbatimPicker:
         one per participant first."""
         if not candidates:
             return []
+        if any(quotable(c.text) for c in candidates):
+            # a lone word (« se », « [rire] ») says nothing beside a real quote
+            candidates = [
+                c for c in candidates if len(re.findall(r"\w+", readable_quote(c.text))) > 1
+            ]
         scores = self.typicality([c.segment_id for c in candidates])
         ordered = sorted(
             candidates,
@@ -123,8 +135,11 @@ class VerbatimPicker:
 
 
 def quotable(text: str) -> bool:
-    """Whether a segment has enough words to be quoted on its own."""
-    return len(re.findall(r"\w+", text)) >= QUOTABLE_WORDS
+    """Whether a segment has enough words, once its transcription marks are out, to be quoted
+    on its own, and is not mostly marks (« oui [pause] non [pause] euh [pause] bon »)."""
+    return len(re.findall(r"\w+", readable_quote(text))) >= QUOTABLE_WORDS and not mostly_marks(
+        text
+    )
 
 
 def shorten(text: str, limit: int = MAX_CHARS) -> str:
@@ -137,4 +152,4 @@ def shorten(text: str, limit: int = MAX_CHARS) -> str:
 
 def format_verbatim(candidate: Candidate, label: str, pseudonymize: Callable[[str], str]) -> str:
     marker = "" if candidate.validated else f"{UNREVIEWED_MARK} "
-    return f"{marker}« {shorten(pseudonymize(candidate.text))} » ({label})"
+    return f"{marker}« {shorten(readable_quote(pseudonymize(candidate.text)))} » ({label})"

@@ -4,6 +4,7 @@ for a written contribution."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from qualipipe.records import SOURCE_KIND_NOUNS, Role, SourceKind
@@ -25,10 +26,17 @@ def analysed_phrase(counts: Iterable[tuple[SourceKind, int]]) -> str:
     return f"{listed} analysé{'e' if feminine else ''}{'s' if plural else ''}"
 
 
+def ptce_named(ptce: str) -> str:
+    """« PTCE Pôle alimentaire »; a name that already says it (« PTCE de l'Ain », « Pôle
+    territorial de coopération économique Sud ») is not prefixed twice."""
+    said = re.match(r"(?i)\s*(?:ptce|p[ôo]le territorial de coop[ée]ration [ée]conomique)\b", ptce)
+    return ptce if said else f"PTCE {ptce}"
+
+
 def ptce_description(name: str, ptce: str, kinds: Iterable[str]) -> str:
     """« Auxois — PTCE Pôle alimentaire (filière, émergent, rural) », empty parts left out."""
     details = ", ".join(k for k in kinds if k)
-    text = f"{name} — PTCE {ptce}" if ptce else name
+    text = f"{name} — {ptce_named(ptce)}" if ptce else name
     return f"{text} ({details})" if details else text
 
 

@@ -24,11 +24,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from qualipipe.nlp import entity_pipeline
+from qualipipe.nlp import common_french_words, entity_pipeline
 from qualipipe.person_spans import entity_model
+from qualipipe.quotes import readable_quote
 from qualipipe.records import ActorType, Code, Participant, Territory
 from qualipipe.store import read_nlp_cache, text_hash, write_nlp_cache
 from qualipipe.text import fold_aligned as fold
+from qualipipe.text import fold_key
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -92,24 +94,77 @@ NOT_ORGANISATIONS = {
     "qpv", "rsa", "bts", "cap", "iae", "anru", "npnru", "rgpd", "leader", "bac pro", "covid",
     # taxes, contracts and documents (Grand Débat reports)
     "tva", "ric", "cice", "cdd", "cdi", "cni", "isf", "ifi", "csg", "smic", "apl", "pib", "doc",
+    "gdn", "ceta", "tafta", "mercosur", "ppe", "gafa", "gafam", "gafan", "tpe", "pme", "tpe-pme",
+    "enr", "linky", "rmi", "tuc", "sto", "ehpad", "epad", "ue", "bepc",
+    # anonymisation marks of transcribed corpora (ESLO's NPERS for a person's name)
+    "npers", "nville", "xxx",
+    "etat", "bio", "oui", "non",
 }  # fmt: skip
-ARTICLE = r"(?:(?i:le|la|l'|l’|du|au|à la|de la|de l'|de l’)\s*)"
-NAME_WORD = r"[A-ZÉÈÀÂÎÔ0-9][\w'’-]*"
+# First words of what is not a body: treaties, events, programmes (« Traité de Marrakech »,
+# « Réunion Grand Débat »). Folded.
+NOT_HEADS = {
+    "traite", "scandale", "loi", "plan", "programme", "debat", "reunion", "projet",
+    "certificat", "theme", "accord", "pacte", "reforme", "rapport", "revendications",
+}  # fmt: skip
+# An entity made only of common French words is a topic (« Organisation de l'État »,
+# « Démocratie et citoyenneté », « Services publics » in Grand Débat reports) unless its first
+# word names an institution (« Cour des comptes », « Secours populaire », « Office national des
+# forêts »). Folded.
+INSTITUTION_HEADS = {
+    "academie", "agence", "amicale", "assemblee", "autorite", "banque", "bureau", "caisse",
+    "centre", "chambre", "club", "collectif", "comite", "commission", "compagnie", "confederation",
+    "conseil", "conservatoire", "cour", "direction", "eglise", "etablissement", "federation",
+    "fondation", "foyer", "groupe", "groupement", "haut", "haute", "institut", "ligue", "maison",
+    "maisons", "ministere", "mutuelle", "observatoire", "office", "parti", "radio", "reseau",
+    "secours", "senat", "service", "societe", "syndicat", "theatre", "tribunal", "union",
+    "education nationale", "restos", "emmaus", "croix",
+}  # fmt: skip
+# Where an entity recognised in unpunctuated speech runs on: hesitations and the start of the
+# next clause (« l'Église euh vous aviez », « Certificat d'Études j'avais douze ans »).
+# Lower-case only: « Le » inside a name (« Théâtre Le Colombier ») stays.
+RUN_ON = re.compile(
+    r"\s(?:euh|heu|hein|ben|bah|bon|oh|ah|hm|mm|machin|quoi|voilà|enfin|je|j'|j’|tu|il|elle|on|"
+    r"nous|vous|ils|elles|c'|c’|ça|qui|que|qu'|qu’|dans|pour|avec|par|le|les|un|une|"
+    r"notre|votre|leur|nos|vos|leurs|mon|ma|mes|son|sa|ses|ce|cet|cette|ces)(?![\w])"
+)
+# Separators that end a name: a list dash, quotes, brackets, a hashtag, a slash.
+NAME_END = re.compile(r"[\n:!?;\"“”«»()#/]|\s[-–—]\s")
+ARTICLE = r"(?:(?i:(?:le|la|du|au|à la|de la)\s+|(?:de )?l['’]\s*))"  # not the « Le » of « Les »
+# A capitalised word or a number, not a postal code nor the name of the Grand Débat meeting.
+NAME_WORD = r"(?!\d{5}(?!\w)|Grand D[ée]bat|D[ée]bat(?!\w))[A-ZÉÈÀÂÎÔ0-9][\w'’-]*"
 LINK = r"(?:de la|de l'|de l’|du|des|de|d'|d’|sur|en)"  # not « et »: « le lycée et France Travail » are two
-NAME_TAIL = rf"(?:\s+(?:{LINK}\s*)?{NAME_WORD}(?:\s+(?:{LINK}\s*)?{NAME_WORD})*)"
+SPACE = r"[^\S\n]"  # a name never runs over a line break (« Novallia\n\nDeux heures… »)
+NAME_TAIL = (
+    rf"(?:{SPACE}+(?:{LINK}{SPACE}*)?{NAME_WORD}(?:{SPACE}+(?:{LINK}{SPACE}*)?{NAME_WORD})*)"
+)
+# Kinds with many bodies on any territory: without a name (« le lycée »), no one to contact.
+ONE_OF_MANY = {"lycée", "collège", "école", "université"}
+# Kinds that name a category, not one body, unless a name follows them directly.
+GENERIC_KINDS = {"entreprise", "association", "coopérative", "fondation", "SCIC", "SCOP", "SIAE"}
 STOP = {"de", "la", "le", "les", "du", "des", "d", "l", "sur", "en", "et", "au", "a"}
+# Words (folded, whole words) that tell the type of a name found without an organisation word;
+# the first that matches wins. Public operators and networks that interviews and meeting
+# reports name most (« l'ANPE », « les ASSEDIC », « le Secours populaire », « la CPME »).
 TYPE_WORDS = (
     ("habitat", A.ETAT),
     ("insertion", A.SIAE),
     ("scic", A.ESS),
     ("scop", A.ESS),
-    ("asso", A.ESS),
+    ("asso|association|secours|emmaus|restos|croix.rouge|ligue|mutuelle|amicale", A.ESS),
     ("cooperative", A.ESS),
-    ("mairie", A.COLLECTIVITE),
-    ("ville de", A.COLLECTIVITE),
-    ("sarl", A.ENTREPRISE),
-    ("sas", A.ENTREPRISE),
+    ("mairie|ville de|commune de|epci|conseil departemental|conseil regional", A.COLLECTIVITE),
+    (
+        "anpe|assedic|pole emploi|france travail|urssaf|cpam|msa|ofpra|ants|onf|onema|caf|"
+        "ministere|agence nationale|office national|cour des comptes|education nationale|"
+        "prefecture|assemblee nationale|senat",
+        A.ETAT,
+    ),
+    ("universite|institut|ecole|lycee|college|academie|crdp|ena|iut|greta|afpa", A.RECHERCHE),
+    ("cpme|medef|u2p|conseil de developpement|codev|cfdt|cgt|cftc|fo|unsa", A.ACCOMPAGNEMENT),
+    ("banque|bpi|bpifrance|fondation", A.FINANCEUR),
+    ("sarl|sas|sa|groupe", A.ENTREPRISE),
 )
+TYPE_PATTERNS = [(re.compile(rf"(?<!\w)(?:{words})(?!\w)"), str(t)) for words, t in TYPE_WORDS]
 
 
 @dataclass(frozen=True)
@@ -170,14 +225,16 @@ KIND_PATTERNS = [
 ]
 NEEDS_NAME = {kind for _, kind, _, needs in KINDS if needs}
 APPOSITION = re.compile(r"^\s*,\s*(?:(?:le|la|l'|l’)\s*)?$", re.IGNORECASE)
-_LEADING_NAME = re.compile(rf"^{NAME_WORD}(?:\s+(?:{LINK}\s*)?{NAME_WORD})*")
-_TRAILING_NAME = re.compile(rf"(?:{NAME_WORD}\s+)+$")
+_LEADING_NAME = re.compile(rf"^{NAME_WORD}(?:{SPACE}+(?:{LINK}{SPACE}*)?{NAME_WORD})*")
+_TRAILING_NAME = re.compile(rf"(?:{NAME_WORD}{SPACE}+)+$")
 
 
 def _kind_patterns(extra: Iterable[str]) -> list[tuple[re.Pattern[str], str, str, bool]]:
     patterns = list(KIND_PATTERNS)
     for expression in extra:  # the codebook's actor words not already covered
-        if not any(p.fullmatch(expression) for p, *_ in KIND_PATTERNS):
+        # in any case: « région » is covered by « Région », whose capital tells the institution
+        # from the place (« la région de Beauce »)
+        if not any(re.fullmatch(p.pattern, expression, re.I) for p, *_ in KIND_PATTERNS):
             pattern = re.compile(rf"(?<![\w])(?i:{re.escape(expression)})(?![\w])")
             needs = expression.lower() == expression and " " not in expression
             patterns.append((pattern, fold(expression), str(A.AUTRE), needs))
@@ -205,9 +262,61 @@ def split_name(name: str, ignore: frozenset[str] = frozenset()) -> tuple[str, st
             return kind, core, actor_type, name[start:end].strip(), proper if core else ""
     surface = name.strip() if _LEADING_NAME.match(name.strip()) else ""
     folded = fold(name)
-    guess = next((str(t) for word, t in TYPE_WORDS if word in folded), str(A.AUTRE))
+    guess = next((t for pattern, t in TYPE_PATTERNS if pattern.search(folded)), str(A.AUTRE))
     core = " ".join(_words(surface, ignore))
     return "", core, guess, surface, surface if core else ""
+
+
+def _listed(word: str) -> bool:
+    """A programme or mark of NOT_ORGANISATIONS, dotted or derived (« R.M.I. », « RMIstes »)."""
+    letters = word.replace(".", "")
+    compact = fold_key(letters)
+    acronym = "." in word or letters[:3].isupper()  # not « Amicale » for « ami »
+    return (
+        compact in NOT_ORGANISATIONS
+        or acronym
+        and any(
+            compact.startswith(n) and letters[len(n) :].islower()
+            for n in NOT_ORGANISATIONS
+            if len(n) >= 3 and n.isalpha()
+        )
+    )
+
+
+def names_one(tail: str) -> bool:
+    """After « une entreprise », « l'association », the words that make it one organisation:
+    not a place (« l'entreprise de Soissons ») nor a capitalised common word starting the next
+    item of a list (« entreprise Suppression de… »)."""
+    words = tail.split()
+    if re.match(rf"{LINK}(?![\w])", words[0]) or re.match(r"d['’]", words[0]):
+        return False
+    return len(words) > 1 or fold_key(words[0]) not in common_french_words()
+
+
+def looks_like_organisation(name: str) -> bool:
+    """A name without an organisation word is kept when it is an acronym (« ENEDIS »,
+    « B.N.P. »), carries a proper name (« Monoprix », « France Inter »), or starts with an
+    institution word (« Cour des comptes »); not a topic made of common words (« Démocratie et
+    citoyenneté », « Services publics ») nor a capitalised common word (« POURSUIVRE »)."""
+    common = common_french_words()
+    words = re.findall(r"[\w’'-]+", name)
+    folded = [fold_key(w.strip("'’-")) for w in words]
+    if not words:
+        return False
+    head = folded[0]
+    if head in NOT_HEADS or any(_listed(w) for w in name.split()):
+        return False  # « Traité de Marrakech », « Démocratie RIC », « R.M.Istes », « S.T.O. »
+    letters = re.sub(r"[\W_]", "", name)
+    if " " not in name.strip() and letters.isupper() and 2 <= len(letters) <= 8:
+        # « CRÉANT » is a word in capitals; « ENA », « PLIE » are short enough to be acronyms
+        return len(letters) <= 4 or fold_key(letters) not in common
+    if head in INSTITUTION_HEADS or " ".join(folded[:2]) in INSTITUTION_HEADS:
+        return True
+    return any(
+        (w[:1].isupper() and len(f) >= 3 and f not in common)
+        or (w.isupper() and len(w) >= 2 and f not in common)
+        for w, f in zip(words, folded, strict=True)
+    )
 
 
 class MentionFinder:
@@ -228,6 +337,8 @@ class MentionFinder:
         for pattern, kind, actor_type, needs_name in self.kinds:
             for match in pattern.finditer(text):
                 tail = re.match(NAME_TAIL, text[match.end() :])
+                if tail and kind in GENERIC_KINDS and not match.group(0)[0].isupper():
+                    tail = tail if names_one(tail.group(0)) else None
                 article = re.search(rf"{ARTICLE}$", text[max(0, match.start() - 6) : match.start()])
                 # « le Département » is the institution, « la SCIC » or « Association » opening a
                 # sentence is not a name.
@@ -262,7 +373,9 @@ class MentionFinder:
     def entity_mentions(self, segment: TextSegment, spans: list[tuple[int, int]]) -> list[Mention]:
         found = []
         for start, end in spans:
-            raw = re.split(r"[\n:!?;]", segment.text[start:end])[0]
+            raw = NAME_END.split(segment.text[start:end])[0]
+            raw = RUN_ON.split(raw)[0]
+            raw = re.sub(r"\b(\w+)(?:\s+\1\b)+", r"\1", raw)  # « l'Église Église »: a repeat
             raw = re.sub(rf"(?:\s+(?:{LINK}|et|ou))+\s*$", "", raw.rstrip(" -–,."))
             line_start = (
                 not segment.text[:start].strip()
@@ -276,8 +389,9 @@ class MentionFinder:
                 (not core and (not kind or kind in NEEDS_NAME))
                 or len(surface) < 3
                 or fold(surface) in NOT_ORGANISATIONS
+                or (not kind and not looks_like_organisation(surface))
             ):
-                continue  # a person's name, a programme, a category (« SCIC »), or no name
+                continue  # a person's name, a programme, a category (« SCIC »), a topic
             offset = raw.find(surface)
             found.append(
                 Mention(segment.id, start + offset, start + offset + len(surface), surface, kind, core, actor_type, proper)
@@ -496,6 +610,8 @@ def cited_actors(
     excluded: list[CitedActor] = []
     pseudonyms = {p.id: p.pseudonym for p in inputs.participants}
     for key, group in groups.items():
+        if key[0] in ONE_OF_MANY and not key[1] and key not in owner_of:
+            continue  # « au lycée », « à l'université » in an interview: one of many, unnamed
         actor = _actor(key, group, by_id, inputs.codes_by_segment, labels)
         actor.owner = owner_of.get(key, "")
         actor.cited_by = [pseudonyms.get(i, i) for i in actor.participants]
@@ -505,7 +621,7 @@ def cited_actors(
     actors.sort(key=rank)
     excluded.sort(key=rank)
     _pseudonymize_actors(actors, groups, by_id, pseudonymize)
-    return CitedActors(territory, actors, excluded)
+    return CitedActors(territory, [a for a in actors if _has_name(a)], excluded)
 
 
 def _actor(
@@ -547,6 +663,25 @@ def _pseudonymize_actors(
     if prefetch is not None:
         prefetch(texts)
     for actor in actors:
-        actor.excerpt = pseudonymize(excerpts[actor.key])
-        actor.name = pseudonymize(actor.name)
-        actor.variants = list(dict.fromkeys(pseudonymize(v) for v in actor.variants))
+        actor.excerpt = readable_quote(pseudonymize(excerpts[actor.key]))
+        actor.name = _pseudonymized_name(actor.name, actor.excerpt, pseudonymize)
+        actor.variants = list(
+            dict.fromkeys(
+                _pseudonymized_name(v, actor.excerpt, pseudonymize) for v in actor.variants
+            )
+        )
+
+
+def _pseudonymized_name(name: str, excerpt: str, pseudonymize: Callable[[str], str]) -> str:
+    """A name the pseudonymiser left in its sentence (« la Mairie d'Oyonnax ») stays as is:
+    alone, without the sentence, the entity recogniser takes « Oyonnax (mairie) » for a person.
+    Anything else goes through the pseudonymiser alone."""
+    proper = re.sub(r"\s*\([^()]*\)$", "", name).strip()
+    if proper and re.search(rf"(?<!\w){re.escape(proper)}(?!\w)", excerpt):
+        return name
+    return pseudonymize(name)
+
+
+def _has_name(actor: CitedActor) -> bool:
+    """Whether anything but masks is left of the shown name (not « [personne] » alone)."""
+    return bool(re.search(r"\w", re.sub(r"\[[^\]]*\]", "", actor.name)))
