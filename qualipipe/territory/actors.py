@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from qualipipe.nlp import common_french_words, entity_pipeline
 from qualipipe.person_spans import entity_model
 from qualipipe.quotes import readable_quote
-from qualipipe.records import ActorType, Code, Participant, Territory
+from qualipipe.records import ActorType, Code, Participant, Span, Territory
 from qualipipe.store import read_nlp_cache, text_hash, write_nlp_cache
 from qualipipe.text import fold_aligned as fold
 from qualipipe.text import fold_key
@@ -176,10 +176,10 @@ class TextSegment:
 
 
 @dataclass(frozen=True)
-class Mention:
+class Mention(Span):
+    """An organisation named in a segment: `segments[segment_id].text[start:end]`."""
+
     segment_id: int
-    start: int
-    end: int
     surface: str  # as written, article removed
     kind: str  # "" when the name has no organisation word
     core: str  # folded name words without the kind and link words
@@ -354,7 +354,7 @@ class MentionFinder:
                 core = " ".join(_words(text[match.end() : end], self.people))
                 proper = re.sub(rf"^\s*(?:{LINK}\s*)?", "", text[match.end() : end]).strip()
                 found.append(
-                    Mention(segment.id, match.start(), end, text[match.start() : end], kind, core, actor_type, proper if core else "")
+                    Mention(match.start(), end, segment.id, text[match.start() : end], kind, core, actor_type, proper if core else "")
                 )  # fmt: skip
         return found
 
@@ -366,7 +366,7 @@ class MentionFinder:
                 kind, core, actor_type, _, proper = split_name(name, self.people)
                 surface = segment.text[match.start() : match.end()]
                 found.append(
-                    Mention(segment.id, *match.span(), surface, kind, core, actor_type, proper)
+                    Mention(*match.span(), segment.id, surface, kind, core, actor_type, proper)
                 )
         return found
 
@@ -394,7 +394,7 @@ class MentionFinder:
                 continue  # a person's name, a programme, a category (« SCIC »), a topic
             offset = raw.find(surface)
             found.append(
-                Mention(segment.id, start + offset, start + offset + len(surface), surface, kind, core, actor_type, proper)
+                Mention(start + offset, start + offset + len(surface), segment.id, surface, kind, core, actor_type, proper)
             )  # fmt: skip
         return found
 
@@ -407,7 +407,7 @@ class MentionFinder:
             for match in re.finditer(rf"(?<!\w){re.escape(folded_name)}(?!\w)", folded):
                 surface = segment.text[match.start() : match.end()]
                 found.append(
-                    Mention(segment.id, *match.span(), surface, "", core, str(A.AUTRE), surface)
+                    Mention(*match.span(), segment.id, surface, "", core, str(A.AUTRE), surface)
                 )
         return found
 
