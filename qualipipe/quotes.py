@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from qualipipe.text import fold_key
+
 # Placeholders written by the pseudonymiser, and an editor's cut, stay in the quote.
 KEPT_BRACKETS = {"personne", "organisation", "téléphone", "courriel", "adresse", "…", "..."}
 BRACKETED = re.compile(r"\[([^\[\]\n]*)\]")
@@ -74,3 +76,21 @@ def mostly_marks(text: str) -> bool:
     """Whether more than half of the text's words are transcription marks or hesitations."""
     said = len(words(readable_quote(text)))
     return said * 2 < len(words(text))
+
+
+# What a listener says to keep the other talking, not to say something (« oui oui », « hm »,
+# « d'accord », « ah bon », « oui très bien », « je vois »). Folded words.
+ACKNOWLEDGEMENTS = {
+    "oui", "ouais", "ouai", "non", "si", "ah", "oh", "bon", "bien", "tres", "voila", "d", "accord",
+    "ok", "okay", "je", "vois", "tout", "a", "fait", "exactement", "effectivement", "hm", "mm",
+    "mh", "hum", "euh", "bah", "ben", "entendu", "super", "merci", "c", "est", "ca", "vrai",
+    "sur", "et", "alors",
+}  # fmt: skip
+MAX_ACKNOWLEDGEMENT_WORDS = 6
+
+
+def is_acknowledgement(text: str) -> bool:
+    """Whether a turn only acknowledges what the other said (« oui oui », « hm », « d'accord »,
+    a laugh): a listener's backchannel, no context for a reader."""
+    said = words(fold_key(readable_quote(text)))
+    return len(said) <= MAX_ACKNOWLEDGEMENT_WORDS and all(w in ACKNOWLEDGEMENTS for w in said)

@@ -718,3 +718,26 @@ def test_second_coder_export_does_not_show_the_first_coders_choices(study, tmp_p
     assert all(bruno[f"Décision {k}"] is None for k in (1, 2))
     team = rows_by_segment(export_review(study, output=tmp_path / "t.xlsx").path)[ids[3]]
     assert "Alice : ENJ_MOBILITE ajouté" in team[wb.COL_HISTORY]
+
+
+def test_context_skips_a_listeners_acknowledgement(study, tmp_path) -> None:
+    # Oral corpora (ESLO, CFPP2000): the interviewer's « oui oui » cuts the speaker's sentence
+    # in two. The context of its second half is its first half, not « oui oui ».
+    turns = [
+        ("OU", True, "Et la Loire, vous l'aimez ?"),
+        ("Marie", False, "je suis attirée"),
+        ("OU", True, "oui oui"),
+        ("Marie", False, "par la Loire, comprenez ?"),
+        ("OU", True, "hm"),
+        ("OU", True, "Et votre travail ?"),
+    ]
+    with study.transaction():
+        ids = add_transcript(study, "entretiens/auxois/loire.txt", "F1", "auxois", turns)
+    result = export_review(
+        study, ReviewFilter(participant="F1"), output=tmp_path / "r.xlsx", limit=None
+    )
+    row = rows_by_segment(result.path)[ids[3]]
+    assert "je suis attirée" in str(row[wb.COL_BEFORE])
+    assert "Et votre travail ?" in str(row[wb.COL_AFTER])
+    first = rows_by_segment(result.path)[ids[1]]
+    assert "Et la Loire" in str(first[wb.COL_BEFORE])  # a real question stays the context

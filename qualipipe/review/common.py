@@ -26,6 +26,7 @@ from qualipipe import resolve
 from qualipipe.coding.uncertainty import uncertainty
 from qualipipe.errors import Problem, StudyError
 from qualipipe.pseudonymize import Policy, Pseudonymizer, pseudonymizer_for
+from qualipipe.quotes import is_acknowledgement
 from qualipipe.records import (
     SOURCE_KIND_NOUNS,
     Action,
@@ -355,6 +356,7 @@ def location_label(segment: Segment) -> str:
 
 
 # Segment ids go to SQLite as one JSON array parameter: no limit on their number, index used.
+CONTEXT_REACH = 3  # neighbours looked at on each side for a context that says something
 IDS = "(SELECT value FROM json_each(?))"
 
 
@@ -437,17 +439,20 @@ def contexts_for(
     `place` (segment id -> index in `outline`, see `outline_places`) saves rebuilding it when
     called chunk after chunk."""
     place = place if place is not None else outline_places(outline)
-    neighbours: dict[int, tuple[int | None, int | None]] = {}
+    # Up to CONTEXT_REACH neighbours on each side: the nearest that says something is shown, not
+    # a listener's « oui oui » cutting the speaker's sentence in two (oral corpora).
+    candidates: dict[int, tuple[list[int], list[int]]] = {}
     for segment_id in wanted:
         index = place[segment_id]
         source_id = outline[index].source_id
-        previous = outline[index - 1] if index > 0 else None
-        following = outline[index + 1] if index + 1 < len(outline) else None
-        neighbours[segment_id] = (
-            previous.segment_id if previous and previous.source_id == source_id else None,
-            following.segment_id if following and following.source_id == source_id else None,
-        )
-    needed = set(wanted) | {n for pair in neighbours.values() for n in pair if n is not None}
+        same = [
+            e.segment_id
+            for e in outline[max(0, index - CONTEXT_REACH) : index + CONTEXT_REACH + 1]
+            if e.source_id == source_id
+        ]
+        at = same.index(segment_id)
+        candidates[segment_id] = (same[:at][::-1], same[at + 1 :])
+    needed = set(wanted) | {n for pair in candidates.values() for side in pair for n in side}
     segments = {
         int(r["id"]): row_to_segment(r)
         for r in study.conn.execute(
@@ -458,7 +463,7 @@ def contexts_for(
     for segment_id in wanted:
         segment = segments[segment_id]
         source = sources[segment.source_id or 0]
-        before, after = (segments.get(n) if n else None for n in neighbours[segment_id])
+        before, after = (_telling(segments, side) for side in candidates[segment_id])
         contexts[segment_id] = SegmentContext(
             segment=segment,
             source=source,
@@ -469,6 +474,12 @@ def contexts_for(
             after_speaker=after.speaker if after else "",
         )
     return contexts
+
+
+def _telling(segments: dict[int, Segment], side: Sequence[int]) -> Segment | None:
+    """The nearest neighbour that is more than an acknowledgement, or the nearest one."""
+    near = [segments[n] for n in side]
+    return next((s for s in near if not is_acknowledgement(s.text)), near[0] if near else None)
 
 
 def coded_segment_ids(study: Study, territory: str | None) -> list[int]:
