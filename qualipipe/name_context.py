@@ -24,10 +24,13 @@ CIVILITIES = frozenset(
      "professeur"}
 )  # fmt: skip
 _ABBREVIATED = frozenset({"m", "mme", "mlle", "mr", "mrs", "dr", "pr"})
-_PARTICLES = frozenset({"de", "du", "d"})  # « Madame de Bordes »
+_PARTICLES = frozenset({"de", "du", "d"})  # « Madame de Bordes »; not « professeur d'EPS »
+_NOBLE_CIVILITIES = frozenset({"monsieur", "madame", "mademoiselle", "m", "mme", "mlle"})
 # Capitalised words after a civility that name nobody: « monsieur Untel », ESLO's « NPERS »
 # (a name it already hid), « Monsieur Tout-le-monde », shop names.
 NOT_NAMES = frozenset({"untel", "untelle", "unetelle", "npers", "tout", "bricolage", "propre"})
+# Words opening a place name (« Saint-Denis », « Sainte-Anne »), never a person.
+_PLACE_OPENERS = frozenset({"saint", "sainte", "st", "ste"})
 # How transcribers list people speaking together: « Augustin + Ozgur », « Denis et Christine ».
 _LIST_JOINT = re.compile(r"[ \t\u00a0]*(?:\+|&|\bet\b)[ \t\u00a0]*")
 
@@ -68,6 +71,7 @@ def _may_be_name(token: Token, places: frozenset[str]) -> bool:
         and key not in places
         and key not in NEVER_ALONE
         and key not in NOT_NAMES
+        and key not in _PLACE_OPENERS
         and key.strip("x") != ""  # « XXX »: inaudible
     )
 
@@ -131,6 +135,7 @@ def titled_people(
         particle = tokens[first]
         if (
             particle.key in _PARTICLES
+            and token.key in _NOBLE_CIVILITIES
             and not particle.capitalised
             and first + 1 < len(tokens)
             and text[particle.end : tokens[first + 1].start] in (" ", "'", "’")
@@ -152,4 +157,10 @@ def _is_civility(text: str, token: Token) -> bool:
     if token.key in CIVILITIES:
         return True
     # « M. Béranger », « Pr. Morel »: these two only with their dot (« m'a », « pr » are words).
-    return token.key in ("m", "pr") and token.capitalised and text[token.end : token.end + 1] == "."
+    # Not inside an acronym written with dots (« R.M.I. »).
+    return (
+        token.key in ("m", "pr")
+        and token.capitalised
+        and text[token.end : token.end + 1] == "."
+        and text[token.start - 1 : token.start] != "."
+    )

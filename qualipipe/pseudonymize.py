@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -150,6 +151,9 @@ class NameIndex:
     root: _Node = field(default_factory=_Node)
     name_keys: set[str] = field(default_factory=set)
     anchors: set[str] = field(default_factory=set)  # every entry holds one of these words
+    # Name piece -> the names (numbered as added) it is a piece of.
+    owners: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    names_added: int = 0
     steps: int = 0  # trie steps taken by `find`: the matcher's work, for tests
 
     def add(
@@ -180,6 +184,9 @@ class NameIndex:
         keys = [fold_aligned(p) for p in _pieces(name)]
         self.name_keys.update(keys)
         self.anchors.update(keys)  # every variant holds a piece of the name (« M. Dupont »)
+        for key in keys:
+            self.owners[key].add(self.names_added)
+        self.names_added += 1
         common = [k in self.common or k in places or place_like for k in keys]
         for variant in name_variants(name):
             tokens = [fold_aligned(p) for p in _pieces(variant)]
@@ -215,7 +222,7 @@ class NameIndex:
             span = (tokens[i].start, tokens[last].end, entry.replacement)
             verdict = self._verdict(text, tokens, i, last, entry)
             if verdict == "yes":
-                last = self._surname_after(text, tokens, last)
+                last = self._surname_after(text, tokens, i, last)
                 spans.append((tokens[i].start, tokens[last].end, entry.replacement))
                 i = last + 1
                 continue
@@ -224,22 +231,36 @@ class NameIndex:
             i += 1
         return spans, pending
 
-    def _surname_after(self, text: str, tokens: list[Token], last: int) -> int:
+    def _surname_after(self, text: str, tokens: list[Token], first: int, last: int) -> int:
         """The last token of the name once the capitalised words written right after it are
         taken in: the manifest says « Marie Helene », the transcript « Marie-Hélène Matera »."""
-        for _ in range(2):
-            following = last + 1
-            if following >= len(tokens):
-                break
+        words = 0
+        while (following := last + 1) < len(tokens):
             token = tokens[following]
             gap = text[tokens[last].end : token.start]
             if gap not in (" ", "-", "\u00a0") or not token.capitalised or len(token.key) < 2:
                 break
-            # Common words are not excluded: surnames often are (« Matera », « Petit »).
-            if token.key in FUNCTIONS or token.key in self.places:
+            # Common words are not excluded: surnames often are (« Matera », « Petit »); the
+            # piece of another known name is someone else (« Ozgur Kiliç Sonia Branca »).
+            if (
+                token.key in FUNCTIONS
+                or token.key in self.places
+                or self._other_name(token.key, tokens[first : last + 1])
+            ):
+                break
+            # Two more words at most, the pieces of a hyphenated one counted once.
+            words += gap != "-"
+            if words > 2:
                 break
             last = following
         return last
+
+    def _other_name(self, key: str, name: list[Token]) -> bool:
+        """`key` is a piece of known names none of which `name`'s words belong to."""
+        owners = self.owners.get(key)
+        if not owners:
+            return False
+        return all(owners.isdisjoint(self.owners.get(t.key, ())) for t in name)
 
     def _verdict(self, text: str, tokens: list[Token], i: int, last: int, entry: _Entry) -> str:
         if not entry.single:
@@ -489,9 +510,10 @@ class Pseudonymizer:
                 continue
             # spaCy sees a longer name around a match (« Marie-Hélène Matera » around the
             # manifest's « Marie Helene »): the whole name goes, under the match's replacement.
+            # Around several matches, it is a list of people (« Augustin + Ozgur Kiliç »).
             around = [s for s in spans if s[0] < end and start < s[1]]
             if (
-                around
+                len(around) == 1
                 and _free(found, start, end)
                 and not any(s[2] in _CONTACT_PLACEHOLDERS.values() for s in around)
             ):
