@@ -10,6 +10,11 @@ names*, never as bare substrings:
   fragment (Petit, Blanc, Claire…) needs more context: capitalised in the middle of a sentence
   and not glued to another capitalised word (« Mont Blanc », « Le Petit Prince »), or, at the
   start of a sentence, followed by a verb (« Claire m'a dit ») or seen as a person by spaCy;
+  written in lower case, only inside a transcriber's note (« [christine tousse] »);
+- the names the study knows (`qualipipe.study_names`: manifest, interviewers, speaker labels)
+  are hidden so in every text, not only in their own interviews;
+- without spaCy (`qualipipe.name_context`): a name after a civility (« monsieur Béranger »)
+  and people listed with a known name (« Augustin + Ozgur Kiliç ») become `[personne]`;
 - other people found by spaCy (`PER`) become `[personne]`, unless the entity is only titles and
   functions (« Monsieur le Maire ») or common words (« VOLONTAIREMENT », « Bonjour »);
 - phone numbers, e-mail and postal addresses become `[téléphone]`, `[courriel]`, `[adresse]`.
