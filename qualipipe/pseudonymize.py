@@ -297,7 +297,9 @@ class NameIndex:
             return "yes"
         # « Claire m'a dit… »: at the start of a sentence, a name is followed by its verb.
         following = tokens[i + 1].key if i + 1 < len(tokens) else ""
-        return "yes" if following in NAME_FOLLOWERS else "maybe"
+        if following in NAME_FOLLOWERS or _names_a_speaker(text, token.end):
+            return "yes"
+        return "maybe"
 
 
 def single_in_compound(text: str, tokens: list[Token], first: int, last: int) -> bool:
@@ -310,6 +312,13 @@ def single_in_compound(text: str, tokens: list[Token], first: int, last: int) ->
 def _adjacent(text: str, left: Token, right: Token) -> bool:
     gap = text[left.end : right.start]
     return len(gap) <= 3 and _GAP.fullmatch(gap) is not None
+
+
+def _names_a_speaker(text: str, end: int) -> bool:
+    """The name alone on its line, or first of a list (« Augustin + Ozgur Kiliç »): how
+    transcripts say who speaks (CFPP2000's « Turns » tier)."""
+    rest = text[end:].split("\n", 1)[0]
+    return rest.strip(" \t\u00a0.") == "" or re.match(r"[ \t\u00a0]*[+&]", rest) is not None
 
 
 def _sentence_initial(text: str, start: int) -> bool:

@@ -4,6 +4,7 @@ every text, in the conventions of real transcripts (CFPP2000: aligned lines, Pra
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from qualipipe.ingest import ingest_paths
 from qualipipe.pseudonymize import Pseudonymizer, pseudonymizer_for, remember_person_spans
 from qualipipe.records import Participant, Role
 from qualipipe.review.export import export_review
+from qualipipe.study_names import BRACKETED, name_in_label
+from tests.conftest import require_shared
 from tests.test_review import load_codebook
 
 OZGUR = Participant("CF1", "auxois", Role.ACTOR, "Acteur·rice 1 — Auxois", real_name="Ozgur Kiliç")
@@ -158,3 +161,29 @@ def test_speakers_named_in_lower_case_in_transcriber_notes() -> None:
     assert hide("[ozgur rit] oui") == f"[{P} rit] oui"
     # A first name that is also a common word stays a word, in a note or not.
     assert hide("[bruit de pierre] la pierre du mur") == "[bruit de pierre] la pierre du mur"
+
+
+def test_every_turns_line_of_the_real_cfpp_group_interview_is_hidden() -> None:
+    # The real CFPP2000 group interview (five speakers): its « Turns » tier lists who speaks,
+    # one name or several joined by « + ». Only its speaker labels are known to the study.
+    folder = require_shared("data", "cfpp2000_interviews")
+    with (folder / "interviews_index.csv").open(encoding="utf-8") as handle:
+        labels = next(
+            row["speakers"].split("|")
+            for row in csv.DictReader(handle)
+            if row["interview_id"] == "Ozgur_Kilic_H_32_alii_3e-1-v2"
+        )
+    names = [name for label in labels if (name := name_in_label(BRACKETED.sub(" ", label)))]
+    assert "Benoît du Breuil-de-Pont-en-Auge" in names and "Turns" not in names
+    hide = Pseudonymizer([], speaker_names=names)
+    transcript = folder / "transcripts" / "Ozgur_Kilic_H_32_alii_3e-1-v2.txt"
+    turns = [
+        line.split(": ", 1)[1]
+        for line in transcript.read_text(encoding="utf-8").splitlines()
+        if " Turns (interviewee): " in line
+    ]
+    assert len(turns) > 500
+    shown = {hide(text) for text in turns}
+    # Left: placeholders, the role mark, « + », the corpus' « inconnu » and « tous ».
+    left = {word for text in shown for word in re.findall(r"[^\W\d_]+", text)}
+    assert left <= {"personne", "ENQ", "inconnu", "tous"}
