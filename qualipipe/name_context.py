@@ -78,15 +78,16 @@ def _may_be_name(token: Token, places: frozenset[str]) -> bool:
 
 def _name_run(text: str, tokens: list[Token], first: int, step: int, places: frozenset[str]) -> int:
     """The far end of the name that starts at `first`, reading in direction `step`: the words
-    written as names right beside it (« Benoît du Breuil », « Jean Dupont »), three at most."""
-    last = first
-    for _ in range(2):
-        following = last + step
-        if not 0 <= following < len(tokens):
-            break
+    written as names right beside it (« Brandon Roger », « Marie-Hélène Matera-Dupont »), four
+    words at most, the pieces of a hyphenated one counted once."""
+    last, words = first, 0
+    while 0 <= (following := last + step) < len(tokens):
         left, right = sorted((tokens[last], tokens[following]))
         gap = text[left.end : right.start]
         if gap not in (" ", "-", "\u00a0") or not _may_be_name(tokens[following], places):
+            break
+        words += gap != "-"
+        if words > 3:
             break
         last = following
     return last

@@ -120,6 +120,7 @@ def test_speaker_label_names_keep_their_particles(make_study, tmp_path: Path) ->
         ("chez M. et Mme Courtemanche", "chez M. et Mme [personne]"),
         ("notre docteur Brandon Roger il était là", "notre docteur [personne] il était là"),
         ("avec Mlle Lecrasse.", "avec Mlle [personne]."),
+        ("avec Madame Marie-Hélène Matera-Dupont hier", "avec Madame [personne] hier"),
         # Functions, idioms, acronyms and what is already hidden stay as written.
         ("Monsieur le Maire est venu", "Monsieur le Maire est venu"),
         ("Madame La Présidente a ouvert", "Madame La Présidente a ouvert"),
