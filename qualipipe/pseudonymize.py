@@ -187,9 +187,12 @@ class NameIndex:
     ) -> None:
         place_like = is_place_like(name)
         keys = [fold_aligned(p) for p in _pieces(name)]
-        self.name_keys.update(keys)
-        self.anchors.update(keys)  # every variant holds a piece of the name (« M. Dupont »)
-        for key in keys:
+        # « du », « de » in « Benoît du Breuil-de-Pont-en-Auge » are in nearly every text: the
+        # other pieces anchor the name, and every variant holds one (« M. Dupont »).
+        pieces = [k for k in keys if k not in PLACE_JOINERS and k not in FUNCTIONS] or keys
+        self.name_keys.update(pieces)
+        self.anchors.update(pieces)
+        for key in pieces:
             self.owners[key].add(self.names_added)
         self.names_added += 1
         common = [k in self.common or k in places or place_like for k in keys]
