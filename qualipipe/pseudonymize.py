@@ -487,7 +487,7 @@ class Pseudonymizer:
             return spans, []
         tokens = tokenize(text)
         names, pending = self.index.find(text, tokens) if named else ([], [])
-        names = [s for s in names if _free(spans, s[0], s[1])]
+        names = [s for s in names if _free(spans, s[0], s[1])]  # not inside an e-mail address
         places = self.index.places
         for span in [*names, *listed_people(text, tokens, names, places, self.placeholder)]:
             if _free(spans, span[0], span[1]):
