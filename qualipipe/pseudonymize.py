@@ -10,6 +10,11 @@ names*, never as bare substrings:
   fragment (Petit, Blanc, Claire…) needs more context: capitalised in the middle of a sentence
   and not glued to another capitalised word (« Mont Blanc », « Le Petit Prince »), or, at the
   start of a sentence, followed by a verb (« Claire m'a dit ») or seen as a person by spaCy;
+  written in lower case, only inside a transcriber's note (« [christine tousse] »);
+- the names the study knows (`qualipipe.study_names`: manifest, interviewers, speaker labels)
+  are hidden so in every text, not only in their own interviews;
+- without spaCy (`qualipipe.name_context`): a name after a civility (« monsieur Béranger »)
+  and people listed with a known name (« Augustin + Ozgur Kiliç ») become `[personne]`;
 - other people found by spaCy (`PER`) become `[personne]`, unless the entity is only titles and
   functions (« Monsieur le Maire ») or common words (« VOLONTAIREMENT », « Bonjour »);
 - phone numbers, e-mail and postal addresses become `[téléphone]`, `[courriel]`, `[adresse]`.
@@ -31,10 +36,21 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cache, lru_cache
-from typing import NamedTuple
+from functools import cache
 
 from qualipipe.database import text_hash
+from qualipipe.name_context import (
+    NEVER_ALONE,
+    WORD,
+    Span,
+    Token,
+    fold_token,
+    in_note,
+    listed_people,
+    may_hold_civility,
+    titled_people,
+    tokenize,
+)
 from qualipipe.nlp import common_french_words
 from qualipipe.person_spans import (
     cached_person_spans,
@@ -43,6 +59,17 @@ from qualipipe.person_spans import (
 )
 from qualipipe.records import Participant
 from qualipipe.store import Study, list_participants
+from qualipipe.study_names import (
+    BRACKETED,
+    FUNCTIONS,
+    PLACE_JOINERS,
+    ROLE_WORDS,
+    TITLES,
+    interviewer_labels,
+    interviewer_names,
+    is_place_like,
+    speaker_label_names,
+)
 from qualipipe.text import fold_aligned
 
 PERSON_PLACEHOLDER = "[personne]"
@@ -61,32 +88,12 @@ class Policy(StrEnum):
     KEEP_NAMES = "keep-names"  # the analyst asked for real names: contact details still hidden
 
 
-# Civilities kept out of single-piece rules: « M. Petit » is a name, « Petit » alone may not be.
-TITLES = frozenset(
-    {"m", "mme", "mlle", "mr", "mrs", "monsieur", "madame", "mademoiselle", "dr", "docteur",
-     "pr", "professeur", "me", "maitre"}
-)  # fmt: skip
-# Functions and titles: an entity made only of these (and articles) is not a person.
-FUNCTIONS = TITLES | frozenset(
-    {"le", "la", "les", "l", "de", "du", "des", "d", "maire", "adjoint", "adjointe", "president",
-     "presidente", "prefet", "prefete", "depute", "deputee", "senateur", "senatrice", "ministre",
-     "directeur", "directrice", "conseiller", "conseillere", "elu", "elue", "madame", "monsieur",
-     "bonjour", "merci", "cher", "chere", "chers", "cheres", "mesdames", "messieurs", "sous",
-     "vice", "general", "generale", "delegue", "deleguee", "secretaire", "tresorier",
-     "tresoriere", "commissaire", "enqueteur", "enquetrice", "intervenant", "intervenante"}
-)  # fmt: skip
-# Lower-case words joining the pieces of a place name (Saint-Trojan-les-Bains, Vic-sur-Seille).
-PLACE_JOINERS = frozenset({"les", "sur", "sous", "en", "lès", "aux", "le", "la", "de", "du"})
-
-# Capitalised common nouns that are names of days, not of people.
-NEVER_ALONE = frozenset({"noel", "paques", "toussaint", "pentecote", "ascension", "assomption"})
 # Words that follow a first name opening a sentence (« Claire m'a dit », « Rose est venue »).
 NAME_FOLLOWERS = frozenset(
     {"m", "a", "est", "etait", "avait", "nous", "me", "l", "s", "n", "ne", "dit", "disait",
      "pense", "vient", "fait", "travaille", "connait", "sait", "veut", "peut", "doit", "va",
      "sera", "y", "en", "lui", "leur", "et", "qui", "aussi", "elle", "il"}
 )  # fmt: skip
-_TOKEN = re.compile(r"[^\W_]+")
 _GAP = re.compile(r"[ \t\u00a0]*[-.'’]?[ \t\u00a0]*")
 _SENTENCE_END = frozenset(".!?…:\n")
 _OPENERS = ' \t\u00a0«"“(-–—•*>'
@@ -107,7 +114,7 @@ _CONTACT_PLACEHOLDERS = {
 
 
 def _pieces(name: str) -> list[str]:
-    return _TOKEN.findall(name)
+    return WORD.findall(name)
 
 
 def name_variants(real_name: str) -> list[str]:
@@ -127,14 +134,6 @@ def name_variants(real_name: str) -> list[str]:
     return sorted((v for v in variants if v), key=len, reverse=True)
 
 
-def _is_place_like(name: str) -> bool:
-    """« Saint-Trojan-les-Bains »: a hyphenated name joined by lower-case words is a place."""
-    return any(
-        "-" in part and any(j in PLACE_JOINERS for j in part.lower().split("-")[1:-1])
-        for part in name.split()
-    )
-
-
 @dataclass
 class _Entry:
     replacement: str
@@ -148,13 +147,6 @@ class _Node:
     entry: _Entry | None = None
 
 
-class _Token(NamedTuple):  # a tuple: built for every word of every text, so cheap to make
-    start: int
-    end: int
-    key: str  # folded
-    capitalised: bool  # Titlecase or upper case in the text
-
-
 @dataclass
 class NameIndex:
     """Every variant of every name in one token trie, with the words that need context."""
@@ -164,6 +156,9 @@ class NameIndex:
     root: _Node = field(default_factory=_Node)
     name_keys: set[str] = field(default_factory=set)
     anchors: set[str] = field(default_factory=set)  # every entry holds one of these words
+    # Name piece -> the names (numbered as added) it is a piece of.
+    owners: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    names_added: int = 0
     steps: int = 0  # trie steps taken by `find`: the matcher's work, for tests
 
     def add(
@@ -190,10 +185,16 @@ class NameIndex:
     def add_name(
         self, name: str, replacement: str, places: frozenset[str], *, yielding: bool = False
     ) -> None:
-        place_like = _is_place_like(name)
+        place_like = is_place_like(name)
         keys = [fold_aligned(p) for p in _pieces(name)]
-        self.name_keys.update(keys)
-        self.anchors.update(keys)  # every variant holds a piece of the name (« M. Dupont »)
+        # « du », « de » in « Benoît du Breuil-de-Pont-en-Auge » are in nearly every text: the
+        # other pieces anchor the name, and every variant holds one (« M. Dupont »).
+        pieces = [k for k in keys if k not in PLACE_JOINERS and k not in FUNCTIONS] or keys
+        self.name_keys.update(pieces)
+        self.anchors.update(pieces)
+        for key in pieces:
+            self.owners[key].add(self.names_added)
+        self.names_added += 1
         common = [k in self.common or k in places or place_like for k in keys]
         for variant in name_variants(name):
             tokens = [fold_aligned(p) for p in _pieces(variant)]
@@ -205,7 +206,7 @@ class NameIndex:
             if len(key) >= 3 and key not in PLACE_JOINERS and key not in FUNCTIONS:
                 self.add([key], replacement, single=True, ambiguous=is_common, yielding=yielding)
 
-    def find(self, text: str, tokens: list[_Token]) -> tuple[list[Span], list[Span]]:
+    def find(self, text: str, tokens: list[Token]) -> tuple[list[Span], list[Span]]:
         """Name spans, and the sentence-initial ambiguous pieces left for spaCy to confirm."""
         spans: list[Span] = []
         pending: list[Span] = []
@@ -229,7 +230,7 @@ class NameIndex:
             span = (tokens[i].start, tokens[last].end, entry.replacement)
             verdict = self._verdict(text, tokens, i, last, entry)
             if verdict == "yes":
-                last = self._surname_after(text, tokens, last)
+                last = self._surname_after(text, tokens, i, last)
                 spans.append((tokens[i].start, tokens[last].end, entry.replacement))
                 i = last + 1
                 continue
@@ -238,24 +239,38 @@ class NameIndex:
             i += 1
         return spans, pending
 
-    def _surname_after(self, text: str, tokens: list[_Token], last: int) -> int:
+    def _surname_after(self, text: str, tokens: list[Token], first: int, last: int) -> int:
         """The last token of the name once the capitalised words written right after it are
         taken in: the manifest says « Marie Helene », the transcript « Marie-Hélène Matera »."""
-        for _ in range(2):
-            following = last + 1
-            if following >= len(tokens):
-                break
+        words = 0
+        while (following := last + 1) < len(tokens):
             token = tokens[following]
             gap = text[tokens[last].end : token.start]
             if gap not in (" ", "-", "\u00a0") or not token.capitalised or len(token.key) < 2:
                 break
-            # Common words are not excluded: surnames often are (« Matera », « Petit »).
-            if token.key in FUNCTIONS or token.key in self.places:
+            # Common words are not excluded: surnames often are (« Matera », « Petit »); the
+            # piece of another known name is someone else (« Ozgur Kiliç Sonia Branca »).
+            if (
+                token.key in FUNCTIONS
+                or token.key in self.places
+                or self._other_name(token.key, tokens[first : last + 1])
+            ):
+                break
+            # Two more words at most, the pieces of a hyphenated one counted once.
+            words += gap != "-"
+            if words > 2:
                 break
             last = following
         return last
 
-    def _verdict(self, text: str, tokens: list[_Token], i: int, last: int, entry: _Entry) -> str:
+    def _other_name(self, key: str, name: list[Token]) -> bool:
+        """`key` is a piece of known names none of which `name`'s words belong to."""
+        owners = self.owners.get(key)
+        if not owners:
+            return False
+        return all(owners.isdisjoint(self.owners.get(t.key, ())) for t in name)
+
+    def _verdict(self, text: str, tokens: list[Token], i: int, last: int, entry: _Entry) -> str:
         if not entry.single:
             if not entry.ambiguous:
                 return "yes"
@@ -267,8 +282,9 @@ class NameIndex:
             return "no"  # « Jean » in « Jean-Pierre » is someone else
         if not entry.ambiguous:
             # A name piece alone is written as a name; « le marais » in lower case is a word
-            # even when some participant is called Marais and the lexicon misses it.
-            return "yes" if token.capitalised else "no"
+            # even when some participant is called Marais and the lexicon misses it. In a
+            # transcriber's note the speakers are named in lower case (« [christine rit] »).
+            return "yes" if token.capitalised or in_note(text, token.start) else "no"
         if not token.capitalised or text[token.start : token.end].isupper():
             return "no"  # common use (« un petit commerce »), or shouting (« PETIT »)
         for k in (i - 1, i + 1):
@@ -284,22 +300,28 @@ class NameIndex:
             return "yes"
         # « Claire m'a dit… »: at the start of a sentence, a name is followed by its verb.
         following = tokens[i + 1].key if i + 1 < len(tokens) else ""
-        return "yes" if following in NAME_FOLLOWERS else "maybe"
+        if following in NAME_FOLLOWERS or _names_a_speaker(text, token.end):
+            return "yes"
+        return "maybe"
 
 
-Span = tuple[int, int, str]
-
-
-def single_in_compound(text: str, tokens: list[_Token], first: int, last: int) -> bool:
+def single_in_compound(text: str, tokens: list[Token], first: int, last: int) -> bool:
     """The match is one piece of a hyphenated compound (« Jean » of « Jean-Pierre »)."""
     before = first > 0 and text[tokens[first - 1].end : tokens[first].start] == "-"
     after = last + 1 < len(tokens) and text[tokens[last].end : tokens[last + 1].start] == "-"
     return before or after
 
 
-def _adjacent(text: str, left: _Token, right: _Token) -> bool:
+def _adjacent(text: str, left: Token, right: Token) -> bool:
     gap = text[left.end : right.start]
     return len(gap) <= 3 and _GAP.fullmatch(gap) is not None
+
+
+def _names_a_speaker(text: str, end: int) -> bool:
+    """The name alone on its line, or first of a list (« Augustin + Ozgur Kiliç »): how
+    transcripts say who speaks (CFPP2000's « Turns » tier)."""
+    rest = text[end:].split("\n", 1)[0]
+    return rest.strip(" \t\u00a0.") == "" or re.match(r"[ \t\u00a0]*[+&]", rest) is not None
 
 
 def _sentence_initial(text: str, start: int) -> bool:
@@ -307,18 +329,6 @@ def _sentence_initial(text: str, start: int) -> bool:
     while position > 0 and text[position - 1] in _OPENERS:
         position -= 1
     return position == 0 or text[position - 1] in _SENTENCE_END
-
-
-def tokenize(text: str) -> list[_Token]:
-    return [
-        _Token(m.start(), m.end(), _fold_token(m.group()), m.group()[0].isupper())
-        for m in _TOKEN.finditer(text)
-    ]
-
-
-@lru_cache(maxsize=200_000)  # words are Zipfian: folding each once is far cheaper than per text
-def _fold_token(token: str) -> str:
-    return fold_aligned(token)
 
 
 @cache
@@ -339,9 +349,9 @@ def may_name_people(
     if text.lower() == text:
         return False
     previous_capitalised = False
-    for m in _TOKEN.finditer(text):
+    for m in WORD.finditer(text):
         token = m.group()
-        key = _fold_token(token)
+        key = fold_token(token)
         if key in FUNCTIONS:
             continue
         capitalised = token.lower() != token  # an upper-case letter anywhere in the word
@@ -468,12 +478,26 @@ class Pseudonymizer:
         spans = contact_spans(text)
         if self.keep_names or not text:
             return spans, []
-        # Most texts hold no piece of any name: checked word by word before any token is built
-        # (the folding of each distinct word is cached).
-        if self.index.anchors.isdisjoint(map(_fold_token, _TOKEN.findall(text))):
+        # Most texts hold no piece of any name nor any civility: checked word by word before
+        # any token is built (the folding of each distinct word is cached).
+        words = set(map(fold_token, WORD.findall(text)))
+        named = not self.index.anchors.isdisjoint(words)
+        titled = may_hold_civility(text, words)
+        if not named and not titled:
             return spans, []
-        names, pending = self.index.find(text, tokenize(text))
-        spans.extend(s for s in names if _free(spans, s[0], s[1]))
+        tokens = tokenize(text)
+        names, pending = self.index.find(text, tokens) if named else ([], [])
+        names = [s for s in names if _free(spans, s[0], s[1])]  # not inside an e-mail address
+        places = self.index.places
+        for span in [*names, *listed_people(text, tokens, names, places, self.placeholder)]:
+            if _free(spans, span[0], span[1]):
+                spans.append(span)
+        if titled:
+            spans.extend(
+                s
+                for s in titled_people(text, tokens, places, self.placeholder)
+                if _free(spans, s[0], s[1])
+            )
         return spans, pending
 
     def _person_entities(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
@@ -503,9 +527,10 @@ class Pseudonymizer:
                 continue
             # spaCy sees a longer name around a match (« Marie-Hélène Matera » around the
             # manifest's « Marie Helene »): the whole name goes, under the match's replacement.
+            # Around several matches, it is a list of people (« Augustin + Ozgur Kiliç »).
             around = [s for s in spans if s[0] < end and start < s[1]]
             if (
-                around
+                len(around) == 1
                 and _free(found, start, end)
                 and not any(s[2] in _CONTACT_PLACEHOLDERS.values() for s in around)
             ):
@@ -556,31 +581,16 @@ def remember_person_spans(study: Study, *, progress: bool = True) -> int:
     return find_and_keep_person_spans(study, todo, progress=progress)
 
 
-def interviewer_names(participants: Iterable[Participant]) -> list[str]:
-    """People named in the manifest's « enqueteur » column (several: « A | B », « A et B »)."""
-    return sorted(
-        {
-            name.strip()
-            for p in participants
-            for name in re.split(r"[|;,/]|\bet\b", p.interviewer)
-            if len(name.strip()) >= 3
-        }
-    )
-
-
-_BRACKETED = re.compile(r"\[[^\]]*\]|\([^)]*\)")
-
-
 def _unnamed_speaker(label: str, spans: list[Span], placeholder: str) -> list[Span]:
     """The span of a speaker label's name words no pseudonymiser rule caught (outside `spans`:
     names hidden, pseudonyms shown), if any."""
-    outside = [(m.start(), m.end()) for m in _BRACKETED.finditer(label)]
+    outside = [(m.start(), m.end()) for m in BRACKETED.finditer(label)]
     outside += [(start, end) for start, end, _ in spans]
     words = [
         m
-        for m in _TOKEN.finditer(label)
+        for m in WORD.finditer(label)
         if m.group()[0].isupper()
-        and _fold_token(m.group()) not in _ROLE_WORDS
+        and fold_token(m.group()) not in ROLE_WORDS
         and all(m.end() <= start or m.start() >= end for start, end in outside)
     ]
     if not words:
@@ -590,43 +600,6 @@ def _unnamed_speaker(label: str, spans: list[Span], placeholder: str) -> list[Sp
         if _free(spans, words[0].start(), words[-1].end())
         else [(m.start(), m.end(), placeholder) for m in words]
     )
-
-
-def interviewer_labels(conn: sqlite3.Connection) -> list[str]:
-    """Names in the speaker labels of interviewer turns (« Mat Pires (ENQ) » -> « Mat Pires »):
-    an interviewer the manifest does not list is hidden all the same."""
-    return label_names(conn, "is_interviewer = 1", frozenset())
-
-
-def speaker_label_names(conn: sqlite3.Connection, pseudonyms: frozenset[str]) -> list[str]:
-    """Names in the speaker labels of the other turns: the second person of a two-person
-    interview, named again in the text (« [rire de Katia] »). Labels stored with a
-    participant's pseudonym (ingest may write them so) name nobody."""
-    return label_names(conn, "is_interviewer = 0", pseudonyms)
-
-
-def label_names(conn: sqlite3.Connection, which: str, pseudonyms: frozenset[str]) -> list[str]:
-    names = set()
-    for (label,) in conn.execute(
-        f"SELECT DISTINCT speaker FROM segments WHERE {which} AND speaker != ''"
-    ):
-        name = _BRACKETED.sub(" ", str(label))
-        for pseudonym in pseudonyms:
-            name = name.replace(pseudonym, " ")
-        pieces = [p for p in _pieces(name) if _fold_token(p) not in _ROLE_WORDS]
-        if any(len(p) >= 2 and p[0].isupper() for p in pieces):
-            names.add(" ".join(pieces))
-    return sorted(names)
-
-
-# Role markers written beside or instead of an interviewer's name in speaker labels.
-_ROLE_WORDS = FUNCTIONS | frozenset(
-    {"enq", "enquete", "int", "interviewer", "intervieweur", "intervieweuse", "animateur",
-     "animatrice", "question", "q", "spk", "speaker", "locuteur", "locutrice", "acteur",
-     "actrice", "fondateur", "fondatrice", "participant", "participante", "interviewe",
-     "interviewee", "repondant", "repondante", "temoin", "reponse", "r", "personne", "homme",
-     "femme", "public", "salle", "intervention", "inconnu", "inconnue", "turns", "x"}
-)  # fmt: skip
 
 
 def pseudonymizer_for(
@@ -658,34 +631,3 @@ def pseudonymizer_for(
         places=places,
         span_cache=conn if cached_entities else None,
     )
-
-
-def name_piece_warnings(participants: Iterable[Participant]) -> list[str]:
-    """French notes on name pieces that are also common words or place names, for the analyst."""
-    common = common_french_words()
-    words: dict[str, set[str]] = defaultdict(set)
-    places: set[str] = set()
-    for participant in participants:
-        names = [participant.real_name, *interviewer_names([participant])]
-        for name in filter(None, (n.strip() for n in names)):
-            if _is_place_like(name):
-                places.add(name)
-                continue
-            for piece in _pieces(name):
-                if len(piece) >= 3 and fold_aligned(piece) in common:
-                    words[fold_aligned(piece)].add(piece.capitalize())
-    notes = []
-    if words:
-        shown = ", ".join(f"« {min(v)} »" for _, v in sorted(words.items()))
-        notes.append(
-            f"{len(words)} élément(s) de nom sont aussi des mots courants ({shown}) : ils ne "
-            "sont remplacés que dans un nom complet, après une civilité (M., Mme…) ou avec une "
-            "majuscule en milieu de phrase ; leur emploi ordinaire (« un petit commerce ») est "
-            "gardé."
-        )
-    if places:
-        notes.append(
-            f"{len(places)} nom(s) ressemblent à des noms de lieu (ex. « {min(places)} ») : seul "
-            "le nom complet est remplacé, jamais ses morceaux (« les », « sur »…)."
-        )
-    return notes

@@ -18,7 +18,6 @@ from pathlib import Path
 from qualipipe.config import StudyConfig
 from qualipipe.errors import InputError, Problem
 from qualipipe.ingest.tables import read_table
-from qualipipe.pseudonymize import name_piece_warnings
 from qualipipe.records import SOURCE_KIND_WORDS, ActorType, Participant, Role, SourceKind
 from qualipipe.store import (
     Study,
@@ -28,6 +27,7 @@ from qualipipe.store import (
     set_meta,
     upsert_participant,
 )
+from qualipipe.study_names import name_piece_warnings
 from qualipipe.text import fold_key
 
 COLUMNS = (
