@@ -39,6 +39,7 @@ TEXTS = [
     "Il faut voir ce que donneront le Traité de Marrakech et le CETA pour nos agriculteurs.",
     "Ne pas réserver à l'ENA les postes de hauts fonctionnaires, le PLIE aide les chômeurs.",
     "j'ai fait arts plastiques au lycée puis à l'université après le lycée Pothier",
+    "Turns : Mat Pires (ENQ) + Valentine (ENQ)",
 ]
 # Topics, places, programmes and fragments the texts above contain.
 NOT_ACTORS = [
@@ -60,6 +61,7 @@ NOT_ACTORS = [
     "traite",
     "ceta",
     "debat national",
+    "enq",
 ]
 # Named once, the school is listed; « au lycée », « à l'université » alone are not.
 UNNAMED = ["lycee", "universite"]  # fmt: skip

@@ -96,8 +96,9 @@ NOT_ORGANISATIONS = {
     "tva", "ric", "cice", "cdd", "cdi", "cni", "isf", "ifi", "csg", "smic", "apl", "pib", "doc",
     "gdn", "ceta", "tafta", "mercosur", "ppe", "gafa", "gafam", "gafan", "tpe", "pme", "tpe-pme",
     "enr", "linky", "rmi", "tuc", "sto", "ehpad", "epad", "ue", "bepc",
-    # anonymisation marks of transcribed corpora (ESLO's NPERS for a person's name)
-    "npers", "nville", "xxx",
+    # anonymisation marks and speaker roles of transcribed corpora (ESLO's NPERS for a person's
+    # name, CFPP2000's « (ENQ) » after an interviewer's name)
+    "npers", "nville", "xxx", "enq",
     "etat", "bio", "oui", "non",
 }  # fmt: skip
 # First words of what is not a body: treaties, events, programmes (« Traité de Marrakech »,
