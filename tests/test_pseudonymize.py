@@ -249,7 +249,7 @@ def test_interviewer_named_only_in_speaker_labels_is_hidden(make_study, tmp_path
     hide = pseudonymizer_for(study)
     assert hide("Mat Pires (ENQ)") == "[personne] (ENQ)"
     assert "Pires" not in hide("Merci à Mat Pires et à Mat.")
-    # In the review workbook the speaker labels of the neighbouring turns show no name either.
+    # In the review workbook the neighbouring interviewer turns are shown by role, no name.
     path = export_review(study, output=tmp_path / "revue.xlsx", limit=None).path
     workbook = load_workbook(path, read_only=True)
     cells = [
@@ -257,7 +257,7 @@ def test_interviewer_named_only_in_speaker_labels_is_hidden(make_study, tmp_path
     ]
     workbook.close()
     shown = "\n".join(cells)
-    assert "[personne] (ENQ) : Merci. Et les locaux ?" in shown
+    assert "Enquêteur·rice : Merci. Et les locaux ?" in shown
     assert "Pires" not in shown and "Lefèvre" not in shown
     assert "Testanier" not in shown  # nor in the « Emplacement » column, which names the speaker
 

@@ -356,6 +356,7 @@ def location_label(segment: Segment) -> str:
 
 
 # Segment ids go to SQLite as one JSON array parameter: no limit on their number, index used.
+INTERVIEWER_SHOWN = "Enquêteur·rice"
 CONTEXT_REACH = 3  # neighbours looked at on each side for a context that says something
 IDS = "(SELECT value FROM json_each(?))"
 
@@ -470,10 +471,18 @@ def contexts_for(
             participant=participants.get(source.participant_id or ""),
             before=before.text if before else "",
             after=after.text if after else "",
-            before_speaker=before.speaker if before else "",
-            after_speaker=after.speaker if after else "",
+            before_speaker=_shown_speaker(before),
+            after_speaker=_shown_speaker(after),
         )
     return contexts
+
+
+def _shown_speaker(segment: Segment | None) -> str:
+    """Who speaks in a context cell: an interviewer by role (their name or initials say nothing
+    to a reader and would be hidden anyway), anyone else by their label."""
+    if segment is None:
+        return ""
+    return INTERVIEWER_SHOWN if segment.is_interviewer else segment.speaker
 
 
 def _telling(segments: dict[int, Segment], side: Sequence[int]) -> Segment | None:
