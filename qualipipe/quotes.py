@@ -84,9 +84,15 @@ ACKNOWLEDGEMENTS = {
     "oui", "ouais", "ouai", "non", "si", "ah", "oh", "bon", "bien", "tres", "voila", "d", "accord",
     "ok", "okay", "je", "vois", "tout", "a", "fait", "exactement", "effectivement", "hm", "mm",
     "mh", "hum", "euh", "bah", "ben", "entendu", "super", "merci", "c", "est", "ca", "vrai",
-    "sur", "et", "alors",
+    "sur", "et", "alors", "hein", "quoi", "certainement", "evidemment",
 }  # fmt: skip
 MAX_ACKNOWLEDGEMENT_WORDS = 6
+
+
+def telling_words(text: str) -> list[str]:
+    """The words of the readable text that are more than an acknowledgement (folded): what a
+    quote says beyond « ah oui certainement hein »."""
+    return [w for w in words(fold_key(readable_quote(text))) if w not in ACKNOWLEDGEMENTS]
 
 
 def is_acknowledgement(text: str) -> bool:

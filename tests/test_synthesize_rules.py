@@ -275,3 +275,15 @@ def test_large_numbers_read_the_french_way() -> None:
     assert french_number(1234567.25) == "1\u202f234\u202f567,25"  # decimal comma
     assert french_number(2021) == "2021"  # a year (four digits) stays as written
     assert french_number(3.5) == "3,5" and french_number(0.25, percent=True) == "25\u202f%"
+
+
+def test_a_string_of_acknowledgements_is_not_a_quote() -> None:
+    # ESLO: « ah oui ah oui certainement mais oui certainement hein certainement » has ten
+    # words and sits close to any centroid; it says nothing a reader can use.
+    texts = {
+        1: "ah oui ah oui certainement mais oui certainement hein certainement",
+        2: "on manque de bus le dimanche pour aller travailler à la ville",
+    }
+    picker = VerbatimPicker(texts)
+    candidates = [Candidate(i, t, f"p{i}", True) for i, t in texts.items()]
+    assert [c.segment_id for c in picker.pick(candidates, 2)] == [2, 1]

@@ -5,8 +5,8 @@ content words when the coding stage computed it, else a TF-IDF vector (French st
 accents folded) fitted on the territory's coded segments. A code's verbatims are its segments with
 the highest cosine similarity to the mean vector of its segments, preferring validated ones and one
 verbatim per participant. A segment long enough to say something (`QUOTABLE_WORDS`) comes before
-a shorter one, however typical: on real transcripts a bare « oui » or « douze ans » can sit
-closest to the centroid, and says nothing to the reader. Words are counted once the
+a shorter one, however typical: on real transcripts a bare « oui », « douze ans » or « ah oui ah
+oui certainement hein » can sit closest to the centroid, and says nothing to the reader. Words are counted once the
 transcription marks are out (`qualipipe.quotes`): « c'est [pause] [rire] euh + » is not a quote,
 and a segment made mostly of marks comes after one that is mostly words. The quote shown is the
 readable text (marks out); the stored segment is untouched. Ties break on the segment id, so the
@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from qualipipe.quotes import mostly_marks, readable_quote
+from qualipipe.quotes import mostly_marks, readable_quote, telling_words
 from qualipipe.synthesize.cells import UNREVIEWED_MARK
 
 MAX_CHARS = 280
@@ -135,11 +135,10 @@ class VerbatimPicker:
 
 
 def quotable(text: str) -> bool:
-    """Whether a segment has enough words, once its transcription marks are out, to be quoted
-    on its own, and is not mostly marks (« oui [pause] non [pause] euh [pause] bon »)."""
-    return len(re.findall(r"\w+", readable_quote(text))) >= QUOTABLE_WORDS and not mostly_marks(
-        text
-    )
+    """Whether a segment says enough, once its transcription marks and acknowledgements are out,
+    to be quoted on its own (not « ah oui ah oui certainement mais oui certainement hein »), and
+    is not mostly marks (« oui [pause] non [pause] euh [pause] bon »)."""
+    return len(telling_words(text)) >= QUOTABLE_WORDS and not mostly_marks(text)
 
 
 def shorten(text: str, limit: int = MAX_CHARS) -> str:
