@@ -87,6 +87,12 @@ ACKNOWLEDGEMENTS = {
     "sur", "et", "alors", "hein", "quoi", "certainement", "evidemment",
 }  # fmt: skip
 MAX_ACKNOWLEDGEMENT_WORDS = 6
+# Words of transcription marks and hesitations that `readable_quote` takes out. Folded.
+MARK_WORDS = {
+    "euh", "euhm", "heu", "hum", "hm", "mm", "mh", "mmh", "pause", "rire", "rires", "toux",
+    "souffle", "xxx", "npers", "inaudible", "bruit",
+}  # fmt: skip
+MAX_ACKNOWLEDGEMENT_CHARS = 120  # longer, marks and all, a turn says something
 
 
 def telling_words(text: str) -> list[str]:
@@ -98,5 +104,9 @@ def telling_words(text: str) -> list[str]:
 def is_acknowledgement(text: str) -> bool:
     """Whether a turn only acknowledges what the other said (« oui oui », « hm », « d'accord »,
     a laugh): a listener's backchannel, no context for a reader."""
+    if len(text) > MAX_ACKNOWLEDGEMENT_CHARS:
+        return False
+    if any(w not in ACKNOWLEDGEMENTS and w not in MARK_WORDS for w in words(fold_key(text))):
+        return False  # a word that no cleaning takes out: the turn says something
     said = words(fold_key(readable_quote(text)))
     return len(said) <= MAX_ACKNOWLEDGEMENT_WORDS and all(w in ACKNOWLEDGEMENTS for w in said)

@@ -21,12 +21,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 from qualipipe import resolve
 from qualipipe.coding.uncertainty import uncertainty
 from qualipipe.errors import Problem, StudyError
 from qualipipe.pseudonymize import Policy, Pseudonymizer, pseudonymizer_for
-from qualipipe.quotes import is_acknowledgement
+from qualipipe.quotes import MAX_ACKNOWLEDGEMENT_CHARS, is_acknowledgement
 from qualipipe.records import (
     SOURCE_KIND_NOUNS,
     Action,
@@ -379,6 +380,15 @@ class OutlineEntry:
     segment_id: int
     source_id: int
     is_interviewer: bool
+    length: int = 0  # characters: a long segment is never a mere acknowledgement
+
+
+class Neighbour(NamedTuple):
+    """A segment next to a reviewed one, as its context cell shows it."""
+
+    text: str
+    speaker: str
+    is_interviewer: bool
 
 
 def select_sources(
@@ -413,9 +423,9 @@ def select_sources(
 def segment_outline(study: Study, source_ids: Iterable[int]) -> list[OutlineEntry]:
     """Active segments of the sources (interviewer turns included), in document order."""
     return [
-        OutlineEntry(int(r[0]), int(r[1]), bool(r[2]))
+        OutlineEntry(int(r[0]), int(r[1]), bool(r[2]), int(r[3]))
         for r in study.conn.execute(
-            "SELECT id, source_id, is_interviewer FROM segments "
+            'SELECT id, source_id, is_interviewer, "end" - start FROM segments '
             f"WHERE retired = 0 AND source_id IN {IDS} "
             'ORDER BY source_id, ordinal, start, "end"',
             (ids_param(source_ids),),
@@ -446,25 +456,29 @@ def contexts_for(
     for segment_id in wanted:
         index = place[segment_id]
         source_id = outline[index].source_id
-        same = [
-            e.segment_id
-            for e in outline[max(0, index - CONTEXT_REACH) : index + CONTEXT_REACH + 1]
-            if e.source_id == source_id
-        ]
-        at = same.index(segment_id)
-        candidates[segment_id] = (same[:at][::-1], same[at + 1 :])
-    needed = set(wanted) | {n for pair in candidates.values() for side in pair for n in side}
+        earlier = outline[max(0, index - CONTEXT_REACH) : index][::-1]
+        later = outline[index + 1 : index + CONTEXT_REACH + 1]
+        candidates[segment_id] = (_reach(earlier, source_id), _reach(later, source_id))
     segments = {
         int(r["id"]): row_to_segment(r)
         for r in study.conn.execute(
-            f"SELECT * FROM segments WHERE id IN {IDS}", (ids_param(needed),)
+            f"SELECT * FROM segments WHERE id IN {IDS}", (ids_param(wanted),)
+        )
+    }
+    # Neighbours: only what a context cell shows.
+    needed = {n for pair in candidates.values() for side in pair for n in side}
+    neighbours = {
+        int(r[0]): Neighbour(r[1], r[2], bool(r[3]))
+        for r in study.conn.execute(
+            f"SELECT id, text, speaker, is_interviewer FROM segments WHERE id IN {IDS}",
+            (ids_param(needed),),
         )
     }
     contexts = {}
     for segment_id in wanted:
         segment = segments[segment_id]
         source = sources[segment.source_id or 0]
-        before, after = (_telling(segments, side) for side in candidates[segment_id])
+        before, after = (_telling(neighbours, side) for side in candidates[segment_id])
         contexts[segment_id] = SegmentContext(
             segment=segment,
             source=source,
@@ -477,7 +491,20 @@ def contexts_for(
     return contexts
 
 
-def _shown_speaker(segment: Segment | None) -> str:
+def _reach(side: Sequence[OutlineEntry], source_id: int) -> list[int]:
+    """The neighbours worth reading on one side, nearest first: up to the first one too long to
+    be a mere acknowledgement, within the same source."""
+    reached = []
+    for entry in side:
+        if entry.source_id != source_id:
+            break
+        reached.append(entry.segment_id)
+        if entry.length > MAX_ACKNOWLEDGEMENT_CHARS:
+            break
+    return reached
+
+
+def _shown_speaker(segment: Neighbour | None) -> str:
     """Who speaks in a context cell: an interviewer by role (their name or initials say nothing
     to a reader and would be hidden anyway), anyone else by their label."""
     if segment is None:
@@ -485,9 +512,9 @@ def _shown_speaker(segment: Segment | None) -> str:
     return INTERVIEWER_SHOWN if segment.is_interviewer else segment.speaker
 
 
-def _telling(segments: dict[int, Segment], side: Sequence[int]) -> Segment | None:
+def _telling(neighbours: dict[int, Neighbour], side: Sequence[int]) -> Neighbour | None:
     """The nearest neighbour that is more than an acknowledgement, or the nearest one."""
-    near = [segments[n] for n in side]
+    near = [neighbours[n] for n in side]
     return next((s for s in near if not is_acknowledgement(s.text)), near[0] if near else None)
 
 
