@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from qualipipe import yamlio
 from qualipipe.errors import InputError, Problem
@@ -99,9 +99,9 @@ INSTRUMENT_PREFIXES = {
 }
 
 
-@dataclass(frozen=True)
-class Option:
-    """An answer option (list, ranking, array column) or a subquestion (array row...)."""
+class Option(NamedTuple):
+    """An answer option (list, ranking, array column) or a subquestion (array row...): a
+    (code, text) pair, as the syntheses list them."""
 
     code: str
     text: str

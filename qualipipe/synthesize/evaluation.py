@@ -10,8 +10,8 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from qualipipe.surveys.instruments import Instrument
 from qualipipe.synthesize.model import AnswerSheet
 from qualipipe.synthesize.priorities import COLUMN, parse_score
 
@@ -57,23 +57,19 @@ class Distribution:
         return round(n / self.respondents, 4) if self.respondents else None
 
 
-def questions_from_instrument(instrument: Any) -> list[ClosedQuestion]:
+def questions_from_instrument(instrument: Instrument) -> list[ClosedQuestion]:
     questions = []
     for q in instrument.questions:
-        letter = str(getattr(q.type, "value", q.type))
+        letter = q.type.value
         kind = CLOSED_LETTERS.get(letter)
         if kind is None:
             continue
-        options = tuple((o.code, o.text) for o in q.options)
+        options: tuple[tuple[str, str], ...] = q.options
         if letter == "Y":
             options = tuple(YES_NO.items())
         elif letter in ("5", "A") and not options:
             options = tuple(FIVE_POINT.items())
-        questions.append(
-            ClosedQuestion(
-                q.code, q.text, kind, options, tuple((s.code, s.text) for s in q.subquestions)
-            )
-        )
+        questions.append(ClosedQuestion(q.code, q.text, kind, options, q.subquestions))
     return questions
 
 
