@@ -484,7 +484,7 @@ def read_textgrid(path: Path) -> ReadTranscript:
         for start, end, label in intervals
         if label.strip()
     ]
-    utterances.sort(key=lambda u: (u.start_time or 0.0, u.end_time or 0.0))
+    utterances.sort(key=lambda u: (u.start_time, u.end_time))
     return render_utterances(utterances, "textgrid", decoded.encoding)
 
 

@@ -75,12 +75,13 @@ class ReadTranscript:
 
 @dataclass(frozen=True)
 class Utterance:
-    """One timed piece of speech, before grouping into turns."""
+    """One timed piece of speech, before grouping into turns: every timed format (subtitles,
+    Transcriber, Praat, CFPP2000) gives its start and end, in seconds."""
 
     speaker: str
     text: str
-    start_time: float | None = None
-    end_time: float | None = None
+    start_time: float
+    end_time: float
     section: str = ""
     role: str = ""
 
