@@ -113,12 +113,13 @@ def test_invalid_toml_values_are_all_reported(tmp_path: Path) -> None:
     assert '« milieu = "périurbain" »' in result.stderr
 
 
-def test_review_and_ingest_start_without_the_heavy_libraries() -> None:
-    # `review export` / `review import` run many times in a sitting: they must not first load
-    # scikit-learn, spaCy and matplotlib for the other commands (seconds at every start).
+def test_review_ingest_and_status_start_without_the_heavy_libraries() -> None:
+    # `review export` / `review import` / `status` run many times in a sitting: they must not
+    # first load scikit-learn, spaCy and matplotlib for the other commands (seconds at every
+    # start; `status --codes` loads scikit-learn when it needs it).
     probe = (
         "import sys, click; from qualipipe.cli import app; "
-        "[app.get_command(click.Context(app), name) for name in ('review', 'ingest')]; "
+        "[app.get_command(click.Context(app), name) for name in ('review', 'ingest', 'status')]; "
         "print(sorted(m for m in ('sklearn', 'spacy', 'matplotlib') if m in sys.modules))"
     )
     done = subprocess.run(

@@ -12,7 +12,6 @@ from qualipipe.cli.common import (
     open_study_at,
     study_option,
 )
-from qualipipe.coding.evaluate import code_quality_table, render_code_quality
 from qualipipe.status import territory_statuses
 from qualipipe.store import RunState, run_history
 from qualipipe.study import init_study
@@ -86,6 +85,9 @@ def status_command(study: Path | None, per_code: bool) -> None:
         console.print(table)
         _print_interrupted_steps(run_history(opened.conn, limit=20))
         if per_code:
+            # Start-up: scikit-learn (about 1.5 s to import) only when the codes are asked for.
+            from qualipipe.coding.evaluate import code_quality_table, render_code_quality
+
             with console.status("Validation croisée des suggestions sur les décisions…"):
                 quality = code_quality_table(opened)
             if quality:
