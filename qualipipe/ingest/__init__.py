@@ -15,6 +15,14 @@ from pathlib import Path
 
 from qualipipe import resolve
 from qualipipe.errors import InputError, Problem, QualipipeError
+from qualipipe.ingest.answer_tables import (
+    AnswerTable,
+    TableIngestReport,
+    TableOptions,
+    ingest_answer_table,
+    read_answer_table,
+    table_kind,
+)
 from qualipipe.ingest.manifest import ManifestReport, ParticipantLinks, apply_manifest, load_links
 from qualipipe.ingest.plaintext import join_short_paragraphs
 from qualipipe.ingest.readers import TRANSCRIPT_EXTENSIONS, read_transcript
@@ -57,6 +65,7 @@ __all__ = [
     "IngestReport",
     "LostDecision",
     "SegmentationParams",
+    "TableOptions",
     "ingest_paths",
     "ingest_survey_responses",
     "ingest_transcript",
@@ -108,6 +117,7 @@ class IngestReport:
     manifest: ManifestReport | None = None
     files: list[FileOutcome] = field(default_factory=list)
     surveys: list[SurveyIngestReport] = field(default_factory=list)
+    tables: list[TableIngestReport] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)  # unsupported files found in folders
 
     @property
@@ -122,6 +132,7 @@ class IngestReport:
     def lost_decisions(self) -> list[LostDecision]:
         lost = [d for f in self.files for d in f.lost_decisions]
         lost += [d for s in self.surveys for c in s.sources for d in c.lost_decisions]
+        lost += [d for t in self.tables for d in t.lost_decisions]
         return lost
 
     def count(self, status: str) -> int:
@@ -383,13 +394,15 @@ def ingest_paths(
     splitter: SentenceSplitter | None = None,
     progress: ProgressCallback | None = None,
     kind: SourceKind | None = None,
+    table_options: TableOptions | None = None,
 ) -> IngestReport:
     """Ingest files and folders; one bad file is reported, the others are ingested.
 
     `manifest` (CSV/XLSX) is loaded first (all or nothing: a manifest error stops everything).
     `.csv`/`.xlsx` files are LimeSurvey exports of `instrument` (a YAML path or a name in
     `surveys/`) for `territory`. Other files are of the kind the manifest gives their
-    participant (column « type_source »), else `kind`, else interviews.
+    participant (column « type_source »), else `kind`, else interviews. Without an instrument,
+    a `.csv`/`.xlsx` file named on its own is a table of written answers (`table_options`).
     """
     params = params or SegmentationParams()
     report = IngestReport()
@@ -413,6 +426,8 @@ def ingest_paths(
             progress(path.name, index, len(files))
         if path.suffix.lower() in SURVEY_EXTENSIONS and loaded_instrument is not None:
             read[path] = _read_survey_file(path, loaded_instrument, territory_id or "")
+        elif path.suffix.lower() in SURVEY_EXTENSIONS:
+            read[path] = _read_table_file(study, path, table_options, territory_id, kind)
         else:
             read[path] = _read_transcript_file(path, links, participants, kind)
     if progress:
@@ -427,6 +442,8 @@ def ingest_paths(
     for path, prepared in read.items():
         if isinstance(prepared, FileOutcome):
             report.files.append(prepared)
+        elif isinstance(prepared, _ReadTable):
+            report.files.append(_ingest_table_file(study, prepared, params, lazy_splitter, report))
         elif isinstance(prepared, _ReadSurvey):
             report.files.append(
                 _ingest_survey_file(study, path, prepared, params, lazy_splitter, report)
@@ -453,7 +470,13 @@ class _ReadSurvey:
     responses: list[SurveyResponse]
 
 
-_Read = _ReadTranscript | _ReadSurvey
+@dataclass(frozen=True)
+class _ReadTable:
+    table: AnswerTable
+    kind: SourceKind
+
+
+_Read = _ReadTranscript | _ReadSurvey | _ReadTable
 
 
 def _read_transcript_file(
@@ -575,6 +598,63 @@ def _ingest_survey_file(
         sum(c.added for c in survey.sources),
         sum(c.retired for c in survey.sources),
         lost_decisions=[d for c in survey.sources for d in c.lost_decisions],
+    )
+
+
+def _read_table_file(
+    study: Study,
+    path: Path,
+    options: TableOptions | None,
+    territory_id: str | None,
+    kind: SourceKind | None,
+) -> _ReadTable | FileOutcome:
+    try:
+        kind = table_kind(path, kind)
+        return _ReadTable(
+            read_answer_table(path, study.config, options or TableOptions(), territory_id), kind
+        )
+    except QualipipeError as error:
+        return _error_outcome(path, error)
+    except OSError as error:
+        return _error_outcome(path, _read_error(path, error))
+
+
+def _ingest_table_file(
+    study: Study,
+    read: _ReadTable,
+    params: SegmentationParams,
+    splitter: SentenceSplitter,
+    report: IngestReport,
+) -> FileOutcome:
+    path = read.table.path
+    try:
+        table = ingest_answer_table(
+            study,
+            read.table,
+            kind=read.kind,
+            relative_path=_relative(study, path),
+            params=params,
+            signature=segmentation_signature(params, read.kind),
+            splitter=splitter,
+        )
+    except QualipipeError as error:
+        return _error_outcome(path, error)
+    report.tables.append(table)
+    changes = table.sources + table.removed
+    statuses = {c.status for c in changes}
+    status = UNCHANGED if statuses <= {UNCHANGED} else NEW if statuses == {NEW} else UPDATED
+    segments = sum(c.segments for c in table.sources)
+    return FileOutcome(
+        str(path),
+        status,
+        None,
+        segments,
+        sum(c.kept for c in changes),
+        sum(c.added for c in changes),
+        sum(c.retired for c in changes),
+        lost_decisions=table.lost_decisions,
+        kind=read.kind,
+        participant_segments=segments,
     )
 
 
