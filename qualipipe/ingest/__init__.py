@@ -130,10 +130,8 @@ class IngestReport:
 
     @property
     def lost_decisions(self) -> list[LostDecision]:
-        lost = [d for f in self.files for d in f.lost_decisions]
-        lost += [d for s in self.surveys for c in s.sources for d in c.lost_decisions]
-        lost += [d for t in self.tables for d in t.lost_decisions]
-        return lost
+        # Each file's outcome carries its lost decisions (survey exports and tables too).
+        return [d for f in self.files for d in f.lost_decisions]
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)
