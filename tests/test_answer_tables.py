@@ -163,6 +163,17 @@ def test_reimporting_the_same_xlsx_changes_nothing(make_study, tmp_path: Path) -
     assert dump(study.conn) == before
 
 
+def test_the_territory_typed_for_the_file_wins_over_a_territory_column(
+    make_study, tmp_path: Path
+) -> None:
+    study = make_study()
+    path = write_csv(tmp_path / "consultation.csv", ROWS)
+    report = ingest_paths(study, [path], territory="Besançon Nord")
+    assert report.ok and report.tables[0].table.columns.territory_column is None
+    assert "Territoire" in report.tables[0].table.columns.attributes
+    assert {p.territory_id for p in list_participants(study.conn)} == {"besancon-nord"}
+
+
 def test_a_corrected_cell_updates_only_its_text_and_keeps_other_decisions(
     make_study, tmp_path: Path
 ) -> None:

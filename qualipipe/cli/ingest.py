@@ -47,7 +47,8 @@ from qualipipe.records import INGEST_TYPES, SOURCE_KIND_NOUNS, SOURCE_KIND_WORDS
     "territory",
     type=TERRITORY,
     default=None,
-    help="Territoire des réponses d'un export LimeSurvey (identifiant ou nom ; avec --instrument).",
+    help="Territoire des réponses d'un export LimeSurvey (avec --instrument) ou de tout un "
+    "tableau de réponses (identifiant ou nom).",
 )
 @click.option(
     "--type",

@@ -205,9 +205,17 @@ def _column_values(rows: list[tuple[int, list[str]]], index: int) -> list[str]:
 
 
 def classify_columns(
-    headers: list[str], rows: list[tuple[int, list[str]]], options: TableOptions, file: str
+    headers: list[str],
+    rows: list[tuple[int, list[str]]],
+    options: TableOptions,
+    file: str,
+    *,
+    one_territory: bool = False,
 ) -> TableColumns:
-    """Which columns are texts, attributes, personal data, identifier, territory."""
+    """Which columns are texts, attributes, personal data, identifier, territory.
+
+    With `one_territory` (-t for the whole file), a « territoire » column is only an attribute
+    unless --colonne-territoire names it: what the analyst typed wins over what is guessed."""
     _check_headers(headers, file)
     columns = TableColumns()
     values = {h: _column_values(rows, i) for i, h in enumerate(headers) if h}
@@ -215,7 +223,7 @@ def classify_columns(
         columns.territory_column = _find_header(
             headers, options.territory_column, "--colonne-territoire", file
         )
-    else:
+    elif not one_territory:
         columns.territory_column = next(
             (h for h in headers if header_key(h) in TERRITORY_HEADERS), None
         )
@@ -335,7 +343,7 @@ def read_answer_table(
     file = str(path)
     headers = [h.strip() for h in table.headers]
     rows = [(n, row + [""] * (len(headers) - len(row))) for n, row in table.rows]
-    columns = classify_columns(headers, rows, options, file)
+    columns = classify_columns(headers, rows, options, file, one_territory=territory_id is not None)
     if territory_id is None and columns.territory_column is None:
         raise InputError(
             f"{path.name} : territoire des réponses inconnu ; rien n'a été importé.",
