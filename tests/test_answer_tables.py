@@ -194,19 +194,36 @@ def test_a_corrected_cell_updates_only_its_text_and_keeps_other_decisions(
     corrected = [list(r) for r in ROWS]
     corrected[1][5] = "Les jeunes du quartier ne trouvent ni stage ni premier emploi ici."
     corrected[2][6] = ""  # the analyst removes an answer typed in the wrong row
+    corrected[0][6] = ""  # and one nobody has coded yet
     write_csv(path, list(reversed(corrected)))  # rows reordered too
 
     report = ingest_paths(study, [path])
     table = report.tables[0]
     assert [c.status for c in table.sources].count("mis à jour") == 1
-    assert [c.status for c in table.sources].count("inchangé") == 3
-    assert len(table.removed) == 1
+    assert [c.status for c in table.sources].count("inchangé") == 2
+    assert len(table.removed) == 2
+    # The undecided answer is gone (it must not count as an analysed text); the decided one is
+    # emptied, its passages retired and its decisions kept in the history.
+    assert study.conn.execute("SELECT count(*) FROM sources").fetchone()[0] == 4
+    assert ROWS[0][6] not in {r[0] for r in study.conn.execute("SELECT text FROM segments")}
     assert current_coding(study.conn)[(kept, "ENJ_ALIMENTATION")] is True
     assert sorted(d.segment_id for d in report.lost_decisions) == sorted([changed, emptied])
     retired = {r[0] for r in study.conn.execute("SELECT id FROM segments WHERE retired = 1")}
     assert retired == {changed, emptied}
     texts = table_texts(study.conn)
     assert corrected[1][5] in texts.values() and ROWS[2][6] not in texts.values()
+
+
+def test_a_respondent_removed_from_the_file_leaves_the_study(make_study, tmp_path: Path) -> None:
+    study = make_study()
+    path = write_csv(tmp_path / "consultation.csv", ROWS)
+    assert ingest_paths(study, [path]).ok
+    write_csv(path, [ROWS[0], ROWS[2]])  # C-002 withdrew her answer
+    report = ingest_paths(study, [path])
+    assert report.ok and len(report.tables[0].removed) == 1
+    pseudonyms = sorted(p.pseudonym for p in list_participants(study.conn))
+    assert pseudonyms == ["Contributeur·rice 1 — Auxois", "Contributeur·rice 2 — Auxois"]
+    assert study.conn.execute("SELECT count(*) FROM sources").fetchone()[0] == 4
 
 
 def test_unknown_territory_values_refuse_the_whole_file(make_study, tmp_path: Path) -> None:

@@ -300,7 +300,11 @@ def _print_table_report(table: TableIngestReport) -> None:
         f"mis·e(s) à jour, {table.respondents_unchanged} inchangé·e(s) ; réponses : "
         f"{table.count('nouveau')} nouvelle(s), {table.count('mis à jour')} mise(s) à jour, "
         f"{table.count('inchangé')} inchangée(s)"
-        + (f", {len(table.removed)} vidée(s)" if table.removed else "")
+        + (
+            f", {len(table.removed)} retirée(s) (cellule vidée ou ligne absente)"
+            if table.removed
+            else ""
+        )
         + "."
     )
     read = table.table

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from qualipipe.config import StudyConfig
 from qualipipe.errors import InputError, Problem
 from qualipipe.ingest.encoding import normalize_text
 from qualipipe.ingest.manifest import ManifestEntry, assign_pseudonyms
-from qualipipe.ingest.reconcile import LostDecision, SourceChange, store_source
+from qualipipe.ingest.reconcile import UPDATED, LostDecision, SourceChange, store_source
 from qualipipe.ingest.segment import SegmentationParams, SentenceSplitter, segment_answer
 from qualipipe.ingest.tables import read_table
 from qualipipe.records import ActorType, Participant, Role, Source, SourceKind
@@ -596,27 +597,72 @@ def _store_attributes(
 def _empty_removed_texts(
     study: Study, table: AnswerTable, written: set[str], signature: str
 ) -> list[SourceChange]:
-    """A cell emptied (or a row removed) in a corrected file: its text is emptied and its
-    passages retired — never deleted, the decisions on them stay in the history."""
+    """A cell emptied (or a row removed) in a corrected file: its answer leaves the study.
+
+    An answer nobody decided on is deleted with its segments (it would otherwise still count as
+    an analysed text); a respondent left without any text goes with it. An answer with analysts'
+    decisions is emptied instead: its passages are retired, never deleted, and the decisions on
+    them stay in the history and are listed."""
     conn = study.conn
     prefix = f"{KEY_PREFIX}:{table.namespace}:"
     removed = []
+    orphans: set[str] = set()
     for row in conn.execute(
         "SELECT * FROM sources WHERE substr(key, 1, ?) = ? AND content_hash != ?",
         (len(prefix), prefix, text_hash("")),
     ).fetchall():
         if row["key"] in written:
             continue
-        source = Source(
-            key=row["key"],
-            kind=SourceKind(row["kind"]),
-            text="",
-            participant_id=row["participant_id"],
-            territory_id=row["territory_id"],
-            path=row["path"],
-            format=row["format"],
-            question_code=row["question_code"],
-            metadata={k: v for k, v in json.loads(row["metadata"]).items() if k != "segmentation"},
+        if _decided(conn, int(row["id"])):
+            removed.append(store_source(conn, _emptied(row), [], signature=signature))
+            continue
+        retired = _delete_source(conn, int(row["id"]))
+        removed.append(SourceChange(row["key"], UPDATED, int(row["id"]), retired=retired))
+        orphans.add(row["participant_id"])
+    for participant in sorted(orphans - {None}):
+        conn.execute(
+            """DELETE FROM participants WHERE id = ?
+               AND NOT EXISTS (SELECT 1 FROM sources WHERE participant_id = ?)
+               AND NOT EXISTS (SELECT 1 FROM survey_responses WHERE participant_id = ?)
+               AND NOT EXISTS (SELECT 1 FROM survey_invitations WHERE participant_id = ?)""",
+            (participant,) * 4,
         )
-        removed.append(store_source(conn, source, [], signature=signature))
     return removed
+
+
+def _decided(conn: sqlite3.Connection, source_id: int) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM decisions d JOIN segments s ON s.id = d.segment_id "
+            "WHERE s.source_id = ? LIMIT 1",
+            (source_id,),
+        ).fetchone()
+        is not None
+    )
+
+
+def _delete_source(conn: sqlite3.Connection, source_id: int) -> int:
+    """Delete an undecided answer: its machine suggestions and coding state go with it."""
+    segments = "(SELECT id FROM segments WHERE source_id = ?)"
+    for dependent in ("suggestions", "coding_segments"):
+        conn.execute(f"DELETE FROM {dependent} WHERE segment_id IN {segments}", (source_id,))
+    active = conn.execute(
+        "SELECT count(*) FROM segments WHERE source_id = ? AND retired = 0", (source_id,)
+    ).fetchone()[0]
+    conn.execute("DELETE FROM segments WHERE source_id = ?", (source_id,))
+    conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+    return int(active)
+
+
+def _emptied(row: sqlite3.Row) -> Source:
+    return Source(
+        key=row["key"],
+        kind=SourceKind(row["kind"]),
+        text="",
+        participant_id=row["participant_id"],
+        territory_id=row["territory_id"],
+        path=row["path"],
+        format=row["format"],
+        question_code=row["question_code"],
+        metadata={k: v for k, v in json.loads(row["metadata"]).items() if k != "segmentation"},
+    )
