@@ -11,18 +11,14 @@ import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from qualipipe import resolve
 from qualipipe.errors import InputError, Problem, QualipipeError
-from qualipipe.ingest.answer_tables import (
-    AnswerTable,
-    TableIngestReport,
-    TableOptions,
-    ingest_answer_table,
-    read_answer_table,
-    table_kind,
-)
+from qualipipe.ingest.answer_table_store import TableIngestReport, ingest_answer_table
+from qualipipe.ingest.answer_tables import AnswerTable, TableOptions, read_answer_table
 from qualipipe.ingest.manifest import ManifestReport, ParticipantLinks, apply_manifest, load_links
 from qualipipe.ingest.plaintext import join_short_paragraphs
 from qualipipe.ingest.readers import TRANSCRIPT_EXTENSIONS, read_transcript
@@ -65,6 +61,7 @@ __all__ = [
     "IngestReport",
     "LostDecision",
     "SegmentationParams",
+    "TableIngestReport",
     "TableOptions",
     "ingest_paths",
     "ingest_survey_responses",
@@ -425,7 +422,10 @@ def ingest_paths(
         if path.suffix.lower() in SURVEY_EXTENSIONS and loaded_instrument is not None:
             read[path] = _read_survey_file(path, loaded_instrument, territory_id or "")
         elif path.suffix.lower() in SURVEY_EXTENSIONS:
-            read[path] = _read_table_file(study, path, table_options, territory_id, kind)
+            read[path] = _guarded_read(
+                path,
+                partial(read_answer_table, path, study.config, table_options, territory_id, kind),
+            )
         else:
             read[path] = _read_transcript_file(path, links, participants, kind)
     if progress:
@@ -440,7 +440,7 @@ def ingest_paths(
     for path, prepared in read.items():
         if isinstance(prepared, FileOutcome):
             report.files.append(prepared)
-        elif isinstance(prepared, _ReadTable):
+        elif isinstance(prepared, AnswerTable):
             report.files.append(_ingest_table_file(study, prepared, params, lazy_splitter, report))
         elif isinstance(prepared, _ReadSurvey):
             report.files.append(
@@ -468,13 +468,7 @@ class _ReadSurvey:
     responses: list[SurveyResponse]
 
 
-@dataclass(frozen=True)
-class _ReadTable:
-    table: AnswerTable
-    kind: SourceKind
-
-
-_Read = _ReadTranscript | _ReadSurvey | _ReadTable
+_Read = _ReadTranscript | _ReadSurvey | AnswerTable
 
 
 def _read_transcript_file(
@@ -555,15 +549,26 @@ def speaker_split(study: Study, source_id: int) -> tuple[int, int, float]:
     return counts[0][0], counts[1][0], counts[1][1] / chars if chars else 0.0
 
 
-def _read_survey_file(
-    path: Path, instrument: Instrument, territory_id: str
-) -> _ReadSurvey | FileOutcome:
+_R = TypeVar("_R")
+
+
+def _guarded_read(path: Path, read: Callable[[], _R]) -> _R | FileOutcome:
+    """Run a file's reader: its French error, or an OS error, becomes the file's outcome."""
     try:
-        return _ReadSurvey(instrument, list(read_survey_export(path, instrument, territory_id)))
+        return read()
     except QualipipeError as error:
         return _error_outcome(path, error)
     except OSError as error:
         return _error_outcome(path, _read_error(path, error))
+
+
+def _read_survey_file(
+    path: Path, instrument: Instrument, territory_id: str
+) -> _ReadSurvey | FileOutcome:
+    return _guarded_read(
+        path,
+        lambda: _ReadSurvey(instrument, list(read_survey_export(path, instrument, territory_id))),
+    )
 
 
 def _ingest_survey_file(
@@ -599,37 +604,18 @@ def _ingest_survey_file(
     )
 
 
-def _read_table_file(
-    study: Study,
-    path: Path,
-    options: TableOptions | None,
-    territory_id: str | None,
-    kind: SourceKind | None,
-) -> _ReadTable | FileOutcome:
-    try:
-        kind = table_kind(path, kind)
-        return _ReadTable(
-            read_answer_table(path, study.config, options or TableOptions(), territory_id), kind
-        )
-    except QualipipeError as error:
-        return _error_outcome(path, error)
-    except OSError as error:
-        return _error_outcome(path, _read_error(path, error))
-
-
 def _ingest_table_file(
     study: Study,
-    read: _ReadTable,
+    read: AnswerTable,
     params: SegmentationParams,
     splitter: SentenceSplitter,
     report: IngestReport,
 ) -> FileOutcome:
-    path = read.table.path
+    path = read.path
     try:
         table = ingest_answer_table(
             study,
-            read.table,
-            kind=read.kind,
+            read,
             relative_path=_relative(study, path),
             params=params,
             signature=segmentation_signature(params, read.kind),
@@ -638,21 +624,17 @@ def _ingest_table_file(
     except QualipipeError as error:
         return _error_outcome(path, error)
     report.tables.append(table)
-    changes = table.sources + table.removed
-    statuses = {c.status for c in changes}
-    status = UNCHANGED if statuses <= {UNCHANGED} else NEW if statuses == {NEW} else UPDATED
-    segments = sum(c.segments for c in table.sources)
     return FileOutcome(
         str(path),
-        status,
+        table.status,
         None,
-        segments,
-        sum(c.kept for c in changes),
-        sum(c.added for c in changes),
-        sum(c.retired for c in changes),
+        table.total("segments"),
+        table.total("kept"),
+        table.total("added"),
+        table.total("retired"),
         lost_decisions=table.lost_decisions,
         kind=read.kind,
-        participant_segments=segments,
+        participant_segments=table.total("segments"),
     )
 
 
