@@ -149,7 +149,8 @@ def test_reimporting_the_same_xlsx_changes_nothing(make_study, tmp_path: Path) -
     study = make_study()
     rows = [[r[5], r[6], r[4]] for r in ROWS]
     path = write_xlsx(tmp_path / "saisie_papier.xlsx", rows, [Q_BESOINS, Q_IDEES, "Âge"])
-    options = TableOptions(text_columns=(Q_BESOINS.upper(), Q_IDEES))
+    # Typed as on the command line: one value per option, or headers separated by commas.
+    options = TableOptions(text_columns=(f"{Q_BESOINS.upper()}, {Q_IDEES}",))
     first = ingest_paths(study, [path], territory="auxois", table_options=options)
     assert first.ok and first.files[0].status == "nouveau"
     # No identifier column: rows are respondents by their row number in this file.
@@ -161,6 +162,14 @@ def test_reimporting_the_same_xlsx_changes_nothing(make_study, tmp_path: Path) -
     assert again.files[0].status == "inchangé"
     assert again.tables[0].respondents_unchanged == 3
     assert dump(study.conn) == before
+
+
+def test_a_question_with_a_comma_is_named_whole(make_study, tmp_path: Path) -> None:
+    study = make_study()
+    question = "Selon vous, que manque-t-il ?"
+    path = write_csv(tmp_path / "t.csv", [["court", "auxois"]], [question, "territoire"])
+    report = ingest_paths(study, [path], table_options=TableOptions(text_columns=(question,)))
+    assert report.ok and report.tables[0].table.columns.texts == [question]
 
 
 def test_the_territory_typed_for_the_file_wins_over_a_territory_column(

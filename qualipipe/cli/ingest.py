@@ -61,10 +61,10 @@ from qualipipe.records import INGEST_TYPES, SOURCE_KIND_NOUNS, SOURCE_KIND_WORDS
 @click.option(
     "--colonnes-texte",
     "text_columns",
-    default=None,
+    multiple=True,
     metavar="COLONNES",
     help="Tableau de réponses : en-têtes des colonnes de réponses ouvertes, séparés par des "
-    "virgules (par défaut : détectées, textes longs et variés).",
+    "virgules, ou option répétée (par défaut : détectées, textes longs et variés).",
 )
 @click.option(
     "--colonne-territoire",
@@ -96,7 +96,7 @@ def ingest_command(
     instrument: str | None,
     territory: str | None,
     source_type: str | None,
-    text_columns: str | None,
+    text_columns: tuple[str, ...],
     territory_column: str | None,
     id_column: str | None,
     skip_other_territories: bool,
@@ -142,7 +142,7 @@ def ingest_command(
                 progress=progress.named,
                 kind=SOURCE_KIND_WORDS[source_type.lower()] if source_type else None,
                 table_options=TableOptions(
-                    text_columns=split_columns(text_columns),
+                    text_columns=text_columns or None,
                     territory_column=territory_column,
                     id_column=id_column,
                     skip_other_territories=skip_other_territories,
@@ -151,13 +151,6 @@ def ingest_command(
         print_ingest_report(report, opened.config.db_path)
     if not report.ok:
         sys.exit(1)
-
-
-def split_columns(value: str | None) -> tuple[str, ...] | None:
-    """« Q1, Q2 » → ("Q1", "Q2"); None when the option is not given."""
-    if value is None:
-        return None
-    return tuple(c.strip() for c in value.split(",") if c.strip()) or None
 
 
 def print_ingest_report(report: IngestReport, db_path: Path) -> None:

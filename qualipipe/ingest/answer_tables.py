@@ -205,11 +205,7 @@ def classify_columns(
             (h for h in headers if header_key(h) in TERRITORY_HEADERS), None
         )
     columns.id_column = _id_column(headers, values, options, file, columns.notes)
-    forced = (
-        {_find_header(headers, c, "--colonnes-texte", file) for c in options.text_columns}
-        if options.text_columns
-        else None
-    )
+    forced = _named_columns(headers, options.text_columns, file)
     for header in headers:
         if not header:
             continue
@@ -249,6 +245,21 @@ def classify_columns(
             ],
         )
     return columns
+
+
+def _named_columns(
+    headers: list[str], wanted: tuple[str, ...] | None, file: str
+) -> set[str] | None:
+    """The headers named by --colonnes-texte: each value is a header, or headers separated by
+    commas (a question with a comma in its wording is matched whole first)."""
+    if not wanted:
+        return None
+    folded = {fold_key(h.strip()) for h in headers if h}
+    named: set[str] = set()
+    for value in wanted:
+        parts = [value] if fold_key(value.strip()) in folded else value.split(",")
+        named |= {_find_header(headers, p, "--colonnes-texte", file) for p in parts if p.strip()}
+    return named
 
 
 def _check_headers(headers: list[str], file: str) -> None:
