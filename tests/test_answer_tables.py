@@ -18,7 +18,11 @@ from openpyxl import Workbook, load_workbook
 from qualipipe.codebook import changes as codebook
 from qualipipe.errors import InputError
 from qualipipe.ingest import TableOptions, ingest_paths
-from qualipipe.ingest.answer_tables import looks_like_free_text, read_answer_table
+from qualipipe.ingest.answer_tables import (
+    actor_type_of,
+    looks_like_free_text,
+    read_answer_table,
+)
 from qualipipe.records import Action, Decision, Role, SourceKind
 from qualipipe.review.common import ReviewFilter
 from qualipipe.review.export import export_review
@@ -295,6 +299,21 @@ def test_an_id_column_with_repeated_values_is_not_taken_as_identity(
     columns = report.tables[0].table.columns
     assert columns.id_column is None and "numéro de ligne" in columns.notes[0]
     assert len(table_texts(study.conn)) == 2
+
+
+@pytest.mark.parametrize(
+    ("author_type", "actor_type"),
+    [
+        ("Citoyen / Citoyenne", "citoyen"),
+        ("Élu / élue et Institution", "collectivité"),
+        ("Organisation à but non lucratif", "structure de l'ESS"),
+        ("Organisation à but lucratif", "entreprise"),
+        ("SIAE", "SIAE"),
+        ("Journaliste", "autre"),
+    ],
+)
+def test_consultation_author_types_become_actor_types(author_type: str, actor_type: str) -> None:
+    assert actor_type_of(author_type) == actor_type
 
 
 def test_free_text_is_told_from_closed_answers() -> None:

@@ -378,7 +378,7 @@ def read_answer_table(
                 real_name=" ".join(
                     cells[h] for h in columns.personal if _person_kind(h, []) == "nom" and cells[h]
                 ),
-                actor_type=_actor_type(cells.get(columns.actor_type_column or "", "")),
+                actor_type=actor_type_of(cells.get(columns.actor_type_column or "", "")),
             )
         )
     if unknown and not options.skip_other_territories:
@@ -457,11 +457,32 @@ def _duplicate_keys(respondents: list[Respondent], file: str, column: str | None
     ]
 
 
-def _actor_type(value: str) -> str:
-    """« Citoyen / Citoyenne » → citoyen; anything not recognised stays « autre »."""
-    folded = fold_key(value)
-    for actor_type in ActorType:
-        if folded and fold_key(actor_type.value).split("/")[0] in folded:
+# Author types of consultation platforms (Grand Débat, Cap Collectif, Decidim…), in the order
+# they are tried: « but non lucratif » before « but lucratif ».
+AUTHOR_TYPE_WORDS = (
+    ("non lucratif", ActorType.ESS),
+    ("association", ActorType.ESS),
+    ("lucratif", ActorType.ENTREPRISE),
+    ("entreprise", ActorType.ENTREPRISE),
+    ("elu", ActorType.COLLECTIVITE),
+    ("collectivite", ActorType.COLLECTIVITE),
+    ("institution", ActorType.COLLECTIVITE),
+    ("citoyen", ActorType.CITOYEN),
+    ("habitant", ActorType.CITOYEN),
+    ("particulier", ActorType.CITOYEN),
+)
+
+
+def actor_type_of(value: str) -> str:
+    """« Citoyen / Citoyenne » → citoyen, « Élu / élue et Institution » → collectivité; an
+    actor type written as the manifest writes it is taken as is; anything else is « autre »."""
+    folded = fold_key(value).strip()
+    exact = next((t for t in ActorType if fold_key(t.value) == folded), None)
+    if exact is not None:
+        return exact.value
+    words = set(re.findall(r"[a-z]+", folded))
+    for word, actor_type in AUTHOR_TYPE_WORDS:
+        if (word in folded) if " " in word else (word in words):
             return actor_type.value
     return ActorType.AUTRE.value
 
