@@ -27,6 +27,7 @@ from qualipipe.ingest.reconcile import (
     LostDecision,
     SourceChange,
     store_source,
+    unchanged_source,
 )
 from qualipipe.ingest.segment import SegmentationParams, SentenceSplitter, segment_answer
 from qualipipe.records import Participant, Role, Source, SourceKind
@@ -134,8 +135,15 @@ def ingest_answer_table(
                     },
                 )
                 written.add(source.key)
-                segments = segment_answer(text, params=params, splitter=splitter)
-                report.sources.append(store_source(conn, source, segments, signature=signature))
+                report.sources.append(
+                    unchanged_source(conn, source, signature=signature)
+                    or store_source(
+                        conn,
+                        source,
+                        segment_answer(text, params=params, splitter=splitter),
+                        signature=signature,
+                    )
+                )
         report.removed = _empty_removed_texts(study, table, written, signature)
     return report
 
