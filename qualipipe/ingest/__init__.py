@@ -441,7 +441,9 @@ def ingest_paths(
         if isinstance(prepared, FileOutcome):
             report.files.append(prepared)
         elif isinstance(prepared, AnswerTable):
-            report.files.append(_ingest_table_file(study, prepared, params, lazy_splitter, report))
+            report.files.append(
+                _ingest_table_file(study, prepared, params, lazy_splitter, report, progress)
+            )
         elif isinstance(prepared, _ReadSurvey):
             report.files.append(
                 _ingest_survey_file(study, path, prepared, params, lazy_splitter, report)
@@ -610,6 +612,7 @@ def _ingest_table_file(
     params: SegmentationParams,
     splitter: SentenceSplitter,
     report: IngestReport,
+    progress: ProgressCallback | None,
 ) -> FileOutcome:
     path = read.path
     try:
@@ -620,6 +623,7 @@ def _ingest_table_file(
             params=params,
             signature=segmentation_signature(params, read.kind),
             splitter=splitter,
+            progress=progress,
         )
     except QualipipeError as error:
         return _error_outcome(path, error)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from qualipipe.ingest.answer_tables import (
@@ -32,6 +33,8 @@ from qualipipe.ingest.reconcile import (
 from qualipipe.ingest.segment import SegmentationParams, SentenceSplitter, segment_answer
 from qualipipe.records import Participant, Role, Source, SourceKind
 from qualipipe.store import Study, list_participants, text_hash, upsert_participant, upsert_row
+
+PROGRESS_EVERY = 25  # respondents between two progress updates
 
 
 @dataclass
@@ -83,8 +86,10 @@ def ingest_answer_table(
     params: SegmentationParams,
     signature: str,
     splitter: SentenceSplitter | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> TableIngestReport:
-    """Participants, attributes and texts of the table, in one transaction."""
+    """Participants, attributes and texts of the table, in one transaction; `progress` gets
+    (file name, respondents done, respondents) as the answers are cut and stored."""
     report = TableIngestReport(str(table.path), table)
     with study.transaction() as conn:
         existing = list_participants(conn, with_real_names=True)
@@ -117,7 +122,12 @@ def ingest_answer_table(
         instrument = f"{KEY_PREFIX}:{table.namespace}"
         report.attributes = _store_attributes(study, table, people, instrument)
         written: set[str] = set()
-        for respondent, participant in zip(table.respondents, people, strict=True):
+        total = len(people)
+        for done, (respondent, participant) in enumerate(
+            zip(table.respondents, people, strict=True)
+        ):
+            if progress and done % PROGRESS_EVERY == 0:
+                progress(table.path.name, done, total)
             for header, text in respondent.texts.items():
                 source = Source(
                     key=text_key(table, respondent, header),
