@@ -341,7 +341,9 @@ def test_the_cli_says_which_columns_were_taken_and_refuses_a_folder_table(
     assert "3 répondant·e(s) nouveau·elle(s)" in out and "1 ligne(s) sans réponse" in out
     # Inside a folder, a table may be a manifest: it is listed, never read as answers.
     result = subprocess.run([*run, str(folder)], capture_output=True, text=True, timeout=120)
-    assert "Ignorés (format non pris en charge) : reponses.csv" in " ".join(result.stdout.split())
+    said = " ".join(result.stdout.split())
+    assert "Ignorés (format non pris en charge) : reponses.csv" in said
+    assert "nommez-le" in said and "reponses.csv --type contribution -t TERRITOIRE" in said
     result = subprocess.run(
         [*run, str(path), "--type", "entretien"], capture_output=True, text=True, timeout=120
     )

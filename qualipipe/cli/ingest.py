@@ -189,6 +189,14 @@ def print_ingest_report(report: IngestReport, db_path: Path) -> None:
         names = ", ".join(p.name for p in report.skipped[:10])
         more = f" (et {len(report.skipped) - 10} autres)" if len(report.skipped) > 10 else ""
         console.print(f"Ignorés (format non pris en charge) : {names}{more}.", highlight=False)
+        tables = [p for p in report.skipped if p.suffix.lower() in (".csv", ".xlsx")]
+        if tables:
+            console.print(
+                "Un tableau .csv/.xlsx trouvé dans un dossier n'est jamais lu (ce peut être un "
+                "manifeste) : pour un tableau de réponses, nommez-le, par exemple « qualipipe "
+                f"ingest {tables[0]} --type contribution -t TERRITOIRE ».",
+                highlight=False,
+            )
     for failed in report.failed:
         err_console.print(f"[bold red]Erreur :[/] {failed.error}", highlight=False, soft_wrap=True)
     counts = ", ".join(
