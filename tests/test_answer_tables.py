@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -322,6 +323,9 @@ def test_free_text_is_told_from_closed_answers() -> None:
     assert looks_like_free_text(["La TVA", "CSG", "Aucun, il faut baisser les dépenses " * 5])
 
 
+WIDE = {**os.environ, "COLUMNS": "1000"}  # one line per message: paths are never folded
+
+
 def test_the_cli_says_which_columns_were_taken_and_refuses_a_folder_table(
     make_study, tmp_path: Path
 ) -> None:
@@ -331,7 +335,11 @@ def test_the_cli_says_which_columns_were_taken_and_refuses_a_folder_table(
     path = write_csv(folder / "reponses.csv", ROWS)
     run = [sys.executable, "-m", "qualipipe", "ingest", "--study", str(study.root)]
     result = subprocess.run(
-        [*run, str(path), "--type", "contribution"], capture_output=True, text=True, timeout=120
+        [*run, str(path), "--type", "contribution"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=WIDE,
     )
     out = " ".join(result.stdout.split())
     assert result.returncode == 0, result.stderr
@@ -340,12 +348,18 @@ def test_the_cli_says_which_columns_were_taken_and_refuses_a_folder_table(
     assert "caractéristiques des répondant·es : « Tranche d'âge »" in out
     assert "3 répondant·e(s) nouveau·elle(s)" in out and "1 ligne(s) sans réponse" in out
     # Inside a folder, a table may be a manifest: it is listed, never read as answers.
-    result = subprocess.run([*run, str(folder)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [*run, str(folder)], capture_output=True, text=True, timeout=120, env=WIDE
+    )
     said = " ".join(result.stdout.split())
     assert "Ignorés (format non pris en charge) : reponses.csv" in said
-    assert "nommez-le" in said and "reponses.csv --type contribution -t TERRITOIRE" in said
+    assert f"« qualipipe ingest {path} --type contribution -t TERRITOIRE »" in said
     result = subprocess.run(
-        [*run, str(path), "--type", "entretien"], capture_output=True, text=True, timeout=120
+        [*run, str(path), "--type", "entretien"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=WIDE,
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "un tableau de réponses n'est pas un entretien" in result.stderr
