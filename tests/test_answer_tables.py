@@ -323,7 +323,15 @@ def test_free_text_is_told_from_closed_answers() -> None:
     assert looks_like_free_text(["La TVA", "CSG", "Aucun, il faut baisser les dépenses " * 5])
 
 
-WIDE = {**os.environ, "COLUMNS": "1000"}  # one line per message: paths are never folded
+def ingest_cli(study_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`qualipipe ingest` as an analyst runs it, output one line per message (never folded)."""
+    return subprocess.run(
+        [sys.executable, "-m", "qualipipe", "ingest", "--study", str(study_root), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "1000"},
+    )
 
 
 def test_the_cli_says_which_columns_were_taken_and_refuses_a_folder_table(
@@ -333,14 +341,7 @@ def test_the_cli_says_which_columns_were_taken_and_refuses_a_folder_table(
     folder = tmp_path / "consultation"
     folder.mkdir()
     path = write_csv(folder / "reponses.csv", ROWS)
-    run = [sys.executable, "-m", "qualipipe", "ingest", "--study", str(study.root)]
-    result = subprocess.run(
-        [*run, str(path), "--type", "contribution"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=WIDE,
-    )
+    result = ingest_cli(study.root, str(path), "--type", "contribution")
     out = " ".join(result.stdout.split())
     assert result.returncode == 0, result.stderr
     assert f"textes (réponses ouvertes) : « {Q_BESOINS} », « {Q_IDEES} »" in out
@@ -348,19 +349,10 @@ def test_the_cli_says_which_columns_were_taken_and_refuses_a_folder_table(
     assert "caractéristiques des répondant·es : « Tranche d'âge »" in out
     assert "3 répondant·e(s) nouveau·elle(s)" in out and "1 ligne(s) sans réponse" in out
     # Inside a folder, a table may be a manifest: it is listed, never read as answers.
-    result = subprocess.run(
-        [*run, str(folder)], capture_output=True, text=True, timeout=120, env=WIDE
-    )
-    said = " ".join(result.stdout.split())
+    said = " ".join(ingest_cli(study.root, str(folder)).stdout.split())
     assert "Ignorés (format non pris en charge) : reponses.csv" in said
     assert f"« qualipipe ingest {path} --type contribution -t TERRITOIRE »" in said
-    result = subprocess.run(
-        [*run, str(path), "--type", "entretien"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=WIDE,
-    )
+    result = ingest_cli(study.root, str(path), "--type", "entretien")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "un tableau de réponses n'est pas un entretien" in result.stderr
 
