@@ -18,7 +18,7 @@ from qualipipe.cli.common import (
     progress_task,
     study_option,
 )
-from qualipipe.ingest import IngestReport, ingest_paths
+from qualipipe.ingest import IngestReport, TableIngestReport, TableOptions, ingest_paths
 from qualipipe.records import INGEST_TYPES, SOURCE_KIND_NOUNS, SOURCE_KIND_WORDS
 
 
@@ -47,7 +47,8 @@ from qualipipe.records import INGEST_TYPES, SOURCE_KIND_NOUNS, SOURCE_KIND_WORDS
     "territory",
     type=TERRITORY,
     default=None,
-    help="Territoire des réponses d'un export LimeSurvey (identifiant ou nom ; avec --instrument).",
+    help="Territoire des réponses d'un export LimeSurvey (avec --instrument) ou de tout un "
+    "tableau de réponses (identifiant ou nom).",
 )
 @click.option(
     "--type",
@@ -57,6 +58,37 @@ from qualipipe.records import INGEST_TYPES, SOURCE_KIND_NOUNS, SOURCE_KIND_WORDS
     help="Nature des fichiers dont le manifeste ne dit rien (colonne type_source) : entretien "
     "(par défaut), contribution (écrite), compte-rendu (de réunion), atelier (notes).",
 )
+@click.option(
+    "--colonnes-texte",
+    "text_columns",
+    multiple=True,
+    metavar="COLONNES",
+    help="Tableau de réponses : en-têtes des colonnes de réponses ouvertes, séparés par des "
+    "virgules, ou option répétée (par défaut : détectées, textes longs et variés).",
+)
+@click.option(
+    "--colonne-territoire",
+    "territory_column",
+    default=None,
+    metavar="COLONNE",
+    help="Tableau de réponses : colonne qui donne le territoire de chaque ligne (identifiant ou "
+    "nom d'un territoire de l'étude ; par défaut : colonne « territoire », sinon -t).",
+)
+@click.option(
+    "--colonne-identifiant",
+    "id_column",
+    default=None,
+    metavar="COLONNE",
+    help="Tableau de réponses : colonne qui identifie chaque répondant·e (par défaut : « id », "
+    "« identifiant », « reference »… ; sinon le numéro de ligne).",
+)
+@click.option(
+    "--ignorer-hors-territoire",
+    "skip_other_territories",
+    is_flag=True,
+    help="Tableau de réponses : laisser de côté les lignes dont le territoire n'est pas dans "
+    "l'étude (par défaut, le fichier est refusé et ces lignes sont listées).",
+)
 def ingest_command(
     paths: tuple[Path, ...],
     study: Path | None,
@@ -64,6 +96,10 @@ def ingest_command(
     instrument: str | None,
     territory: str | None,
     source_type: str | None,
+    text_columns: tuple[str, ...],
+    territory_column: str | None,
+    id_column: str | None,
+    skip_other_territories: bool,
 ) -> None:
     """Importer le manifeste, les entretiens, les contributions écrites et les questionnaires.
 
@@ -83,6 +119,14 @@ def ingest_command(
     Exemple : qualipipe ingest contributions/ --manifest auteurs.xlsx --type contribution
 
     Exemple : qualipipe ingest questionnaires/priorisation.csv --instrument priorisation_enjeux -t auxois
+
+    Tableau de réponses écrites (consultation, formulaire en ligne, saisie de questionnaires
+    papier), .csv ou .xlsx nommé seul, sans --instrument : une ligne par répondant·e, une
+    colonne par question ouverte. Chaque réponse non vide devient une contribution de son
+    répondant·e (participant contributeur, pseudonymisé) ; les colonnes courtes sont gardées
+    comme caractéristiques ; noms, courriels et téléphones ne sont jamais importés comme textes.
+
+    Exemple : qualipipe ingest consultation.csv --type contribution --colonne-territoire departement
     """
 
     if not paths and manifest is None:
@@ -97,6 +141,12 @@ def ingest_command(
                 territory=territory,
                 progress=progress.named,
                 kind=SOURCE_KIND_WORDS[source_type.lower()] if source_type else None,
+                table_options=TableOptions(
+                    text_columns=text_columns or None,
+                    territory_column=territory_column,
+                    id_column=id_column,
+                    skip_other_territories=skip_other_territories,
+                ),
             )
         print_ingest_report(report, opened.config.db_path)
     if not report.ok:
@@ -125,6 +175,8 @@ def print_ingest_report(report: IngestReport, db_path: Path) -> None:
                 else ""
             )
         )
+    for table in report.tables:
+        _print_table_report(table)
     lost = report.lost_decisions
     if lost:
         console.print(
@@ -137,6 +189,14 @@ def print_ingest_report(report: IngestReport, db_path: Path) -> None:
         names = ", ".join(p.name for p in report.skipped[:10])
         more = f" (et {len(report.skipped) - 10} autres)" if len(report.skipped) > 10 else ""
         console.print(f"Ignorés (format non pris en charge) : {names}{more}.", highlight=False)
+        tables = [p for p in report.skipped if p.suffix.lower() in (".csv", ".xlsx")]
+        if tables:
+            console.print(
+                "Un tableau .csv/.xlsx trouvé dans un dossier n'est jamais lu (ce peut être un "
+                "manifeste) : pour un tableau de réponses, nommez-le, par exemple « qualipipe "
+                f"ingest {tables[0]} --type contribution -t TERRITOIRE ».",
+                highlight=False,
+            )
     for failed in report.failed:
         err_console.print(f"[bold red]Erreur :[/] {failed.error}", highlight=False, soft_wrap=True)
     counts = ", ".join(
@@ -211,3 +271,52 @@ def _print_files_table(report: IngestReport) -> None:
             "réimportez-les avec --type contribution (ou la colonne type_source du manifeste).",
             highlight=False,
         )
+
+
+def _listed(headers: list[str], limit: int = 8) -> str:
+    shown = ", ".join(f"« {h if len(h) <= 60 else h[:57] + '…'} »" for h in headers[:limit])
+    return shown + (f" (et {len(headers) - limit} autres)" if len(headers) > limit else "")
+
+
+def _print_table_report(table: TableIngestReport) -> None:
+    """Which columns became texts, attributes, or were left out, and what changed."""
+    columns = table.table.columns
+    console.print(f"Tableau de réponses {Path(table.path).name} :", highlight=False)
+    lines = [f"textes (réponses ouvertes) : {_listed(columns.texts)}"]
+    if columns.attributes:
+        lines.append(f"caractéristiques des répondant·es : {_listed(columns.attributes)}")
+    if columns.id_column:
+        lines.append(f"identifiant : « {columns.id_column} »")
+    if columns.territory_column:
+        lines.append(f"territoire : « {columns.territory_column} »")
+    if columns.personal:
+        lines.append(
+            f"données personnelles écartées (jamais affichées) : {_listed(columns.personal)}"
+        )
+    if columns.ignored:
+        lines.append(f"colonnes vides ou sans en-tête ignorées : {_listed(columns.ignored)}")
+    lines += columns.notes
+    lines.append(
+        f"{table.respondents_new} répondant·e(s) nouveau·elle(s), {table.respondents_updated} "
+        f"mis·e(s) à jour, {table.respondents_unchanged} inchangé·e(s) ; réponses : "
+        f"{table.count('nouveau')} nouvelle(s), {table.count('mis à jour')} mise(s) à jour, "
+        f"{table.count('inchangé')} inchangée(s)"
+        + (
+            f", {len(table.removed)} retirée(s) (cellule vidée ou ligne absente)"
+            if table.removed
+            else ""
+        )
+        + "."
+    )
+    read = table.table
+    if read.rows_without_text:
+        lines.append(f"{read.rows_without_text} ligne(s) sans réponse ouverte ignorée(s).")
+    if read.outside_rows:
+        values = ", ".join(v or "vide" for v in read.outside_values[:12])
+        more = "…" if len(read.outside_values) > 12 else ""
+        lines.append(
+            f"{read.outside_rows} ligne(s) hors des territoires de l'étude laissée(s) de côté "
+            f"(valeurs : {values}{more})."
+        )
+    for line in lines:
+        console.print(f"  - {line}", highlight=False)

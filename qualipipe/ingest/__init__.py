@@ -11,10 +11,14 @@ import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from qualipipe import resolve
 from qualipipe.errors import InputError, Problem, QualipipeError
+from qualipipe.ingest.answer_table_store import TableIngestReport, ingest_answer_table
+from qualipipe.ingest.answer_tables import AnswerTable, TableOptions, read_answer_table
 from qualipipe.ingest.manifest import ManifestReport, ParticipantLinks, apply_manifest, load_links
 from qualipipe.ingest.plaintext import join_short_paragraphs
 from qualipipe.ingest.readers import TRANSCRIPT_EXTENSIONS, read_transcript
@@ -57,6 +61,8 @@ __all__ = [
     "IngestReport",
     "LostDecision",
     "SegmentationParams",
+    "TableIngestReport",
+    "TableOptions",
     "ingest_paths",
     "ingest_survey_responses",
     "ingest_transcript",
@@ -108,6 +114,7 @@ class IngestReport:
     manifest: ManifestReport | None = None
     files: list[FileOutcome] = field(default_factory=list)
     surveys: list[SurveyIngestReport] = field(default_factory=list)
+    tables: list[TableIngestReport] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)  # unsupported files found in folders
 
     @property
@@ -120,9 +127,8 @@ class IngestReport:
 
     @property
     def lost_decisions(self) -> list[LostDecision]:
-        lost = [d for f in self.files for d in f.lost_decisions]
-        lost += [d for s in self.surveys for c in s.sources for d in c.lost_decisions]
-        return lost
+        # Each file's outcome carries its lost decisions (survey exports and tables too).
+        return [d for f in self.files for d in f.lost_decisions]
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)
@@ -383,13 +389,15 @@ def ingest_paths(
     splitter: SentenceSplitter | None = None,
     progress: ProgressCallback | None = None,
     kind: SourceKind | None = None,
+    table_options: TableOptions | None = None,
 ) -> IngestReport:
     """Ingest files and folders; one bad file is reported, the others are ingested.
 
     `manifest` (CSV/XLSX) is loaded first (all or nothing: a manifest error stops everything).
     `.csv`/`.xlsx` files are LimeSurvey exports of `instrument` (a YAML path or a name in
     `surveys/`) for `territory`. Other files are of the kind the manifest gives their
-    participant (column « type_source »), else `kind`, else interviews.
+    participant (column « type_source »), else `kind`, else interviews. Without an instrument,
+    a `.csv`/`.xlsx` file named on its own is a table of written answers (`table_options`).
     """
     params = params or SegmentationParams()
     report = IngestReport()
@@ -413,6 +421,11 @@ def ingest_paths(
             progress(path.name, index, len(files))
         if path.suffix.lower() in SURVEY_EXTENSIONS and loaded_instrument is not None:
             read[path] = _read_survey_file(path, loaded_instrument, territory_id or "")
+        elif path.suffix.lower() in SURVEY_EXTENSIONS:
+            read[path] = _guarded_read(
+                path,
+                partial(read_answer_table, path, study.config, table_options, territory_id, kind),
+            )
         else:
             read[path] = _read_transcript_file(path, links, participants, kind)
     if progress:
@@ -427,6 +440,10 @@ def ingest_paths(
     for path, prepared in read.items():
         if isinstance(prepared, FileOutcome):
             report.files.append(prepared)
+        elif isinstance(prepared, AnswerTable):
+            report.files.append(
+                _ingest_table_file(study, prepared, params, lazy_splitter, report, progress)
+            )
         elif isinstance(prepared, _ReadSurvey):
             report.files.append(
                 _ingest_survey_file(study, path, prepared, params, lazy_splitter, report)
@@ -453,7 +470,7 @@ class _ReadSurvey:
     responses: list[SurveyResponse]
 
 
-_Read = _ReadTranscript | _ReadSurvey
+_Read = _ReadTranscript | _ReadSurvey | AnswerTable
 
 
 def _read_transcript_file(
@@ -534,15 +551,26 @@ def speaker_split(study: Study, source_id: int) -> tuple[int, int, float]:
     return counts[0][0], counts[1][0], counts[1][1] / chars if chars else 0.0
 
 
-def _read_survey_file(
-    path: Path, instrument: Instrument, territory_id: str
-) -> _ReadSurvey | FileOutcome:
+_R = TypeVar("_R")
+
+
+def _guarded_read(path: Path, read: Callable[[], _R]) -> _R | FileOutcome:
+    """Run a file's reader: its French error, or an OS error, becomes the file's outcome."""
     try:
-        return _ReadSurvey(instrument, list(read_survey_export(path, instrument, territory_id)))
+        return read()
     except QualipipeError as error:
         return _error_outcome(path, error)
     except OSError as error:
         return _error_outcome(path, _read_error(path, error))
+
+
+def _read_survey_file(
+    path: Path, instrument: Instrument, territory_id: str
+) -> _ReadSurvey | FileOutcome:
+    return _guarded_read(
+        path,
+        lambda: _ReadSurvey(instrument, list(read_survey_export(path, instrument, territory_id))),
+    )
 
 
 def _ingest_survey_file(
@@ -575,6 +603,42 @@ def _ingest_survey_file(
         sum(c.added for c in survey.sources),
         sum(c.retired for c in survey.sources),
         lost_decisions=[d for c in survey.sources for d in c.lost_decisions],
+    )
+
+
+def _ingest_table_file(
+    study: Study,
+    read: AnswerTable,
+    params: SegmentationParams,
+    splitter: SentenceSplitter,
+    report: IngestReport,
+    progress: ProgressCallback | None,
+) -> FileOutcome:
+    path = read.path
+    try:
+        table = ingest_answer_table(
+            study,
+            read,
+            relative_path=_relative(study, path),
+            params=params,
+            signature=segmentation_signature(params, read.kind),
+            splitter=splitter,
+            progress=progress,
+        )
+    except QualipipeError as error:
+        return _error_outcome(path, error)
+    report.tables.append(table)
+    return FileOutcome(
+        str(path),
+        table.status,
+        None,
+        table.total("segments"),
+        table.total("kept"),
+        table.total("added"),
+        table.total("retired"),
+        lost_decisions=table.lost_decisions,
+        kind=read.kind,
+        participant_segments=table.total("segments"),
     )
 
 
