@@ -165,7 +165,7 @@ def test_reimporting_the_same_xlsx_changes_nothing(make_study, tmp_path: Path) -
 
     again = ingest_paths(study, [path], territory="auxois", table_options=options)
     assert again.files[0].status == "inchangé"
-    assert again.tables[0].respondents_unchanged == 3
+    assert again.tables[0].respondents.unchanged == 3
     assert dump(study.conn) == before
 
 

@@ -138,6 +138,19 @@ def test_manifest_errors_name_row_and_column(
     assert list_participants(study.conn) == []  # nothing half-written
 
 
+def test_manifest_actor_types_written_in_plain_words(make_study, tmp_path: Path) -> None:
+    # An analyst writes « association » or « Élue » in the type column, as consultation
+    # platforms do: understood, and the same words as a table of written answers.
+    study = make_study()
+    rows = (
+        "AUX-F1;Martine Lefèvre;fondateur;Ressourcerie;association;auxois;oui;;;;\n"
+        "AUX-A1;Paul Girard;acteur;Mairie;Élue municipale;auxois;oui;;;;\n"
+    )
+    apply_manifest(study, write_manifest(tmp_path, rows))
+    types = {p.id: p.actor_type for p in list_participants(study.conn)}
+    assert types == {"AUX-F1": "structure de l'ESS", "AUX-A1": "collectivité"}
+
+
 # -------------------------------------------------------------------------------- transcripts
 
 

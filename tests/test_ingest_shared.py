@@ -104,7 +104,7 @@ def test_limesurvey_csv_export(make_study, tmp_path: Path) -> None:
     assert "\r" not in first and first.count("🚲") == 3 and '"Nous sommes les oubliés' in first
 
     report = ingest_survey_responses(study, instrument, responses)
-    assert report.responses_new == 4
+    assert report.responses.new == 4
     sources = study.conn.execute(
         "SELECT * FROM sources WHERE kind = 'survey' ORDER BY key"
     ).fetchall()
@@ -140,14 +140,14 @@ def test_limesurvey_csv_export(make_study, tmp_path: Path) -> None:
     again = ingest_survey_responses(
         study, instrument, read_survey_export(export, instrument, "auxois")
     )
-    assert (again.responses_new, again.responses_updated, again.responses_unchanged) == (0, 0, 4)
+    assert (again.responses.new, again.responses.updated, again.responses.unchanged) == (0, 0, 4)
     assert {c.status for c in again.sources} == {"inchangé"}
     changed = tmp_path / "export.csv"
     changed.write_bytes(export.read_bytes().replace(b"Gare TER", b"Gare SNCF"))
     third = ingest_survey_responses(
         study, instrument, read_survey_export(changed, instrument, "auxois")
     )
-    assert (third.responses_new, third.responses_updated) == (0, 1)
+    assert (third.responses.new, third.responses.updated) == (0, 1)
     assert study.conn.execute("SELECT count(*) FROM survey_responses").fetchone()[0] == 4
     forces = study.conn.execute(
         "SELECT text FROM sources WHERE key = 'survey:enquete_test:auxois:2:FORCES'"
@@ -161,7 +161,7 @@ def test_limesurvey_export_through_cli_path(make_study, tmp_path: Path) -> None:
     copy = tmp_path / "reponses.csv"
     shutil.copy(export, copy)
     report = ingest_paths(study, [copy], instrument=DATA / "enquete_test.yaml", territory="Auxois")
-    assert report.ok and report.surveys[0].responses_new == 4
+    assert report.ok and report.surveys[0].responses.new == 4
 
 
 def test_export_not_matching_instrument(make_study, tmp_path: Path) -> None:

@@ -166,8 +166,8 @@ def print_ingest_report(report: IngestReport, db_path: Path) -> None:
     for survey in report.surveys:
         console.print(
             f"Questionnaire {survey.instrument} ({survey.territory_id}) : "
-            f"{survey.responses_new} réponse(s) nouvelle(s), {survey.responses_updated} mise(s) à "
-            f"jour, {survey.responses_unchanged} inchangée(s), {survey.attributes} réponse(s) "
+            f"{survey.responses.new} réponse(s) nouvelle(s), {survey.responses.updated} mise(s) à "
+            f"jour, {survey.responses.unchanged} inchangée(s), {survey.attributes} réponse(s) "
             f"fermée(s) enregistrée(s)."
             + (
                 f" Réponses sans participant (jeton inconnu) : {', '.join(map(str, survey.unlinked_responses))}."
@@ -297,8 +297,8 @@ def _print_table_report(table: TableIngestReport) -> None:
         lines.append(f"colonnes vides ou sans en-tête ignorées : {_listed(columns.ignored)}")
     lines += columns.notes
     lines.append(
-        f"{table.respondents_new} répondant·e(s) nouveau·elle(s), {table.respondents_updated} "
-        f"mis·e(s) à jour, {table.respondents_unchanged} inchangé·e(s) ; réponses : "
+        f"{table.respondents.new} répondant·e(s) nouveau·elle(s), {table.respondents.updated} "
+        f"mis·e(s) à jour, {table.respondents.unchanged} inchangé·e(s) ; réponses : "
         f"{table.count('nouveau')} nouvelle(s), {table.count('mis à jour')} mise(s) à jour, "
         f"{table.count('inchangé')} inchangée(s)"
         + (

@@ -592,8 +592,8 @@ def _ingest_survey_file(
     except QualipipeError as error:
         return _error_outcome(path, error)
     report.surveys.append(survey)
-    changed = survey.responses_new + survey.responses_updated
-    status = NEW if survey.responses_new else UPDATED if changed else UNCHANGED
+    responses = survey.responses
+    status = NEW if responses.new else UPDATED if responses.changed else UNCHANGED
     return FileOutcome(
         str(path),
         status,

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from qualipipe.ingest import reconcile
 from qualipipe.ingest.answer_tables import (
     KEY_PREFIX,
     TABLE_FORMAT,
@@ -21,15 +22,7 @@ from qualipipe.ingest.answer_tables import (
     header_key,
 )
 from qualipipe.ingest.manifest import ManifestEntry, assign_pseudonyms
-from qualipipe.ingest.reconcile import (
-    NEW,
-    UNCHANGED,
-    UPDATED,
-    LostDecision,
-    SourceChange,
-    store_source,
-    unchanged_source,
-)
+from qualipipe.ingest.reconcile import NEW, UNCHANGED, UPDATED, LostDecision, SourceChange, Tally
 from qualipipe.ingest.segment import SegmentationParams, SentenceSplitter, segment_answer
 from qualipipe.records import Participant, Role, Source, SourceKind
 from qualipipe.store import Study, list_participants, text_hash, upsert_participant, upsert_row
@@ -41,9 +34,7 @@ PROGRESS_EVERY = 25  # respondents between two progress updates
 class TableIngestReport:
     path: str
     table: AnswerTable
-    respondents_new: int = 0
-    respondents_updated: int = 0
-    respondents_unchanged: int = 0
+    respondents: Tally = field(default_factory=Tally)
     attributes: int = 0
     sources: list[SourceChange] = field(default_factory=list)
     removed: list[SourceChange] = field(default_factory=list)  # cells emptied since last import
@@ -111,14 +102,10 @@ def ingest_answer_table(
         people = assign_pseudonyms(study.config, entries, existing)
         for participant in people:
             before = stored.get(participant.id)
-            if before is None:
-                report.respondents_new += 1
-            elif before != participant:
-                report.respondents_updated += 1
-            else:
-                report.respondents_unchanged += 1
-                continue
-            upsert_participant(conn, participant)
+            state = NEW if before is None else UPDATED if before != participant else UNCHANGED
+            report.respondents.add(state)
+            if state != UNCHANGED:
+                upsert_participant(conn, participant)
         instrument = f"{KEY_PREFIX}:{table.namespace}"
         report.attributes = _store_attributes(study, table, people, instrument)
         written: set[str] = set()
@@ -146,8 +133,8 @@ def ingest_answer_table(
                 )
                 written.add(source.key)
                 report.sources.append(
-                    unchanged_source(conn, source, signature=signature)
-                    or store_source(
+                    reconcile.unchanged_source(conn, source, signature=signature)
+                    or reconcile.store_source(
                         conn,
                         source,
                         segment_answer(text, params=params, splitter=splitter),
@@ -214,7 +201,7 @@ def _empty_removed_texts(
         if row["key"] in written:
             continue
         if _decided(conn, int(row["id"])):
-            removed.append(store_source(conn, _emptied(row), [], signature=signature))
+            removed.append(reconcile.store_source(conn, _emptied(row), [], signature=signature))
             continue
         retired = _delete_source(conn, int(row["id"]))
         removed.append(SourceChange(row["key"], UPDATED, int(row["id"]), retired=retired))

@@ -29,6 +29,7 @@ from pathlib import Path
 from qualipipe.config import StudyConfig
 from qualipipe.errors import InputError, Problem
 from qualipipe.ingest.encoding import normalize_text
+from qualipipe.ingest.manifest import match_actor_type
 from qualipipe.ingest.tables import read_table
 from qualipipe.records import ActorType, SourceKind
 from qualipipe.text import fold_key
@@ -457,34 +458,9 @@ def _duplicate_keys(respondents: list[Respondent], file: str, column: str | None
     ]
 
 
-# Author types of consultation platforms (Grand Débat, Cap Collectif, Decidim…), in the order
-# they are tried: « but non lucratif » before « but lucratif ».
-AUTHOR_TYPE_WORDS = (
-    ("non lucratif", ActorType.ESS),
-    ("association", ActorType.ESS),
-    ("lucratif", ActorType.ENTREPRISE),
-    ("entreprise", ActorType.ENTREPRISE),
-    ("elu", ActorType.COLLECTIVITE),
-    ("collectivite", ActorType.COLLECTIVITE),
-    ("institution", ActorType.COLLECTIVITE),
-    ("citoyen", ActorType.CITOYEN),
-    ("habitant", ActorType.CITOYEN),
-    ("particulier", ActorType.CITOYEN),
-)
-
-
 def actor_type_of(value: str) -> str:
-    """« Citoyen / Citoyenne » → citoyen, « Élu / élue et Institution » → collectivité; an
-    actor type written as the manifest writes it is taken as is; anything else is « autre »."""
-    folded = fold_key(value).strip()
-    exact = next((t for t in ActorType if fold_key(t.value) == folded), None)
-    if exact is not None:
-        return exact.value
-    words = set(re.findall(r"[a-z]+", folded))
-    for word, actor_type in AUTHOR_TYPE_WORDS:
-        if (word in folded) if " " in word else (word in words):
-            return actor_type.value
-    return ActorType.AUTRE.value
+    """The actor type an author-type cell tells (see `match_actor_type`), else « autre »."""
+    return match_actor_type(value) or ActorType.AUTRE.value
 
 
 def _namespace(path: Path) -> str:

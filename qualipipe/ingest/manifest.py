@@ -123,15 +123,42 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]], str 
     return [normalize_header(h) for h in table.headers], table.rows, table.sheet
 
 
-def _match_actor_type(value: str) -> str | None:
+# Words that tell an actor type where a column writes it its own way (consultation platforms:
+# Grand Débat, Cap Collectif, Decidim; spreadsheets typed by hand). Tried in this order: « but
+# non lucratif » before « but lucratif ». Folded; several words are matched as a phrase.
+ACTOR_TYPE_WORDS = {
+    ActorType.ESS: ("non lucratif", "association", "associatif", "associative"),
+    ActorType.ENTREPRISE: ("lucratif", "entreprise"),
+    ActorType.COLLECTIVITE: (
+        "elu",
+        "elue",
+        "elus",
+        "elues",
+        "collectivite",
+        "institution",
+        "mairie",
+    ),
+    ActorType.CITOYEN: ("citoyen", "citoyenne", "habitant", "habitante", "particulier"),
+}
+
+
+def match_actor_type(value: str) -> str | None:
+    """The actor type a manifest or a table's column writes: its name or key (accents, case and
+    punctuation aside), or a word that tells it (« association », « Citoyen / Citoyenne »,
+    « Élu / élue et Institution »); « autre » when empty; None when nothing tells it."""
     if not value:
         return ActorType.AUTRE.value
-    wanted = re.sub(r"[^a-z]", "", fold_key(value))
+    folded = fold_key(value).strip()
+    wanted = re.sub(r"[^a-z]", "", folded)
     for actor_type in ActorType:
         if (
             re.sub(r"[^a-z]", "", fold_key(actor_type.value)) == wanted
             or fold_key(actor_type.name) == wanted
         ):
+            return actor_type.value
+    words = set(re.findall(r"[a-z]+", folded))
+    for actor_type, told_by in ACTOR_TYPE_WORDS.items():
+        if any((word in folded) if " " in word else (word in words) for word in told_by):
             return actor_type.value
     return None
 
@@ -246,7 +273,7 @@ def read_manifest(path: Path, config: StudyConfig) -> list[ManifestEntry]:
                 f"rôle « {get('role')} » inconnu ; valeurs possibles : fondateur, acteur, "
                 "contributeur.",
             )
-        actor_type = _match_actor_type(get("type_acteur"))
+        actor_type = match_actor_type(get("type_acteur"))
         if actor_type is None:
             problem(
                 "type_acteur",

@@ -44,6 +44,27 @@ class LostDecision:
 
 
 @dataclass
+class Tally:
+    """How many records an import found new, changed and unchanged (NEW, UPDATED, UNCHANGED)."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, state: str) -> None:
+        if state == NEW:
+            self.new += 1
+        elif state == UPDATED:
+            self.updated += 1
+        else:
+            self.unchanged += 1
+
+    @property
+    def changed(self) -> int:
+        return self.new + self.updated
+
+
+@dataclass
 class SourceChange:
     key: str
     status: str

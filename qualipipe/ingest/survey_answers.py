@@ -18,7 +18,7 @@ from pathlib import Path
 from qualipipe.errors import InputError, Problem
 from qualipipe.ingest.encoding import normalize_text
 from qualipipe.ingest.manifest import load_links
-from qualipipe.ingest.reconcile import SourceChange, store_source
+from qualipipe.ingest.reconcile import NEW, UNCHANGED, UPDATED, SourceChange, Tally, store_source
 from qualipipe.ingest.segment import SegmentationParams, SentenceSplitter, segment_answer
 from qualipipe.ingest.tables import read_table
 from qualipipe.ingest.workshop import answer_metadata, answer_source_kind
@@ -50,9 +50,7 @@ FIXED_COLUMNS = {
 class SurveyIngestReport:
     instrument: str
     territory_id: str
-    responses_new: int = 0
-    responses_updated: int = 0
-    responses_unchanged: int = 0
+    responses: Tally = field(default_factory=Tally)
     unlinked_responses: list[int] = field(default_factory=list)  # no participant found
     attributes: int = 0
     sources: list[SourceChange] = field(default_factory=list)
@@ -207,7 +205,7 @@ def _upsert_response(study: Study, response: SurveyResponse, participant_id: str
         (response.survey_id, response.response_id, response.instrument),
     )
     if stored == digest:
-        return "unchanged"
+        return UNCHANGED
     row = {
         "survey_id": response.survey_id,
         "response_id": response.response_id,
@@ -221,7 +219,7 @@ def _upsert_response(study: Study, response: SurveyResponse, participant_id: str
         "fetched_at": now_iso(),
     }
     upsert_row(study.conn, "survey_responses", row, key=("survey_id", "response_id"))
-    return "new" if stored is None else "updated"
+    return NEW if stored is None else UPDATED
 
 
 def ingest_survey_responses(
@@ -249,13 +247,7 @@ def ingest_survey_responses(
             participant_id = _participant_for_token(study, response)
             if participant_id is None:
                 report.unlinked_responses.append(response.response_id)
-            state = _upsert_response(study, response, participant_id)
-            if state == "new":
-                report.responses_new += 1
-            elif state == "updated":
-                report.responses_updated += 1
-            else:
-                report.responses_unchanged += 1
+            report.responses.add(_upsert_response(study, response, participant_id))
             for name, value in response.values.items():
                 column = columns.get(name)
                 if column is None or not value.strip():

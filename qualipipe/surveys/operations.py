@@ -659,9 +659,9 @@ def fetch(
             stored = ingest_survey_responses(
                 study, _instrument_for(study, deployment, instruments), responses
             )
-            report.added += stored.responses_new
-            report.updated += stored.responses_updated
-            report.unchanged += stored.responses_unchanged
+            report.added += stored.responses.new
+            report.updated += stored.responses.updated
+            report.unchanged += stored.responses.unchanged
             report.unlinked += len(stored.unlinked_responses)
             report.sources += sum(1 for change in stored.sources if change.status != UNCHANGED)
     return report
