@@ -302,6 +302,41 @@ def test_an_id_column_with_repeated_values_is_not_taken_as_identity(
     assert len(table_texts(study.conn)) == 2
 
 
+def test_a_long_table_gathers_each_respondents_answers_under_their_questions(
+    make_study, tmp_path: Path
+) -> None:
+    # Open-data exports (Grand Débat): one row per answer, the question in its own column, the
+    # respondent's reference repeated on each of their answers, an id unique to each answer.
+    study = make_study()
+    headers = ["id", "contribution_ref", "question_text", "text", "territoire"]
+    rows = [
+        ["1__Q1", "C-1", Q_BESOINS, "Il manque un bus le dimanche pour les anciens.", "auxois"],
+        [
+            "1__Q2",
+            "C-1",
+            Q_IDEES,
+            "Un transport solidaire avec des bénévoles du village.",
+            "auxois",
+        ],
+        ["2__Q1", "C-2", Q_BESOINS, "Pas de médecin à moins de vingt kilomètres d'ici.", "auxois"],
+    ]
+    report = ingest_paths(study, [write_csv(tmp_path / "long.csv", rows, headers)])
+    assert report.ok, [str(f.error) for f in report.failed]
+    columns = report.tables[0].table.columns
+    assert (columns.id_column, columns.question_column) == ("contribution_ref", "question_text")
+    texts = table_texts(study.conn)
+    assert sorted(texts) == [
+        ("Contributeur·rice 1 — Auxois", Q_BESOINS),
+        ("Contributeur·rice 1 — Auxois", Q_IDEES),
+        ("Contributeur·rice 2 — Auxois", Q_BESOINS),
+    ]
+    twice = write_csv(
+        tmp_path / "twice.csv", [*rows, ["3", "C-2", Q_BESOINS, "x" * 60, "auxois"]], headers
+    )
+    with pytest.raises(InputError, match="répond deux fois"):
+        read_answer_table(twice, study.config, None, None)
+
+
 @pytest.mark.parametrize(
     ("author_type", "actor_type"),
     [

@@ -289,6 +289,11 @@ def _print_table_report(table: TableIngestReport) -> None:
         lines.append(f"identifiant : « {columns.id_column} »")
     if columns.territory_column:
         lines.append(f"territoire : « {columns.territory_column} »")
+    if columns.question_column:
+        lines.append(
+            f"une réponse par ligne, sa question dans « {columns.question_column} » ; les "
+            "réponses d'un·e même répondant·e partagent son identifiant"
+        )
     if columns.personal:
         lines.append(
             f"données personnelles écartées (jamais affichées) : {_listed(columns.personal)}"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from qualipipe.config import StudyConfig
@@ -71,6 +71,12 @@ NOT_A_PERSON = {
 # A title or subject sums a contribution up: kept as an attribute, not coded as a text.
 TITLE_WORDS = {"titre", "title", "objet", "sujet"}
 TERRITORY_HEADERS = {"territoire", "territory"}
+# A « long » table has one row per answer and the question in a column of its own (open-data
+# exports such as the Grand Débat's): the answers of one respondent share their identifier.
+QUESTION_HEADERS = {
+    "question", "question_text", "question_label", "intitule", "intitule_question",
+    "question_posee", "libelle_question",
+}  # fmt: skip
 ACTOR_TYPE_HEADERS = {"type_acteur", "type_d_acteur", "author_type", "type_auteur", "type_d_auteur"}
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
 PHONE = re.compile(r"^\+?[\d .\-()]{9,}$")
@@ -103,6 +109,7 @@ class TableColumns:
     id_column: str | None = None
     territory_column: str | None = None
     actor_type_column: str | None = None
+    question_column: str | None = None  # long tables: the question of each row's answer
     notes: list[str] = field(default_factory=list)
 
 
@@ -205,12 +212,15 @@ def classify_columns(
         columns.territory_column = next(
             (h for h in headers if header_key(h) in TERRITORY_HEADERS), None
         )
-    columns.id_column = _id_column(headers, values, options, file, columns.notes)
+    columns.question_column = next((h for h in headers if header_key(h) in QUESTION_HEADERS), None)
+    columns.id_column = _id_column(
+        headers, values, options, file, columns.notes, grouped=columns.question_column is not None
+    )
     forced = _named_columns(headers, options.text_columns, file)
     for header in headers:
         if not header:
             continue
-        if header in (columns.id_column, columns.territory_column):
+        if header in (columns.id_column, columns.territory_column, columns.question_column):
             continue
         person = _person_kind(header, values[header])
         if person is not None:
@@ -292,11 +302,21 @@ def _id_column(
     options: TableOptions,
     file: str,
     notes: list[str],
+    *,
+    grouped: bool = False,
 ) -> str | None:
-    """The identifier column: given, or the first id-like header whose values are unique."""
+    """The identifier column: given, or the first id-like header whose values are unique. In a
+    long table (`grouped`), an id-like column filled on every row whose values repeat comes
+    first: it is the respondent's, the unique one is each answer's."""
     if options.id_column:
         return _find_header(headers, options.id_column, "--colonne-identifiant", file)
-    for header in (h for h in headers if h and _is_id_header(h)):
+    id_like = [h for h in headers if h and _is_id_header(h)]
+    if grouped:
+        rows = _row_count(values)
+        repeated = [h for h in id_like if len(values[h]) == rows > len(set(values[h]))]
+        if repeated:
+            return repeated[0]
+    for header in id_like:
         if len(set(values[header])) == len(values[header]) == _row_count(values):
             return header
         notes.append(
@@ -356,7 +376,11 @@ def read_answer_table(
     without_text = 0
     for number, row in rows:
         cells = {h: row[i].strip() for h, i in index.items()}
-        texts = {h: normalize_text(cells[h]).strip() for h in columns.texts if cells[h]}
+        texts = {
+            _question(h, cells, columns): normalize_text(cells[h]).strip()
+            for h in columns.texts
+            if cells[h]
+        }
         if not texts:
             without_text += 1
             continue
@@ -385,7 +409,10 @@ def read_answer_table(
     if unknown and not options.skip_other_territories:
         raise _unknown_territories(path, unknown, columns.territory_column or "", config)
     skipped = sorted(unknown, key=lambda v: unknown[v][0])
-    problems = _duplicate_keys(respondents, file, columns.id_column)
+    if columns.question_column is not None:
+        respondents, problems = _grouped(respondents, file, columns.question_column)
+    else:
+        problems = _duplicate_keys(respondents, file, columns.id_column)
     if problems:
         raise InputError(f"{path.name} : identifiants en double ; rien n'a été importé.", problems)
     return AnswerTable(
@@ -456,6 +483,44 @@ def _duplicate_keys(respondents: list[Respondent], file: str, column: str | None
         for numbers in rows.values()
         if len(numbers) > 1
     ]
+
+
+def _question(header: str, cells: dict[str, str], columns: TableColumns) -> str:
+    """The question a text cell answers: its header, or in a long table the row's question."""
+    if columns.question_column is None or not cells[columns.question_column]:
+        return header
+    question = cells[columns.question_column]
+    return question if len(columns.texts) == 1 else f"{question} — {header}"
+
+
+def _grouped(
+    respondents: list[Respondent], file: str, question_column: str
+) -> tuple[list[Respondent], list[Problem]]:
+    """A long table's rows gathered per respondent (their identifier), in file order; the same
+    question answered twice by one respondent is a problem."""
+    merged: dict[str, Respondent] = {}
+    problems = []
+    for respondent in respondents:
+        key = fold_key(respondent.key)
+        first = merged.get(key)
+        if first is None:
+            merged[key] = respondent
+            continue
+        twice = sorted(set(first.texts) & set(respondent.texts))
+        problems += [
+            Problem(
+                file,
+                f"« {respondent.key} » répond deux fois à « {q} » (lignes {first.row} et "
+                f"{respondent.row}) ; gardez une seule de ces réponses.",
+                respondent.row,
+                question_column,
+            )
+            for q in twice
+        ]
+        texts = {**first.texts, **respondent.texts}
+        attributes = {**respondent.attributes, **first.attributes}
+        merged[key] = replace(first, texts=texts, attributes=attributes)
+    return list(merged.values()), problems
 
 
 def actor_type_of(value: str) -> str:
