@@ -140,6 +140,10 @@ def test_cited_actors_workbook_round_trip(example, tmp_path: Path) -> None:
     headers = [c.value for c in ws[1]]
     name_col, status_col = headers.index(COL_NAME) + 1, headers.index(COL_STATUS) + 1
     assert ws.column_dimensions["K"].hidden and headers[-1] == COL_KEY
+    # Printed: landscape A4, one page wide at 85 % or more (150 units at 100 %), header repeated.
+    widths = [d.width for d in ws.column_dimensions.values() if not d.hidden]
+    assert ws.page_setup.orientation == "landscape" and sum(widths) <= 150 / 0.85 + 1
+    assert ws.page_setup.fitToWidth == 1 and ws.print_title_rows == "$1:$1"
     marked = {}
     for row in range(2, ws.max_row + 1):
         name = ws.cell(row, name_col).value
