@@ -24,13 +24,28 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from qualipipe.nlp import common_french_words, entity_pipeline
+from qualipipe.nlp import entity_pipeline
 from qualipipe.person_spans import entity_model
 from qualipipe.quotes import readable_quote
 from qualipipe.records import ActorType, Code, Participant, Span, Territory
 from qualipipe.store import read_nlp_cache, text_hash, write_nlp_cache
+from qualipipe.territory.actor_words import (
+    ARTICLE,
+    GENERIC_KINDS,
+    LINK,
+    NAME_END,
+    NAME_TAIL,
+    NAME_WORD,
+    NOT_ORGANISATIONS,
+    ONE_OF_MANY,
+    RUN_ON,
+    SPACE,
+    TYPE_PATTERNS,
+    looks_like_organisation,
+    name_words,
+    names_one,
+)
 from qualipipe.text import fold_aligned as fold
-from qualipipe.text import fold_key
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -88,84 +103,7 @@ KINDS: list[tuple[str, str, str, bool]] = [
     (r"CRESS", "CRESS", A.ACCOMPAGNEMENT, False),
     (r"(?i:entreprise|soci[ée]t[ée]|supermarch[ée])", "entreprise", A.ENTREPRISE, True),
 ]  # fmt: skip
-# Programmes, labels and diplomas that the entity recogniser takes for organisations.
-NOT_ORGANISATIONS = {
-    "ptce", "pat", "haccp", "poec", "feader", "fse", "fonds social europeen", "ami", "ess",
-    "qpv", "rsa", "bts", "cap", "iae", "anru", "npnru", "rgpd", "leader", "bac pro", "covid",
-    # taxes, contracts and documents (Grand Débat reports)
-    "tva", "ric", "cice", "cdd", "cdi", "cni", "isf", "ifi", "csg", "smic", "apl", "pib", "doc",
-    "gdn", "ceta", "tafta", "mercosur", "ppe", "gafa", "gafam", "gafan", "tpe", "pme", "tpe-pme",
-    "enr", "linky", "rmi", "tuc", "sto", "ehpad", "epad", "ue", "bepc",
-    # anonymisation marks and speaker roles of transcribed corpora (ESLO's NPERS for a person's
-    # name, CFPP2000's « (ENQ) » after an interviewer's name)
-    "npers", "nville", "xxx", "enq",
-    "etat", "bio", "oui", "non",
-}  # fmt: skip
-# First words of what is not a body: treaties, events, programmes (« Traité de Marrakech »,
-# « Réunion Grand Débat »). Folded.
-NOT_HEADS = {
-    "traite", "scandale", "loi", "plan", "programme", "debat", "reunion", "projet",
-    "certificat", "theme", "accord", "pacte", "reforme", "rapport", "revendications",
-}  # fmt: skip
-# An entity made only of common French words is a topic (« Organisation de l'État »,
-# « Démocratie et citoyenneté », « Services publics » in Grand Débat reports) unless its first
-# word names an institution (« Cour des comptes », « Secours populaire », « Office national des
-# forêts »). Folded.
-INSTITUTION_HEADS = {
-    "academie", "agence", "amicale", "assemblee", "autorite", "banque", "bureau", "caisse",
-    "centre", "chambre", "club", "collectif", "comite", "commission", "compagnie", "confederation",
-    "conseil", "conservatoire", "cour", "direction", "eglise", "etablissement", "federation",
-    "fondation", "foyer", "groupe", "groupement", "haut", "haute", "institut", "ligue", "maison",
-    "maisons", "ministere", "mutuelle", "observatoire", "office", "parti", "radio", "reseau",
-    "secours", "senat", "service", "societe", "syndicat", "theatre", "tribunal", "union",
-    "education nationale", "restos", "emmaus", "croix",
-}  # fmt: skip
-# Where an entity recognised in unpunctuated speech runs on: hesitations and the start of the
-# next clause (« l'Église euh vous aviez », « Certificat d'Études j'avais douze ans »).
-# Lower-case only: « Le » inside a name (« Théâtre Le Colombier ») stays.
-RUN_ON = re.compile(
-    r"\s(?:euh|heu|hein|ben|bah|bon|oh|ah|hm|mm|machin|quoi|voilà|enfin|je|j'|j’|tu|il|elle|on|"
-    r"nous|vous|ils|elles|c'|c’|ça|qui|que|qu'|qu’|dans|pour|avec|par|le|les|un|une|"
-    r"notre|votre|leur|nos|vos|leurs|mon|ma|mes|son|sa|ses|ce|cet|cette|ces)(?![\w])"
-)
-# Separators that end a name: a list dash, quotes, brackets, a hashtag, a slash.
-NAME_END = re.compile(r"[\n:!?;\"“”«»()#/]|\s[-–—]\s")
-ARTICLE = r"(?:(?i:(?:le|la|du|au|à la|de la)\s+|(?:de )?l['’]\s*))"  # not the « Le » of « Les »
-# A capitalised word or a number, not a postal code nor the name of the Grand Débat meeting.
-NAME_WORD = r"(?!\d{5}(?!\w)|Grand D[ée]bat|D[ée]bat(?!\w))[A-ZÉÈÀÂÎÔ0-9][\w'’-]*"
-LINK = r"(?:de la|de l'|de l’|du|des|de|d'|d’|sur|en)"  # not « et »: « le lycée et France Travail » are two
-SPACE = r"[^\S\n]"  # a name never runs over a line break (« Novallia\n\nDeux heures… »)
-NAME_TAIL = (
-    rf"(?:{SPACE}+(?:{LINK}{SPACE}*)?{NAME_WORD}(?:{SPACE}+(?:{LINK}{SPACE}*)?{NAME_WORD})*)"
-)
-# Kinds with many bodies on any territory: without a name (« le lycée »), no one to contact.
-ONE_OF_MANY = {"lycée", "collège", "école", "université"}
-# Kinds that name a category, not one body, unless a name follows them directly.
-GENERIC_KINDS = {"entreprise", "association", "coopérative", "fondation", "SCIC", "SCOP", "SIAE"}
-STOP = {"de", "la", "le", "les", "du", "des", "d", "l", "sur", "en", "et", "au", "a"}
-# Words (folded, whole words) that tell the type of a name found without an organisation word;
-# the first that matches wins. Public operators and networks that interviews and meeting
-# reports name most (« l'ANPE », « les ASSEDIC », « le Secours populaire », « la CPME »).
-TYPE_WORDS = (
-    ("habitat", A.ETAT),
-    ("insertion", A.SIAE),
-    ("scic", A.ESS),
-    ("scop", A.ESS),
-    ("asso|association|secours|emmaus|restos|croix.rouge|ligue|mutuelle|amicale", A.ESS),
-    ("cooperative", A.ESS),
-    ("mairie|ville de|commune de|epci|conseil departemental|conseil regional", A.COLLECTIVITE),
-    (
-        "anpe|assedic|pole emploi|france travail|urssaf|cpam|msa|ofpra|ants|onf|onema|caf|"
-        "ministere|agence nationale|office national|cour des comptes|education nationale|"
-        "prefecture|assemblee nationale|senat",
-        A.ETAT,
-    ),
-    ("universite|institut|ecole|lycee|college|academie|crdp|ena|iut|greta|afpa", A.RECHERCHE),
-    ("cpme|medef|u2p|conseil de developpement|codev|cfdt|cgt|cftc|fo|unsa", A.ACCOMPAGNEMENT),
-    ("banque|bpi|bpifrance|fondation", A.FINANCEUR),
-    ("sarl|sas|sa|groupe", A.ENTREPRISE),
-)
-TYPE_PATTERNS = [(re.compile(rf"(?<!\w)(?:{words})(?!\w)"), str(t)) for words, t in TYPE_WORDS]
+# (word lists and name tests: qualipipe.territory.actor_words)
 
 
 @dataclass(frozen=True)
@@ -216,10 +154,6 @@ class CitedActors:
 # ---------------------------------------------------------------------------------------------
 
 
-def _words(text: str, ignore: frozenset[str] = frozenset()) -> list[str]:
-    return [w for w in re.split(r"[^\w]+", fold(text)) if w and w not in STOP and w not in ignore]
-
-
 KIND_PATTERNS = [
     (re.compile(rf"(?<![\w]){pattern}(?![\w])"), kind, str(t), needs)
     for pattern, kind, t, needs in KINDS
@@ -258,66 +192,14 @@ def split_name(name: str, ignore: frozenset[str] = frozenset()) -> tuple[str, st
             start = before.start() if before else match.start()
             end = match.end() + (after.end() if after else 0)
             proper = (before.group(0) if before else "") + " " + (after.group(0) if after else "")
-            core = " ".join(_words(proper, ignore))
+            core = " ".join(name_words(proper, ignore))
             proper = re.sub(rf"^\s*(?:{LINK}\s*)?", "", proper.strip()).strip()
             return kind, core, actor_type, name[start:end].strip(), proper if core else ""
     surface = name.strip() if _LEADING_NAME.match(name.strip()) else ""
     folded = fold(name)
     guess = next((t for pattern, t in TYPE_PATTERNS if pattern.search(folded)), str(A.AUTRE))
-    core = " ".join(_words(surface, ignore))
+    core = " ".join(name_words(surface, ignore))
     return "", core, guess, surface, surface if core else ""
-
-
-def _listed(word: str) -> bool:
-    """A programme or mark of NOT_ORGANISATIONS, dotted or derived (« R.M.I. », « RMIstes »)."""
-    letters = word.replace(".", "")
-    compact = fold_key(letters)
-    acronym = "." in word or letters[:3].isupper()  # not « Amicale » for « ami »
-    return (
-        compact in NOT_ORGANISATIONS
-        or acronym
-        and any(
-            compact.startswith(n) and letters[len(n) :].islower()
-            for n in NOT_ORGANISATIONS
-            if len(n) >= 3 and n.isalpha()
-        )
-    )
-
-
-def names_one(tail: str) -> bool:
-    """After « une entreprise », « l'association », the words that make it one organisation:
-    not a place (« l'entreprise de Soissons ») nor a capitalised common word starting the next
-    item of a list (« entreprise Suppression de… »)."""
-    words = tail.split()
-    if re.match(rf"{LINK}(?![\w])", words[0]) or re.match(r"d['’]", words[0]):
-        return False
-    return len(words) > 1 or fold_key(words[0]) not in common_french_words()
-
-
-def looks_like_organisation(name: str) -> bool:
-    """A name without an organisation word is kept when it is an acronym (« ENEDIS »,
-    « B.N.P. »), carries a proper name (« Monoprix », « France Inter »), or starts with an
-    institution word (« Cour des comptes »); not a topic made of common words (« Démocratie et
-    citoyenneté », « Services publics ») nor a capitalised common word (« POURSUIVRE »)."""
-    common = common_french_words()
-    words = re.findall(r"[\w’'-]+", name)
-    folded = [fold_key(w.strip("'’-")) for w in words]
-    if not words:
-        return False
-    head = folded[0]
-    if head in NOT_HEADS or any(_listed(w) for w in name.split()):
-        return False  # « Traité de Marrakech », « Démocratie RIC », « R.M.Istes », « S.T.O. »
-    letters = re.sub(r"[\W_]", "", name)
-    if " " not in name.strip() and letters.isupper() and 2 <= len(letters) <= 8:
-        # « CRÉANT » is a word in capitals; « ENA », « PLIE » are short enough to be acronyms
-        return len(letters) <= 4 or fold_key(letters) not in common
-    if head in INSTITUTION_HEADS or " ".join(folded[:2]) in INSTITUTION_HEADS:
-        return True
-    return any(
-        (w[:1].isupper() and len(f) >= 3 and f not in common)
-        or (w.isupper() and len(w) >= 2 and f not in common)
-        for w, f in zip(words, folded, strict=True)
-    )
 
 
 class MentionFinder:
@@ -330,7 +212,7 @@ class MentionFinder:
         self.organisations = sorted(
             {o for o in organisations if len(o) >= 3}, key=len, reverse=True
         )
-        self.people = frozenset(w for name in people for w in _words(name) if len(w) >= 3)
+        self.people = frozenset(w for name in people for w in name_words(name) if len(w) >= 3)
 
     def kind_mentions(self, segment: TextSegment) -> list[Mention]:
         found = []
@@ -352,7 +234,7 @@ class MentionFinder:
                 if not named and (needs_name or not article):
                     continue  # « des associations », « une entreprise »: a category, no actor
                 end = match.end() + (tail.end() if tail else 0)
-                core = " ".join(_words(text[match.end() : end], self.people))
+                core = " ".join(name_words(text[match.end() : end], self.people))
                 proper = re.sub(rf"^\s*(?:{LINK}\s*)?", "", text[match.end() : end]).strip()
                 found.append(
                     Mention(match.start(), end, segment.id, text[match.start() : end], kind, core, actor_type, proper if core else "")
@@ -516,13 +398,13 @@ def merge_targets(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tupl
 def _display_name(mentions: list[Mention]) -> str:
     """« Limoges Habitat (bailleur social) » when a name of two words or more is known, else
     the most specific variant as written (« cuisine centrale de Limoges », « CAF »)."""
-    names = Counter(m.name for m in mentions if m.name and len(_words(m.name)) > 1)
+    names = Counter(m.name for m in mentions if m.name and len(name_words(m.name)) > 1)
     kinds = Counter(m.kind for m in mentions if m.kind)
     if names:
         name = max(names, key=lambda n: (names[n], len(n), n))
         return f"{name} ({kinds.most_common(1)[0][0]})" if kinds else name
     counts = Counter(m.surface for m in mentions)
-    return max(counts, key=lambda s: (len(_words(s)), counts[s], s))
+    return max(counts, key=lambda s: (len(name_words(s)), counts[s], s))
 
 
 def _sentence(text: str, start: int, end: int) -> str:
@@ -657,7 +539,7 @@ def _pseudonymize_actors(
     through the pseudonymiser in one batch (« la ressourcerie d'Isabelle » names a person)."""
     excerpts: dict[str, str] = {}
     for key, group in groups.items():
-        m = max(group, key=lambda m: (len(_words(m.surface)), -m.segment_id))
+        m = max(group, key=lambda m: (len(name_words(m.surface)), -m.segment_id))
         excerpts[_group_key(*key)] = _sentence(segments[m.segment_id].text, m.start, m.end)
     texts = [t for a in actors for t in (excerpts[a.key], a.name, *a.variants)]
     prefetch = getattr(pseudonymize, "prefetch", None)
