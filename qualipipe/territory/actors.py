@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from qualipipe.nlp import entity_pipeline
-from qualipipe.person_spans import entity_model
+from qualipipe.person_spans import cached_person_spans, entity_model
 from qualipipe.quotes import readable_quote
 from qualipipe.records import ActorType, Code, Participant, Span, Territory
 from qualipipe.store import read_nlp_cache, text_hash, write_nlp_cache
@@ -33,19 +33,28 @@ from qualipipe.territory.actor_words import (
     ARTICLE,
     GENERIC_KINDS,
     LINK,
-    NAME_END,
     NAME_TAIL,
     NAME_WORD,
     NOT_ORGANISATIONS,
     ONE_OF_MANY,
+    OPENING_ARTICLE_START,
     RUN_ON,
     SPACE,
     TYPE_PATTERNS,
+    cut_restart,
+    is_event_or_state,
     looks_like_organisation,
+    lowercase_words,
+    name_pieces,
     name_words,
+    named_by_position,
     names_one,
+    opens_sentence,
+    scope_reduced,
+    surnames,
 )
 from qualipipe.text import fold_aligned as fold
+from qualipipe.text import fold_key
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -213,6 +222,10 @@ class MentionFinder:
             {o for o in organisations if len(o) >= 3}, key=len, reverse=True
         )
         self.people = frozenset(w for name in people for w in name_words(name) if len(w) >= 3)
+        # words the territory's texts also write in lower case: common nouns, not names
+        self.lowercase: frozenset[str] = frozenset()
+        # surnames of the persons the texts name: alone, still that person (« Voynet »)
+        self.surnames: frozenset[str] = frozenset()
 
     def kind_mentions(self, segment: TextSegment) -> list[Mention]:
         found = []
@@ -256,30 +269,37 @@ class MentionFinder:
     def entity_mentions(self, segment: TextSegment, spans: list[tuple[int, int]]) -> list[Mention]:
         found = []
         for start, end in spans:
-            raw = NAME_END.split(segment.text[start:end])[0]
-            raw = RUN_ON.split(raw)[0]
-            raw = re.sub(r"\b(\w+)(?:\s+\1\b)+", r"\1", raw)  # « l'Église Église »: a repeat
-            raw = re.sub(rf"(?:\s+(?:{LINK}|et|ou))+\s*$", "", raw.rstrip(" -–,."))
-            line_start = (
-                not segment.text[:start].strip()
-                or segment.text[:start].rstrip()[-1] in ".!?…:-\n•*"
-            )
-            if line_start and " " not in raw and not raw.isupper():
-                continue  # « Renforcer », « Politique »: a capital only because a line starts
-            kind, core, actor_type, surface, proper = split_name(raw, self.people)
-            surface = re.sub(rf"^{ARTICLE}", "", surface).strip()
-            if (
-                (not core and (not kind or kind in NEEDS_NAME))
-                or len(surface) < 3
-                or fold(surface) in NOT_ORGANISATIONS
-                or (not kind and not looks_like_organisation(surface))
-            ):
-                continue  # a person's name, a programme, a category (« SCIC »), a topic
-            offset = raw.find(surface)
-            found.append(
-                Mention(start + offset, start + offset + len(surface), segment.id, surface, kind, core, actor_type, proper)
-            )  # fmt: skip
+            for piece_start, raw in name_pieces(segment.text, start, end):
+                mention = self._entity_mention(segment, piece_start, raw)
+                if mention is not None:
+                    found.append(mention)
         return found
+
+    def _entity_mention(self, segment: TextSegment, start: int, raw: str) -> Mention | None:
+        text = segment.text
+        raw = RUN_ON.split(raw)[0]
+        raw = cut_restart(re.sub(r"\b(\w+)(?:\s+\1\b)+", r"\1", raw))  # « l'Église Église »
+        raw = re.sub(rf"(?:\s+(?:{LINK}|et|ou))+\s*$", "", raw.rstrip(" -–,."))
+        bare = OPENING_ARTICLE_START.sub("", raw)
+        opening = opens_sentence(text, start + len(raw) - len(bare))
+        if opening and " " not in bare and not bare.isupper():
+            return None  # « Renforcer », « Le Glyphosate : »: a capital opening a sentence
+        kind, core, actor_type, surface, proper = split_name(raw, self.people)
+        surface = re.sub(rf"^{ARTICLE}", "", surface).strip()
+        offset = raw.find(surface)
+        single = not kind and " " not in surface and not surface.isupper()
+        named = single and named_by_position(text, start + offset)  # « à Carrefour »
+        if (
+            (not core and (not kind or kind in NEEDS_NAME))
+            or len(surface) < 3
+            or fold(surface) in NOT_ORGANISATIONS
+            or (not kind and not named and not looks_like_organisation(surface))
+            or (single and not named and fold_key(surface) in self.lowercase)
+            or (single and fold_key(surface) in self.surnames)
+            or is_event_or_state(surface)
+        ):
+            return None  # a person's name, a programme, a category (« SCIC »), a topic, an event
+        return Mention(start + offset, start + offset + len(surface), segment.id, surface, kind, core, actor_type, proper)  # fmt: skip
 
     def learned_mentions(self, segment: TextSegment, names: dict[str, str]) -> list[Mention]:
         """Names found once with their organisation word (« le bailleur social Creuse Habitat »)
@@ -331,6 +351,31 @@ def link_appositions(mentions: list[Mention], text: str) -> list[Mention]:
             index = ordered.index(worded)
             ordered[index] = replace(worded, core=named.core, name=named.name)
     return ordered
+
+
+_SURNAMES: dict[tuple[str, int, int], frozenset[str]] = {}  # study state -> surnames
+
+
+def cited_surnames(conn: sqlite3.Connection, texts: Iterable[str] = ()) -> frozenset[str]:
+    """Surnames of the persons the study's texts and `texts` name (« Dominique Voynet »), from
+    the person spans `code` kept: « Voynet » alone, in any territory, is that person, not an
+    organisation. The study's part is read once per study state (a synthesis asks for every
+    territory)."""
+    (path,) = [row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"]
+    (kept,) = conn.execute("SELECT count(*) FROM person_spans").fetchone()
+    (segments,) = conn.execute("SELECT count(*) FROM segments").fetchone()
+    state = (path, kept, segments)
+    if state not in _SURNAMES:
+        stored = (t for (t,) in conn.execute("SELECT text FROM segments WHERE retired = 0"))
+        _SURNAMES.clear()  # one study at a time
+        _SURNAMES[state] = _surnames_in(conn, stored)
+    return _SURNAMES[state] | _surnames_in(conn, texts)
+
+
+def _surnames_in(conn: sqlite3.Connection, texts: Iterable[str]) -> frozenset[str]:
+    by_hash = {text_hash(t): t for t in texts}
+    spans = cached_person_spans(conn, by_hash)
+    return surnames(by_hash[h][a:b] for h, found in spans.items() for a, b in found)
 
 
 def org_spans(
@@ -460,6 +505,8 @@ def cited_actors(
     finder = MentionFinder(
         expressions, [n for p in inputs.participants for n in organisation_names(p)], people
     )
+    finder.lowercase = lowercase_words(s.text for s in inputs.segments)
+    finder.surnames = cited_surnames(conn, (s.text for s in inputs.segments))
     spans = org_spans(conn, [s.text for s in inputs.segments], nlp)
     first = [
         finder.kind_mentions(segment)
@@ -481,12 +528,13 @@ def cited_actors(
     ptce = split_name(territory.ptce_name)
     owners[(ptce[0], ptce[1])] = "PTCE"
     keys = {(m.kind, m.core) for m in mentions} | set(owners)
-    target = merge_targets(keys)
+    scope = scope_reduced(keys)  # « Église catholique », « Église de France » → « Église »
+    merged = merge_targets({scope.get(k, k) for k in keys})
+    target = {k: merged.get(scope.get(k, k), scope.get(k, k)) for k in keys}
     groups: dict[tuple[str, str], list[Mention]] = defaultdict(list)
     for m in mentions:
-        key = (m.kind, m.core)
-        groups[target.get(key, key)].append(m)
-    owner_of = {target.get(k, k): who for k, who in owners.items()}
+        groups[target[(m.kind, m.core)]].append(m)
+    owner_of = {target[k]: who for k, who in owners.items()}
     by_id = {s.id: s for s in inputs.segments}
     labels = {c.id: c.label for c in inputs.codebook_codes}
     actors: list[CitedActor] = []
