@@ -291,3 +291,15 @@ def test_portrait_tables_keep_their_words_whole_and_short_tables_move_whole(livr
         t for t in doc.tables if "Verbatims représentatifs" in t.rows[0].cells[-1].text
     )
     assert verbatims.rows[1]._tr.trPr is None or verbatims.rows[1]._tr.trPr.find(qn("w:cantSplit")) is None  # fmt: skip
+
+
+def test_livrable_quotes_are_cut_shorter_than_the_synthesis(livrables) -> None:
+    from qualipipe.report.livrable import LIVRABLE_QUOTE_CHARS
+
+    _, reports, _, _ = livrables
+    doc = Document(str(reports["sud-creuse"].path))
+    cells = [c.text for t in doc.tables for r in t.rows[1:] for c in r.cells]
+    quotes = [q.strip() for text in cells for q in re.findall(r"«(.*?)»", text, re.S)]
+    assert len(quotes) >= 5
+    for quote in quotes:
+        assert len(quote) <= LIVRABLE_QUOTE_CHARS + 4, quote  # « […] » marks a cut
