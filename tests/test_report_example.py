@@ -303,3 +303,15 @@ def test_livrable_quotes_are_cut_shorter_than_the_synthesis(livrables) -> None:
     assert len(quotes) >= 5
     for quote in quotes:
         assert len(quote) <= LIVRABLE_QUOTE_CHARS + 4, quote  # « […] » marks a cut
+
+
+def test_two_livrable_figures_and_their_captions_share_a_portrait_page(livrables) -> None:
+    from docx.shared import Cm
+
+    _, reports, _, _ = livrables
+    doc = Document(str(reports["sud-creuse"].path))
+    shapes = list(doc.inline_shapes)
+    assert len(shapes) >= 3
+    usable = Cm(29.7 - 2 * 2.0)  # A4 between 2 cm margins
+    for shape in shapes:  # a caption line each (about 1 cm) besides
+        assert 2 * (shape.height + Cm(1.0)) <= usable, shape.height.cm

@@ -266,8 +266,9 @@ class LivrableDocument:
                 for line in rest:
                     cell.add_paragraph(line, style=CELL_STYLE)
 
-    def figure(self, path: Path, title: str, width_cm: float = 16.0) -> None:
-        self.doc.add_picture(str(path), width=Cm(width_cm))
+    def figure(self, path: Path, title: str) -> None:
+        # the synthesis' width: two 4:3 figures and their captions share a portrait page
+        self.doc.add_picture(str(path), width=dr.FIGURE_WIDTH)
         self.doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
         # the caption below goes to the next page with its figure, never alone
         self.doc.paragraphs[-1].paragraph_format.keep_with_next = True
