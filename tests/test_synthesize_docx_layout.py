@@ -228,3 +228,23 @@ def test_a_table_without_rows_says_so_instead_of_a_lone_header(tmp_path: Path) -
     summary = {r[0]: r[1] for r in workbook["Sommaire"].iter_rows(values_only=True) if r[0]}
     line = next(k for k in summary if "Motivations des fondateurs" in k)
     assert summary[line].startswith("aucune donnée")
+
+
+def test_an_eight_column_table_of_figures_stays_in_portrait_wrapping_after_hyphens() -> None:
+    # The INSEE establishments table of a territory with a hyphenated name: a landscape section
+    # would stand alone on its page between two page breaks.
+    from qualipipe.synthesize.cells import DocumentTable
+
+    places = ["Hautes-Alpes, 2 communes", "Creuse (23), 256 communes du fichier", "Départements chargés (23, 87), 451 communes"]  # fmt: skip
+    headers = ("Secteur d'activité", *(f"{p} : {m}" for p in places for m in ("nombre", "part (%)")), "Source")  # fmt: skip
+    rows = tuple(
+        (sector, "309", "100", "4046", "100", "15 095", "100", "INSEE, Sirene / REE 2019")
+        for sector in (
+            "Établissements actifs (total)",
+            "Agriculture, sylviculture et pêche",
+            "Administration publique, enseignement, santé, action sociale",
+        )  # fmt: skip
+    )
+    layout = dr.plan_columns(DocumentTable(headers, rows, frozenset(range(1, 7)), frozenset(), ""))
+    assert not layout.landscape and layout.font_size == dr.SMALL_FONT_SIZE
+    assert sum(layout.widths) <= dr.PORTRAIT_PT + 0.01
