@@ -35,9 +35,8 @@ TABLE_FONT_PT, SMALL_FONT_PT = 8.0, 7.0
 MAX_PREFERRED = 90  # characters
 
 
-def _chars(texts: Sequence[str], *, words: bool) -> list[int]:
-    if words:
-        return [max((len(w) for w in t.split()), default=0) for t in texts]
+def _line_chars(texts: Sequence[str]) -> list[int]:
+    """Characters of each text's longest line."""
     return [max((len(line) for line in t.split("\n")), default=0) for t in texts]
 
 
@@ -74,7 +73,7 @@ def fit_widths(
     minimum = _minimum_widths(header, rows, size)
     preferred = []
     for j, low in enumerate(minimum):
-        lengths = sorted(_chars([row[j] for row in rows], words=False)) or [0]
+        lengths = sorted(_line_chars([row[j] for row in rows])) or [0]
         typical = lengths[int(0.9 * (len(lengths) - 1))]
         preferred.append(max(min(typical, MAX_PREFERRED) * char_width + CELL_PADDING, low))
     if sum(minimum) >= available:
