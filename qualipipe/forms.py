@@ -24,6 +24,7 @@ from qualipipe.containers import check_container
 from qualipipe.errors import InputError, Problem
 from qualipipe.review.reading import ReadSheet, cell_text, read_sheet
 from qualipipe.review.workbook import put_text
+from qualipipe.xlsx_layout import fit_row_heights, fit_widths_to_page, print_setup
 
 META_SHEET = "_qualipipe"
 LISTS_SHEET = "Listes"
@@ -118,7 +119,21 @@ def write_help(workbook: Workbook, title: str, lines: Sequence[str]) -> None:
     ws["A1"].font = Font(bold=True, size=13)
 
 
+def print_forms(workbook: Workbook) -> None:
+    """Every visible sheet prints on A4 one page wide at a readable scale; sheets written by
+    `write_header` (their panes frozen under row 1) repeat that header row on every page."""
+    for ws in workbook.worksheets:
+        if ws.sheet_state != "visible":
+            continue
+        header = ws.freeze_panes == "A2"
+        if header:
+            fit_widths_to_page(ws, ws.max_column)
+            fit_row_heights(ws)
+        print_setup(ws, "1:1" if header else None, columns=ws.max_column)
+
+
 def save(workbook: Workbook, path: Path) -> Path:
+    print_forms(workbook)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         workbook.save(path)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from qualipipe.codebook.model import load_codebook
+from qualipipe.person_spans import find_and_keep_person_spans
 from qualipipe.pseudonymize import pseudonymizer_for
 from qualipipe.territory.actors import ActorInputs, CitedActors, TextSegment, cited_actors
 
@@ -40,6 +41,23 @@ TEXTS = [
     "Ne pas réserver à l'ENA les postes de hauts fonctionnaires, le PLIE aide les chômeurs.",
     "j'ai fait arts plastiques au lycée puis à l'université après le lycée Pothier",
     "Turns : Mat Pires (ENQ) + Valentine (ENQ)",
+    # Organisations whose name is also a common word, and a name linked by « pour ».
+    "Ne pas se soumettre aux pressions de Monsanto/Bayer. Plus de cantines bio.",
+    "donc après vous allez à Carrefour à la Porte de Montreuil où là vous avez les yaourts",
+    "On s'est retrouvés au carrefour de la mairie après la réunion.",
+    "Projet mené avec la participation de l'association Agir pour l'Environnement.",
+    # A person named in full once, then by surname alone (ORG for the recogniser there).
+    "peut-être avec maintenant Dominique Voynet peut-être qu'elle va faire plus",
+    "non ça c'est les Verts maintenant c'est euh Voynet qui",
+    # A state, an event, common nouns opening a sentence, an unnamed canteen.
+    "je savais faire la différence entre Cuba et l'Union Soviétique à l'époque",
+    "Nous avons accueilli le French Fab Tour dans la zone d'activités.",
+    "Interdire définitivement le glyphosate. Le Glyphosate : il y en a partout.",
+    "Les Vegan sont des extrémistes qui s'attaquent aux boucheries.",
+    "le petit il mange à la cantine tous les midis",
+    # One Church under several scopes; two ministries in one breath.
+    "l'Eglise catholique l'Eglise enfin elle a changé et l'Eglise de France aussi",
+    "Rapprocher le Ministère de l'Education nationale du Ministère de l'Economie.",
 ]
 # Topics, places, programmes and fragments the texts above contain.
 NOT_ACTORS = [
@@ -62,18 +80,24 @@ NOT_ACTORS = [
     "ceta",
     "debat national",
     "enq",
+    "voynet",
+    "union sovietique",
+    "french fab",
+    "glyphosate",
+    "vegan",
 ]
 # Named once, the school is listed; « au lycée », « à l'université » alone are not.
-UNNAMED = ["lycee", "universite"]  # fmt: skip
+UNNAMED = ["lycee", "universite", "cantine"]  # fmt: skip
 ACTORS = [
     "ENEDIS", "Association Novallia", "Secours populaire", "CNL", "Monoprix", "Mairie d'Oyonnax",
-    "Cour des Comptes", "ENA", "PLIE",
+    "Cour des Comptes", "ENA", "PLIE", "Bayer", "Carrefour", "Agir pour l'Environnement",
+    "Ministère de l'Education nationale", "Ministère de l'Economie",
 ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def found(tmp_path_factory: pytest.TempPathFactory) -> CitedActors:
-    from qualipipe.store import open_study
+    from qualipipe.store import open_study, text_hash
 
     root = tmp_path_factory.mktemp("acteurs")
     (root / "qualipipe.toml").write_text(
@@ -82,6 +106,8 @@ def found(tmp_path_factory: pytest.TempPathFactory) -> CitedActors:
     )
     study = open_study(root)
     try:
+        # what `qualipipe code` keeps for the pseudonymiser: the persons spaCy finds
+        find_and_keep_person_spans(study, {text_hash(t): t for t in TEXTS}, progress=False)
         inputs = ActorInputs(
             territory=study.config.territories[0],
             segments=[TextSegment(i, f"P{i}", i, t) for i, t in enumerate(TEXTS, start=1)],
@@ -129,3 +155,13 @@ def test_the_type_of_a_name_without_organisation_word_is_guessed_from_known_word
     assert types["Cour des Comptes"] == "État/opérateur public"
     assert types["ENA"] == "recherche/formation"
     assert types["Monoprix"] == "autre"  # nothing in the name says it: left to the analyst
+
+
+def test_one_body_cited_under_several_scopes_is_one_row_two_bodies_are_two(
+    found: CitedActors,
+) -> None:
+    churches = [a for a in found.actors if shown(a).startswith("eglise")]
+    assert len(churches) == 1, [a.name for a in churches]
+    assert {"eglise catholique", "eglise de france"} <= {v.lower() for v in churches[0].variants}
+    ministries = [a.name for a in found.actors if a.name.startswith("Ministère")]
+    assert sorted(ministries) == ["Ministère de l'Economie", "Ministère de l'Education nationale"]

@@ -263,3 +263,55 @@ def test_the_synthesis_gains_the_afom_matrix_and_the_comparison(livrables) -> No
     rows = {r[0]: r[1] for r in matrix.iter_rows(min_row=5, values_only=True) if r[0]}
     assert {k.lower(): v for k, v in rows.items()} == afom_counts(reports["sud-creuse"].path)
     assert "Entretiens et atelier 1" in workbook.sheetnames
+
+
+def test_portrait_tables_keep_their_words_whole_and_short_tables_move_whole(livrables) -> None:
+    from docx.oxml.ns import qn
+
+    from qualipipe.synthesize import docx_report as dr
+
+    _, reports, _, _ = livrables
+    doc = Document(str(reports["sud-creuse"].path))
+    establishments = next(t for t in doc.tables if t.rows[0].cells[0].text == "Secteur d'activité")
+    # Eight columns do not fit side by side at 8 pt: 7 pt, and every column at least as wide as
+    # its longest word measured in the table font (no « Établissement-s » over two lines).
+    header, *rows = [[c.text for c in r.cells] for r in establishments.rows]
+    sizes = {run.font.size.pt for c in establishments.rows[0].cells for run in c.paragraphs[0].runs}
+    assert sizes == {7.0}
+    for j, column in enumerate(establishments.columns):
+        word = max(
+            dr.longest_word([header[j]], bold=True, size=7.0),
+            dr.longest_word([r[j] for r in rows], bold=j == 0, size=7.0),
+        )
+        assert column.width.pt >= word + 8, (header[j], column.width.pt, word)
+    # A dozen rows of figures move to the next page whole; a table of verbatims splits.
+    kept = establishments.rows[0]._tr.trPr.find(qn("w:cantSplit"))
+    assert kept is not None and establishments.rows[0].cells[0].paragraphs[0].paragraph_format.keep_with_next  # fmt: skip
+    verbatims = next(
+        t for t in doc.tables if "Verbatims représentatifs" in t.rows[0].cells[-1].text
+    )
+    assert verbatims.rows[1]._tr.trPr is None or verbatims.rows[1]._tr.trPr.find(qn("w:cantSplit")) is None  # fmt: skip
+
+
+def test_livrable_quotes_are_cut_shorter_than_the_synthesis(livrables) -> None:
+    from qualipipe.report.livrable import LIVRABLE_QUOTE_CHARS
+
+    _, reports, _, _ = livrables
+    doc = Document(str(reports["sud-creuse"].path))
+    cells = [c.text for t in doc.tables for r in t.rows[1:] for c in r.cells]
+    quotes = [q.strip() for text in cells for q in re.findall(r"«(.*?)»", text, re.S)]
+    assert len(quotes) >= 5
+    for quote in quotes:
+        assert len(quote) <= LIVRABLE_QUOTE_CHARS + 4, quote  # « […] » marks a cut
+
+
+def test_two_livrable_figures_and_their_captions_share_a_portrait_page(livrables) -> None:
+    from docx.shared import Cm
+
+    _, reports, _, _ = livrables
+    doc = Document(str(reports["sud-creuse"].path))
+    shapes = list(doc.inline_shapes)
+    assert len(shapes) >= 3
+    usable = Cm(29.7 - 2 * 2.0)  # A4 between 2 cm margins
+    for shape in shapes:  # a caption line each (about 1 cm) besides
+        assert 2 * (shape.height + Cm(1.0)) <= usable, shape.height.cm

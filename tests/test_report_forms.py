@@ -193,3 +193,20 @@ def test_a_csv_given_as_a_workbook_is_refused_in_french(study, tmp_path: Path) -
     with pytest.raises(InputError, match=r"n'est pas un classeur Excel \(\.xlsx\)") as refused:
         ingest_postits(study, csv_file, "auxois")
     assert "qualipipe report atelier-modele" in str(refused.value)
+
+
+def test_forms_print_one_page_wide_at_a_readable_scale_header_on_every_page(
+    study, tmp_path: Path
+) -> None:
+    territory = study.config.territories[0]
+    forms = [
+        (template(study, tmp_path), SHEET),
+        (write_postit_template(tmp_path / "p.xlsx", territory), POSTIT_SHEET),
+    ]
+    for path, sheet in forms:
+        ws = load_workbook(path)[sheet]
+        widths = [d.width for d in ws.column_dimensions.values() if not d.hidden]
+        assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.print_title_rows == "$1:$1"
+        # a landscape A4 page holds 150 width units at 100 %: printed at 85 % or more
+        assert ws.page_setup.orientation == "landscape" and sum(widths) <= 150 / 0.85 + 1

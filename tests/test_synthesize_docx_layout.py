@@ -10,6 +10,7 @@ from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.oxml.ns import qn
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter, range_boundaries
 
 from qualipipe.synthesize import docx_report as dr
 from qualipipe.synthesize.cells import document_table
@@ -140,16 +141,76 @@ def test_document_rows_summarise_the_rest(tmp_path: Path) -> None:
     assert ws.max_row == 4 + 109
 
 
-def test_workbook_prints_landscape_one_page_wide_with_title_rows(tmp_path: Path) -> None:
+def test_workbook_prints_one_page_wide_with_title_rows_landscape_where_wide(
+    tmp_path: Path,
+) -> None:
     report = Report("Synthèse", ("Étude",), (FAMILY, WIDE), tmp_path)
     workbook = load_workbook(write_xlsx(report, tmp_path / "s.xlsx"))
     for ws in workbook.worksheets:
-        assert ws.page_setup.orientation == "landscape", ws.title
         assert str(ws.page_setup.paperSize) == ws.PAPERSIZE_A4
         assert ws.sheet_properties.pageSetUpPr.fitToPage
         assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0
         assert ws.page_margins.left <= 0.5
+    assert workbook["Sommaire"].page_setup.orientation == "portrait"  # two columns
+    assert workbook["Par type"].page_setup.orientation == "landscape"  # ten columns
     assert workbook["MOT"].print_title_rows == "$4:$4"
+
+
+def printed_columns(ws) -> int:
+    """The last column of the sheet's print area."""
+    area = ws.print_area if isinstance(ws.print_area, str) else ws.print_area[0]
+    return range_boundaries(area.split("!")[-1].replace("$", ""))[2]
+
+
+def printed_width(ws) -> float:
+    dims = ws.column_dimensions
+    letters = [get_column_letter(i) for i in range(1, printed_columns(ws) + 1)]
+    return sum(dims[c].width or 8.43 for c in letters if not dims[c].hidden)
+
+
+def test_a_wide_sheet_prints_at_a_readable_scale_its_note_wrapped_over_the_table(
+    tmp_path: Path,
+) -> None:
+    # The cited actors' sheet: eight columns, two of free text, and a long note under the title.
+    long_text = "qu'il faudrait associer la mission locale et le bailleur social au projet " * 3
+    actors = Table(
+        key="Acteurs cités",
+        title="Acteurs cités à associer",
+        columns=(
+            "Organisation",
+            "Variantes",
+            "Type",
+            "Participants",
+            "Cité par",
+            "Enjeux",
+            "Extrait",
+            "Suivi",
+        ),  # fmt: skip
+        rows=tuple(
+            (
+                f"Mission locale {i}",
+                "mission locale ; ML",
+                "État",
+                2,
+                "Acteur·rice 1 — Aisne, Acteur·rice 2 — Aisne",
+                long_text,
+                long_text,
+                "",
+            )  # fmt: skip
+            for i in range(40)
+        ),
+        note="Organisations nommées dans les textes du territoire " * 12,
+    )
+    ws = load_workbook(write_xlsx(Report("S", (), (actors,), tmp_path), tmp_path / "a.xlsx"))[
+        "Acteurs cités"
+    ]
+    assert ws.page_setup.orientation == "landscape"
+    # 150 units fill a landscape A4 page at 100 %: "fit to width" keeps at least 85 %.
+    assert printed_width(ws) <= 150 / 0.85 + 1
+    assert printed_columns(ws) == 8  # nothing right of the table prints
+    assert "A2:H2" in {str(r) for r in ws.merged_cells.ranges}
+    assert ws["A2"].alignment.wrap_text and ws.row_dimensions[2].height > 15
+    assert ws.print_title_rows == "$4:$4"
 
 
 def test_a_table_without_rows_says_so_instead_of_a_lone_header(tmp_path: Path) -> None:
@@ -161,3 +222,29 @@ def test_a_table_without_rows_says_so_instead_of_a_lone_header(tmp_path: Path) -
     texts = [p.text for p in doc.paragraphs]
     caption = next(i for i, t in enumerate(texts) if "Motivations des fondateurs" in t)
     assert texts[caption + 1] == dr.EMPTY_TABLE and texts[caption + 2] == "Base : 0."
+    # The workbook has no header-only sheet to print; its summary says why.
+    workbook = load_workbook(write_xlsx(report, tmp_path / "vide.xlsx"))
+    assert workbook.sheetnames == ["Sommaire", "MOT"]  # the one with rows
+    summary = {r[0]: r[1] for r in workbook["Sommaire"].iter_rows(values_only=True) if r[0]}
+    line = next(k for k in summary if "Motivations des fondateurs" in k)
+    assert summary[line].startswith("aucune donnée")
+
+
+def test_an_eight_column_table_of_figures_stays_in_portrait_wrapping_after_hyphens() -> None:
+    # The INSEE establishments table of a territory with a hyphenated name: a landscape section
+    # would stand alone on its page between two page breaks.
+    from qualipipe.synthesize.cells import DocumentTable
+
+    places = ["Hautes-Alpes, 2 communes", "Creuse (23), 256 communes du fichier", "Départements chargés (23, 87), 451 communes"]  # fmt: skip
+    headers = ("Secteur d'activité", *(f"{p} : {m}" for p in places for m in ("nombre", "part (%)")), "Source")  # fmt: skip
+    rows = tuple(
+        (sector, "309", "100", "4046", "100", "15 095", "100", "INSEE, Sirene / REE 2019")
+        for sector in (
+            "Établissements actifs (total)",
+            "Agriculture, sylviculture et pêche",
+            "Administration publique, enseignement, santé, action sociale",
+        )  # fmt: skip
+    )
+    layout = dr.plan_columns(DocumentTable(headers, rows, frozenset(range(1, 7)), frozenset(), ""))
+    assert not layout.landscape and layout.font_size == dr.SMALL_FONT_SIZE
+    assert sum(layout.widths) <= dr.PORTRAIT_PT + 0.01

@@ -244,6 +244,28 @@ def test_shorten_cuts_on_a_word() -> None:
     assert short.endswith("[…]") and len(short) <= 35 and "  " not in short
 
 
+def test_shorten_ends_a_quote_at_a_sentence_or_clause_end() -> None:
+    # A Grand Débat report: the cut keeps whole sentences.
+    report = (
+        "Les services publics ferment les uns après les autres dans nos villages. La poste "
+        "n'ouvre plus que deux matinées par semaine, et la trésorerie a fermé l'an dernier "
+        "sans concertation avec les élus ni les habitants du canton."
+    )
+    assert shorten(report, 120) == (
+        "Les services publics ferment les uns après les autres dans nos villages."
+    )
+    assert shorten(report, 150).endswith("deux matinées par semaine […]")  # at the comma
+    # An unpunctuated interview: before the word that opens the next clause.
+    oral = (
+        "alors moi j'ai travaillé à la mairie pendant vingt ans au service des écoles euh et puis "
+        "après j'ai fait autre chose parce que les horaires ne me convenaient plus du tout"
+    )
+    short = shorten(oral, 120)
+    assert (
+        short == "alors moi j'ai travaillé à la mairie pendant vingt ans au service des écoles […]"
+    )
+
+
 def test_workbook_writes_verbatims_as_text_never_formulas(tmp_path: Path) -> None:
     from openpyxl import load_workbook
 

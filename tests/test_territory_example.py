@@ -140,6 +140,10 @@ def test_cited_actors_workbook_round_trip(example, tmp_path: Path) -> None:
     headers = [c.value for c in ws[1]]
     name_col, status_col = headers.index(COL_NAME) + 1, headers.index(COL_STATUS) + 1
     assert ws.column_dimensions["K"].hidden and headers[-1] == COL_KEY
+    # Printed: landscape A4, one page wide at 85 % or more (150 units at 100 %), header repeated.
+    widths = [d.width for d in ws.column_dimensions.values() if not d.hidden]
+    assert ws.page_setup.orientation == "landscape" and sum(widths) <= 150 / 0.85 + 1
+    assert ws.page_setup.fitToWidth == 1 and ws.print_title_rows == "$1:$1"
     marked = {}
     for row in range(2, ws.max_row + 1):
         name = ws.cell(row, name_col).value
@@ -218,3 +222,26 @@ def test_portrait_command_writes_report_and_three_charts(example) -> None:
         assert Image.open(chart).size == (1200, 900)
     text = "\n".join(p.text for p in Document(str(folder / "portrait.docx")).paragraphs)
     assert "Figure 3" in text and "millésime INSEE 2019" in text
+
+
+def test_portrait_tables_flow_on_portrait_pages_short_ones_kept_whole(example) -> None:
+    from docx.enum.section import WD_ORIENT
+    from docx.oxml.ns import qn
+
+    out = example.root.parent / "portrait-flux"
+    run_cli("territory", "portrait", "-t", "sud-creuse", "-s", str(example.root), "--sortie", str(out))  # fmt: skip
+    doc = Document(str(out / example.root.name / "portraits" / "sud-creuse" / "portrait.docx"))
+    # A landscape table would be a section of its own, alone on its page between two breaks:
+    # the eight-column establishments table stays in portrait, in a smaller font.
+    assert [s.orientation for s in doc.sections] == [WD_ORIENT.PORTRAIT]
+    assert len(doc.tables) == 5
+    short = [t for t in doc.tables if len(t.rows) <= 16]  # not the 26 communes' incomes
+    assert len(short) == 4
+    for table in short:  # moved whole with its caption, never three rows left behind
+        rows = table.rows
+        assert all(r._tr.trPr is not None and r._tr.trPr.find(qn("w:cantSplit")) is not None for r in rows)  # fmt: skip
+        assert all(p.paragraph_format.keep_with_next for r in rows[:-1] for c in r.cells for p in c.paragraphs)  # fmt: skip
+        assert not any(p.paragraph_format.keep_with_next for c in rows[-1].cells for p in c.paragraphs)  # fmt: skip
+    body = doc.element.body
+    breaks = body.findall(".//" + qn("w:br"))
+    assert not [b for b in breaks if b.get(qn("w:type")) == "page"]

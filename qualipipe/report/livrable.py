@@ -494,6 +494,9 @@ METHOD = (
 )
 
 
+LIVRABLE_QUOTE_CHARS = 180  # a verbatim in a livrable table: about three lines
+
+
 class LivrableWriter:
     """Writes the livrables of a study into `out_dir`: the study is read once (snapshot, cached
     spaCy features, name filter), on the first livrable, then each territory is cut out of it."""
@@ -501,9 +504,12 @@ class LivrableWriter:
     def __init__(self, study: Study, out_dir: Path, *, today: str | None = None) -> None:
         self.study, self.out_dir = study, out_dir
         # One verbatim per code in the tables (the livrable is read, not searched); two per
-        # préconisation as its evidence.
+        # préconisation as its evidence; each cut shorter than in the synthesis, at a sentence
+        # or clause end.
         self.options = SynthesisOptions(
-            date=today or date.today().strftime("%d/%m/%Y"), verbatims_per_code=1
+            date=today or date.today().strftime("%d/%m/%Y"),
+            verbatims_per_code=1,
+            quote_chars=LIVRABLE_QUOTE_CHARS,
         )
 
     @cached_property

@@ -19,6 +19,8 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 from docx.text.paragraph import Paragraph
 
+from qualipipe.synthesize import docx_report as dr
+from qualipipe.synthesize.docx_report import keep_together, repeat_as_header
 from qualipipe.synthesize.model import Table
 from qualipipe.synthesize.writers import french_number
 
@@ -26,30 +28,54 @@ TABLE_STYLE = "Light Grid Accent 1"
 PAGE_WIDTH, PAGE_HEIGHT, MARGIN = Cm(21.0), Cm(29.7), Cm(2.0)
 TABLE_LABEL, FIGURE_LABEL = "Tableau", "Figure"
 CELL_STYLE = "Texte de tableau"
-# Table text is 8 pt: a bold character takes up to 0.18 cm, a cell 0.3 cm of padding.
+# Table text is 8 pt: a character takes up to 0.18 cm, a cell 0.3 cm of padding (preferred
+# widths; the minimum ones are measured).
 CHAR_WIDTH, CELL_PADDING = Cm(0.18), Cm(0.3)
-MAX_UNBROKEN, MAX_PREFERRED = 26, 90  # characters
+TABLE_FONT_PT, SMALL_FONT_PT = 8.0, 7.0
+MAX_PREFERRED = 90  # characters
 
 
-def _chars(texts: Sequence[str], *, words: bool) -> list[int]:
-    if words:
-        return [max((len(w) for w in t.split()), default=0) for t in texts]
+def _line_chars(texts: Sequence[str]) -> list[int]:
+    """Characters of each text's longest line."""
     return [max((len(line) for line in t.split("\n")), default=0) for t in texts]
 
 
-def fit_widths(header: Sequence[str], rows: Sequence[Sequence[str]], available: int) -> list[int]:
-    """Column widths (EMU) that never break a word or a number when the page allows it, and give
-    the rest of the page to the columns with long texts (verbatims, definitions)."""
-    minimum, preferred = [], []
+def _minimum_widths(header: Sequence[str], rows: Sequence[Sequence[str]], size: float) -> list[int]:
+    """Per column, the width (EMU) that keeps its longest word on one line: measured in the
+    table font (`docx_report.measure`, on the wide side), header and first column in bold."""
+    minimum = []
     for j, name in enumerate(header):
         cells = [row[j] for row in rows]
-        unbroken = max(
-            [int(1.2 * n) for n in _chars([name], words=True)] + _chars(cells, words=True)
+        word = max(
+            dr.longest_word([name], bold=True, size=size),
+            dr.longest_word(cells, bold=j == 0, size=size),
         )
-        lengths = sorted(_chars(cells, words=False)) or [0]
+        minimum.append(int(Pt(min(word, dr.MAX_WORD_PT) + dr.CELL_PADDING_PT)))
+    return minimum
+
+
+def table_font_size(header: Sequence[str], rows: Sequence[Sequence[str]], available: int) -> float:
+    """8 pt, or 7 pt when the longest words of the columns do not fit the page side by side at
+    8 pt (an eight-column INSEE table): a smaller font rather than « Établissement-s »."""
+    fits = sum(_minimum_widths(header, rows, TABLE_FONT_PT)) <= available
+    return TABLE_FONT_PT if fits else SMALL_FONT_PT
+
+
+def fit_widths(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    available: int,
+    size: float = TABLE_FONT_PT,
+) -> list[int]:
+    """Column widths (EMU) that never break a word or a number when the page allows it, and give
+    the rest of the page to the columns with long texts (verbatims, definitions)."""
+    char_width = int(CHAR_WIDTH * size / TABLE_FONT_PT)
+    minimum = _minimum_widths(header, rows, size)
+    preferred = []
+    for j, low in enumerate(minimum):
+        lengths = sorted(_line_chars([row[j] for row in rows])) or [0]
         typical = lengths[int(0.9 * (len(lengths) - 1))]
-        minimum.append(min(unbroken, MAX_UNBROKEN) * CHAR_WIDTH + CELL_PADDING)
-        preferred.append(max(min(typical, MAX_PREFERRED) * CHAR_WIDTH + CELL_PADDING, minimum[-1]))
+        preferred.append(max(min(typical, MAX_PREFERRED) * char_width + CELL_PADDING, low))
     if sum(minimum) >= available:
         return [int(w * available / sum(minimum)) for w in minimum]
     if sum(preferred) <= available:
@@ -89,10 +115,12 @@ class LivrableDocument:
         for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
             setattr(section, side, MARGIN)
         self.doc.styles[TABLE_STYLE].font.size = Pt(8)
-        # LibreOffice ignores a table style's font: cells get their own paragraph style.
+        # LibreOffice ignores a table style's font: cells get their own paragraph style. Arial
+        # (Liberation Sans under Linux), as in the synthesis: widths are planned on its metrics.
         self.cell_style = self.doc.styles.add_style(CELL_STYLE, WD_STYLE_TYPE.PARAGRAPH)
         self.cell_style.base_style = self.doc.styles["Normal"]
         self.cell_style.font.size = Pt(8)
+        self.cell_style.font.name = dr.TABLE_FONT
         self.cell_style.paragraph_format.space_after = Pt(0)
         self.doc.styles["Normal"].font.size = Pt(10.5)
         self.doc.core_properties.title = title
@@ -197,7 +225,8 @@ class LivrableDocument:
         grid = self.doc.add_table(rows=1 + len(rows), cols=len(header))
         grid.style = TABLE_STYLE
         grid.autofit = False
-        widths = fit_widths(header, rows, self.width)
+        size = table_font_size(header, rows, self.width)
+        widths = fit_widths(header, rows, self.width, size)
         cells = grid._cells  # row-major, no merged cells; add_row() would re-read the table
         for j, column in enumerate(grid.columns):
             column.width = widths[j]  # LibreOffice reads the grid
@@ -206,11 +235,17 @@ class LivrableDocument:
         style_id = self.cell_style.style_id
         for cell in cells:  # set on the XML: python-docx's setter re-scans every style each time
             cell._tc.p_lst[0].style = style_id
+        repeat_as_header(grid.rows[0])
+        keep_together(grid, [header, *rows])
+        small = Pt(size) if size != TABLE_FONT_PT else None
         for j, name in enumerate(header):
-            cells[j].paragraphs[0].add_run(name).bold = True
+            run = cells[j].paragraphs[0].add_run(name)
+            run.bold = True
+            run.font.size = small
         for i, values in enumerate(rows):
             for j, value in enumerate(values):
                 run = cells[(i + 1) * len(header) + j].paragraphs[0].add_run(value)
+                run.font.size = small
                 if i in muted:
                     run.italic = True
                     run.font.color.rgb = RGBColor(0x80, 0x80, 0x80)
@@ -230,8 +265,9 @@ class LivrableDocument:
                 for line in rest:
                     cell.add_paragraph(line, style=CELL_STYLE)
 
-    def figure(self, path: Path, title: str, width_cm: float = 16.0) -> None:
-        self.doc.add_picture(str(path), width=Cm(width_cm))
+    def figure(self, path: Path, title: str) -> None:
+        # the synthesis' width: two 4:3 figures and their captions share a portrait page
+        self.doc.add_picture(str(path), width=dr.FIGURE_WIDTH)
         self.doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
         # the caption below goes to the next page with its figure, never alone
         self.doc.paragraphs[-1].paragraph_format.keep_with_next = True

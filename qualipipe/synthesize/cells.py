@@ -134,8 +134,9 @@ def breakable(header: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """The pieces a line may wrap between: split at spaces and at zero-width spaces."""
-    return text.replace(ZERO_WIDTH_SPACE, " ").split()
+    """The pieces a line may wrap between: split at spaces, at zero-width spaces and after the
+    hyphen inside a word (Word and LibreOffice wrap « Hautes-|Alpes » there)."""
+    return [p for p in re.split(r"\s+|(?<=\w-)(?=\w)", text.replace(ZERO_WIDTH_SPACE, " ")) if p]
 
 
 def _cell_text(table: Table, j: int, value: Cell) -> str:

@@ -45,6 +45,8 @@ EMPTY_TABLE = (
 )
 MAX_NATURAL_PT = 190.0  # a short column never grows wider than this to avoid wrapping
 LONG_SHARE = 0.55  # free-text columns get up to this share of the width before the others grow
+KEEP_TOGETHER_ROWS = 15  # a longer table may start at the foot of a page
+SHORT_CELL = 120  # characters: a table with a longer cell is too tall to move whole
 FIGURE_WIDTH = Cm(15.0)  # 11.25 cm tall: two figures and their captions per portrait page
 
 
@@ -94,13 +96,16 @@ class Layout:
 
 def plan_columns(table: DocumentTable) -> Layout:
     """Portrait when every column fits at its longest word (free text at LONG_MIN_PT), else
-    landscape, else landscape in a smaller font; room left goes to short columns up to their
-    longest line, then to free text."""
-    for available, landscape, size in (
-        (PORTRAIT_PT, False, TABLE_FONT_SIZE),
-        (LANDSCAPE_PT, True, TABLE_FONT_SIZE),
-        (LANDSCAPE_PT, True, SMALL_FONT_SIZE),
-    ):
+    (figures only) portrait in a smaller font, else landscape, else landscape in a smaller font;
+    room left goes to short columns up to their longest line, then to free text.
+
+    A landscape table is a section of its own, so it costs page breaks before and after: a table
+    of figures (INSEE portrait) rather stays in the flow in a smaller font."""
+    plans = [(PORTRAIT_PT, False, TABLE_FONT_SIZE)]
+    if not table.long:
+        plans.append((PORTRAIT_PT, False, SMALL_FONT_SIZE))
+    plans += [(LANDSCAPE_PT, True, TABLE_FONT_SIZE), (LANDSCAPE_PT, True, SMALL_FONT_SIZE)]
+    for available, landscape, size in plans:
         widths = _widths(table, available, size)
         if widths is not None:
             return Layout(widths, landscape, size)
@@ -236,6 +241,24 @@ def repeat_as_header(row) -> None:
     properties.append(flag)
 
 
+def keep_together(grid, texts: Sequence[Sequence[str]]) -> None:
+    """A short table (KEEP_TOGETHER_ROWS rows or fewer, no long text: it holds on part of a
+    page) moves to the next page whole, with its caption, rather than leave a few rows behind:
+    no row splits, every row keeps with the next. A table of verbatims would leave a page half
+    empty: it splits."""
+    if len(texts) > KEEP_TOGETHER_ROWS + 1 or any(len(t) > SHORT_CELL for r in texts for t in r):
+        return
+    last = len(grid.rows) - 1
+    for index, row in enumerate(grid.rows):
+        flag = OxmlElement("w:cantSplit")
+        flag.set(qn("w:val"), "true")
+        row._tr.get_or_add_trPr().append(flag)
+        if index < last:
+            for cell in row.cells:
+                for paragraph in cell.paragraphs:
+                    paragraph.paragraph_format.keep_with_next = True
+
+
 def add_table(doc: DocxDocument, table: DocumentTable, caption: str) -> Layout:
     """Caption, table (header repeated on every page), note and summary line; switches to a
     landscape section only when the table needs it. Returns the layout used."""
@@ -260,6 +283,7 @@ def add_table(doc: DocxDocument, table: DocumentTable, caption: str) -> Layout:
     for index, cell in enumerate(cells):
         cell.width = widths[index % n]  # Word reads the cells
     repeat_as_header(grid.rows[0])
+    keep_together(grid, [table.headers, *table.rows])
     for j, name in enumerate(table.headers):
         run = cells[j].paragraphs[0].add_run(name)
         run.bold = True

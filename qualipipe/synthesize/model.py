@@ -166,6 +166,9 @@ class Figure:
     extra_files: tuple[Path, ...] = ()  # e.g. GEXF / GraphML beside the actor map PNG
 
 
+MAX_QUOTE_CHARS = 280  # a verbatim in the synthesis' tables
+
+
 @dataclass(frozen=True)
 class SynthesisOptions:
     """What the analyst chose for a synthesis run (`qualipipe synthesize` options)."""
@@ -174,6 +177,7 @@ class SynthesisOptions:
     share_threshold: int = 3  # N of the shared-issue rule
     keep_names: bool = False
     verbatims_per_code: int = 3
+    quote_chars: int = MAX_QUOTE_CHARS  # cut at a sentence or clause end within this length
     date: str = ""  # shown in titles and source lines; today when empty
     with_figures: bool = True  # False: tables only (quicker while iterating on the coding)
 

@@ -237,6 +237,7 @@ def coded_answers_table(
                     data.participant(c.participant_id), keep_names=options.keep_names
                 ),
                 pseudonymize,
+                options.quote_chars,
             )
             for c in picker.pick(candidates, options.verbatims_per_code)
         ]

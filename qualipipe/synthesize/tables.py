@@ -151,6 +151,7 @@ def verbatims_for(
             c,
             participant_label(data.participant(c.participant_id), keep_names=options.keep_names),
             pseudonymize,
+            options.quote_chars,
         )
         for c in chosen_verbatims(stats, data, picker, options.verbatims_per_code)
     ]

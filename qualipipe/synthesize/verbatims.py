@@ -25,8 +25,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from qualipipe.quotes import mostly_marks, readable_quote, telling_words
 from qualipipe.synthesize.cells import UNREVIEWED_MARK
+from qualipipe.synthesize.model import MAX_QUOTE_CHARS
 
-MAX_CHARS = 280
+MAX_CHARS = MAX_QUOTE_CHARS
 QUOTABLE_WORDS = 6  # fewer words than this: quoted only when nothing longer is there
 
 
@@ -141,14 +142,37 @@ def quotable(text: str) -> bool:
     return len(telling_words(text)) >= QUOTABLE_WORDS and not mostly_marks(text)
 
 
+# Where a quote may end when it must be cut: a sentence end, a clause end, or (oral, without
+# punctuation) before a word that opens the next clause. Tried in this order.
+SENTENCE_END = re.compile(r"[.!?…](?=\s)")
+CLAUSE_END = re.compile(r"[;:,](?=\s)")
+NEXT_CLAUSE = re.compile(r"\s(?=(?:euh|bon|alors|donc|enfin|mais|et puis|parce que|voilà)\b)")
+TRAILING_FILLERS = re.compile(r"(?:\s+(?:euh|heu|ben|bon|hein))+$")
+CUT_SHARE = 0.5  # a cut at a sentence or clause end keeps at least half of what fits
+
+
 def shorten(text: str, limit: int = MAX_CHARS) -> str:
+    """`text` in at most about `limit` characters: whole, or cut at the last sentence end, else
+    clause end, else before a word opening the next clause (oral transcripts), that keeps at
+    least half of it; else at a word. « […] » marks the cut."""
     text = re.sub(r"\s+", " ", text).strip()
     if len(text) <= limit:
         return text
-    cut = text[:limit].rsplit(" ", 1)[0]
-    return cut.rstrip(",;:") + " […]"
+    head = text[:limit]
+    for pattern, keep in ((SENTENCE_END, True), (CLAUSE_END, False), (NEXT_CLAUSE, False)):
+        ends = [m.end() if keep else m.start() for m in pattern.finditer(head)]
+        ends = [e for e in ends if e >= CUT_SHARE * limit]
+        if ends:
+            cut = TRAILING_FILLERS.sub("", head[: ends[-1]].rstrip())
+            return cut if keep else cut + " […]"
+    return head.rsplit(" ", 1)[0].rstrip(",;:") + " […]"
 
 
-def format_verbatim(candidate: Candidate, label: str, pseudonymize: Callable[[str], str]) -> str:
+def format_verbatim(
+    candidate: Candidate,
+    label: str,
+    pseudonymize: Callable[[str], str],
+    limit: int = MAX_CHARS,
+) -> str:
     marker = "" if candidate.validated else f"{UNREVIEWED_MARK} "
-    return f"{marker}« {shorten(readable_quote(pseudonymize(candidate.text)))} » ({label})"
+    return f"{marker}« {shorten(readable_quote(pseudonymize(candidate.text)), limit)} » ({label})"

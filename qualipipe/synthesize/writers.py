@@ -14,19 +14,18 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.page import PageMargins
-from openpyxl.worksheet.worksheet import Worksheet
 
 from qualipipe.synthesize import docx_report as dr
 from qualipipe.synthesize.cells import document_table, numbered
 from qualipipe.synthesize.cells import french_number as french_number
 from qualipipe.synthesize.model import Cell, Figure, Table
-from qualipipe.xlsx_layout import fit_row_heights
+from qualipipe.xlsx_layout import fit_row_heights, fit_widths_to_page, print_setup, wrapped_banner
 
 HEADER_FILL = PatternFill("solid", fgColor="DCE6F1")
 WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 MUTED_FONT = Font(italic=True)
 FORMULA_START = ("=", "+", "-", "@")
+NO_DATA = "aucune donnée : pas de feuille (rien dans les textes analysés ne relève de ce tableau)"
 MAX_XLSX_WIDTH = 60  # characters: a verbatim column wraps rather than pushing the others away
 
 
@@ -72,7 +71,12 @@ def write_xlsx(report: Report, path: Path) -> Path:
     row += 1
     used = {"sommaire"}
     for caption, block in numbered(report.blocks):
-        if isinstance(block, Table):
+        if isinstance(block, Table) and not block.rows:
+            # a header alone prints as a page lost in the layout: no sheet, the summary says why
+            _set(summary.cell(row, 1), caption)
+            _set(summary.cell(row, 2), NO_DATA)
+            summary.cell(row, 2).font = MUTED_FONT
+        elif isinstance(block, Table):
             name = sheet_name(block.key, used)
             _set(summary.cell(row, 1), caption)
             _set(summary.cell(row, 2), f"feuille « {name} »")
@@ -81,27 +85,16 @@ def write_xlsx(report: Report, path: Path) -> Path:
             _set(summary.cell(row, 1), caption)
             _set(summary.cell(row, 2), str(block.path.relative_to(report.relative_to)))
         row += 1
-    summary.column_dimensions["A"].width = 90
-    summary.column_dimensions["B"].width = 40
-    print_setup(summary, None)
+    summary.column_dimensions["A"].width = 70  # with B: one portrait page wide
+    summary.column_dimensions["B"].width = 28
+    for cells in summary.iter_rows(min_row=2):
+        for cell in cells:
+            cell.alignment = WRAP_TOP
+    fit_row_heights(summary)
+    print_setup(summary, columns=2)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
-
-
-def print_setup(ws: Worksheet, title_rows: str | None) -> None:
-    """Landscape A4, fit to one page wide, repeated title rows, page numbers in the footer."""
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.5, bottom=0.6, header=0.3, footer=0.3)
-    ws.print_options.horizontalCentered = True
-    if title_rows:
-        ws.print_title_rows = title_rows
-    ws.oddFooter.center.text = "&A — page &P / &N"
-    ws.oddFooter.center.size = 8
 
 
 def _write_sheet(ws, caption: str, table: Table) -> None:
@@ -109,7 +102,6 @@ def _write_sheet(ws, caption: str, table: Table) -> None:
     ws.cell(1, 1).font = Font(bold=True, size=12)
     if table.note:
         _set(ws.cell(2, 1), table.note)
-        ws.cell(2, 1).alignment = Alignment(wrap_text=False)
         ws.cell(2, 1).font = Font(italic=True, size=9)
     header_row = 4
     kept = range(len(table.columns))  # every column: the workbook is the data
@@ -139,9 +131,12 @@ def _write_sheet(ws, caption: str, table: Table) -> None:
         dimension.width = max(9, min(MAX_XLSX_WIDTH, longest + 2))
         # ids and empty columns stay for filters, unseen; details stay visible
         dimension.hidden = j not in shown and j not in table.detail_columns
+    fit_widths_to_page(ws, len(kept))
     fit_row_heights(ws, first_row=header_row, header_row=header_row)
+    wrapped_banner(ws, 1, len(kept))
+    wrapped_banner(ws, 2, len(kept))
     ws.freeze_panes = ws.cell(header_row + 1, 1)
-    print_setup(ws, f"{header_row}:{header_row}")
+    print_setup(ws, f"{header_row}:{header_row}", columns=len(kept))
     if table.rows:
         last = get_column_letter(len(kept))
         ws.auto_filter.ref = f"A{header_row}:{last}{header_row + len(table.rows)}"

@@ -24,11 +24,35 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from qualipipe.nlp import common_french_words, entity_pipeline
-from qualipipe.person_spans import entity_model
+from qualipipe.nlp import entity_pipeline
+from qualipipe.person_spans import cached_person_spans, entity_model
 from qualipipe.quotes import readable_quote
 from qualipipe.records import ActorType, Code, Participant, Span, Territory
 from qualipipe.store import read_nlp_cache, text_hash, write_nlp_cache
+from qualipipe.territory.actor_words import (
+    ARTICLE,
+    GENERIC_KINDS,
+    LINK,
+    NAME_TAIL,
+    NAME_WORD,
+    NOT_ORGANISATIONS,
+    ONE_OF_MANY,
+    OPENING_ARTICLE_START,
+    RUN_ON,
+    SPACE,
+    TYPE_PATTERNS,
+    cut_restart,
+    is_event_or_state,
+    looks_like_organisation,
+    lowercase_words,
+    name_pieces,
+    name_words,
+    named_by_position,
+    names_one,
+    opens_sentence,
+    scope_reduced,
+    surnames,
+)
 from qualipipe.text import fold_aligned as fold
 from qualipipe.text import fold_key
 
@@ -88,84 +112,7 @@ KINDS: list[tuple[str, str, str, bool]] = [
     (r"CRESS", "CRESS", A.ACCOMPAGNEMENT, False),
     (r"(?i:entreprise|soci[ée]t[ée]|supermarch[ée])", "entreprise", A.ENTREPRISE, True),
 ]  # fmt: skip
-# Programmes, labels and diplomas that the entity recogniser takes for organisations.
-NOT_ORGANISATIONS = {
-    "ptce", "pat", "haccp", "poec", "feader", "fse", "fonds social europeen", "ami", "ess",
-    "qpv", "rsa", "bts", "cap", "iae", "anru", "npnru", "rgpd", "leader", "bac pro", "covid",
-    # taxes, contracts and documents (Grand Débat reports)
-    "tva", "ric", "cice", "cdd", "cdi", "cni", "isf", "ifi", "csg", "smic", "apl", "pib", "doc",
-    "gdn", "ceta", "tafta", "mercosur", "ppe", "gafa", "gafam", "gafan", "tpe", "pme", "tpe-pme",
-    "enr", "linky", "rmi", "tuc", "sto", "ehpad", "epad", "ue", "bepc",
-    # anonymisation marks and speaker roles of transcribed corpora (ESLO's NPERS for a person's
-    # name, CFPP2000's « (ENQ) » after an interviewer's name)
-    "npers", "nville", "xxx", "enq",
-    "etat", "bio", "oui", "non",
-}  # fmt: skip
-# First words of what is not a body: treaties, events, programmes (« Traité de Marrakech »,
-# « Réunion Grand Débat »). Folded.
-NOT_HEADS = {
-    "traite", "scandale", "loi", "plan", "programme", "debat", "reunion", "projet",
-    "certificat", "theme", "accord", "pacte", "reforme", "rapport", "revendications",
-}  # fmt: skip
-# An entity made only of common French words is a topic (« Organisation de l'État »,
-# « Démocratie et citoyenneté », « Services publics » in Grand Débat reports) unless its first
-# word names an institution (« Cour des comptes », « Secours populaire », « Office national des
-# forêts »). Folded.
-INSTITUTION_HEADS = {
-    "academie", "agence", "amicale", "assemblee", "autorite", "banque", "bureau", "caisse",
-    "centre", "chambre", "club", "collectif", "comite", "commission", "compagnie", "confederation",
-    "conseil", "conservatoire", "cour", "direction", "eglise", "etablissement", "federation",
-    "fondation", "foyer", "groupe", "groupement", "haut", "haute", "institut", "ligue", "maison",
-    "maisons", "ministere", "mutuelle", "observatoire", "office", "parti", "radio", "reseau",
-    "secours", "senat", "service", "societe", "syndicat", "theatre", "tribunal", "union",
-    "education nationale", "restos", "emmaus", "croix",
-}  # fmt: skip
-# Where an entity recognised in unpunctuated speech runs on: hesitations and the start of the
-# next clause (« l'Église euh vous aviez », « Certificat d'Études j'avais douze ans »).
-# Lower-case only: « Le » inside a name (« Théâtre Le Colombier ») stays.
-RUN_ON = re.compile(
-    r"\s(?:euh|heu|hein|ben|bah|bon|oh|ah|hm|mm|machin|quoi|voilà|enfin|je|j'|j’|tu|il|elle|on|"
-    r"nous|vous|ils|elles|c'|c’|ça|qui|que|qu'|qu’|dans|pour|avec|par|le|les|un|une|"
-    r"notre|votre|leur|nos|vos|leurs|mon|ma|mes|son|sa|ses|ce|cet|cette|ces)(?![\w])"
-)
-# Separators that end a name: a list dash, quotes, brackets, a hashtag, a slash.
-NAME_END = re.compile(r"[\n:!?;\"“”«»()#/]|\s[-–—]\s")
-ARTICLE = r"(?:(?i:(?:le|la|du|au|à la|de la)\s+|(?:de )?l['’]\s*))"  # not the « Le » of « Les »
-# A capitalised word or a number, not a postal code nor the name of the Grand Débat meeting.
-NAME_WORD = r"(?!\d{5}(?!\w)|Grand D[ée]bat|D[ée]bat(?!\w))[A-ZÉÈÀÂÎÔ0-9][\w'’-]*"
-LINK = r"(?:de la|de l'|de l’|du|des|de|d'|d’|sur|en)"  # not « et »: « le lycée et France Travail » are two
-SPACE = r"[^\S\n]"  # a name never runs over a line break (« Novallia\n\nDeux heures… »)
-NAME_TAIL = (
-    rf"(?:{SPACE}+(?:{LINK}{SPACE}*)?{NAME_WORD}(?:{SPACE}+(?:{LINK}{SPACE}*)?{NAME_WORD})*)"
-)
-# Kinds with many bodies on any territory: without a name (« le lycée »), no one to contact.
-ONE_OF_MANY = {"lycée", "collège", "école", "université"}
-# Kinds that name a category, not one body, unless a name follows them directly.
-GENERIC_KINDS = {"entreprise", "association", "coopérative", "fondation", "SCIC", "SCOP", "SIAE"}
-STOP = {"de", "la", "le", "les", "du", "des", "d", "l", "sur", "en", "et", "au", "a"}
-# Words (folded, whole words) that tell the type of a name found without an organisation word;
-# the first that matches wins. Public operators and networks that interviews and meeting
-# reports name most (« l'ANPE », « les ASSEDIC », « le Secours populaire », « la CPME »).
-TYPE_WORDS = (
-    ("habitat", A.ETAT),
-    ("insertion", A.SIAE),
-    ("scic", A.ESS),
-    ("scop", A.ESS),
-    ("asso|association|secours|emmaus|restos|croix.rouge|ligue|mutuelle|amicale", A.ESS),
-    ("cooperative", A.ESS),
-    ("mairie|ville de|commune de|epci|conseil departemental|conseil regional", A.COLLECTIVITE),
-    (
-        "anpe|assedic|pole emploi|france travail|urssaf|cpam|msa|ofpra|ants|onf|onema|caf|"
-        "ministere|agence nationale|office national|cour des comptes|education nationale|"
-        "prefecture|assemblee nationale|senat",
-        A.ETAT,
-    ),
-    ("universite|institut|ecole|lycee|college|academie|crdp|ena|iut|greta|afpa", A.RECHERCHE),
-    ("cpme|medef|u2p|conseil de developpement|codev|cfdt|cgt|cftc|fo|unsa", A.ACCOMPAGNEMENT),
-    ("banque|bpi|bpifrance|fondation", A.FINANCEUR),
-    ("sarl|sas|sa|groupe", A.ENTREPRISE),
-)
-TYPE_PATTERNS = [(re.compile(rf"(?<!\w)(?:{words})(?!\w)"), str(t)) for words, t in TYPE_WORDS]
+# (word lists and name tests: qualipipe.territory.actor_words)
 
 
 @dataclass(frozen=True)
@@ -216,10 +163,6 @@ class CitedActors:
 # ---------------------------------------------------------------------------------------------
 
 
-def _words(text: str, ignore: frozenset[str] = frozenset()) -> list[str]:
-    return [w for w in re.split(r"[^\w]+", fold(text)) if w and w not in STOP and w not in ignore]
-
-
 KIND_PATTERNS = [
     (re.compile(rf"(?<![\w]){pattern}(?![\w])"), kind, str(t), needs)
     for pattern, kind, t, needs in KINDS
@@ -258,66 +201,14 @@ def split_name(name: str, ignore: frozenset[str] = frozenset()) -> tuple[str, st
             start = before.start() if before else match.start()
             end = match.end() + (after.end() if after else 0)
             proper = (before.group(0) if before else "") + " " + (after.group(0) if after else "")
-            core = " ".join(_words(proper, ignore))
+            core = " ".join(name_words(proper, ignore))
             proper = re.sub(rf"^\s*(?:{LINK}\s*)?", "", proper.strip()).strip()
             return kind, core, actor_type, name[start:end].strip(), proper if core else ""
     surface = name.strip() if _LEADING_NAME.match(name.strip()) else ""
     folded = fold(name)
     guess = next((t for pattern, t in TYPE_PATTERNS if pattern.search(folded)), str(A.AUTRE))
-    core = " ".join(_words(surface, ignore))
+    core = " ".join(name_words(surface, ignore))
     return "", core, guess, surface, surface if core else ""
-
-
-def _listed(word: str) -> bool:
-    """A programme or mark of NOT_ORGANISATIONS, dotted or derived (« R.M.I. », « RMIstes »)."""
-    letters = word.replace(".", "")
-    compact = fold_key(letters)
-    acronym = "." in word or letters[:3].isupper()  # not « Amicale » for « ami »
-    return (
-        compact in NOT_ORGANISATIONS
-        or acronym
-        and any(
-            compact.startswith(n) and letters[len(n) :].islower()
-            for n in NOT_ORGANISATIONS
-            if len(n) >= 3 and n.isalpha()
-        )
-    )
-
-
-def names_one(tail: str) -> bool:
-    """After « une entreprise », « l'association », the words that make it one organisation:
-    not a place (« l'entreprise de Soissons ») nor a capitalised common word starting the next
-    item of a list (« entreprise Suppression de… »)."""
-    words = tail.split()
-    if re.match(rf"{LINK}(?![\w])", words[0]) or re.match(r"d['’]", words[0]):
-        return False
-    return len(words) > 1 or fold_key(words[0]) not in common_french_words()
-
-
-def looks_like_organisation(name: str) -> bool:
-    """A name without an organisation word is kept when it is an acronym (« ENEDIS »,
-    « B.N.P. »), carries a proper name (« Monoprix », « France Inter »), or starts with an
-    institution word (« Cour des comptes »); not a topic made of common words (« Démocratie et
-    citoyenneté », « Services publics ») nor a capitalised common word (« POURSUIVRE »)."""
-    common = common_french_words()
-    words = re.findall(r"[\w’'-]+", name)
-    folded = [fold_key(w.strip("'’-")) for w in words]
-    if not words:
-        return False
-    head = folded[0]
-    if head in NOT_HEADS or any(_listed(w) for w in name.split()):
-        return False  # « Traité de Marrakech », « Démocratie RIC », « R.M.Istes », « S.T.O. »
-    letters = re.sub(r"[\W_]", "", name)
-    if " " not in name.strip() and letters.isupper() and 2 <= len(letters) <= 8:
-        # « CRÉANT » is a word in capitals; « ENA », « PLIE » are short enough to be acronyms
-        return len(letters) <= 4 or fold_key(letters) not in common
-    if head in INSTITUTION_HEADS or " ".join(folded[:2]) in INSTITUTION_HEADS:
-        return True
-    return any(
-        (w[:1].isupper() and len(f) >= 3 and f not in common)
-        or (w.isupper() and len(w) >= 2 and f not in common)
-        for w, f in zip(words, folded, strict=True)
-    )
 
 
 class MentionFinder:
@@ -330,7 +221,11 @@ class MentionFinder:
         self.organisations = sorted(
             {o for o in organisations if len(o) >= 3}, key=len, reverse=True
         )
-        self.people = frozenset(w for name in people for w in _words(name) if len(w) >= 3)
+        self.people = frozenset(w for name in people for w in name_words(name) if len(w) >= 3)
+        # words the territory's texts also write in lower case: common nouns, not names
+        self.lowercase: frozenset[str] = frozenset()
+        # surnames of the persons the texts name: alone, still that person (« Voynet »)
+        self.surnames: frozenset[str] = frozenset()
 
     def kind_mentions(self, segment: TextSegment) -> list[Mention]:
         found = []
@@ -352,7 +247,7 @@ class MentionFinder:
                 if not named and (needs_name or not article):
                     continue  # « des associations », « une entreprise »: a category, no actor
                 end = match.end() + (tail.end() if tail else 0)
-                core = " ".join(_words(text[match.end() : end], self.people))
+                core = " ".join(name_words(text[match.end() : end], self.people))
                 proper = re.sub(rf"^\s*(?:{LINK}\s*)?", "", text[match.end() : end]).strip()
                 found.append(
                     Mention(match.start(), end, segment.id, text[match.start() : end], kind, core, actor_type, proper if core else "")
@@ -374,30 +269,37 @@ class MentionFinder:
     def entity_mentions(self, segment: TextSegment, spans: list[tuple[int, int]]) -> list[Mention]:
         found = []
         for start, end in spans:
-            raw = NAME_END.split(segment.text[start:end])[0]
-            raw = RUN_ON.split(raw)[0]
-            raw = re.sub(r"\b(\w+)(?:\s+\1\b)+", r"\1", raw)  # « l'Église Église »: a repeat
-            raw = re.sub(rf"(?:\s+(?:{LINK}|et|ou))+\s*$", "", raw.rstrip(" -–,."))
-            line_start = (
-                not segment.text[:start].strip()
-                or segment.text[:start].rstrip()[-1] in ".!?…:-\n•*"
-            )
-            if line_start and " " not in raw and not raw.isupper():
-                continue  # « Renforcer », « Politique »: a capital only because a line starts
-            kind, core, actor_type, surface, proper = split_name(raw, self.people)
-            surface = re.sub(rf"^{ARTICLE}", "", surface).strip()
-            if (
-                (not core and (not kind or kind in NEEDS_NAME))
-                or len(surface) < 3
-                or fold(surface) in NOT_ORGANISATIONS
-                or (not kind and not looks_like_organisation(surface))
-            ):
-                continue  # a person's name, a programme, a category (« SCIC »), a topic
-            offset = raw.find(surface)
-            found.append(
-                Mention(start + offset, start + offset + len(surface), segment.id, surface, kind, core, actor_type, proper)
-            )  # fmt: skip
+            for piece_start, raw in name_pieces(segment.text, start, end):
+                mention = self._entity_mention(segment, piece_start, raw)
+                if mention is not None:
+                    found.append(mention)
         return found
+
+    def _entity_mention(self, segment: TextSegment, start: int, raw: str) -> Mention | None:
+        text = segment.text
+        raw = RUN_ON.split(raw)[0]
+        raw = cut_restart(re.sub(r"\b(\w+)(?:\s+\1\b)+", r"\1", raw))  # « l'Église Église »
+        raw = re.sub(rf"(?:\s+(?:{LINK}|et|ou))+\s*$", "", raw.rstrip(" -–,."))
+        bare = OPENING_ARTICLE_START.sub("", raw)
+        opening = opens_sentence(text, start + len(raw) - len(bare))
+        if opening and " " not in bare and not bare.isupper():
+            return None  # « Renforcer », « Le Glyphosate : »: a capital opening a sentence
+        kind, core, actor_type, surface, proper = split_name(raw, self.people)
+        surface = re.sub(rf"^{ARTICLE}", "", surface).strip()
+        offset = raw.find(surface)
+        single = not kind and " " not in surface and not surface.isupper()
+        named = single and named_by_position(text, start + offset)  # « à Carrefour »
+        if (
+            (not core and (not kind or kind in NEEDS_NAME))
+            or len(surface) < 3
+            or fold(surface) in NOT_ORGANISATIONS
+            or (not kind and not named and not looks_like_organisation(surface))
+            or (single and not named and fold_key(surface) in self.lowercase)
+            or (single and fold_key(surface) in self.surnames)
+            or is_event_or_state(surface)
+        ):
+            return None  # a person's name, a programme, a category (« SCIC »), a topic, an event
+        return Mention(start + offset, start + offset + len(surface), segment.id, surface, kind, core, actor_type, proper)  # fmt: skip
 
     def learned_mentions(self, segment: TextSegment, names: dict[str, str]) -> list[Mention]:
         """Names found once with their organisation word (« le bailleur social Creuse Habitat »)
@@ -449,6 +351,31 @@ def link_appositions(mentions: list[Mention], text: str) -> list[Mention]:
             index = ordered.index(worded)
             ordered[index] = replace(worded, core=named.core, name=named.name)
     return ordered
+
+
+_SURNAMES: dict[tuple[str, int, int], frozenset[str]] = {}  # study state -> surnames
+
+
+def cited_surnames(conn: sqlite3.Connection, texts: Iterable[str] = ()) -> frozenset[str]:
+    """Surnames of the persons the study's texts and `texts` name (« Dominique Voynet »), from
+    the person spans `code` kept: « Voynet » alone, in any territory, is that person, not an
+    organisation. The study's part is read once per study state (a synthesis asks for every
+    territory)."""
+    (path,) = [row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"]
+    (kept,) = conn.execute("SELECT count(*) FROM person_spans").fetchone()
+    (segments,) = conn.execute("SELECT count(*) FROM segments").fetchone()
+    state = (path, kept, segments)
+    if state not in _SURNAMES:
+        stored = (t for (t,) in conn.execute("SELECT text FROM segments WHERE retired = 0"))
+        _SURNAMES.clear()  # one study at a time
+        _SURNAMES[state] = _surnames_in(conn, stored)
+    return _SURNAMES[state] | _surnames_in(conn, texts)
+
+
+def _surnames_in(conn: sqlite3.Connection, texts: Iterable[str]) -> frozenset[str]:
+    by_hash = {text_hash(t): t for t in texts}
+    spans = cached_person_spans(conn, by_hash)
+    return surnames(by_hash[h][a:b] for h, found in spans.items() for a, b in found)
 
 
 def org_spans(
@@ -516,13 +443,13 @@ def merge_targets(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tupl
 def _display_name(mentions: list[Mention]) -> str:
     """« Limoges Habitat (bailleur social) » when a name of two words or more is known, else
     the most specific variant as written (« cuisine centrale de Limoges », « CAF »)."""
-    names = Counter(m.name for m in mentions if m.name and len(_words(m.name)) > 1)
+    names = Counter(m.name for m in mentions if m.name and len(name_words(m.name)) > 1)
     kinds = Counter(m.kind for m in mentions if m.kind)
     if names:
         name = max(names, key=lambda n: (names[n], len(n), n))
         return f"{name} ({kinds.most_common(1)[0][0]})" if kinds else name
     counts = Counter(m.surface for m in mentions)
-    return max(counts, key=lambda s: (len(_words(s)), counts[s], s))
+    return max(counts, key=lambda s: (len(name_words(s)), counts[s], s))
 
 
 def _sentence(text: str, start: int, end: int) -> str:
@@ -578,6 +505,8 @@ def cited_actors(
     finder = MentionFinder(
         expressions, [n for p in inputs.participants for n in organisation_names(p)], people
     )
+    finder.lowercase = lowercase_words(s.text for s in inputs.segments)
+    finder.surnames = cited_surnames(conn, (s.text for s in inputs.segments))
     spans = org_spans(conn, [s.text for s in inputs.segments], nlp)
     first = [
         finder.kind_mentions(segment)
@@ -599,12 +528,13 @@ def cited_actors(
     ptce = split_name(territory.ptce_name)
     owners[(ptce[0], ptce[1])] = "PTCE"
     keys = {(m.kind, m.core) for m in mentions} | set(owners)
-    target = merge_targets(keys)
+    scope = scope_reduced(keys)  # « Église catholique », « Église de France » → « Église »
+    merged = merge_targets({scope.get(k, k) for k in keys})
+    target = {k: merged.get(scope.get(k, k), scope.get(k, k)) for k in keys}
     groups: dict[tuple[str, str], list[Mention]] = defaultdict(list)
     for m in mentions:
-        key = (m.kind, m.core)
-        groups[target.get(key, key)].append(m)
-    owner_of = {target.get(k, k): who for k, who in owners.items()}
+        groups[target[(m.kind, m.core)]].append(m)
+    owner_of = {target[k]: who for k, who in owners.items()}
     by_id = {s.id: s for s in inputs.segments}
     labels = {c.id: c.label for c in inputs.codebook_codes}
     actors: list[CitedActor] = []
@@ -657,7 +587,7 @@ def _pseudonymize_actors(
     through the pseudonymiser in one batch (« la ressourcerie d'Isabelle » names a person)."""
     excerpts: dict[str, str] = {}
     for key, group in groups.items():
-        m = max(group, key=lambda m: (len(_words(m.surface)), -m.segment_id))
+        m = max(group, key=lambda m: (len(name_words(m.surface)), -m.segment_id))
         excerpts[_group_key(*key)] = _sentence(segments[m.segment_id].text, m.start, m.end)
     texts = [t for a in actors for t in (excerpts[a.key], a.name, *a.variants)]
     prefetch = getattr(pseudonymize, "prefetch", None)

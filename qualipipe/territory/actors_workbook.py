@@ -30,7 +30,7 @@ from qualipipe.review.reading import cell_text, read_sheet
 from qualipipe.review.workbook import META_SHEET, put, put_text
 from qualipipe.territory.actor_sources import actor_inputs
 from qualipipe.territory.actors import CitedActor, CitedActors, cited_actors
-from qualipipe.xlsx_layout import fit_row_heights
+from qualipipe.xlsx_layout import fit_row_heights, fit_widths_to_page, print_setup
 
 SHEET = "Acteurs cités"
 FORMAT = "acteurs-cites"
@@ -43,17 +43,18 @@ COL_TERRITORY = "Territoire"
 COL_NAME = "Organisation"
 COL_STATUS = "Suivi"
 COL_COMMENT = "Commentaire"
+# Widths (Excel units) that share a landscape A4 page at a readable scale, the excerpt widest.
 COLUMNS = (
-    (COL_TERRITORY, 14),
-    (COL_NAME, 34),
-    ("Variantes", 30),
-    ("Type d'acteur (supposé)", 18),
+    (COL_TERRITORY, 11),
+    (COL_NAME, 24),
+    ("Variantes", 18),
+    ("Type d'acteur (supposé)", 14),
     ("Participants", 12),
-    ("Cité par", 30),
-    ("Enjeux", 30),
-    ("Extrait", 60),
-    (COL_STATUS, 16),
-    (COL_COMMENT, 30),
+    ("Cité par", 16),
+    ("Enjeux", 20),
+    ("Extrait", 42),
+    (COL_STATUS, 13),
+    (COL_COMMENT, 20),
     (COL_KEY, 10),
 )
 TO_FILL = PatternFill("solid", fgColor="FFF2CC")
@@ -165,7 +166,9 @@ def export_actor_workbook(
     choice.add(f"{status_letter}2:{status_letter}{max(row, 2)}")
     ws.add_data_validation(choice)
     ws.freeze_panes = "C2"
+    fit_widths_to_page(ws, len(COLUMNS))
     fit_row_heights(ws)
+    print_setup(ws, "1:1", columns=len(COLUMNS))
     meta = wb.create_sheet(META_SHEET)
     put_text(meta.cell(1, 1), "format")
     put_text(meta.cell(1, 2), FORMAT)
