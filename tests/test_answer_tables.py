@@ -430,3 +430,40 @@ def test_grand_debat_answers_by_department(make_study, tmp_path: Path) -> None:
     assert table.outside_rows > 1000 and "61" in table.outside_values
     citizens = [r for r in table.respondents if r.actor_type == "citoyen"]
     assert len(citizens) > len(table.respondents) * 0.8
+
+
+def test_a_synthesis_counts_a_respondents_form_once_and_its_contributors(
+    make_study, tmp_path: Path
+) -> None:
+    # Two open questions per form: « 2 contributions analysées » for two forms, not four.
+    from qualipipe.records import Code, Codebook
+    from qualipipe.store import save_codebook_version
+    from qualipipe.synthesize.load import StudySnapshot
+    from qualipipe.synthesize.model import SynthesisOptions
+    from qualipipe.synthesize.tables import code_stats, family_table
+    from qualipipe.synthesize.verbatims import VerbatimPicker
+
+    study = make_study()
+    ingest_paths(study, [write_csv(tmp_path / "consultation.csv", ROWS)])
+    codes = (
+        Code("ENJ", "Enjeux", "ENJ", codable=False),
+        Code("ENJ_MOBILITE", "Mobilité", "ENJ", parent="ENJ"),
+    )
+    with study.transaction() as conn:
+        save_codebook_version(conn, Codebook("PTCE", "1", codes), "ENJ,ENJ_MOBILITE")
+        segment = conn.execute(
+            "SELECT s.id FROM segments s JOIN sources src ON src.id = s.source_id "
+            "WHERE src.text LIKE 'Il manque un service de transport%'"
+        ).fetchone()[0]
+        append_decision(conn, Decision(segment, Action.ADD, "Claire", "ENJ_MOBILITE"))
+    data = StudySnapshot.read(study, validated_only=False).territory(
+        study.config.territory("auxois")
+    )
+    assert data.source_counts == ((SourceKind.WRITTEN, 2),)
+    stats = code_stats(data)
+    table = family_table(
+        codes[0], data, stats, VerbatimPicker({}), lambda text: text, SynthesisOptions()
+    )
+    row = dict(zip(table.columns, table.rows[0], strict=True))
+    assert (row["Contributeurs"], row["% contributeurs"]) == (1, 0.5)
+    assert table.note.startswith("Base : 2 contributeur·rice(s) dont au moins un texte")

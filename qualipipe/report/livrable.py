@@ -53,6 +53,8 @@ CODE_COLUMNS = (
     "% fondateurs",
     "Acteurs",
     "% acteurs",
+    "Contributeurs",
+    "% contributeurs",
     "Verbatims représentatifs",
 )
 

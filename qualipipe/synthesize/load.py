@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from qualipipe import store
 from qualipipe.errors import StudyError
+from qualipipe.ingest.answer_tables import TABLE_FORMAT
 from qualipipe.pseudonymize import Policy, Pseudonymizer, pseudonymizer_for
 from qualipipe.records import Codebook, Participant, SourceKind, Territory
 from qualipipe.synthesize.model import AnswerSheet, Coding, SegmentText, TerritoryData
@@ -155,11 +156,15 @@ class StudySnapshot:
             )
         }
         counts: dict[str, list[tuple[SourceKind, int]]] = defaultdict(list)
+        # A table of answers holds one text per question: its row (one respondent's form, one
+        # meeting's report) is the document counted, not each answer.
         for territory_id, kind, n in conn.execute(
-            """SELECT COALESCE(src.territory_id, p.territory_id), src.kind, count(*)
+            """SELECT COALESCE(src.territory_id, p.territory_id), src.kind,
+                      count(DISTINCT CASE WHEN src.format = ? AND src.participant_id IS NOT NULL
+                                          THEN 'p:' || src.participant_id ELSE 's:' || src.id END)
                FROM sources src LEFT JOIN participants p ON p.id = src.participant_id
                WHERE src.kind != ? GROUP BY 1, 2 ORDER BY 1, 2""",
-            (SourceKind.SURVEY.value,),
+            (TABLE_FORMAT, SourceKind.SURVEY.value),
         ):
             counts[territory_id].append((SourceKind(kind), int(n)))
         return cls(

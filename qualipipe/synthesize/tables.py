@@ -25,6 +25,7 @@ from qualipipe.synthesize.model import (
     TerritoryData,
 )
 from qualipipe.synthesize.verbatims import Candidate, VerbatimPicker, format_verbatim
+from qualipipe.synthesize.wording import authors_phrase
 
 ISSUES_FAMILY = "ENJ"
 MAIN_FAMILIES = ("MOT", "BES", "ENJ")
@@ -46,6 +47,7 @@ class CodeStats:
     founders: frozenset[str]
     actors: frozenset[str]
     by_type: dict[str, frozenset[str]]  # actor type -> participant ids
+    contributors: frozenset[str] = frozenset()  # authors of written contributions and answers
 
     @property
     def participants(self) -> frozenset[str]:
@@ -110,6 +112,7 @@ def code_stats(data: TerritoryData) -> dict[str, CodeStats]:
             suggested_segments=tuple(sorted(suggested[code.id] - validated[code.id])),
             founders=frozenset(i for i in ids if people[i].role == Role.FOUNDER),
             actors=frozenset(i for i in ids if people[i].role == Role.ACTOR),
+            contributors=frozenset(i for i in ids if people[i].role == Role.CONTRIBUTOR),
             by_type={
                 t: frozenset(by_type[t]) for t in sorted(by_type, key=lambda t: (t.casefold(), t))
             },
@@ -167,7 +170,9 @@ def family_table(
 ) -> Table:
     n_founders = len(data.analysed(Role.FOUNDER))
     n_actors = len(data.analysed(Role.ACTOR))
+    n_contributors = len(data.analysed(Role.CONTRIBUTOR))
     columns = ["Code", "Libellé", "Statut", "Fondateurs", "% fondateurs", "Acteurs", "% acteurs"]
+    columns += ["Contributeurs", "% contributeurs"]
     columns += ["Segments validés"] + ([] if options.validated_only else ["Segments suggérés"])
     columns += ["Verbatims représentatifs"]
     rows: list[tuple[Cell, ...]] = []
@@ -181,6 +186,8 @@ def family_table(
             share(len(s.founders), n_founders),
             len(s.actors),
             share(len(s.actors), n_actors),
+            len(s.contributors),
+            share(len(s.contributors), n_contributors),
             len(s.validated_segments),
         ]
         if not options.validated_only:
@@ -193,8 +200,7 @@ def family_table(
         c.label for c in data.codebook.codable() if c.family == family.id and c.id not in stats
     ]
     note = (
-        f"Base : {n_founders} fondateur·rice(s) et {n_actors} acteur·rice(s) dont au moins un texte "
-        "a été analysé. Un code est « validé » quand un·e analyste l'a accepté ou ajouté ; "
+        f"Base : {authors_phrase(data)} dont au moins un texte a été analysé. Un code est « validé » quand un·e analyste l'a accepté ou ajouté ; "
         "« suggéré (non revu) » quand seule la machine l'a proposé."
     )
     if options.validated_only:
@@ -208,13 +214,13 @@ def family_table(
         rows=tuple(rows),
         note=note,
         muted_rows=frozenset(muted),
-        percent_columns=frozenset({4, 6}),
+        percent_columns=frozenset({4, 6, 8}),
         section=SECTION_CODES,
         id_columns=frozenset({0}),
         status_column=2,
-        optional_columns=frozenset(range(3, 7)),
+        optional_columns=frozenset(range(3, 9)),
         # Segment counts are evidence for the analyst; the reader has people and the status.
-        detail_columns=frozenset(range(7, len(columns) - 1)),
+        detail_columns=frozenset(range(9, len(columns) - 1)),
         long_columns=frozenset({len(columns) - 1}),
     )
 
