@@ -309,3 +309,17 @@ def test_a_string_of_acknowledgements_is_not_a_quote() -> None:
     picker = VerbatimPicker(texts)
     candidates = [Candidate(i, t, f"p{i}", True) for i, t in texts.items()]
     assert [c.segment_id for c in picker.pick(candidates, 2)] == [2, 1]
+
+
+def test_the_same_words_are_quoted_once() -> None:
+    # Consultations: several contributors paste the same text; one quote of it is enough.
+    pasted = "Supprimer la taxe d'habitation pour tous les ménages, sans condition de revenus."
+    texts = {
+        1: pasted,
+        2: pasted,
+        3: "Baisser la TVA sur les produits de première nécessité, l'alimentation d'abord.",
+    }
+    picker = VerbatimPicker(texts)
+    candidates = [Candidate(i, t, f"p{i}", True) for i, t in texts.items()]
+    chosen = [c.segment_id for c in picker.pick(candidates, 3)]
+    assert sorted(chosen) in ([1, 3], [2, 3])

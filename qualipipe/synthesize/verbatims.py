@@ -23,9 +23,10 @@ from functools import lru_cache
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from qualipipe.quotes import mostly_marks, readable_quote, telling_words
+from qualipipe.quotes import mostly_marks, readable_quote, telling_words, words
 from qualipipe.synthesize.cells import UNREVIEWED_MARK
 from qualipipe.synthesize.model import MAX_QUOTE_CHARS
+from qualipipe.text import fold_key
 
 MAX_CHARS = MAX_QUOTE_CHARS
 QUOTABLE_WORDS = 6  # fewer words than this: quoted only when nothing longer is there
@@ -119,6 +120,12 @@ class VerbatimPicker:
                 c.segment_id,
             ),
         )
+        # The same words twice (a text pasted by several contributors, a repeated answer) are
+        # quoted once: the first of them in this order.
+        firsts: dict[str, Candidate] = {}
+        for c in ordered:
+            firsts.setdefault(_said(c.text), c)
+        ordered = list(firsts.values())
         chosen: list[Candidate] = []
         seen: set[str | None] = set()
         for c in ordered:  # first pass: diversity of speakers
@@ -133,6 +140,11 @@ class VerbatimPicker:
             if len(chosen) == k:
                 break
         return chosen
+
+
+def _said(text: str) -> str:
+    """What a quote says, for telling repeats apart: its words, folded."""
+    return " ".join(words(fold_key(readable_quote(text))))
 
 
 def quotable(text: str) -> bool:
