@@ -122,7 +122,8 @@ def ingest_command(
 
     Tableau de réponses écrites (consultation, formulaire en ligne, saisie de questionnaires
     papier), .csv ou .xlsx nommé seul, sans --instrument : une ligne par répondant·e, une
-    colonne par question ouverte. Chaque réponse non vide devient une contribution de son
+    colonne par question ouverte ; ou une ligne par réponse, avec une colonne « question » et
+    l'identifiant du répondant·e. Chaque réponse non vide devient une contribution de son
     répondant·e (participant contributeur, pseudonymisé) ; les colonnes courtes sont gardées
     comme caractéristiques ; noms, courriels et téléphones ne sont jamais importés comme textes.
 
