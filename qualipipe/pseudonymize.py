@@ -383,6 +383,12 @@ def contact_spans(text: str) -> list[Span]:
     ]
 
 
+def is_contact(value: str) -> bool:
+    """Whether the whole value is one e-mail address, phone number or postal address."""
+    value = value.strip()
+    return any(start == 0 and end == len(value) for start, end, _ in contact_spans(value))
+
+
 @dataclass
 class Pseudonymizer:
     """Replace real names by pseudonyms, other people by `[personne]`, contacts by placeholders.

@@ -467,3 +467,20 @@ def test_a_synthesis_counts_a_respondents_form_once_and_its_contributors(
     row = dict(zip(table.columns, table.rows[0], strict=True))
     assert (row["Contributeurs"], row["% contributeurs"]) == (1, 0.5)
     assert table.note.startswith("Base : 2 contributeur·rice(s) dont au moins un texte")
+
+
+def test_contacts_are_told_by_their_values_and_dates_are_not_contacts(
+    make_study, tmp_path: Path
+) -> None:
+    # A column without a telling header is personal data when its values are phone numbers or
+    # e-mails as the pseudonymiser recognises them; a column of dates is an attribute.
+    study = make_study()
+    headers = ["Référence", "Territoire", "Pour vous joindre", "Publié le", Q_BESOINS]
+    rows = [
+        ["C-1", "auxois", "06 12 34 56 78", "2019-01-25", "Il manque un bus le dimanche matin."],
+        ["C-2", "auxois", "01.23.45.67.89", "2019-02-03", "Pas de médecin à moins de vingt km."],
+    ]
+    report = ingest_paths(study, [write_csv(tmp_path / "t.csv", rows, headers)])
+    columns = report.tables[0].table.columns
+    assert columns.personal == ["Pour vous joindre"]
+    assert columns.attributes == ["Publié le"]

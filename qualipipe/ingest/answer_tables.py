@@ -31,6 +31,7 @@ from qualipipe.errors import InputError, Problem
 from qualipipe.ingest.encoding import normalize_text
 from qualipipe.ingest.manifest import match_actor_type
 from qualipipe.ingest.tables import read_table
+from qualipipe.pseudonymize import is_contact
 from qualipipe.records import ActorType, SourceKind
 from qualipipe.text import fold_key
 
@@ -78,8 +79,6 @@ QUESTION_HEADERS = {
     "question_posee", "libelle_question",
 }  # fmt: skip
 ACTOR_TYPE_HEADERS = {"type_acteur", "type_d_acteur", "author_type", "type_auteur", "type_d_auteur"}
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
-PHONE = re.compile(r"^\+?[\d .\-()]{9,}$")
 
 # Free text: varied values that are long on average, or at least one long value. Closed answers
 # and metadata (dates, postcodes, categories, titles) are short or repeated.
@@ -157,7 +156,8 @@ def _person_kind(header: str, values: list[str]) -> str | None:
             return "contact"
         if words & NAME_WORDS:
             return "nom"
-    if values and sum(bool(EMAIL.match(v) or PHONE.match(v)) for v in values) > len(values) / 2:
+    # Contacts as the pseudonymiser recognises them in texts (a date is no phone number).
+    if values and sum(is_contact(v) for v in values) > len(values) / 2:
         return "contact"
     return None
 
