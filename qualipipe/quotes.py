@@ -95,10 +95,15 @@ MARK_WORDS = {
 MAX_ACKNOWLEDGEMENT_CHARS = 120  # longer, marks and all, a turn says something
 
 
+def said_words(text: str) -> list[str]:
+    """The words of the readable text (marks out), folded: what was said, for comparing."""
+    return words(fold_key(readable_quote(text)))
+
+
 def telling_words(text: str) -> list[str]:
     """The words of the readable text that are more than an acknowledgement (folded): what a
     quote says beyond « ah oui certainement hein »."""
-    return [w for w in words(fold_key(readable_quote(text))) if w not in ACKNOWLEDGEMENTS]
+    return [w for w in said_words(text) if w not in ACKNOWLEDGEMENTS]
 
 
 def is_acknowledgement(text: str) -> bool:
@@ -108,5 +113,5 @@ def is_acknowledgement(text: str) -> bool:
         return False
     if any(w not in ACKNOWLEDGEMENTS and w not in MARK_WORDS for w in words(fold_key(text))):
         return False  # a word that no cleaning takes out: the turn says something
-    said = words(fold_key(readable_quote(text)))
+    said = said_words(text)
     return len(said) <= MAX_ACKNOWLEDGEMENT_WORDS and all(w in ACKNOWLEDGEMENTS for w in said)

@@ -445,7 +445,8 @@ def contexts_for(
     participants: dict[str, Participant],
     place: dict[int, int] | None = None,
 ) -> dict[int, SegmentContext]:
-    """Contexts of the `wanted` segments: only they and their two neighbours are read.
+    """Contexts of the `wanted` segments: only they and the neighbours a context needs are read
+    (the nearest, and further ones only past short acknowledgements).
 
     `place` (segment id -> index in `outline`, see `outline_places`) saves rebuilding it when
     called chunk after chunk."""

@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from qualipipe.quotes import mostly_marks, readable_quote, telling_words, words
+from qualipipe.quotes import mostly_marks, readable_quote, said_words, telling_words
 from qualipipe.synthesize.cells import UNREVIEWED_MARK
 from qualipipe.synthesize.model import MAX_QUOTE_CHARS
 from qualipipe.text import fold_key
@@ -36,8 +36,6 @@ QUOTABLE_WORDS = 6  # fewer words than this: quoted only when nothing longer is 
 def french_stop_words() -> frozenset[str]:
     from spacy.lang.fr.stop_words import STOP_WORDS
 
-    from qualipipe.text import fold_key
-
     return frozenset(fold_key(word) for word in STOP_WORDS) | frozenset(STOP_WORDS)
 
 
@@ -47,7 +45,6 @@ TOKEN_PATTERN = r"(?u)\b\w\w\w+\b"
 @lru_cache(maxsize=1)
 def tfidf_stop_words() -> list[str]:
     """Stop words as the vectorizer's own tokens (accents folded), so that it finds them all."""
-    from qualipipe.text import fold_key
 
     return sorted({t for w in french_stop_words() for t in re.findall(TOKEN_PATTERN, fold_key(w))})
 
@@ -124,7 +121,7 @@ class VerbatimPicker:
         # quoted once: the first of them in this order.
         firsts: dict[str, Candidate] = {}
         for c in ordered:
-            firsts.setdefault(_said(c.text), c)
+            firsts.setdefault(" ".join(said_words(c.text)), c)
         ordered = list(firsts.values())
         chosen: list[Candidate] = []
         seen: set[str | None] = set()
@@ -140,11 +137,6 @@ class VerbatimPicker:
             if len(chosen) == k:
                 break
         return chosen
-
-
-def _said(text: str) -> str:
-    """What a quote says, for telling repeats apart: its words, folded."""
-    return " ".join(words(fold_key(readable_quote(text))))
 
 
 def quotable(text: str) -> bool:
