@@ -46,14 +46,20 @@ BRACKETED = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 _PIECE = re.compile(r"[^\W_]+")
 
 
+def listed_interviewers(value: str) -> list[str]:
+    """The names a manifest's « enqueteur » cell lists (« A | B », « A et B », « OU »)."""
+    return [n.strip() for n in re.split(r"[|;,/]|\bet\b", value) if n.strip()]
+
+
 def interviewer_names(participants: Iterable[Participant]) -> list[str]:
-    """People named in the manifest's « enqueteur » column (several: « A | B », « A et B »)."""
+    """People named in the manifest's « enqueteur » column, as names to hide: initials (« OU »)
+    are too short to be looked for in texts."""
     return sorted(
         {
-            name.strip()
+            name
             for p in participants
-            for name in re.split(r"[|;,/]|\bet\b", p.interviewer)
-            if len(name.strip()) >= 3
+            for name in listed_interviewers(p.interviewer)
+            if len(name) >= 3
         }
     )
 

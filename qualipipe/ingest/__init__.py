@@ -8,7 +8,6 @@ batch are kept: analysts fix the bad one and re-run, and the re-run skips unchan
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -53,6 +52,7 @@ from qualipipe.ingest.turns import (
 from qualipipe.pseudonymize import name_variants
 from qualipipe.records import Participant, Segment, Source, SourceKind, SurveyResponse
 from qualipipe.store import Study, finish_run, list_participants, set_meta, start_run, text_hash
+from qualipipe.study_names import listed_interviewers
 from qualipipe.surveys.instruments import Instrument, load_instrument
 from qualipipe.text import fold_key
 
@@ -198,13 +198,9 @@ def participant_for_file(
     return participants[participant_id]
 
 
-def _interviewer_names(participant: Participant) -> list[str]:
-    return [n.strip() for n in re.split(r"[|;,/]|\bet\b", participant.interviewer) if n.strip()]
-
-
 def interviewer_detector(participant: Participant) -> Callable[[Turn], bool]:
     """Interviewer turns: format role, role labels (Enquêteur, Q...), or the manifest's enqueteur."""
-    names = {fold_key(n) for n in _interviewer_names(participant)}
+    names = {fold_key(n) for n in listed_interviewers(participant.interviewer)}
 
     def detect(turn: Turn) -> bool:
         if turn.role == INTERVIEWER:
@@ -272,7 +268,7 @@ def _transcript_metadata(
     transcript: ReadTranscript, path: Path, participant: Participant, kind: SourceKind
 ) -> dict[str, object]:
     metadata: dict[str, object] = {"encoding": transcript.encoding, "file": path.name}
-    names = sorted({fold_key(n) for n in _interviewer_names(participant)})
+    names = sorted({fold_key(n) for n in listed_interviewers(participant.interviewer)})
     if kind.is_interview and names:
         # Who asks the questions decides which turns are coded: naming the interviewer in the
         # manifest after a first import must re-mark the turns of an unchanged text.
