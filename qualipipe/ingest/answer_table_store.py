@@ -8,10 +8,9 @@ answer keeps the decisions on its unchanged passages. All in one transaction.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from qualipipe.ingest import reconcile
 from qualipipe.ingest.answer_tables import (
@@ -24,8 +23,16 @@ from qualipipe.ingest.answer_tables import (
 from qualipipe.ingest.manifest import ManifestEntry, assign_pseudonyms
 from qualipipe.ingest.reconcile import NEW, UNCHANGED, UPDATED, LostDecision, SourceChange, Tally
 from qualipipe.ingest.segment import SegmentationParams, SentenceSplitter, segment_answer
-from qualipipe.records import Participant, Role, Source, SourceKind
-from qualipipe.store import Study, list_participants, text_hash, upsert_participant, upsert_row
+from qualipipe.records import Participant, Role, Source
+from qualipipe.store import (
+    Study,
+    first_value,
+    list_participants,
+    row_to_source,
+    text_hash,
+    upsert_participant,
+    upsert_row,
+)
 
 PROGRESS_EVERY = 25  # respondents between two progress updates
 
@@ -218,14 +225,11 @@ def _empty_removed_texts(
 
 
 def _decided(conn: sqlite3.Connection, source_id: int) -> bool:
-    return (
-        conn.execute(
-            "SELECT 1 FROM decisions d JOIN segments s ON s.id = d.segment_id "
-            "WHERE s.source_id = ? LIMIT 1",
-            (source_id,),
-        ).fetchone()
-        is not None
+    sql = (
+        "SELECT 1 FROM decisions d JOIN segments s ON s.id = d.segment_id "
+        "WHERE s.source_id = ? LIMIT 1"
     )
+    return first_value(conn, sql, (source_id,)) is not None
 
 
 def _delete_source(conn: sqlite3.Connection, source_id: int) -> int:
@@ -242,14 +246,7 @@ def _delete_source(conn: sqlite3.Connection, source_id: int) -> int:
 
 
 def _emptied(row: sqlite3.Row) -> Source:
-    return Source(
-        key=row["key"],
-        kind=SourceKind(row["kind"]),
-        text="",
-        participant_id=row["participant_id"],
-        territory_id=row["territory_id"],
-        path=row["path"],
-        format=row["format"],
-        question_code=row["question_code"],
-        metadata={k: v for k, v in json.loads(row["metadata"]).items() if k != "segmentation"},
-    )
+    """The stored answer with its text emptied (`store_source` adds the segmentation back)."""
+    source = row_to_source(row)
+    metadata = {k: v for k, v in source.metadata.items() if k != "segmentation"}
+    return replace(source, text="", metadata=metadata)
