@@ -18,11 +18,11 @@ from qualipipe.ingest.answer_tables import (
     TABLE_FORMAT,
     AnswerTable,
     Respondent,
-    header_key,
 )
 from qualipipe.ingest.manifest import ManifestEntry, assign_pseudonyms
 from qualipipe.ingest.reconcile import NEW, UNCHANGED, UPDATED, LostDecision, SourceChange, Tally
 from qualipipe.ingest.segment import SegmentationParams, SentenceSplitter, segment_answer
+from qualipipe.ingest.tables import header_key
 from qualipipe.records import Participant, Role, Source
 from qualipipe.store import (
     Study,

@@ -20,7 +20,6 @@ duplicated identifier is refused whole.
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -30,7 +29,7 @@ from qualipipe.config import StudyConfig
 from qualipipe.errors import InputError, Problem
 from qualipipe.ingest.encoding import normalize_text
 from qualipipe.ingest.manifest import match_actor_type
-from qualipipe.ingest.tables import read_table
+from qualipipe.ingest.tables import header_key, header_words, read_table
 from qualipipe.pseudonymize import is_contact
 from qualipipe.records import ActorType, SourceKind
 from qualipipe.text import fold_key
@@ -133,14 +132,6 @@ class AnswerTable:
     rows_without_text: int = 0
     outside_rows: int = 0  # rows of other territories, left out on request
     outside_values: tuple[str, ...] = ()
-
-
-def header_words(header: str) -> list[str]:
-    return [w for w in re.split(r"[^a-z0-9]+", fold_key(header)) if w]
-
-
-def header_key(header: str) -> str:
-    return "_".join(header_words(header))
 
 
 def _is_id_header(header: str) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from qualipipe.config import StudyConfig
 from qualipipe.errors import InputError, Problem
-from qualipipe.ingest.tables import read_table
+from qualipipe.ingest.tables import header_key, read_table
 from qualipipe.records import SOURCE_KIND_WORDS, ActorType, Participant, Role, SourceKind
 from qualipipe.store import (
     Study,
@@ -94,7 +94,7 @@ class ManifestReport:
 
 
 def normalize_header(header: str) -> str:
-    key = re.sub(r"[^a-z0-9]+", "_", fold_key(str(header or "")).strip()).strip("_")
+    key = header_key(str(header or ""))
     return ALIASES.get(key, key)
 
 

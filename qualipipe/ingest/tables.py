@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +19,20 @@ from openpyxl import load_workbook
 from qualipipe.containers import check_container
 from qualipipe.errors import InputError, Problem
 from qualipipe.ingest.encoding import decode_bytes
+from qualipipe.text import fold_key
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 DELIMITERS = ";,\t"  # on a tie, the first one: French CSV files are `;` separated
+
+
+def header_words(header: str) -> list[str]:
+    """A column header's words, accents and case aside (« Tranche d'âge » → tranche, d, age)."""
+    return [w for w in re.split(r"[^a-z0-9]+", fold_key(header)) if w]
+
+
+def header_key(header: str) -> str:
+    """A column header as a key that survives accents, case and punctuation (« tranche_d_age »)."""
+    return "_".join(header_words(header))
 
 
 @dataclass(frozen=True)
