@@ -23,7 +23,6 @@ from docx.shared import Pt, RGBColor
 from lxml import etree
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.worksheet.page import PageMargins
 
 from qualipipe import resources
 from qualipipe.codebook.model import (
@@ -40,7 +39,7 @@ from qualipipe.containers import MB, ContainerLimits
 from qualipipe.errors import InputError, Problem
 from qualipipe.files import atomic_write, write_bytes_atomic, write_text_atomic
 from qualipipe.records import Code, Codebook, Scope
-from qualipipe.xlsx_layout import fit_row_heights
+from qualipipe.xlsx_layout import fit_row_heights, print_setup
 
 QDC_NAMESPACE = "urn:QDA-XML:codebook:1.0"
 QDC = f"{{{QDC_NAMESPACE}}}"
@@ -400,15 +399,8 @@ def codebook_to_xlsx(codebook: Codebook, path: Path) -> None:
             )
     sheet.freeze_panes = "C2"
     sheet.auto_filter.ref = sheet.dimensions
-    sheet.print_title_rows = "1:1"
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    sheet.page_margins = PageMargins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+    print_setup(sheet, "1:1")
     sheet.oddHeader.center.text = f"{codebook.name} — version {codebook.version}"
-    sheet.oddFooter.right.text = "Page &P / &N"
     workbook.properties.title = f"{codebook.name} {codebook.version}"
     fit_row_heights(sheet)
     workbook.save(path)

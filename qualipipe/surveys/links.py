@@ -14,7 +14,7 @@ from openpyxl.styles import Alignment, Font
 
 from qualipipe.errors import QualipipeError
 from qualipipe.surveys.operations import InviteReport
-from qualipipe.xlsx_layout import fit_row_heights
+from qualipipe.xlsx_layout import fit_row_heights, print_setup
 
 LINKS_FOLDER = "invitations"
 HEADERS = ("Participant", "Identifiant", "Code d'accès", "Lien personnel", "Invitation")
@@ -49,11 +49,7 @@ def write_links(study_root: Path, report: InviteReport) -> Path:
         sheet.column_dimensions[column].width = width
     fit_row_heights(sheet)  # LibreOffice does not size wrapped rows itself
     sheet.freeze_panes = "A2"
-    # Printed on one page width, landscape: the links are long.
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    print_setup(sheet, "1:1")  # one A4 page wide (landscape: the links are long)
     destination = links_path(study_root, report)
     temporary = destination.with_name(destination.name + ".tmp")
     try:
