@@ -187,9 +187,8 @@ def print_ingest_report(report: IngestReport, db_path: Path) -> None:
         for decision in lost:
             console.print(f"  - {decision.describe()}", highlight=False)
     if report.skipped:
-        names = ", ".join(p.name for p in report.skipped[:10])
-        more = f" (et {len(report.skipped) - 10} autres)" if len(report.skipped) > 10 else ""
-        console.print(f"Ignorés (format non pris en charge) : {names}{more}.", highlight=False)
+        names = _some([p.name for p in report.skipped])
+        console.print(f"Ignorés (format non pris en charge) : {names}.", highlight=False)
         tables = [p for p in report.skipped if p.suffix.lower() in (".csv", ".xlsx")]
         if tables:
             console.print(
@@ -266,17 +265,20 @@ def _print_files_table(report: IngestReport) -> None:
     if flagged:
         console.print(
             f"[bold yellow]⚠ {len(flagged)} fichier(s) dont plus d'un tiers du texte est "
-            f"attribué à un enquêteur[/] : {', '.join(flagged[:10])}"
-            + (f" (et {len(flagged) - 10} autres)" if len(flagged) > 10 else "")
-            + ". Vérifiez les étiquettes de locuteurs ; si ce sont des textes écrits, "
-            "réimportez-les avec --type contribution (ou la colonne type_source du manifeste).",
+            f"attribué à un enquêteur[/] : {_some(flagged)}. Vérifiez les étiquettes de "
+            "locuteurs ; si ce sont des textes écrits, réimportez-les avec --type contribution (ou la colonne type_source du manifeste).",
             highlight=False,
         )
 
 
+def _some(names: list[str], limit: int = 10) -> str:
+    """The first `limit` names, and how many more there are."""
+    more = f" (et {len(names) - limit} autres)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
 def _listed(headers: list[str], limit: int = 8) -> str:
-    shown = ", ".join(f"« {h if len(h) <= 60 else h[:57] + '…'} »" for h in headers[:limit])
-    return shown + (f" (et {len(headers) - limit} autres)" if len(headers) > limit else "")
+    return _some([f"« {h if len(h) <= 60 else h[:57] + '…'} »" for h in headers], limit)
 
 
 def _print_table_report(table: TableIngestReport) -> None:
